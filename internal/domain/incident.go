@@ -1,0 +1,110 @@
+package domain
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// TemplateID is a stable hash of a template's text: the same text gives the
+// same id in every run, on every machine.
+type TemplateID string
+
+// NewTemplateID hashes template text into its id.
+func NewTemplateID(text string) TemplateID {
+	sum := sha256.Sum256([]byte(text))
+	return TemplateID(hex.EncodeToString(sum[:8]))
+}
+
+// Template is a log message with its variable parts replaced by <*>.
+type Template struct {
+	ID    TemplateID `json:"id"`
+	Text  string     `json:"template"`
+	Count int64      `json:"count"`
+}
+
+// Fingerprint identifies one problem: the service and its leading error
+// template. However many lines a problem spans, it has one fingerprint.
+type Fingerprint string
+
+// NewFingerprint derives the fingerprint of a service's error template.
+func NewFingerprint(service string, template TemplateID) Fingerprint {
+	h := sha256.New()
+	h.Write([]byte(service))
+	h.Write([]byte{0})
+	h.Write([]byte(template))
+	return Fingerprint(hex.EncodeToString(h.Sum(nil)[:10]))
+}
+
+// Short is the first 8 characters, for branch names and display.
+func (f Fingerprint) Short() string {
+	if len(f) < 8 {
+		return string(f)
+	}
+	return string(f[:8])
+}
+
+// Reason says which detector opened or refreshed an incident.
+type Reason string
+
+const (
+	ReasonFatal       Reason = "fatal"
+	ReasonNewTemplate Reason = "new-template"
+	ReasonBurst       Reason = "error-burst"
+	ReasonSpike       Reason = "template-spike"
+)
+
+// State is where an incident is in its lifecycle.
+type State string
+
+const (
+	StateOpen     State = "open"
+	StateResolved State = "resolved"
+)
+
+// MaxSamples bounds the redacted sample lines kept per incident.
+const MaxSamples = 5
+
+// Incident is one problem seen in the logs.
+type Incident struct {
+	Fingerprint Fingerprint `json:"fingerprint"`
+	Service     string      `json:"service"`
+	Severity    Severity    `json:"severity"`
+	State       State       `json:"state"`
+	FirstSeen   time.Time   `json:"first_seen"`
+	LastSeen    time.Time   `json:"last_seen"`
+	Count       int64       `json:"count"`
+	Reasons     []Reason    `json:"reasons"`
+	// Templates are the error templates of this incident, the leading one
+	// first, with the number of events each matched.
+	Templates []Template `json:"templates"`
+	// Samples are up to MaxSamples redacted lines.
+	Samples []string `json:"samples"`
+	Stack   string   `json:"stack,omitempty"`
+	// Lines are the input line numbers of the incident's events in this run;
+	// kept in memory for reports and tests, not persisted.
+	Lines []int `json:"-"`
+}
+
+// AddReason records a detector's reason once.
+func (in *Incident) AddReason(r Reason) {
+	for _, have := range in.Reasons {
+		if have == r {
+			return
+		}
+	}
+	in.Reasons = append(in.Reasons, r)
+}
+
+// AddSample keeps a new distinct sample while there is room.
+func (in *Incident) AddSample(s string) {
+	if len(in.Samples) >= MaxSamples {
+		return
+	}
+	for _, have := range in.Samples {
+		if have == s {
+			return
+		}
+	}
+	in.Samples = append(in.Samples, s)
+}

@@ -1,0 +1,71 @@
+package redact
+
+// keywordSet is an Aho-Corasick automaton over ASCII-lowercased bytes. One
+// pass over a line reports which keywords occur, as a bit set; the rules that
+// need a keyword are skipped when it is absent.
+type keywordSet struct {
+	next [][256]uint16
+	out  []uint64 // bit set of keywords ending at each state
+}
+
+func newKeywordSet(words []string) *keywordSet {
+	if len(words) > 64 {
+		panic("redact: more than 64 keywords")
+	}
+	k := &keywordSet{next: make([][256]uint16, 1), out: make([]uint64, 1)}
+	for i, w := range words {
+		s := 0
+		for j := 0; j < len(w); j++ {
+			c := lower(w[j])
+			if k.next[s][c] == 0 {
+				k.next = append(k.next, [256]uint16{})
+				k.out = append(k.out, 0)
+				k.next[s][c] = uint16(len(k.next) - 1)
+			}
+			s = int(k.next[s][c])
+		}
+		k.out[s] |= 1 << uint(i)
+	}
+	// Breadth-first pass turns the trie into a full transition table.
+	fail := make([]int, len(k.next))
+	queue := make([]int, 0, len(k.next))
+	for c := 0; c < 256; c++ {
+		if t := k.next[0][c]; t != 0 {
+			queue = append(queue, int(t))
+		}
+	}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		k.out[s] |= k.out[fail[s]]
+		for c := 0; c < 256; c++ {
+			t := int(k.next[s][c])
+			if t != 0 {
+				fail[t] = int(k.next[fail[s]][c])
+				queue = append(queue, t)
+			} else {
+				k.next[s][c] = k.next[fail[s]][c]
+			}
+		}
+	}
+	return k
+}
+
+// scan returns the set of keywords found in s, case-insensitively.
+func (k *keywordSet) scan(s string) uint64 {
+	var found uint64
+	st := uint16(0)
+	next, out := k.next, k.out
+	for i := 0; i < len(s); i++ {
+		st = next[st][lower(s[i])]
+		found |= out[st]
+	}
+	return found
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}

@@ -1,0 +1,243 @@
+package redact
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Kind names what was redacted; it appears in the marker.
+type Kind string
+
+const (
+	AWSAccessKey     Kind = "aws-access-key"
+	AWSSecretKey     Kind = "aws-secret-key"
+	GCPAPIKey        Kind = "gcp-api-key"
+	PrivateKey       Kind = "private-key"
+	GitHubToken      Kind = "github-token"
+	SlackToken       Kind = "slack-token"
+	SlackWebhook     Kind = "slack-webhook"
+	StripeKey        Kind = "stripe-key"
+	SendGridKey      Kind = "sendgrid-key"
+	NPMToken         Kind = "npm-token"
+	OpenAIKey        Kind = "openai-key"
+	AnthropicKey     Kind = "anthropic-key"
+	JWT              Kind = "jwt"
+	AuthHeader       Kind = "authorization"
+	URLPassword      Kind = "url-password"
+	AzureConnection  Kind = "azure-connection-string"
+	Secret           Kind = "secret"
+	Email            Kind = "email"
+	Phone            Kind = "phone"
+	CardNumber       Kind = "card-number"
+	IBAN             Kind = "iban"
+	SSN              Kind = "us-ssn"
+	IPv4             Kind = "ipv4"
+	IPv6             Kind = "ipv6"
+)
+
+// Options chooses which optional kinds run. Secrets always run.
+type Options struct {
+	IPv4  bool
+	IPv6  bool
+	Email bool
+	Phone bool
+}
+
+// DefaultOptions redacts everything.
+func DefaultOptions() Options { return Options{IPv4: true, IPv6: true, Email: true, Phone: true} }
+
+// Marker is the replacement text for a kind.
+func Marker(k Kind) string { return "[REDACTED:" + string(k) + "]" }
+
+// regexRule is a rule gated by keywords; group selects the submatch that is
+// replaced (0 for the whole match).
+type regexRule struct {
+	kind     Kind
+	keywords []string
+	re       *regexp.Regexp
+	group    int
+	keep     func(value string) bool // reports a match that is not a secret
+}
+
+var regexRules = []regexRule{
+	{kind: PrivateKey, keywords: []string{"private key-----"},
+		re: regexp.MustCompile(`-----BEGIN[A-Z ]*PRIVATE KEY-----(?:[\s\S]*?-----END[A-Z ]*PRIVATE KEY-----|[\s\S]*)`)},
+	{kind: AWSAccessKey, keywords: []string{"akia", "asia", "aroa", "aida", "agpa", "anpa", "anva", "aipa", "abia", "acca", "apka", "asca"},
+		re: regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}\b`)},
+	{kind: AWSSecretKey, keywords: []string{"aws"},
+		re:    regexp.MustCompile(`(?i)aws[A-Za-z0-9_.-]{0,30}(?:secret|key)[A-Za-z0-9_.-]{0,20}["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})\b`),
+		group: 1},
+	{kind: GCPAPIKey, keywords: []string{"aiza"},
+		re: regexp.MustCompile(`AIza[0-9A-Za-z_-]{35}`)},
+	{kind: GitHubToken, keywords: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"},
+		re: regexp.MustCompile(`\b(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})`)},
+	{kind: SlackWebhook, keywords: []string{"hooks.slack.com"},
+		re: regexp.MustCompile(`https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+`)},
+	{kind: SlackToken, keywords: []string{"xox"},
+		re: regexp.MustCompile(`\bxox[abposre]-[A-Za-z0-9-]{10,}`)},
+	{kind: StripeKey, keywords: []string{"_live_", "_test_"},
+		re: regexp.MustCompile(`\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}`)},
+	{kind: SendGridKey, keywords: []string{"sg."},
+		re: regexp.MustCompile(`\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}`)},
+	{kind: NPMToken, keywords: []string{"npm_"},
+		re: regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`)},
+	{kind: AnthropicKey, keywords: []string{"sk-ant-"},
+		re: regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_-]{20,}`)},
+	{kind: OpenAIKey, keywords: []string{"sk-"},
+		re:   regexp.MustCompile(`\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`),
+		keep: func(v string) bool { return strings.HasPrefix(v, "sk-ant-") }},
+	{kind: JWT, keywords: []string{"eyj"},
+		re: regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)},
+	{kind: AuthHeader, keywords: []string{"bearer", "basic ", "authorization", "token "},
+		re:    regexp.MustCompile(`(?i)(?:\b(?:bearer|basic)|authorization["']?\s*[:=]\s*["']?(?:token|digest)?)\s+([A-Za-z0-9._~+/=-]{8,})`),
+		group: 1},
+	{kind: URLPassword, keywords: []string{"://"},
+		re:    regexp.MustCompile(`\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@"']*:([^/\s@"']+)@`),
+		group: 1},
+	{kind: AzureConnection, keywords: []string{"accountkey", "sharedaccesskey", "sharedaccesssignature", "sig="},
+		re:    regexp.MustCompile(`(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)=([^;"'\s&]+)`),
+		group: 1},
+	{kind: Secret, keywords: []string{"pass", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_key", "accesskey", "private_key", "privatekey", "credential", "session_id", "sessionid", "cookie"},
+		re:    regexp.MustCompile(`(?i)["']?\b[A-Za-z0-9_.-]*(?:passwd|password|pwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key(?:_id)?|credentials?|session[_-]?id|cookie)["']?\s*(?:=|:|=>)\s*("[^"]+"|'[^']+'|[^\s,;&}"')]+)`),
+		group: 1, keep: keepSecretValue},
+}
+
+// keepSecretValue reports values of secret-named keys that carry nothing
+// secret: placeholders, booleans, already-redacted text.
+func keepSecretValue(v string) bool {
+	v = strings.Trim(v, `"'`)
+	switch strings.ToLower(v) {
+	case "", "null", "nil", "none", "true", "false", "***", "<redacted>", "[redacted]", "-", "0", "1":
+		return true
+	}
+	if strings.HasPrefix(v, "[REDACTED:") {
+		return true
+	}
+	// A short number (a counter, a ZooKeeper session id) is an identifier,
+	// not a credential.
+	hex := strings.HasPrefix(v, "0x") || strings.HasPrefix(v, "0X")
+	n := v
+	if hex {
+		n = v[2:]
+	}
+	if len(n) == 0 || len(n) > 16 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if !isDigit(n[i]) && !(hex && isHex(n[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// priority decides the marker when matches overlap: the specific kind wins
+// over the generic ones.
+func priority(k Kind) int {
+	switch k {
+	case Secret:
+		return 1
+	case Email, IPv4, IPv6, Phone:
+		return 0
+	}
+	return 2
+}
+
+// Redactor replaces secrets and PII. It is safe for concurrent use.
+type Redactor struct {
+	opts      Options
+	keywords  *keywordSet
+	ruleMasks []uint64 // keyword bits of each regexRule
+}
+
+// New builds a redactor.
+func New(opts Options) *Redactor {
+	var words []string
+	masks := make([]uint64, len(regexRules))
+	for i, r := range regexRules {
+		for _, w := range r.keywords {
+			masks[i] |= 1 << uint(len(words))
+			words = append(words, w)
+		}
+	}
+	return &Redactor{opts: opts, keywords: newKeywordSet(words), ruleMasks: masks}
+}
+
+type span struct {
+	start, end int
+	kind       Kind
+}
+
+// Redact returns s with every secret and PII value replaced by its marker.
+// A clean line is returned as is, without allocating.
+func (r *Redactor) Redact(s string) string {
+	if len(s) == 0 {
+		return s
+	}
+	found := r.keywords.scan(s)
+	classes := scanClasses(s)
+	var spans []span
+	if found != 0 {
+		for i := range regexRules {
+			if found&r.ruleMasks[i] == 0 {
+				continue
+			}
+			spans = regexRules[i].find(s, spans)
+		}
+	}
+	spans = r.findShaped(s, classes, spans)
+	if len(spans) == 0 {
+		return s
+	}
+	return apply(s, spans)
+}
+
+func (rr *regexRule) find(s string, spans []span) []span {
+	for _, m := range rr.re.FindAllStringSubmatchIndex(s, -1) {
+		a, b := m[2*rr.group], m[2*rr.group+1]
+		if a < 0 || a == b {
+			continue
+		}
+		if rr.keep != nil && rr.keep(s[a:b]) {
+			continue
+		}
+		spans = append(spans, span{a, b, rr.kind})
+	}
+	return spans
+}
+
+// apply writes s with spans replaced; overlapping spans merge into the
+// earliest-starting one so no secret byte survives.
+func apply(s string, spans []span) string {
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].start != spans[j].start {
+			return spans[i].start < spans[j].start
+		}
+		return spans[i].end > spans[j].end
+	})
+	var b strings.Builder
+	b.Grow(len(s) + 16*len(spans))
+	pos := 0
+	for i := 0; i < len(spans); i++ {
+		sp := spans[i]
+		end := sp.end
+		for i+1 < len(spans) && spans[i+1].start < end {
+			if spans[i+1].end > end {
+				end = spans[i+1].end
+			}
+			if priority(spans[i+1].kind) > priority(sp.kind) {
+				sp.kind = spans[i+1].kind
+			}
+			i++
+		}
+		if sp.start < pos {
+			sp.start = pos
+		}
+		b.WriteString(s[pos:sp.start])
+		b.WriteString(Marker(sp.kind))
+		pos = end
+	}
+	b.WriteString(s[pos:])
+	return b.String()
+}

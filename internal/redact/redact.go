@@ -10,38 +10,38 @@ import (
 type Kind string
 
 const (
-	AWSAccessKey     Kind = "aws-access-key"
-	AWSSecretKey     Kind = "aws-secret-key"
-	GCPAPIKey        Kind = "gcp-api-key"
-	PrivateKey       Kind = "private-key"
-	GitHubToken      Kind = "github-token"
-	SlackToken       Kind = "slack-token"
-	SlackWebhook     Kind = "slack-webhook"
-	StripeKey        Kind = "stripe-key"
-	SendGridKey      Kind = "sendgrid-key"
-	NPMToken         Kind = "npm-token"
-	OpenAIKey        Kind = "openai-key"
-	AnthropicKey     Kind = "anthropic-key"
-	JWT              Kind = "jwt"
-	AuthHeader       Kind = "authorization"
-	URLPassword      Kind = "url-password"
-	AzureConnection  Kind = "azure-connection-string"
-	Secret           Kind = "secret"
-	Email            Kind = "email"
-	Phone            Kind = "phone"
-	CardNumber       Kind = "card-number"
-	IBAN             Kind = "iban"
-	SSN              Kind = "us-ssn"
-	IPv4             Kind = "ipv4"
-	IPv6             Kind = "ipv6"
+	AWSAccessKey    Kind = "aws-access-key"
+	AWSSecretKey    Kind = "aws-secret-key"
+	GCPAPIKey       Kind = "gcp-api-key"
+	PrivateKey      Kind = "private-key"
+	GitHubToken     Kind = "github-token"
+	SlackToken      Kind = "slack-token"
+	SlackWebhook    Kind = "slack-webhook"
+	StripeKey       Kind = "stripe-key"
+	SendGridKey     Kind = "sendgrid-key"
+	NPMToken        Kind = "npm-token"
+	OpenAIKey       Kind = "openai-key"
+	AnthropicKey    Kind = "anthropic-key"
+	JWT             Kind = "jwt"
+	AuthHeader      Kind = "authorization"
+	URLPassword     Kind = "url-password"
+	AzureConnection Kind = "azure-connection-string"
+	Secret          Kind = "secret"
+	Email           Kind = "email"
+	Phone           Kind = "phone"
+	CardNumber      Kind = "card-number"
+	IBAN            Kind = "iban"
+	SSN             Kind = "us-ssn"
+	IPv4            Kind = "ipv4"
+	IPv6            Kind = "ipv6"
 )
 
 // Options chooses which optional kinds run. Secrets always run.
 type Options struct {
-	IPv4  bool
-	IPv6  bool
-	Email bool
-	Phone bool
+	IPv4  bool `yaml:"ipv4"`
+	IPv6  bool `yaml:"ipv6"`
+	Email bool `yaml:"email"`
+	Phone bool `yaml:"phone"`
 }
 
 // DefaultOptions redacts everything.

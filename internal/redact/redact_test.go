@@ -12,7 +12,7 @@ func TestRedactFindsSecrets(t *testing.T) {
 	r := New(DefaultOptions())
 	tests := []struct {
 		name, in, secret string
-		kind            Kind
+		kind             Kind
 	}{
 		{"aws key id", "using key AKIAIOSFODNN7EXAMPLE for upload", "AKIAIOSFODNN7EXAMPLE", AWSAccessKey},
 		{"aws secret", "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", AWSSecretKey},

@@ -1,0 +1,245 @@
+// Command sre-agent watches logs, finds incidents and proposes fixes. This
+// file only wires: it reads flags and config, builds the parts and runs them.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/parse"
+	"github.com/cloud-sre-agent/sre-agent/internal/progress"
+	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/report"
+	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
+	"github.com/cloud-sre-agent/sre-agent/internal/template"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "sre-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	var cfgPath string
+	root := &cobra.Command{
+		Use:           "sre-agent",
+		Short:         "Find incidents in logs and propose fixes for people to review",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&cfgPath, "config", "", "configuration file (YAML); the embedded defaults when empty")
+	load := func() (config.Config, error) { return config.Load(cfgPath) }
+	root.AddCommand(analyzeCmd(load), templatesCmd(load), redactCmd(load))
+	return root
+}
+
+func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
+	var asJSON, noStore bool
+	var dbPath string
+	cmd := &cobra.Command{
+		Use:   "analyze FILE... (or - for stdin)",
+		Short: "Print the incidents found in log files, most severe first",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			if dbPath != "" {
+				cfg.Store.Path = dbPath
+			}
+			var store analyze.Store
+			if !noStore {
+				path := cfg.Store.Path
+				if path == "" {
+					if path, err = sqlite.DefaultPath(); err != nil {
+						return err
+					}
+				}
+				st, err := sqlite.Open(cmd.Context(), path)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				store = st
+			}
+			inputs, closeAll, err := openInputs(cmd.InOrStdin(), args)
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			opts := analyze.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect}
+			var bar *progress.Bar
+			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				bar = progress.New(f, totalSize(args))
+				opts.Progress = bar
+			}
+			results, err := analyze.Run(cmd.Context(), store, inputs, opts)
+			if bar != nil {
+				bar.Done()
+			}
+			if err != nil {
+				return err
+			}
+			var all []domain.Incident
+			for _, r := range results {
+				all = append(all, r.Incidents...)
+			}
+			if asJSON {
+				return report.JSON(cmd.OutOrStdout(), results)
+			}
+			return report.Text(cmd.OutOrStdout(), all)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&dbPath, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
+	cmd.Flags().BoolVar(&noStore, "no-store", false, "do not read or write the incident store")
+	return cmd
+}
+
+func openInputs(stdin io.Reader, args []string) ([]analyze.Input, func(), error) {
+	var inputs []analyze.Input
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	for _, a := range args {
+		if a == "-" {
+			inputs = append(inputs, analyze.Input{Name: "-", Reader: stdin})
+			continue
+		}
+		f, err := os.Open(a)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("open input: %w", err)
+		}
+		files = append(files, f)
+		inputs = append(inputs, analyze.Input{Name: a, Reader: f})
+	}
+	return inputs, closeAll, nil
+}
+
+func totalSize(args []string) int64 {
+	var n int64
+	for _, a := range args {
+		if fi, err := os.Stat(a); err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+func templatesCmd(load func() (config.Config, error)) *cobra.Command {
+	var summary bool
+	cmd := &cobra.Command{
+		Use:   "templates FILE",
+		Short: "Print line,template_id,template for every input line (or --summary)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			in, closeAll, err := openInputs(cmd.InOrStdin(), args)
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			return writeTemplates(cmd.OutOrStdout(), in[0].Reader, cfg, summary)
+		},
+	}
+	cmd.Flags().BoolVar(&summary, "summary", false, "print each template once with its count")
+	return cmd
+}
+
+// writeTemplates mines line by line (no multi-line joining, so rows match
+// input lines) and prints each line with its final template.
+func writeTemplates(w io.Writer, r io.Reader, cfg config.Config, summary bool) error {
+	lr := parse.NewLineReader(r)
+	var p parse.Parser
+	red := redact.New(cfg.Redact)
+	m := template.New(cfg.Template)
+	var clusters []*template.Cluster
+	for {
+		line, _, _, err := lr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		ev := p.ParseLine(line)
+		clusters = append(clusters, m.Add(red.Redact(ev.Message)))
+	}
+	bw := bufio.NewWriter(w)
+	cw := csv.NewWriter(bw)
+	if summary {
+		cw.Write([]string{"template_id", "count", "template"})
+		seen := map[*template.Cluster]bool{}
+		for _, c := range clusters {
+			if !seen[c] {
+				seen[c] = true
+				cw.Write([]string{string(c.ID()), strconv.FormatInt(c.Count(), 10), c.Template()})
+			}
+		}
+	} else {
+		cw.Write([]string{"line", "template_id", "template"})
+		for i, c := range clusters {
+			cw.Write([]string{strconv.Itoa(i + 1), string(c.ID()), c.Template()})
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func redactCmd(load func() (config.Config, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   "redact",
+		Short: "Copy stdin to stdout with secrets and personal data replaced",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			red := redact.New(cfg.Redact)
+			lr := parse.NewLineReader(cmd.InOrStdin())
+			bw := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+			for {
+				line, _, _, err := lr.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					return err
+				}
+				bw.WriteString(red.Redact(line))
+				bw.WriteByte('\n')
+			}
+			return bw.Flush()
+		},
+	}
+}

@@ -1,0 +1,173 @@
+// Package analyze runs whole inputs (files, stdin) through the ingest spine
+// and saves what it found: the batch form of the agent used by
+// `sre-agent analyze`.
+package analyze
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
+	"github.com/cloud-sre-agent/sre-agent/internal/parse"
+	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/template"
+)
+
+// Store is what analyze needs from the incident store.
+type Store interface {
+	Templates(ctx context.Context) ([]ingest.KnownTemplate, error)
+	Baselines(ctx context.Context) ([]ingest.KnownBaseline, error)
+	Save(ctx context.Context, source string, templates []domain.Template, firstSeen map[domain.TemplateID]time.Time, baselines []ingest.KnownBaseline, incidents []domain.Incident) error
+}
+
+// Input is one named stream.
+type Input struct {
+	Name   string // file path, or "-" for stdin
+	Reader io.Reader
+}
+
+// Progress is told how far reading has got.
+type Progress interface {
+	Update(lines int, bytes int64)
+}
+
+// Options configures a run.
+type Options struct {
+	Redact   redact.Options
+	Template template.Config
+	Detect   detect.Config
+	Progress Progress
+}
+
+// Result is what one input gave.
+type Result struct {
+	Source    string            `json:"source"`
+	Stats     ingest.Stats      `json:"stats"`
+	Incidents []domain.Incident `json:"incidents"`
+}
+
+// Run analyses each input in turn with a fresh spine seeded from the store,
+// and saves each input's findings under its own source key. store may be nil.
+func Run(ctx context.Context, store Store, inputs []Input, opts Options) ([]Result, error) {
+	red := redact.New(opts.Redact)
+	var results []Result
+	for _, in := range inputs {
+		res, err := runOne(ctx, store, in, red, opts)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+	h interface{ Write([]byte) (int, error) }
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.h != nil && n > 0 {
+		c.h.Write(p[:n])
+	}
+	return n, err
+}
+
+func runOne(ctx context.Context, store Store, in Input, red *redact.Redactor, opts Options) (Result, error) {
+	spine := ingest.New(red, template.New(opts.Template), detect.New(opts.Detect))
+	spine.DefaultService = serviceFromName(in.Name)
+	var known []ingest.KnownTemplate
+	if store != nil {
+		var err error
+		known, err = store.Templates(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		baselines, err := store.Baselines(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		spine.Seed(known, baselines)
+	}
+	hash := sha256.New()
+	cr := &countingReader{r: in.Reader}
+	if in.Name == "-" {
+		cr.h = hash
+	}
+	asm := parse.NewAssembler(cr)
+	for n := 0; ; n++ {
+		if n&4095 == 0 {
+			if err := ctx.Err(); err != nil {
+				return Result{}, err
+			}
+			if opts.Progress != nil {
+				opts.Progress.Update(asm.LinesRead(), cr.n)
+			}
+		}
+		rec, err := asm.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("read %s: %w", in.Name, err)
+		}
+		spine.Record(rec)
+	}
+	if opts.Progress != nil {
+		opts.Progress.Update(asm.LinesRead(), cr.n)
+	}
+	st := spine.Stats()
+	st.Lines = asm.LinesRead()
+	st.Truncated = asm.TruncatedLines()
+	source := in.Name
+	if in.Name == "-" {
+		source = "stdin:sha256:" + hex.EncodeToString(hash.Sum(nil))
+	} else if abs, err := filepath.Abs(in.Name); err == nil {
+		source = "file:" + abs
+	}
+	incidents := spine.Incidents()
+	if store != nil {
+		firstSeen := map[domain.TemplateID]time.Time{}
+		for _, k := range known {
+			firstSeen[domain.NewTemplateID(k.Text)] = k.FirstSeen
+		}
+		var tmpls []domain.Template
+		for _, in := range incidents {
+			for _, t := range in.Templates {
+				tmpls = append(tmpls, t)
+				if f, ok := firstSeen[t.ID]; !ok || in.FirstSeen.Before(f) {
+					firstSeen[t.ID] = in.FirstSeen
+				}
+			}
+		}
+		if err := store.Save(ctx, source, tmpls, firstSeen, spine.Baselines(), incidents); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{Source: source, Stats: st, Incidents: incidents}, nil
+}
+
+// serviceFromName names events of inputs that carry no service: the file's
+// base name without extensions ("BGL_2k.log" -> "BGL_2k").
+func serviceFromName(name string) string {
+	if name == "-" || name == "" {
+		return "stdin"
+	}
+	base := filepath.Base(name)
+	if i := strings.IndexByte(base, '.'); i > 0 {
+		base = base[:i]
+	}
+	return base
+}

@@ -1,0 +1,315 @@
+package detect
+
+import (
+	"strings"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+)
+
+// Config holds every threshold; DefaultConfig has the sane defaults.
+type Config struct {
+	// Window is the sliding window for bursts and spikes.
+	Window time.Duration `yaml:"window"`
+	// BurstCount errors of a service within Window make a burst...
+	BurstCount int `yaml:"burst_count"`
+	// ...when they are at least BurstRatio of the service's events.
+	BurstRatio float64 `yaml:"burst_ratio"`
+	// NewTemplateAge: an error template first seen less than this long ago
+	// (event time) is new.
+	NewTemplateAge time.Duration `yaml:"new_template_age"`
+	// A template spikes when its count in Window reaches SpikeFactor times
+	// its baseline and at least SpikeMinCount.
+	SpikeFactor   float64 `yaml:"spike_factor"`
+	SpikeMinCount int     `yaml:"spike_min_count"`
+	// BaselineAlpha weighs each closed window into the baseline (EWMA).
+	BaselineAlpha float64 `yaml:"baseline_alpha"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Window:         time.Minute,
+		BurstCount:     10,
+		BurstRatio:     0.2,
+		NewTemplateAge: time.Hour,
+		SpikeFactor:    5,
+		SpikeMinCount:  10,
+		BaselineAlpha:  0.3,
+	}
+}
+
+// Reasons is a bit set of domain.Reason values.
+type Reasons uint8
+
+const (
+	Fatal Reasons = 1 << iota
+	NewTemplate
+	Burst
+	Spike
+)
+
+// List expands the bit set.
+func (r Reasons) List() []domain.Reason {
+	var out []domain.Reason
+	if r&Fatal != 0 {
+		out = append(out, domain.ReasonFatal)
+	}
+	if r&NewTemplate != 0 {
+		out = append(out, domain.ReasonNewTemplate)
+	}
+	if r&Burst != 0 {
+		out = append(out, domain.ReasonBurst)
+	}
+	if r&Spike != 0 {
+		out = append(out, domain.ReasonSpike)
+	}
+	return out
+}
+
+const buckets = 12
+
+// ring counts events in the last Window, in buckets of Window/buckets.
+type ring struct {
+	counts [buckets]int32
+	total  int32
+	head   int64 // index of the newest bucket (time / bucket width)
+}
+
+// advance moves the ring to bucket idx, dropping buckets that fell out;
+// it returns how many whole windows closed, for baselines.
+func (r *ring) advance(idx int64) {
+	if idx <= r.head {
+		return // late events count in the newest bucket
+	}
+	steps := idx - r.head
+	if steps >= buckets {
+		r.counts = [buckets]int32{}
+		r.total = 0
+	} else {
+		for s := int64(1); s <= steps; s++ {
+			b := (r.head + s) % buckets
+			r.total -= r.counts[b]
+			r.counts[b] = 0
+		}
+	}
+	r.head = idx
+}
+
+func (r *ring) add(idx int64) {
+	r.advance(idx)
+	r.counts[r.head%buckets]++
+	r.total++
+}
+
+type serviceState struct {
+	all, errors ring
+	last        time.Time
+}
+
+// TemplateKey identifies a template within a service.
+type TemplateKey struct {
+	Service  string
+	Template int64
+}
+
+type templateState struct {
+	window    ring
+	baseline  float64
+	baseStart int64 // bucket index when the current baseline period began
+	hasBase   bool
+	firstSeen time.Time
+}
+
+// Detector holds per-service and per-template state. Not safe for
+// concurrent use.
+type Detector struct {
+	cfg       Config
+	width     int64 // bucket width in ns
+	services  map[string]*serviceState
+	templates map[TemplateKey]*templateState
+}
+
+// New returns a detector.
+func New(cfg Config) *Detector {
+	d := DefaultConfig()
+	if cfg.Window <= 0 {
+		cfg.Window = d.Window
+	}
+	if cfg.BurstCount <= 0 {
+		cfg.BurstCount = d.BurstCount
+	}
+	if cfg.SpikeFactor <= 0 {
+		cfg.SpikeFactor = d.SpikeFactor
+	}
+	if cfg.SpikeMinCount <= 0 {
+		cfg.SpikeMinCount = d.SpikeMinCount
+	}
+	if cfg.BaselineAlpha <= 0 || cfg.BaselineAlpha > 1 {
+		cfg.BaselineAlpha = d.BaselineAlpha
+	}
+	if cfg.NewTemplateAge <= 0 {
+		cfg.NewTemplateAge = d.NewTemplateAge
+	}
+	return &Detector{
+		cfg:       cfg,
+		width:     int64(cfg.Window) / buckets,
+		services:  make(map[string]*serviceState),
+		templates: make(map[TemplateKey]*templateState),
+	}
+}
+
+// Known tells the detector when an error template was first seen (from the
+// store), so restarts do not call old templates new.
+func (d *Detector) Known(k TemplateKey, firstSeen time.Time, baseline float64) {
+	d.templates[k] = &templateState{firstSeen: firstSeen, baseline: baseline, hasBase: baseline > 0}
+}
+
+// Baseline reports a template's baseline (events per window).
+func (d *Detector) Baseline(k TemplateKey) (float64, time.Time, bool) {
+	ts, ok := d.templates[k]
+	if !ok {
+		return 0, time.Time{}, false
+	}
+	return ts.baseline, ts.firstSeen, true
+}
+
+// Observe records one event and returns the reasons, if any, that make it
+// part of an incident. isError says whether the event is error-class (see
+// IsError); t may be zero, in which case the service's last time is used.
+func (d *Detector) Observe(k TemplateKey, t time.Time, ev *domain.Event, isError bool) Reasons {
+	svc := d.services[k.Service]
+	if svc == nil {
+		svc = &serviceState{}
+		d.services[k.Service] = svc
+	}
+	if t.IsZero() {
+		t = svc.last
+	} else if t.After(svc.last) {
+		svc.last = t
+	}
+	idx := t.UnixNano() / d.width
+	svc.all.add(idx)
+	if !isError {
+		return 0
+	}
+	svc.errors.add(idx)
+
+	var r Reasons
+	if IsFatal(ev) {
+		r |= Fatal
+	}
+	ts := d.templates[k]
+	if ts == nil {
+		ts = &templateState{firstSeen: t, baseStart: idx}
+		d.templates[k] = ts
+	}
+	if t.Before(ts.firstSeen) {
+		ts.firstSeen = t
+	}
+	if t.Sub(ts.firstSeen) < d.cfg.NewTemplateAge {
+		r |= NewTemplate
+	}
+	// Close baseline windows that ended before this event.
+	if ts.window.head != 0 || ts.window.total != 0 {
+		if windows := (idx - ts.baseStart) / buckets; windows > 0 {
+			prev := float64(ts.window.total)
+			a := d.cfg.BaselineAlpha
+			for w := int64(0); w < windows && w < 64; w++ {
+				if !ts.hasBase {
+					ts.baseline, ts.hasBase = prev, true
+				} else {
+					ts.baseline = a*prev + (1-a)*ts.baseline
+				}
+				prev = 0 // later windows without events were empty
+			}
+			ts.baseStart += windows * buckets
+		}
+	} else {
+		ts.baseStart = idx
+	}
+	ts.window.add(idx)
+	if ts.hasBase && ts.window.total >= int32(d.cfg.SpikeMinCount) && float64(ts.window.total) >= d.cfg.SpikeFactor*maxf(ts.baseline, 1) {
+		r |= Spike
+	}
+	if svc.errors.total >= int32(d.cfg.BurstCount) && float64(svc.errors.total) >= d.cfg.BurstRatio*float64(svc.all.total) {
+		r |= Burst
+	}
+	return r
+}
+
+func maxf(a, b float64) float64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// errorWords mark an event as error-class when its level does not say so
+// (INFO lines that report an exception, untagged text).
+var errorWords = []string{"exception", "error", "fail", "fatal", "panic", "refused", "denied", "timeout", "timed out", "unreachable", "corrupt", "abort", "killed", "crash", "segfault", "traceback"}
+
+// IsError reports whether an event is error-class: ERROR or worse, or a
+// lower level whose text reports a failure.
+func IsError(ev *domain.Event) bool {
+	if ev.Severity >= domain.Error {
+		return true
+	}
+	if ev.Severity == domain.Debug {
+		return false
+	}
+	if ev.Stack != "" {
+		return true
+	}
+	return containsAnyFold(ev.Message, errorWords)
+}
+
+var fatalWords = []string{"panic:", "fatal error", "outofmemoryerror", "out of memory", "segmentation fault", "sigsegv", "core dumped", "oom-kill", "killed process", "crashloopbackoff", "stack overflow"}
+
+// IsFatal reports fatal, panic and crash signatures.
+func IsFatal(ev *domain.Event) bool {
+	if ev.Severity >= domain.Critical {
+		return true
+	}
+	return containsAnyFold(ev.Message, fatalWords) || (ev.Stack != "" && containsAnyFold(firstLines(ev.Stack, 3), fatalWords))
+}
+
+func firstLines(s string, n int) string {
+	i := 0
+	for ; n > 0; n-- {
+		j := strings.IndexByte(s[i:], '\n')
+		if j < 0 {
+			return s
+		}
+		i += j + 1
+	}
+	return s[:i]
+}
+
+// containsAnyFold is a case-insensitive search for lower-case needles
+// without allocating a lowered copy of the haystack.
+func containsAnyFold(s string, needles []string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20
+		for _, n := range needles {
+			if n[0] != c || len(s)-i < len(n) {
+				continue
+			}
+			match := true
+			for j := 1; j < len(n); j++ {
+				b := s[i+j]
+				if b >= 'A' && b <= 'Z' {
+					b += 'a' - 'A'
+				}
+				if b != n[j] {
+					match = false
+					break
+				}
+			}
+			if match {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,334 @@
+package parse
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// MaxLineBytes is where a line is cut; the rest of it is discarded and the
+// event is marked Truncated.
+const MaxLineBytes = 1 << 20
+
+// TruncatedMarker ends a line that was cut at MaxLineBytes.
+const TruncatedMarker = " …[truncated]"
+
+const (
+	maxRecordLines = 2000
+	maxRecordBytes = 4 << 20
+)
+
+// Record is one log record: a line, or a line with the continuation lines
+// (stack frames, pretty-printed JSON) that belong to it.
+type Record struct {
+	Line      int      // 1-based number of the first line
+	Lines     []string // raw lines, CR stripped
+	Truncated bool
+}
+
+// Text joins the record's lines.
+func (r Record) Text() string {
+	if len(r.Lines) == 1 {
+		return r.Lines[0]
+	}
+	return strings.Join(r.Lines, "\n")
+}
+
+// LineReader reads lines with CRLF stripped and lines over MaxLineBytes cut.
+type LineReader struct {
+	br        *bufio.Reader
+	line      int
+	Truncated int // lines cut so far
+	buf       []byte
+}
+
+// NewLineReader reads from r.
+func NewLineReader(r io.Reader) *LineReader {
+	return &LineReader{br: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// Next returns the next line and its 1-based number; io.EOF at the end.
+func (lr *LineReader) Next() (line string, n int, truncated bool, err error) {
+	lr.buf = lr.buf[:0]
+	for {
+		chunk, err := lr.br.ReadSlice('\n')
+		if len(lr.buf)+len(chunk) > MaxLineBytes {
+			room := MaxLineBytes - len(lr.buf)
+			if room > 0 {
+				lr.buf = append(lr.buf, chunk[:room]...)
+			}
+			truncated = true
+		} else {
+			lr.buf = append(lr.buf, chunk...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", lr.line, false, fmt.Errorf("read line %d: %w", lr.line+1, err)
+		}
+		if len(lr.buf) == 0 && !truncated && errors.Is(err, io.EOF) {
+			return "", lr.line, false, io.EOF
+		}
+		break
+	}
+	b := lr.buf
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+	}
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	lr.line++
+	line = string(b)
+	if truncated {
+		lr.Truncated++
+		line += TruncatedMarker
+	}
+	return line, lr.line, truncated, nil
+}
+
+// Assembler groups lines into records: stack-trace and other continuation
+// lines join the record before them, and a pretty-printed JSON document
+// becomes one record.
+type Assembler struct {
+	lr      *LineReader
+	pending *Record
+	mode    mode
+	depth   jsonDepth
+	err     error
+	queue   []Record
+}
+
+type mode int
+
+const (
+	modeNone mode = iota
+	modeJSON
+	modePyTrace
+	modeGoTrace
+)
+
+// NewAssembler reads records from r.
+func NewAssembler(r io.Reader) *Assembler { return &Assembler{lr: NewLineReader(r)} }
+
+// TruncatedLines reports how many lines were cut so far.
+func (a *Assembler) TruncatedLines() int { return a.lr.Truncated }
+
+// LinesRead reports how many lines were read so far.
+func (a *Assembler) LinesRead() int { return a.lr.line }
+
+// Next returns the next record, or io.EOF.
+func (a *Assembler) Next() (Record, error) {
+	for {
+		if len(a.queue) > 0 {
+			r := a.queue[0]
+			a.queue = a.queue[1:]
+			return r, nil
+		}
+		if a.err != nil {
+			return Record{}, a.err
+		}
+		line, n, trunc, err := a.lr.Next()
+		if err != nil {
+			a.err = err
+			a.flush()
+			continue
+		}
+		a.add(line, n, trunc)
+	}
+}
+
+func (a *Assembler) flush() {
+	if a.pending == nil {
+		return
+	}
+	if a.mode == modeJSON {
+		// An unterminated document: hand its lines back one by one so that
+		// nothing after a stray brace is swallowed.
+		for i, l := range a.pending.Lines {
+			a.queue = append(a.queue, Record{Line: a.pending.Line + i, Lines: []string{l}})
+		}
+	} else {
+		a.queue = append(a.queue, *a.pending)
+	}
+	a.pending = nil
+	a.mode = modeNone
+}
+
+func (a *Assembler) add(line string, n int, trunc bool) {
+	p := a.pending
+	if p != nil && a.mode == modeJSON {
+		p.Lines = append(p.Lines, line)
+		p.Truncated = p.Truncated || trunc
+		a.depth.feed(line)
+		if a.depth.closed() {
+			a.queue = append(a.queue, *p)
+			a.pending, a.mode = nil, modeNone
+		} else if len(p.Lines) > maxRecordLines*50 || a.depth.bytes > maxRecordBytes {
+			a.flush()
+		}
+		return
+	}
+	if strings.TrimSpace(line) == "" {
+		return // blank lines carry nothing; they never end a trace early
+	}
+	if p != nil && len(p.Lines) < maxRecordLines && a.continues(line) {
+		p.Lines = append(p.Lines, line)
+		p.Truncated = p.Truncated || trunc
+		return
+	}
+	a.flush()
+	a.pending = &Record{Line: n, Lines: []string{line}, Truncated: trunc}
+	if startsJSONDocument(line) {
+		a.depth = jsonDepth{}
+		a.depth.feed(line)
+		if !a.depth.closed() {
+			a.mode = modeJSON
+			return
+		}
+	}
+	if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
+		a.mode = modeGoTrace
+	}
+}
+
+// continues reports whether line belongs to the pending record.
+func (a *Assembler) continues(line string) bool {
+	c := line[0]
+	if c == ' ' || c == '\t' {
+		return true
+	}
+	switch {
+	case strings.HasPrefix(line, "Caused by:"), strings.HasPrefix(line, "Suppressed:"):
+		return true
+	case strings.HasPrefix(line, "Traceback (most recent call last)"):
+		a.mode = modePyTrace
+		return true
+	case strings.HasPrefix(line, "goroutine ") && strings.Contains(line, " ["):
+		a.mode = modeGoTrace
+		return true
+	case strings.HasPrefix(line, "[signal ") || strings.HasPrefix(line, "created by "):
+		return a.mode == modeGoTrace
+	}
+	switch a.mode {
+	case modePyTrace:
+		if strings.HasPrefix(line, "During handling of") || strings.HasPrefix(line, "The above exception") {
+			return true
+		}
+		if isExceptionLine(line) {
+			return true
+		}
+	case modeGoTrace:
+		// Frames print the function unindented: "main.main()".
+		if strings.HasSuffix(line, ")") && strings.IndexByte(line, '(') > 0 && !strings.Contains(line, " ") {
+			return true
+		}
+		if strings.HasPrefix(line, "exit status ") {
+			return true
+		}
+	}
+	return isJavaExceptionHeader(line)
+}
+
+// isJavaExceptionHeader matches "java.lang.IllegalStateException: msg" or
+// "org.foo.FSWriteError", which start a trace under the line that logged it.
+func isJavaExceptionHeader(line string) bool {
+	end := strings.IndexAny(line, ": ")
+	if end < 0 {
+		end = len(line)
+	}
+	name := line[:end]
+	if end < len(line) && line[end] == ' ' {
+		return false
+	}
+	if strings.Count(name, ".") < 1 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c == '.' || c == '$' || c == '_' || isAlnum(c)) {
+			return false
+		}
+	}
+	last := name[strings.LastIndexByte(name, '.')+1:]
+	return strings.HasSuffix(last, "Exception") || strings.HasSuffix(last, "Error") || strings.HasSuffix(last, "Throwable") || strings.HasSuffix(last, "Fault")
+}
+
+// isExceptionLine matches the last line of a Python traceback:
+// "ValueError: bad", "requests.exceptions.HTTPError: 500".
+func isExceptionLine(line string) bool {
+	end := strings.IndexByte(line, ':')
+	if end <= 0 {
+		end = len(line)
+	}
+	name := line[:end]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c == '.' || c == '_' || isAlnum(c)) {
+			return false
+		}
+	}
+	return strings.HasSuffix(name, "Error") || strings.HasSuffix(name, "Exception") || strings.HasSuffix(name, "Exit") || strings.HasSuffix(name, "Interrupt") || strings.HasSuffix(name, "Warning")
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// startsJSONDocument is true for lines that can only be JSON: "{" then a
+// quote or the end, "[" then "{", "[" or the end.
+func startsJSONDocument(line string) bool {
+	s := strings.TrimLeft(line, " \t")
+	if len(s) == 0 || (s[0] != '{' && s[0] != '[') {
+		return false
+	}
+	rest := strings.TrimLeft(s[1:], " \t")
+	if rest == "" {
+		return true
+	}
+	if s[0] == '{' {
+		return rest[0] == '"' || rest[0] == '}'
+	}
+	return rest[0] == '{' || rest[0] == '[' || rest[0] == ']'
+}
+
+// jsonDepth tracks bracket depth across lines, aware of strings.
+type jsonDepth struct {
+	depth    int
+	inString bool
+	escaped  bool
+	started  bool
+	bytes    int
+}
+
+func (d *jsonDepth) feed(s string) {
+	d.bytes += len(s) + 1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if d.inString {
+			switch {
+			case d.escaped:
+				d.escaped = false
+			case c == '\\':
+				d.escaped = true
+			case c == '"':
+				d.inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			d.inString = true
+		case '{', '[':
+			d.depth++
+			d.started = true
+		case '}', ']':
+			d.depth--
+		}
+	}
+}
+
+func (d *jsonDepth) closed() bool { return d.started && d.depth <= 0 }

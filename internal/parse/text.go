@@ -1,0 +1,466 @@
+package parse
+
+import (
+	"strings"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+)
+
+// Header recognition works on tokens, not on a list of known formats: a
+// header is a run of timestamp parts, numbers, bracketed groups and
+// separators, ended by a level word (plus the thread and logger that follow
+// it) or by a syslog program tag. Whatever follows is the message.
+
+type tokKind int
+
+const (
+	tokOther tokKind = iota
+	tokTime
+	tokNumber
+	tokDash
+	tokBracket // [..] or (..) group
+	tokLevel
+	tokTag // "prog[pid]:" or "logger:"
+)
+
+type token struct {
+	start, end int
+	kind       tokKind
+	sev        domain.Severity
+}
+
+const maxHeaderTokens = 14
+
+// parseText reads a plain-text line.
+func parseText(line string) domain.Event {
+	ev := domain.Event{Format: "text"}
+	if sev, msg, ok := parseKlog(line); ok {
+		ev.Severity, ev.Message = sev, msg
+		return ev
+	}
+	var toks [maxHeaderTokens]token
+	n := tokenize(line, toks[:])
+	t := toks[:n]
+
+	lastTime := -1
+	levelAt := -1
+	for i := range t {
+		switch t[i].kind {
+		case tokTime:
+			if levelAt < 0 {
+				lastTime = i
+			}
+		case tokLevel:
+			if levelAt < 0 {
+				levelAt = i
+			}
+		}
+	}
+	// A capitalised level word ("Info", "Error") right after the timestamp.
+	if levelAt < 0 && lastTime >= 0 && lastTime+1 < n {
+		tk := &t[lastTime+1]
+		w := line[tk.start:tk.end]
+		if sev, ok := domain.ParseSeverity(strings.TrimSuffix(w, ",")); ok && !isDigit(w[0]) {
+			tk.kind, tk.sev = tokLevel, sev
+			levelAt = lastTime + 1
+		}
+	}
+	msgStart := 0
+	switch {
+	case levelAt >= 0 && (lastTime >= 0 || levelAt == 0 || allHeaderish(t[:levelAt])):
+		ev.Severity = t[levelAt].sev
+		msgStart = afterLevel(line, t, levelAt)
+	case lastTime >= 0:
+		msgStart = t[lastTime].end
+		// Skip filler (numbers, brackets, dashes) and a syslog host + tag.
+		i := lastTime + 1
+		for i < n && (t[i].kind == tokNumber || t[i].kind == tokBracket || t[i].kind == tokDash) {
+			msgStart = t[i].end
+			i++
+		}
+		for j := i; j < n && j <= i+1; j++ {
+			if t[j].kind == tokTag {
+				ev.Service = programName(line[t[j].start:t[j].end])
+				msgStart = t[j].end
+				break
+			}
+		}
+	}
+	ev.Message = strings.TrimLeft(line[msgStart:], " \t")
+	if ev.Message == "" {
+		ev.Message = strings.TrimSpace(line)
+	}
+	if lastTime >= 0 {
+		ev.Time = headerTime(line, t, lastTime)
+	}
+	return ev
+}
+
+func allHeaderish(t []token) bool {
+	for _, tk := range t {
+		if tk.kind == tokOther || tk.kind == tokTag {
+			return false
+		}
+	}
+	return true
+}
+
+// afterLevel finds where the message starts after the level token: thread
+// brackets, a dash separator and one logger name may follow.
+func afterLevel(line string, t []token, levelAt int) int {
+	pos := t[levelAt].end
+	i := levelAt + 1
+	for i < len(t) && (t[i].kind == tokBracket || t[i].kind == tokDash || t[i].kind == tokTime) {
+		pos = t[i].end
+		i++
+	}
+	if i < len(t) {
+		w := line[t[i].start:t[i].end]
+		switch {
+		case t[i].kind == tokTag:
+			pos = t[i].end
+			i++
+		case isLoggerName(w):
+			// "org.foo.Bar -", "Foo.java:12 -", "org.foo.Bar" then message.
+			pos = t[i].end
+			i++
+			if i < len(t) && (t[i].kind == tokDash || line[t[i].start:t[i].end] == ":") {
+				pos = t[i].end
+			}
+		case t[i].kind == tokNumber && strings.HasSuffix(w, ":"):
+			pos = t[i].end // nginx "29060#29060:"
+		}
+	}
+	return pos
+}
+
+// isLoggerName: a dotted identifier (with at least two dots, or a file:line).
+func isLoggerName(w string) bool {
+	w = strings.TrimSuffix(w, ":")
+	dots := 0
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		switch {
+		case c == '.':
+			dots++
+		case isAlnum(c) || c == '_' || c == '$' || c == ':' || c == '-':
+		default:
+			return false
+		}
+	}
+	return dots >= 2 || (dots == 1 && strings.Contains(w, ":") && isDigit(w[len(w)-1]))
+}
+
+func programName(tag string) string {
+	tag = strings.TrimSuffix(tag, ":")
+	if i := strings.IndexAny(tag, "[("); i > 0 {
+		tag = tag[:i]
+	}
+	return tag
+}
+
+// tokenize splits the start of a line into header tokens; bracketed groups
+// are one token even when they hold spaces.
+func tokenize(line string, out []token) int {
+	n := 0
+	i := 0
+	for n < len(out) {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		if i >= len(line) {
+			break
+		}
+		start := i
+		if c := line[i]; c == '[' || c == '(' || c == '<' {
+			end := matchBracket(line, i)
+			if end > 0 {
+				out[n] = classifyBracket(line, start, end)
+				n++
+				i = end
+				continue
+			}
+		}
+		for i < len(line) && line[i] != ' ' && line[i] != '\t' {
+			i++
+		}
+		out[n] = classify(line, start, i)
+		n++
+	}
+	return n
+}
+
+func matchBracket(s string, i int) int {
+	open := s[i]
+	var close byte = ']'
+	switch open {
+	case '(':
+		close = ')'
+	case '<':
+		close = '>'
+	}
+	depth := 0
+	for j := i; j < len(s) && j < i+256; j++ {
+		switch s[j] {
+		case open:
+			depth++
+		case close:
+			depth--
+			if depth == 0 {
+				end := j + 1
+				// "[pid]:" style suffixes stay with the group.
+				for end < len(s) && s[end] != ' ' && s[end] != '\t' {
+					end++
+				}
+				return end
+			}
+		}
+	}
+	return -1
+}
+
+func classifyBracket(line string, start, end int) token {
+	inner := strings.TrimRight(line[start+1:end], ":]>)")
+	tk := token{start: start, end: end, kind: tokBracket}
+	// [error], [core:error], <warn>
+	for _, part := range strings.FieldsFunc(inner, func(r rune) bool { return r == ':' || r == ' ' || r == '|' }) {
+		if sev, ok := domain.ParseSeverity(part); ok && !isDigit(part[0]) && len(part) > 1 {
+			tk.kind, tk.sev = tokLevel, sev
+			return tk
+		}
+	}
+	// [10/Oct/2000:13:55:36 -0700], [Fri Sep 09 10:42:29.902022 2011]
+	f := strings.Fields(inner)
+	if len(f) > 0 {
+		times := 0
+		for _, w := range f {
+			if isTimeWord(w) {
+				times++
+			}
+		}
+		if times*2 >= len(f) && times > 0 {
+			tk.kind = tokTime
+		}
+	}
+	return tk
+}
+
+func classify(line string, start, end int) token {
+	w := line[start:end]
+	tk := token{start: start, end: end}
+	switch {
+	case w == "-" || w == "|" || w == ":" || w == "--":
+		tk.kind = tokDash
+	case isTimeWord(w):
+		tk.kind = tokTime
+	case isNumberWord(w):
+		tk.kind = tokNumber
+	default:
+		if lv := strings.TrimRight(w, ":,"); len(lv) > 1 {
+			if domain.IsLevelWord(lv) {
+				sev, _ := domain.ParseSeverity(lv)
+				tk.kind, tk.sev = tokLevel, sev
+				return tk
+			}
+			// Python's default "ERROR:root:message" and "E/Tag" forms.
+			if i := strings.IndexAny(lv, ":/"); i > 1 && domain.IsLevelWord(lv[:i]) {
+				sev, _ := domain.ParseSeverity(lv[:i])
+				tk.kind, tk.sev = tokLevel, sev
+				tk.end = start + i + 1
+				return tk
+			}
+		}
+		if len(w) == 1 && strings.IndexByte("VDIWEF", w[0]) >= 0 {
+			// Android's one-letter level; only trusted after a timestamp.
+			tk.kind = tokLevel
+			tk.sev = map[byte]domain.Severity{'V': domain.Debug, 'D': domain.Debug, 'I': domain.Info, 'W': domain.Warning, 'E': domain.Error, 'F': domain.Critical}[w[0]]
+			return tk
+		}
+		if isTag(w) {
+			tk.kind = tokTag
+		}
+	}
+	return tk
+}
+
+// isTag matches "sshd[123]:", "crond(pam_unix)[2915]:", "kernel:".
+func isTag(w string) bool {
+	if len(w) < 2 || w[len(w)-1] != ':' {
+		return false
+	}
+	for i := 0; i < len(w)-1; i++ {
+		c := w[i]
+		if !(isAlnum(c) || strings.IndexByte("_-./$[]()@", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+var monthsDays = map[string]bool{
+	"jan": true, "feb": true, "mar": true, "apr": true, "may": true, "jun": true, "jul": true,
+	"aug": true, "sep": true, "oct": true, "nov": true, "dec": true,
+	"mon": true, "tue": true, "wed": true, "thu": true, "fri": true, "sat": true, "sun": true,
+	"utc": true, "gmt": true, "am": true, "pm": true,
+}
+
+// isTimeWord recognises the parts timestamps are written in: dates, clock
+// times, epoch seconds, month and weekday names, zone offsets.
+func isTimeWord(w string) bool {
+	w = strings.TrimRight(w, ",]")
+	w = strings.TrimLeft(w, "[")
+	if w == "" {
+		return false
+	}
+	if len(w) <= 9 && monthsDays[strings.ToLower(w)] {
+		return true
+	}
+	if long := strings.ToLower(w); len(long) > 3 && monthsDays[long[:3]] && isMonthOrDayName(long) {
+		return true
+	}
+	digits, letters, seps := 0, 0, 0
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		switch {
+		case isDigit(c):
+			digits++
+		case c == '-' || c == '/' || c == ':' || c == '.' || c == ',' || c == '+':
+			seps++
+		case c == 'T' || c == 'Z':
+			letters++
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			letters += 10 // any other letter: only month names embedded
+		default:
+			return false
+		}
+	}
+	if letters >= 10 {
+		// 21-Jul-2025, 10/Oct/2000:13:55:36
+		for _, part := range strings.FieldsFunc(w, func(r rune) bool { return r == '-' || r == '/' || r == ':' }) {
+			if len(part) == 3 && monthsDays[strings.ToLower(part)] {
+				return digits >= 4
+			}
+		}
+		return false
+	}
+	if seps == 0 {
+		return digits >= 6 && digits <= 19 // 081109, 203615, epoch
+	}
+	if w[0] == '+' || w[0] == '-' {
+		return digits == 4 && len(w) == 5 // zone offset
+	}
+	return digits >= 4 && digits+seps+letters == len(w) && hasTimeShape(w)
+}
+
+func isMonthOrDayName(w string) bool {
+	for _, name := range []string{"january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"} {
+		if w == name {
+			return true
+		}
+	}
+	return false
+}
+
+// hasTimeShape rejects version numbers and addresses: a date has - or /
+// separators, a clock time has ':'; dotted forms need a 4-digit year.
+func hasTimeShape(w string) bool {
+	if strings.ContainsAny(w, "-/:") {
+		// IPv4:port or "1:2" ratios are not times: require 2-digit groups.
+		groups := strings.FieldsFunc(w, func(r rune) bool { return r == '-' || r == '/' || r == ':' || r == 'T' })
+		if len(groups) < 2 {
+			return false
+		}
+		for _, g := range groups {
+			g = strings.TrimRight(g, "Z")
+			if i := strings.IndexAny(g, ".,"); i >= 0 {
+				g = g[:i]
+			}
+			if len(g) < 1 || len(g) > 4 {
+				return false
+			}
+		}
+		return true
+	}
+	// 2005.06.03
+	parts := strings.Split(w, ".")
+	return len(parts) == 3 && len(parts[0]) == 4 && len(parts[1]) == 2 && len(parts[2]) == 2
+}
+
+func isNumberWord(w string) bool {
+	w = strings.TrimRight(w, ":,")
+	if w == "" {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if !isDigit(c) && c != '#' {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// parseKlog reads klog/glog headers: "E0517 15:04:22.619632 1952452992 file.cc:253] msg".
+func parseKlog(line string) (domain.Severity, string, bool) {
+	if len(line) < 22 || strings.IndexByte("IWEF", line[0]) < 0 || !isDigit(line[1]) || !isDigit(line[4]) || line[5] != ' ' {
+		return 0, "", false
+	}
+	end := strings.Index(line, "] ")
+	if end < 0 || end > 120 {
+		return 0, "", false
+	}
+	sev := map[byte]domain.Severity{'I': domain.Info, 'W': domain.Warning, 'E': domain.Error, 'F': domain.Critical}[line[0]]
+	return sev, line[end+2:], true
+}
+
+// headerTime parses the first run of timestamp tokens, best effort: an
+// unknown layout leaves the time zero rather than failing the line.
+func headerTime(line string, t []token, lastTime int) time.Time {
+	for i := 0; i <= lastTime; i++ {
+		if t[i].kind != tokTime {
+			continue
+		}
+		j := i
+		for j+1 <= lastTime && t[j+1].kind == tokTime {
+			j++
+		}
+		// Try the whole run, then shorter runs, then each token alone.
+		for end := j; end >= i; end-- {
+			for start := i; start <= end; start++ {
+				s := strings.Trim(line[t[start].start:t[end].end], "[], ")
+				if ts := parseHeaderTime(s); !ts.IsZero() {
+					return ts
+				}
+			}
+		}
+		i = j
+	}
+	return time.Time{}
+}
+
+var headerLayouts = []string{
+	"2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05,999999999", "2006/01/02 15:04:05.999999999",
+	"02/Jan/2006:15:04:05 -0700", "Mon Jan 02 15:04:05.999999999 2006", "02-Jan-2006 15:04:05.999999999",
+	"06/01/02 15:04:05", "060102 150405", "Jan _2 15:04:05", "Jan 2 15:04:05", "01-02 15:04:05.999999999",
+	"2006-01-02-15.04.05.999999", "2006-01-02 15:04:05",
+}
+
+func parseHeaderTime(s string) time.Time {
+	if strings.Contains(s, "T") {
+		if ts := parseTime(s); !ts.IsZero() {
+			return ts
+		}
+	}
+	for _, layout := range headerLayouts {
+		if ts, err := time.Parse(layout, s); err == nil {
+			return ts.UTC()
+		}
+	}
+	if n := len(s); (n == 10 || n == 13) && isNumberWord(s) {
+		return parseTime(s) // epoch seconds or milliseconds
+	}
+	return time.Time{}
+}

@@ -1,0 +1,64 @@
+// Package report renders incidents for people (text) and programs (JSON).
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+)
+
+// Text writes incidents as a readable list, in the order given.
+func Text(w io.Writer, incidents []domain.Incident) error {
+	if len(incidents) == 0 {
+		_, err := fmt.Fprintln(w, "no incidents")
+		return err
+	}
+	var b strings.Builder
+	for i, in := range incidents {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "incident %s  %s  service=%s  events=%d\n", in.Fingerprint, in.Severity, in.Service, in.Count)
+		fmt.Fprintf(&b, "  first seen  %s\n  last seen   %s\n", when(in.FirstSeen), when(in.LastSeen))
+		reasons := make([]string, len(in.Reasons))
+		for j, r := range in.Reasons {
+			reasons[j] = string(r)
+		}
+		fmt.Fprintf(&b, "  reasons     %s\n", strings.Join(reasons, ", "))
+		b.WriteString("  templates\n")
+		for _, t := range in.Templates {
+			fmt.Fprintf(&b, "    %6d  %s  %s\n", t.Count, t.ID, t.Text)
+		}
+		b.WriteString("  samples\n")
+		for _, s := range in.Samples {
+			fmt.Fprintf(&b, "    %s\n", s)
+		}
+		if in.Stack != "" {
+			b.WriteString("  stack\n")
+			for _, l := range strings.Split(in.Stack, "\n") {
+				fmt.Fprintf(&b, "    %s\n", l)
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// JSON writes v as indented JSON.
+func JSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

@@ -99,7 +99,7 @@ func runOne(ctx context.Context, store Store, in Input, red *redact.Redactor, op
 		if err != nil {
 			return Result{}, err
 		}
-		spine.Seed(known, baselines)
+		spine.Seed(baselines)
 	}
 	hash := sha256.New()
 	cr := &countingReader{r: in.Reader}

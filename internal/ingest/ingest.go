@@ -47,6 +47,7 @@ type Spine struct {
 	DefaultService string
 
 	incidents map[detect.TemplateKey]*building
+	known     map[baselineKey]KnownBaseline
 	stats     Stats
 	lastTime  time.Time
 }
@@ -64,21 +65,19 @@ func New(r *redact.Redactor, m *template.Miner, d *detect.Detector) *Spine {
 		stats:     Stats{BySeverity: map[string]int{}}}
 }
 
-// Seed teaches the miner and detector what earlier runs saw.
-func (s *Spine) Seed(templates []KnownTemplate, baselines []KnownBaseline) {
-	byText := map[string]*template.Cluster{}
-	for _, t := range templates {
-		byText[t.Text] = s.miner.Seed(t.Text, 1)
-	}
+// Seed teaches the detector what earlier runs saw: when a service's
+// template first appears with a text that has a stored baseline, the
+// baseline and first-seen time carry over. The miner itself is not seeded:
+// template ids are hashes of their text, so the same input gives the same
+// ids without it, and seeding would change how a re-run groups lines.
+func (s *Spine) Seed(baselines []KnownBaseline) {
+	s.known = make(map[baselineKey]KnownBaseline, len(baselines))
 	for _, b := range baselines {
-		c := byText[b.Template]
-		if c == nil {
-			c = s.miner.Seed(b.Template, 1)
-			byText[b.Template] = c
-		}
-		s.detector.Known(detect.TemplateKey{Service: b.Service, Template: c.Seq()}, b.FirstSeen, b.Baseline)
+		s.known[baselineKey{b.Service, b.Template}] = b
 	}
 }
+
+type baselineKey struct{ service, template string }
 
 // Record runs one assembled record through the spine.
 func (s *Spine) Record(rec parse.Record) {
@@ -104,6 +103,13 @@ func (s *Spine) Event(ev domain.Event) {
 	cluster := s.miner.Add(ev.Message)
 	isErr := detect.IsError(&ev)
 	key := detect.TemplateKey{Service: ev.Service, Template: cluster.Seq()}
+	if isErr && len(s.known) > 0 {
+		if _, _, seen := s.detector.Baseline(key); !seen {
+			if b, ok := s.known[baselineKey{ev.Service, cluster.Template()}]; ok {
+				s.detector.Known(key, b.FirstSeen, b.Baseline)
+			}
+		}
+	}
 	reasons := s.detector.Observe(key, ev.Time, &ev, isErr)
 	if !isErr {
 		return

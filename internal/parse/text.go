@@ -88,6 +88,7 @@ func parseText(line string) domain.Event {
 		}
 	}
 	ev.Message = strings.TrimLeft(line[msgStart:], " \t")
+	accessLogStatus(&ev)
 	if ev.Message == "" {
 		ev.Message = strings.TrimSpace(line)
 	}
@@ -268,6 +269,10 @@ func classify(line string, start, end int) token {
 				sev, _ := domain.ParseSeverity(lv[:i])
 				tk.kind, tk.sev = tokLevel, sev
 				tk.end = start + i + 1
+				// "ERROR:root:msg": the logger name goes with the level.
+				if j := strings.IndexByte(w[i+1:], ':'); j > 0 && isLoggerish(w[i+1:i+1+j]) {
+					tk.end += j + 1
+				}
 				return tk
 			}
 		}
@@ -463,4 +468,34 @@ func parseHeaderTime(s string) time.Time {
 		return parseTime(s) // epoch seconds or milliseconds
 	}
 	return time.Time{}
+}
+
+func isLoggerish(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; !(isAlnum(c) || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// accessLogStatus reads the status of a common/combined access-log line
+// ("GET /x HTTP/1.1" 503 12 ...): a 5xx response is an error.
+func accessLogStatus(ev *domain.Event) {
+	m := ev.Message
+	if len(m) < 10 || m[0] != '"' {
+		return
+	}
+	end := strings.IndexByte(m[1:], '"')
+	if end < 0 || !strings.Contains(m[1:end+1], " HTTP/") {
+		return
+	}
+	rest := m[end+2:]
+	if len(rest) < 4 || rest[0] != ' ' || !isDigit(rest[1]) || !isDigit(rest[2]) || !isDigit(rest[3]) {
+		return
+	}
+	ev.HTTPStatus = int(rest[1]-'0')*100 + int(rest[2]-'0')*10 + int(rest[3]-'0')
+	if ev.HTTPStatus >= 500 && ev.Severity < domain.Error {
+		ev.Severity = domain.Error
+	}
 }

@@ -92,8 +92,15 @@ func parseText(line string) domain.Event {
 	if ev.Message == "" {
 		ev.Message = strings.TrimSpace(line)
 	}
-	if lastTime >= 0 {
-		ev.Time = headerTime(line, t, lastTime)
+	// Timestamps may follow the level ("INFO  [main] 2025-07-22 10:15:44,001").
+	lastHeaderTime := -1
+	for i := range t {
+		if t[i].kind == tokTime && t[i].end <= msgStart {
+			lastHeaderTime = i
+		}
+	}
+	if lastHeaderTime >= 0 {
+		ev.Time = headerTime(line, t, lastHeaderTime)
 	}
 	return ev
 }

@@ -1,0 +1,126 @@
+package detect
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+)
+
+var t0 = time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func errEvent(msg string) *domain.Event {
+	return &domain.Event{Severity: domain.Error, Message: msg}
+}
+
+func TestNewTemplateThenKnown(t *testing.T) {
+	d := New(DefaultConfig())
+	k := TemplateKey{"api", 1}
+	if r := d.Observe(k, t0, errEvent("x"), true); r&NewTemplate == 0 {
+		t.Errorf("first error of a template: reasons %v", r.List())
+	}
+	if r := d.Observe(k, t0.Add(2*time.Hour), errEvent("x"), true); r&NewTemplate != 0 {
+		t.Errorf("two hours later the template is not new: %v", r.List())
+	}
+}
+
+func TestBurstNeedsCountAndRatio(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.BurstCount = 5
+	cfg.BurstRatio = 0.5
+	d := New(cfg)
+	k := TemplateKey{"api", 1}
+	d.Known(k, t0.Add(-24*time.Hour), 100) // not new, high baseline: only a burst can fire
+	var r Reasons
+	for i := 0; i < 5; i++ {
+		r = d.Observe(k, t0.Add(time.Duration(i)*time.Second), errEvent("x"), true)
+	}
+	if r&Burst == 0 {
+		t.Errorf("5 errors in a minute: reasons %v", r.List())
+	}
+	// Errors drowned in normal traffic are not a burst.
+	d2 := New(cfg)
+	d2.Known(k, t0.Add(-24*time.Hour), 100)
+	for i := 0; i < 100; i++ {
+		d2.Observe(TemplateKey{"api", 2}, t0.Add(time.Duration(i)*100*time.Millisecond), &domain.Event{Severity: domain.Info}, false)
+	}
+	for i := 0; i < 5; i++ {
+		r = d2.Observe(k, t0.Add(10*time.Second+time.Duration(i)*time.Second), errEvent("x"), true)
+	}
+	if r&Burst != 0 {
+		t.Error("5 errors among 100 normal events counted as a burst")
+	}
+}
+
+func TestWindowSlides(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.BurstCount = 3
+	cfg.BurstRatio = 0
+	d := New(cfg)
+	k := TemplateKey{"api", 1}
+	d.Known(k, t0.Add(-24*time.Hour), 100)
+	d.Observe(k, t0, errEvent("x"), true)
+	d.Observe(k, t0.Add(time.Second), errEvent("x"), true)
+	// Two minutes later the first two have left the one-minute window.
+	if r := d.Observe(k, t0.Add(2*time.Minute), errEvent("x"), true); r&Burst != 0 {
+		t.Errorf("old errors still counted: %v", r.List())
+	}
+}
+
+func TestSpikeAgainstBaseline(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.BurstCount = 1 << 30 // isolate the spike rule
+	d := New(cfg)
+	k := TemplateKey{"api", 1}
+	// Ten minutes of one error a minute builds a baseline near 1.
+	for m := 0; m < 10; m++ {
+		d.Observe(k, t0.Add(time.Duration(m)*time.Minute), errEvent("x"), true)
+	}
+	var r Reasons
+	for i := 0; i < 12; i++ {
+		r = d.Observe(k, t0.Add(11*time.Minute+time.Duration(i)*time.Second), errEvent("x"), true)
+	}
+	if r&Spike == 0 {
+		base, _, _ := d.Baseline(k)
+		t.Errorf("12 in a minute against baseline %.2f: reasons %v", base, r.List())
+	}
+}
+
+func TestFatalAndErrorClass(t *testing.T) {
+	tests := []struct {
+		ev           domain.Event
+		isErr, fatal bool
+	}{
+		{domain.Event{Severity: domain.Info, Message: "all good"}, false, false},
+		{domain.Event{Severity: domain.Info, Message: "writeBlock received exception java.io.IOException"}, true, false},
+		{domain.Event{Severity: domain.Warning, Message: "Connection refused"}, true, false},
+		{domain.Event{Severity: domain.Error, Message: "x"}, true, false},
+		{domain.Event{Severity: domain.Critical, Message: "x"}, true, true},
+		{domain.Event{Severity: domain.Default, Message: "panic: runtime error: nil map"}, true, true},
+		{domain.Event{Severity: domain.Error, Message: "job died", Stack: "java.lang.OutOfMemoryError: heap\n\tat x"}, true, true},
+		{domain.Event{Severity: domain.Debug, Message: "retrying after error"}, false, false},
+	}
+	for _, tt := range tests {
+		if got := IsError(&tt.ev); got != tt.isErr {
+			t.Errorf("IsError(%q) = %v", tt.ev.Message, got)
+		}
+		if got := IsFatal(&tt.ev); got != tt.fatal {
+			t.Errorf("IsFatal(%q) = %v", tt.ev.Message, got)
+		}
+	}
+}
+
+func BenchmarkObserve(b *testing.B) {
+	for _, w := range []time.Duration{time.Minute, time.Hour} {
+		b.Run(w.String(), func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.Window = w
+			d := New(cfg)
+			ev := errEvent("x")
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				d.Observe(TemplateKey{"api", int64(i % 50)}, t0.Add(time.Duration(i)*time.Millisecond), ev, i%4 == 0)
+			}
+		})
+	}
+}

@@ -289,8 +289,15 @@ func firstLines(s string, n int) string {
 // containsAnyFold is a case-insensitive search for lower-case needles
 // without allocating a lowered copy of the haystack.
 func containsAnyFold(s string, needles []string) bool {
+	var first [256]bool
+	for _, n := range needles {
+		first[n[0]] = true
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i] | 0x20
+		if !first[c] {
+			continue
+		}
 		for _, n := range needles {
 			if n[0] != c || len(s)-i < len(n) {
 				continue

@@ -2,6 +2,7 @@ package parse
 
 import (
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -232,22 +233,41 @@ func classifyBracket(line string, start, end int) token {
 	inner := strings.TrimRight(line[start+1:end], ":]>)")
 	tk := token{start: start, end: end, kind: tokBracket}
 	// [error], [core:error], <warn>
-	for _, part := range strings.FieldsFunc(inner, func(r rune) bool { return r == ':' || r == ' ' || r == '|' }) {
-		if sev, ok := domain.ParseSeverity(part); ok && !isDigit(part[0]) && len(part) > 1 {
-			tk.kind, tk.sev = tokLevel, sev
-			return tk
+	if len(inner) <= 24 {
+		for p := 0; p < len(inner); {
+			q := p
+			for q < len(inner) && inner[q] != ':' && inner[q] != ' ' && inner[q] != '|' {
+				q++
+			}
+			if part := inner[p:q]; len(part) > 1 && !isDigit(part[0]) {
+				if sev, ok := domain.ParseSeverity(part); ok {
+					tk.kind, tk.sev = tokLevel, sev
+					return tk
+				}
+			}
+			p = q + 1
 		}
 	}
 	// [10/Oct/2000:13:55:36 -0700], [Fri Sep 09 10:42:29.902022 2011]
-	f := strings.Fields(inner)
-	if len(f) > 0 {
-		times := 0
-		for _, w := range f {
-			if isTimeWord(w) {
-				times++
+	if len(inner) > 0 && len(inner) <= 40 && (isDigit(inner[0]) || isUpperByte(inner[0])) {
+		words, times := 0, 0
+		for p := 0; p < len(inner); {
+			for p < len(inner) && inner[p] == ' ' {
+				p++
 			}
+			q := p
+			for q < len(inner) && inner[q] != ' ' {
+				q++
+			}
+			if q > p {
+				words++
+				if isTimeWord(inner[p:q]) {
+					times++
+				}
+			}
+			p = q
 		}
-		if times*2 >= len(f) && times > 0 {
+		if times*2 >= words && times > 0 {
 			tk.kind = tokTime
 		}
 	}
@@ -283,11 +303,12 @@ func classify(line string, start, end int) token {
 				return tk
 			}
 		}
-		if len(w) == 1 && strings.IndexByte("VDIWEF", w[0]) >= 0 {
-			// Android's one-letter level; only trusted after a timestamp.
-			tk.kind = tokLevel
-			tk.sev = map[byte]domain.Severity{'V': domain.Debug, 'D': domain.Debug, 'I': domain.Info, 'W': domain.Warning, 'E': domain.Error, 'F': domain.Critical}[w[0]]
-			return tk
+		if len(w) == 1 {
+			// Android's one-letter level.
+			if sev, ok := letterSeverity(w[0]); ok {
+				tk.kind, tk.sev = tokLevel, sev
+				return tk
+			}
 		}
 		if isTag(w) {
 			tk.kind = tokTag
@@ -325,11 +346,22 @@ func isTimeWord(w string) bool {
 	if w == "" {
 		return false
 	}
-	if len(w) <= 9 && monthsDays[strings.ToLower(w)] {
-		return true
-	}
-	if long := strings.ToLower(w); len(long) > 3 && monthsDays[long[:3]] && isMonthOrDayName(long) {
-		return true
+	if !isDigit(w[0]) {
+		// Only names (months, weekdays, zones) and dates like 21-Jul-2025
+		// start with a letter.
+		var buf [9]byte
+		if len(w) <= len(buf) {
+			lw := buf[:len(w)]
+			for i := 0; i < len(w); i++ {
+				lw[i] = lowerByte(w[i])
+			}
+			if monthsDays[string(lw)] || (len(lw) > 3 && monthsDays[string(lw[:3])] && isMonthOrDayName(string(lw))) {
+				return true
+			}
+		}
+		if w[0] != '+' && w[0] != '-' {
+			return false
+		}
 	}
 	digits, letters, seps := 0, 0, 0
 	for i := 0; i < len(w); i++ {
@@ -349,10 +381,18 @@ func isTimeWord(w string) bool {
 	}
 	if letters >= 10 {
 		// 21-Jul-2025, 10/Oct/2000:13:55:36
-		for _, part := range strings.FieldsFunc(w, func(r rune) bool { return r == '-' || r == '/' || r == ':' }) {
-			if len(part) == 3 && monthsDays[strings.ToLower(part)] {
-				return digits >= 4
+		for p := 0; p < len(w); {
+			q := p
+			for q < len(w) && w[q] != '-' && w[q] != '/' && w[q] != ':' {
+				q++
 			}
+			if q-p == 3 {
+				lw := [3]byte{lowerByte(w[p]), lowerByte(w[p+1]), lowerByte(w[p+2])}
+				if monthsDays[string(lw[:])] {
+					return digits >= 4
+				}
+			}
+			p = q + 1
 		}
 		return false
 	}
@@ -378,21 +418,26 @@ func isMonthOrDayName(w string) bool {
 // separators, a clock time has ':'; dotted forms need a 4-digit year.
 func hasTimeShape(w string) bool {
 	if strings.ContainsAny(w, "-/:") {
-		// IPv4:port or "1:2" ratios are not times: require 2-digit groups.
-		groups := strings.FieldsFunc(w, func(r rune) bool { return r == '-' || r == '/' || r == ':' || r == 'T' })
-		if len(groups) < 2 {
-			return false
-		}
-		for _, g := range groups {
-			g = strings.TrimRight(g, "Z")
-			if i := strings.IndexAny(g, ".,"); i >= 0 {
-				g = g[:i]
+		// Date and clock groups are 1 to 4 digits (fractions aside).
+		groups := 0
+		for p := 0; p < len(w); {
+			q := p
+			for q < len(w) && w[q] != '-' && w[q] != '/' && w[q] != ':' && w[q] != 'T' {
+				q++
 			}
-			if len(g) < 1 || len(g) > 4 {
-				return false
+			if q > p {
+				g := strings.TrimRight(w[p:q], "Z")
+				if i := strings.IndexAny(g, ".,"); i >= 0 {
+					g = g[:i]
+				}
+				if len(g) < 1 || len(g) > 4 {
+					return false
+				}
+				groups++
 			}
+			p = q + 1
 		}
-		return true
+		return groups >= 2
 	}
 	// 2005.06.03
 	parts := strings.Split(w, ".")
@@ -424,7 +469,7 @@ func parseKlog(line string) (domain.Severity, string, bool) {
 	if end < 0 || end > 120 {
 		return 0, "", false
 	}
-	sev := map[byte]domain.Severity{'I': domain.Info, 'W': domain.Warning, 'E': domain.Error, 'F': domain.Critical}[line[0]]
+	sev, _ := letterSeverity(line[0])
 	return sev, line[end+2:], true
 }
 
@@ -460,14 +505,24 @@ var headerLayouts = []string{
 	"2006-01-02-15.04.05.999999", "2006-01-02 15:04:05",
 }
 
+// lastLayout remembers the layout that parsed last: a stream keeps one
+// format, and failed time.Parse calls allocate.
+var lastLayout atomic.Int32
+
 func parseHeaderTime(s string) time.Time {
+	if i := int(lastLayout.Load()); i > 0 {
+		if ts, err := time.Parse(headerLayouts[i-1], s); err == nil {
+			return ts.UTC()
+		}
+	}
 	if strings.Contains(s, "T") {
 		if ts := parseTime(s); !ts.IsZero() {
 			return ts
 		}
 	}
-	for _, layout := range headerLayouts {
+	for i, layout := range headerLayouts {
 		if ts, err := time.Parse(layout, s); err == nil {
+			lastLayout.Store(int32(i + 1))
 			return ts.UTC()
 		}
 	}
@@ -505,4 +560,29 @@ func accessLogStatus(ev *domain.Event) {
 	if ev.HTTPStatus >= 500 && ev.Severity < domain.Error {
 		ev.Severity = domain.Error
 	}
+}
+
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isUpperByte(c byte) bool { return c >= 'A' && c <= 'Z' }
+
+func letterSeverity(c byte) (domain.Severity, bool) {
+	switch c {
+	case 'V', 'D':
+		return domain.Debug, true
+	case 'I':
+		return domain.Info, true
+	case 'W':
+		return domain.Warning, true
+	case 'E':
+		return domain.Error, true
+	case 'F':
+		return domain.Critical, true
+	}
+	return domain.Default, false
 }

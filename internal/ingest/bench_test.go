@@ -1,0 +1,144 @@
+package ingest
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/parse"
+	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/template"
+)
+
+const dataDir = "../../../shared/data"
+
+// loghubLines reads the raw lines of all ten Loghub systems.
+func loghubLines(b *testing.B) []string {
+	files, _ := filepath.Glob(filepath.Join(dataDir, "loghub/*/*_2k.log"))
+	if len(files) == 0 {
+		b.Skip("../shared/data not present")
+	}
+	var lines []string
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lr := parse.NewLineReader(fh)
+		for {
+			l, _, _, err := lr.Next()
+			if err != nil {
+				break
+			}
+			lines = append(lines, l)
+		}
+		fh.Close()
+	}
+	return lines
+}
+
+// logEntryLines wraps each Loghub line in a Cloud Logging LogEntry as a
+// Cloud Logging sink would deliver it.
+func logEntryLines(b *testing.B) []string {
+	sev := []string{"INFO", "WARNING", "ERROR", "DEFAULT"}
+	svc := []string{"checkout", "payments", "search"}
+	var out []string
+	t := time.Date(2024, 5, 5, 10, 0, 0, 0, time.UTC)
+	for i, l := range loghubLines(b) {
+		e := map[string]any{
+			"insertId":  "id" + string(rune('a'+i%26)) + time.Duration(i).String(),
+			"logName":   "projects/p/logs/run.googleapis.com%2Fstderr",
+			"severity":  sev[i%len(sev)],
+			"timestamp": t.Add(time.Duration(i) * time.Millisecond).Format(time.RFC3339Nano),
+			"resource": map[string]any{"type": "cloud_run_revision", "labels": map[string]any{
+				"service_name": svc[i%len(svc)], "revision_name": "r-0001", "location": "europe-west1", "project_id": "p"}},
+			"trace":       "projects/p/traces/1dbe317eb73eb6e3bbb51a2bc3a41e09",
+			"textPayload": l,
+		}
+		bs, _ := json.Marshal(e)
+		out = append(out, string(bs))
+	}
+	return out
+}
+
+func newSpine() *Spine {
+	s := New(redact.New(redact.DefaultOptions()), template.New(template.DefaultConfig()), detect.New(detect.DefaultConfig()))
+	s.DefaultService = "bench"
+	return s
+}
+
+func benchWholePath(b *testing.B, lines []string) {
+	s := newSpine()
+	rec := parse.Record{Lines: make([]string, 1)}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		rec.Line = n + 1
+		rec.Lines[0] = lines[n%len(lines)]
+		s.Record(rec)
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkWholePathPlain: parse, redact, template, detect and incident
+// folding of raw Loghub lines.
+func BenchmarkWholePathPlain(b *testing.B) { benchWholePath(b, loghubLines(b)) }
+
+// BenchmarkWholePathLogEntry: the same through LogEntry JSON.
+func BenchmarkWholePathLogEntry(b *testing.B) { benchWholePath(b, logEntryLines(b)) }
+
+func BenchmarkParsePlain(b *testing.B) {
+	lines := loghubLines(b)
+	var p parse.Parser
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		p.ParseLine(lines[n%len(lines)])
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func BenchmarkParseLogEntry(b *testing.B) {
+	lines := logEntryLines(b)
+	var p parse.Parser
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		p.ParseLine(lines[n%len(lines)])
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func BenchmarkRedact(b *testing.B) {
+	lines := loghubLines(b)
+	r := redact.New(redact.DefaultOptions())
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		r.Redact(lines[n%len(lines)])
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func BenchmarkTemplate(b *testing.B) {
+	var msgs []string
+	var p parse.Parser
+	for _, l := range loghubLines(b) {
+		msgs = append(msgs, p.ParseLine(l).Message)
+	}
+	m := template.New(template.DefaultConfig())
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		m.Add(msgs[n%len(msgs)])
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+}

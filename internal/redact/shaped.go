@@ -265,27 +265,30 @@ func matchPhone(s string, i int) int {
 		if k < 0 {
 			return -1
 		}
-		// +CC then 2..5 groups, total 8..15 digits.
+		// +CC then digit groups, 8..15 digits in all; the longest run of
+		// groups that fits is the number.
 		total := k - j - 1
 		j = k
-		groups := 0
+		best := -1
 		for j < len(s) {
 			sep := j
 			if s[j] == ' ' || s[j] == '-' || s[j] == '.' {
 				sep = j + 1
 			}
-			k := digits(s, sep, 1, 10)
+			k := digits(s, sep, 1, 15)
 			if k < 0 {
 				break
 			}
 			total += k - sep
-			groups++
+			if total > 15 {
+				break
+			}
 			j = k
+			if total >= 8 && endsClean(s, j) {
+				best = j
+			}
 		}
-		if total < 8 || total > 15 || groups == 0 || !endsClean(s, j) {
-			return -1
-		}
-		return j
+		return best
 	}
 	if s[j] == '(' {
 		k := digits(s, j+1, 3, 3)

@@ -94,7 +94,9 @@ func FuzzMiner(f *testing.F) {
 		if again := m.Add(a); again != ca && again != cb {
 			t.Fatalf("line %q no longer matches its template", a)
 		}
-		fields := func(s string) int { return len(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' })) }
+		fields := func(s string) int {
+			return len(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' }))
+		}
 		if fields(ca.Template()) != fields(a) && fields(a) <= DefaultConfig().MaxTokens {
 			t.Fatalf("template %q has a different token count from %q", ca.Template(), a)
 		}

@@ -453,7 +453,7 @@ func findIPv6(s string, spans []span) []span {
 		for end > i && s[end-1] == '.' {
 			end--
 		}
-		if colons >= 2 && (end >= len(s) || !isWordByte(s[end])) {
+		if colons >= 2 && end-i > colons && (end >= len(s) || !isWordByte(s[end])) {
 			cand := s[i:end]
 			// A trailing ":port" or ":" is not part of the address.
 			if a, err := netip.ParseAddr(cand); err == nil && a.Is6() && (colons == 7 || hasDoubleColon(cand)) {

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -81,18 +80,17 @@ func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
 				defer st.Close()
 				store = st
 			}
-			inputs, closeAll, err := openInputs(cmd.InOrStdin(), args)
-			if err != nil {
-				return err
-			}
-			defer closeAll()
 			opts := analyze.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect}
 			var bar *progress.Bar
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				bar = progress.New(f, totalSize(args))
 				opts.Progress = bar
 			}
-			results, err := analyze.Run(cmd.Context(), store, inputs, opts)
+			var results []analyze.Result
+			err = withInputs(cmd.InOrStdin(), args, func(inputs []analyze.Input) error {
+				results, err = analyze.Run(cmd.Context(), store, inputs, opts)
+				return err
+			})
 			if bar != nil {
 				bar.Done()
 			}
@@ -115,14 +113,9 @@ func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
 	return cmd
 }
 
-func openInputs(stdin io.Reader, args []string) ([]analyze.Input, func(), error) {
+// withInputs opens the named files ("-" is stdin), runs fn, and closes them.
+func withInputs(stdin io.Reader, args []string, fn func([]analyze.Input) error) error {
 	var inputs []analyze.Input
-	var files []*os.File
-	closeAll := func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}
 	for _, a := range args {
 		if a == "-" {
 			inputs = append(inputs, analyze.Input{Name: "-", Reader: stdin})
@@ -130,13 +123,12 @@ func openInputs(stdin io.Reader, args []string) ([]analyze.Input, func(), error)
 		}
 		f, err := os.Open(a)
 		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("open input: %w", err)
+			return fmt.Errorf("open input: %w", err)
 		}
-		files = append(files, f)
+		defer f.Close()
 		inputs = append(inputs, analyze.Input{Name: a, Reader: f})
 	}
-	return inputs, closeAll, nil
+	return fn(inputs)
 }
 
 func totalSize(args []string) int64 {
@@ -160,12 +152,9 @@ func templatesCmd(load func() (config.Config, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in, closeAll, err := openInputs(cmd.InOrStdin(), args)
-			if err != nil {
-				return err
-			}
-			defer closeAll()
-			return writeTemplates(cmd.OutOrStdout(), in[0].Reader, cfg, summary)
+			return withInputs(cmd.InOrStdin(), args, func(in []analyze.Input) error {
+				return writeTemplates(cmd.OutOrStdout(), in[0].Reader, cfg, summary)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&summary, "summary", false, "print each template once with its count")
@@ -175,21 +164,20 @@ func templatesCmd(load func() (config.Config, error)) *cobra.Command {
 // writeTemplates mines line by line (no multi-line joining, so rows match
 // input lines) and prints each line with its final template.
 func writeTemplates(w io.Writer, r io.Reader, cfg config.Config, summary bool) error {
+	m, err := template.New(cfg.Template)
+	if err != nil {
+		return err
+	}
 	lr := parse.NewLineReader(r)
 	var p parse.Parser
 	red := redact.New(cfg.Redact)
-	m := template.New(cfg.Template)
 	var clusters []*template.Cluster
-	for {
-		line, _, _, err := lr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		ev := p.ParseLine(line)
+	for lr.Scan() {
+		ev := p.ParseLine(lr.Text())
 		clusters = append(clusters, m.Add(red.Redact(ev.Message)))
+	}
+	if err := lr.Err(); err != nil {
+		return err
 	}
 	bw := bufio.NewWriter(w)
 	cw := csv.NewWriter(bw)
@@ -228,16 +216,12 @@ func redactCmd(load func() (config.Config, error)) *cobra.Command {
 			red := redact.New(cfg.Redact)
 			lr := parse.NewLineReader(cmd.InOrStdin())
 			bw := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
-			for {
-				line, _, _, err := lr.Next()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					return err
-				}
-				bw.WriteString(red.Redact(line))
+			for lr.Scan() {
+				bw.WriteString(red.Redact(lr.Text()))
 				bw.WriteByte('\n')
+			}
+			if err := lr.Err(); err != nil {
+				return err
 			}
 			return bw.Flush()
 		},

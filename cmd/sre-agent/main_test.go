@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -102,9 +103,9 @@ func TestTemplatesCSV(t *testing.T) {
 	srows, _ := csv.NewReader(strings.NewReader(sum)).ReadAll()
 	total := 0
 	for _, r := range srows[1:] {
-		n := 0
-		for _, c := range r[1] {
-			n = n*10 + int(c-'0')
+		n, err := strconv.Atoi(r[1])
+		if err != nil {
+			t.Fatalf("summary row %v: %v", r, err)
 		}
 		total += n
 	}

@@ -12,7 +12,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -24,9 +23,8 @@ import (
 
 // Store is what analyze needs from the incident store.
 type Store interface {
-	Templates(ctx context.Context) ([]ingest.KnownTemplate, error)
-	Baselines(ctx context.Context) ([]ingest.KnownBaseline, error)
-	Save(ctx context.Context, source string, templates []domain.Template, firstSeen map[domain.TemplateID]time.Time, baselines []ingest.KnownBaseline, incidents []domain.Incident) error
+	Baselines(ctx context.Context) ([]domain.Baseline, error)
+	Save(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident) error
 }
 
 // Input is one named stream.
@@ -46,6 +44,8 @@ type Options struct {
 	Template template.Config
 	Detect   detect.Config
 	Progress Progress
+	// KeepLines records each incident's input line numbers.
+	KeepLines bool
 }
 
 // Result is what one input gave.
@@ -70,42 +70,45 @@ func Run(ctx context.Context, store Store, inputs []Input, opts Options) ([]Resu
 	return results, nil
 }
 
+// countingReader counts bytes read, for progress.
 type countingReader struct {
 	r io.Reader
 	n int64
-	h interface{ Write([]byte) (int, error) }
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
-	if c.h != nil && n > 0 {
-		c.h.Write(p[:n])
-	}
 	return n, err
 }
 
 func runOne(ctx context.Context, store Store, in Input, red *redact.Redactor, opts Options) (Result, error) {
-	spine := ingest.New(red, template.New(opts.Template), detect.New(opts.Detect))
+	miner, err := template.New(opts.Template)
+	if err != nil {
+		return Result{}, err
+	}
+	det, err := detect.New(opts.Detect)
+	if err != nil {
+		return Result{}, err
+	}
+	spine := ingest.New(red, miner, det)
 	spine.DefaultService = serviceFromName(in.Name)
-	var known []ingest.KnownTemplate
+	spine.KeepLines = opts.KeepLines
 	if store != nil {
-		var err error
-		known, err = store.Templates(ctx)
-		if err != nil {
-			return Result{}, err
-		}
 		baselines, err := store.Baselines(ctx)
 		if err != nil {
 			return Result{}, err
 		}
 		spine.Seed(baselines)
 	}
+	// Stdin has no name to key its share of incidents by; its content hash
+	// stands in, so the same input piped twice is not counted twice.
 	hash := sha256.New()
-	cr := &countingReader{r: in.Reader}
+	r := in.Reader
 	if in.Name == "-" {
-		cr.h = hash
+		r = io.TeeReader(r, hash)
 	}
+	cr := &countingReader{r: r}
 	asm := parse.NewAssembler(cr)
 	for n := 0; ; n++ {
 		if n&4095 == 0 {
@@ -139,20 +142,7 @@ func runOne(ctx context.Context, store Store, in Input, red *redact.Redactor, op
 	}
 	incidents := spine.Incidents()
 	if store != nil {
-		firstSeen := map[domain.TemplateID]time.Time{}
-		for _, k := range known {
-			firstSeen[domain.NewTemplateID(k.Text)] = k.FirstSeen
-		}
-		var tmpls []domain.Template
-		for _, in := range incidents {
-			for _, t := range in.Templates {
-				tmpls = append(tmpls, t)
-				if f, ok := firstSeen[t.ID]; !ok || in.FirstSeen.Before(f) {
-					firstSeen[t.ID] = in.FirstSeen
-				}
-			}
-		}
-		if err := store.Save(ctx, source, tmpls, firstSeen, spine.Baselines(), incidents); err != nil {
+		if err := store.Save(ctx, source, spine.Baselines(), incidents); err != nil {
 			return Result{}, err
 		}
 	}

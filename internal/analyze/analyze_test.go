@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,7 +33,7 @@ func open(t *testing.T, path string) *os.File {
 
 func opts() analyze.Options {
 	c := config.Default()
-	return analyze.Options{Redact: c.Redact, Template: c.Template, Detect: c.Detect}
+	return analyze.Options{Redact: c.Redact, Template: c.Template, Detect: c.Detect, KeepLines: true}
 }
 
 func run(t *testing.T, store analyze.Store, path string) analyze.Result {
@@ -93,9 +94,9 @@ func TestHDFSAnomaliesSeparateFromNormalTraffic(t *testing.T) {
 	}
 	anomalous := map[int]bool{} // 1-based line -> label
 	for _, r := range rows[1:] {
-		var i int
-		for _, c := range r[0] {
-			i = i*10 + int(c-'0')
+		i, err := strconv.Atoi(r[0])
+		if err != nil {
+			t.Fatalf("label row %v: %v", r, err)
 		}
 		anomalous[i+1] = r[8] == "1"
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"gopkg.in/yaml.v3"
@@ -51,7 +52,7 @@ func Load(path string) (Config, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, errEOF(err)) {
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file keeps the defaults
 		return cfg, fmt.Errorf("parse config %s: %w", path, err)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -60,34 +61,11 @@ func Load(path string) (Config, error) {
 	return cfg, nil
 }
 
-func errEOF(err error) error {
-	if err != nil && err.Error() == "EOF" {
+// Validate reports the first setting out of range; each part checks its
+// own settings.
+func (c Config) Validate() error {
+	if err := c.Template.Validate(); err != nil {
 		return err
 	}
-	return nil
-}
-
-// Validate reports the first setting out of range.
-func (c Config) Validate() error {
-	switch {
-	case c.Template.Similarity <= 0 || c.Template.Similarity > 1:
-		return fmt.Errorf("template.similarity %v: want 0 < s <= 1", c.Template.Similarity)
-	case c.Template.MaxTemplates < 1:
-		return fmt.Errorf("template.max_templates %d: want at least 1", c.Template.MaxTemplates)
-	case c.Template.MaxTokens < 1:
-		return fmt.Errorf("template.max_tokens %d: want at least 1", c.Template.MaxTokens)
-	case c.Detect.Window <= 0:
-		return fmt.Errorf("detect.window %v: want > 0", c.Detect.Window)
-	case c.Detect.BurstCount < 1:
-		return fmt.Errorf("detect.burst_count %d: want at least 1", c.Detect.BurstCount)
-	case c.Detect.BurstRatio < 0 || c.Detect.BurstRatio > 1:
-		return fmt.Errorf("detect.burst_ratio %v: want 0..1", c.Detect.BurstRatio)
-	case c.Detect.SpikeFactor < 1:
-		return fmt.Errorf("detect.spike_factor %v: want at least 1", c.Detect.SpikeFactor)
-	case c.Detect.BaselineAlpha <= 0 || c.Detect.BaselineAlpha > 1:
-		return fmt.Errorf("detect.baseline_alpha %v: want 0 < a <= 1", c.Detect.BaselineAlpha)
-	case c.Detect.NewTemplateAge <= 0:
-		return fmt.Errorf("detect.new_template_age %v: want > 0", c.Detect.NewTemplateAge)
-	}
-	return nil
+	return c.Detect.Validate()
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -76,8 +77,7 @@ type ring struct {
 	head   int64 // index of the newest bucket (time / bucket width)
 }
 
-// advance moves the ring to bucket idx, dropping buckets that fell out;
-// it returns how many whole windows closed, for baselines.
+// advance moves the ring to bucket idx, dropping buckets that fell out.
 func (r *ring) advance(idx int64) {
 	if idx <= r.head {
 		return // late events count in the newest bucket
@@ -116,7 +116,8 @@ type TemplateKey struct {
 type templateState struct {
 	window    ring
 	baseline  float64
-	baseStart int64 // bucket index when the current baseline period began
+	baseStart int64 // bucket index where the current baseline window began
+	started   bool  // baseStart is set
 	hasBase   bool
 	firstSeen time.Time
 }
@@ -130,33 +131,38 @@ type Detector struct {
 	templates map[TemplateKey]*templateState
 }
 
-// New returns a detector.
-func New(cfg Config) *Detector {
-	d := DefaultConfig()
-	if cfg.Window <= 0 {
-		cfg.Window = d.Window
+// Validate reports the first setting out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.Window < buckets:
+		return fmt.Errorf("detect.window %v: want at least %dns", c.Window, buckets)
+	case c.BurstCount < 1:
+		return fmt.Errorf("detect.burst_count %d: want at least 1", c.BurstCount)
+	case c.BurstRatio < 0 || c.BurstRatio > 1:
+		return fmt.Errorf("detect.burst_ratio %v: want 0..1", c.BurstRatio)
+	case c.NewTemplateAge <= 0:
+		return fmt.Errorf("detect.new_template_age %v: want > 0", c.NewTemplateAge)
+	case c.SpikeFactor < 1:
+		return fmt.Errorf("detect.spike_factor %v: want at least 1", c.SpikeFactor)
+	case c.SpikeMinCount < 1:
+		return fmt.Errorf("detect.spike_min_count %d: want at least 1", c.SpikeMinCount)
+	case c.BaselineAlpha <= 0 || c.BaselineAlpha > 1:
+		return fmt.Errorf("detect.baseline_alpha %v: want 0 < a <= 1", c.BaselineAlpha)
 	}
-	if cfg.BurstCount <= 0 {
-		cfg.BurstCount = d.BurstCount
-	}
-	if cfg.SpikeFactor <= 0 {
-		cfg.SpikeFactor = d.SpikeFactor
-	}
-	if cfg.SpikeMinCount <= 0 {
-		cfg.SpikeMinCount = d.SpikeMinCount
-	}
-	if cfg.BaselineAlpha <= 0 || cfg.BaselineAlpha > 1 {
-		cfg.BaselineAlpha = d.BaselineAlpha
-	}
-	if cfg.NewTemplateAge <= 0 {
-		cfg.NewTemplateAge = d.NewTemplateAge
+	return nil
+}
+
+// New returns a detector for a valid configuration.
+func New(cfg Config) (*Detector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	return &Detector{
 		cfg:       cfg,
 		width:     int64(cfg.Window) / buckets,
 		services:  make(map[string]*serviceState),
 		templates: make(map[TemplateKey]*templateState),
-	}
+	}, nil
 }
 
 // Known tells the detector when an error template was first seen (from the
@@ -210,26 +216,9 @@ func (d *Detector) Observe(k TemplateKey, t time.Time, ev *domain.Event, isError
 	if t.Sub(ts.firstSeen) < d.cfg.NewTemplateAge {
 		r |= NewTemplate
 	}
-	// Close baseline windows that ended before this event.
-	if ts.window.head != 0 || ts.window.total != 0 {
-		if windows := (idx - ts.baseStart) / buckets; windows > 0 {
-			prev := float64(ts.window.total)
-			a := d.cfg.BaselineAlpha
-			for w := int64(0); w < windows && w < 64; w++ {
-				if !ts.hasBase {
-					ts.baseline, ts.hasBase = prev, true
-				} else {
-					ts.baseline = a*prev + (1-a)*ts.baseline
-				}
-				prev = 0 // later windows without events were empty
-			}
-			ts.baseStart += windows * buckets
-		}
-	} else {
-		ts.baseStart = idx
-	}
+	d.closeBaselineWindows(ts, idx)
 	ts.window.add(idx)
-	if ts.hasBase && ts.window.total >= int32(d.cfg.SpikeMinCount) && float64(ts.window.total) >= d.cfg.SpikeFactor*maxf(ts.baseline, 1) {
+	if ts.hasBase && ts.window.total >= int32(d.cfg.SpikeMinCount) && float64(ts.window.total) >= d.cfg.SpikeFactor*max(ts.baseline, 1) {
 		r |= Spike
 	}
 	if svc.errors.total >= int32(d.cfg.BurstCount) && float64(svc.errors.total) >= d.cfg.BurstRatio*float64(svc.all.total) {
@@ -238,11 +227,29 @@ func (d *Detector) Observe(k TemplateKey, t time.Time, ev *domain.Event, isError
 	return r
 }
 
-func maxf(a, b float64) float64 {
-	if a > b {
-		return a
+// closeBaselineWindows folds every whole window that ended before bucket
+// idx into the template's baseline (EWMA); windows after the first that
+// closed held no events. Past 64 empty windows the baseline is ~0 anyway.
+func (d *Detector) closeBaselineWindows(ts *templateState, idx int64) {
+	if !ts.started {
+		ts.baseStart, ts.started = idx, true
+		return
 	}
-	return b
+	windows := (idx - ts.baseStart) / buckets
+	if windows <= 0 {
+		return
+	}
+	count := float64(ts.window.total)
+	a := d.cfg.BaselineAlpha
+	for w := int64(0); w < min(windows, 64); w++ {
+		if !ts.hasBase {
+			ts.baseline, ts.hasBase = count, true
+		} else {
+			ts.baseline = a*count + (1-a)*ts.baseline
+		}
+		count = 0
+	}
+	ts.baseStart += windows * buckets
 }
 
 // errorWords mark an event as error-class when its level does not say so

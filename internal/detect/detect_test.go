@@ -13,8 +13,26 @@ func errEvent(msg string) *domain.Event {
 	return &domain.Event{Severity: domain.Error, Message: msg}
 }
 
+func newDetector(t testing.TB, cfg Config) *Detector {
+	t.Helper()
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// oldTemplate returns a detector that already knows template 1 of "api" as a
+// day old with a high baseline, so only a burst can fire for it.
+func oldTemplate(t testing.TB, cfg Config) (*Detector, TemplateKey) {
+	d := newDetector(t, cfg)
+	k := TemplateKey{"api", 1}
+	d.Known(k, t0.Add(-24*time.Hour), 100)
+	return d, k
+}
+
 func TestNewTemplateThenKnown(t *testing.T) {
-	d := New(DefaultConfig())
+	d := newDetector(t, DefaultConfig())
 	k := TemplateKey{"api", 1}
 	if r := d.Observe(k, t0, errEvent("x"), true); r&NewTemplate == 0 {
 		t.Errorf("first error of a template: reasons %v", r.List())
@@ -28,9 +46,7 @@ func TestBurstNeedsCountAndRatio(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.BurstCount = 5
 	cfg.BurstRatio = 0.5
-	d := New(cfg)
-	k := TemplateKey{"api", 1}
-	d.Known(k, t0.Add(-24*time.Hour), 100) // not new, high baseline: only a burst can fire
+	d, k := oldTemplate(t, cfg)
 	var r Reasons
 	for i := 0; i < 5; i++ {
 		r = d.Observe(k, t0.Add(time.Duration(i)*time.Second), errEvent("x"), true)
@@ -39,8 +55,7 @@ func TestBurstNeedsCountAndRatio(t *testing.T) {
 		t.Errorf("5 errors in a minute: reasons %v", r.List())
 	}
 	// Errors drowned in normal traffic are not a burst.
-	d2 := New(cfg)
-	d2.Known(k, t0.Add(-24*time.Hour), 100)
+	d2, _ := oldTemplate(t, cfg)
 	for i := 0; i < 100; i++ {
 		d2.Observe(TemplateKey{"api", 2}, t0.Add(time.Duration(i)*100*time.Millisecond), &domain.Event{Severity: domain.Info}, false)
 	}
@@ -56,9 +71,7 @@ func TestWindowSlides(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.BurstCount = 3
 	cfg.BurstRatio = 0
-	d := New(cfg)
-	k := TemplateKey{"api", 1}
-	d.Known(k, t0.Add(-24*time.Hour), 100)
+	d, k := oldTemplate(t, cfg)
 	d.Observe(k, t0, errEvent("x"), true)
 	d.Observe(k, t0.Add(time.Second), errEvent("x"), true)
 	// Two minutes later the first two have left the one-minute window.
@@ -70,7 +83,7 @@ func TestWindowSlides(t *testing.T) {
 func TestSpikeAgainstBaseline(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.BurstCount = 1 << 30 // isolate the spike rule
-	d := New(cfg)
+	d := newDetector(t, cfg)
 	k := TemplateKey{"api", 1}
 	// Ten minutes of one error a minute builds a baseline near 1.
 	for m := 0; m < 10; m++ {
@@ -83,6 +96,28 @@ func TestSpikeAgainstBaseline(t *testing.T) {
 	if r&Spike == 0 {
 		base, _, _ := d.Baseline(k)
 		t.Errorf("12 in a minute against baseline %.2f: reasons %v", base, r.List())
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []func(*Config){
+		func(c *Config) { c.Window = 0 },
+		func(c *Config) { c.BurstCount = 0 },
+		func(c *Config) { c.BurstRatio = 1.5 },
+		func(c *Config) { c.NewTemplateAge = 0 },
+		func(c *Config) { c.SpikeFactor = 0.5 },
+		func(c *Config) { c.SpikeMinCount = 0 },
+		func(c *Config) { c.BaselineAlpha = 0 },
+	}
+	for i, mut := range bad {
+		c := DefaultConfig()
+		mut(&c)
+		if _, err := New(c); err == nil {
+			t.Errorf("case %d: invalid config accepted: %+v", i, c)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Errorf("defaults invalid: %v", err)
 	}
 }
 
@@ -115,7 +150,7 @@ func BenchmarkObserve(b *testing.B) {
 		b.Run(w.String(), func(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.Window = w
-			d := New(cfg)
+			d := newDetector(b, cfg)
 			ev := errEvent("x")
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {

@@ -86,6 +86,65 @@ type Incident struct {
 	Lines []int `json:"-"`
 }
 
+// Observe folds one event's time and severity into the incident.
+func (in *Incident) Observe(sev Severity, t time.Time) {
+	in.Count++
+	in.widen(sev, t, t)
+}
+
+func (in *Incident) widen(sev Severity, first, last time.Time) {
+	if sev > in.Severity {
+		in.Severity = sev
+	}
+	if in.FirstSeen.IsZero() || (!first.IsZero() && first.Before(in.FirstSeen)) {
+		in.FirstSeen = first
+	}
+	if last.After(in.LastSeen) {
+		in.LastSeen = last
+	}
+}
+
+// Merge folds another record of the same incident into this one: counts and
+// template counts add up, the time range and severity widen, reasons and
+// samples are united (this incident's first), and a stack is kept if either
+// has one.
+func (in *Incident) Merge(o *Incident) {
+	in.Count += o.Count
+	in.widen(o.Severity, o.FirstSeen, o.LastSeen)
+	for _, t := range o.Templates {
+		found := false
+		for i := range in.Templates {
+			if in.Templates[i].ID == t.ID {
+				in.Templates[i].Count += t.Count
+				found = true
+				break
+			}
+		}
+		if !found {
+			in.Templates = append(in.Templates, t)
+		}
+	}
+	for _, r := range o.Reasons {
+		in.AddReason(r)
+	}
+	for _, s := range o.Samples {
+		in.AddSample(s)
+	}
+	if in.Stack == "" {
+		in.Stack = o.Stack
+	}
+	in.Lines = append(in.Lines, o.Lines...)
+}
+
+// Baseline is what detection remembers of a service's error template
+// between runs: when it was first seen and its usual count per window.
+type Baseline struct {
+	Service   string
+	Template  string // template text
+	FirstSeen time.Time
+	PerWindow float64
+}
+
 // AddReason records a detector's reason once.
 func (in *Incident) AddReason(r Reason) {
 	for _, have := range in.Reasons {

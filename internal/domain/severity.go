@@ -1,9 +1,6 @@
 package domain
 
-import (
-	"strconv"
-	"strings"
-)
+import "strconv"
 
 // Severity follows Cloud Logging's LogSeverity: the numbers are the ones a
 // LogEntry carries, so a numeric severity ("200.0") maps without a table.
@@ -123,6 +120,14 @@ func SyslogSeverity(p int) Severity {
 // IsLevelWord reports whether an upper-case token is a level name; header
 // parsers use it to find the level in a plain-text line.
 func IsLevelWord(tok string) bool {
+	if tok == "" || (tok[0] >= '0' && tok[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; c >= 'a' && c <= 'z' {
+			return false
+		}
+	}
 	_, ok := ParseSeverity(tok)
-	return ok && strings.ToUpper(tok) == tok && (tok[0] < '0' || tok[0] > '9')
+	return ok
 }

@@ -33,3 +33,11 @@ func TestFingerprintStable(t *testing.T) {
 		t.Errorf("fingerprints %s %s %s", a, b, c)
 	}
 }
+
+func TestIsLevelWord(t *testing.T) {
+	for tok, want := range map[string]bool{"ERROR": true, "WARN": true, "Error": false, "error": false, "200": false, "": false, "KERNEL": false} {
+		if got := IsLevelWord(tok); got != want {
+			t.Errorf("IsLevelWord(%q) = %v", tok, got)
+		}
+	}
+}

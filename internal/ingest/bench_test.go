@@ -28,14 +28,13 @@ func loghubLines(b *testing.B) []string {
 			b.Fatal(err)
 		}
 		lr := parse.NewLineReader(fh)
-		for {
-			l, _, _, err := lr.Next()
-			if err != nil {
-				break
-			}
-			lines = append(lines, l)
+		for lr.Scan() {
+			lines = append(lines, lr.Text())
 		}
 		fh.Close()
+		if err := lr.Err(); err != nil {
+			b.Fatal(err)
+		}
 	}
 	return lines
 }
@@ -64,24 +63,38 @@ func logEntryLines(b *testing.B) []string {
 	return out
 }
 
-func newSpine() *Spine {
-	s := New(redact.New(redact.DefaultOptions()), template.New(template.DefaultConfig()), detect.New(detect.DefaultConfig()))
+func newSpine(b testing.TB) *Spine {
+	m, err := template.New(template.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := detect.New(detect.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(redact.New(redact.DefaultOptions()), m, d)
 	s.DefaultService = "bench"
 	return s
 }
 
-func benchWholePath(b *testing.B, lines []string) {
-	s := newSpine()
-	rec := parse.Record{Lines: make([]string, 1)}
+// perLine runs fn over the lines round-robin and reports lines/s.
+func perLine(b *testing.B, lines []string, fn func(n int, line string)) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		rec.Line = n + 1
-		rec.Lines[0] = lines[n%len(lines)]
-		s.Record(rec)
+		fn(n, lines[n%len(lines)])
 		n++
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func benchWholePath(b *testing.B, lines []string) {
+	s := newSpine(b)
+	rec := parse.Record{Lines: make([]string, 1)}
+	perLine(b, lines, func(n int, line string) {
+		rec.Line, rec.Lines[0] = n+1, line
+		s.Record(rec)
+	})
 }
 
 // BenchmarkWholePathPlain: parse, redact, template, detect and incident
@@ -91,40 +104,17 @@ func BenchmarkWholePathPlain(b *testing.B) { benchWholePath(b, loghubLines(b)) }
 // BenchmarkWholePathLogEntry: the same through LogEntry JSON.
 func BenchmarkWholePathLogEntry(b *testing.B) { benchWholePath(b, logEntryLines(b)) }
 
-func BenchmarkParsePlain(b *testing.B) {
-	lines := loghubLines(b)
+func benchParse(b *testing.B, lines []string) {
 	var p parse.Parser
-	b.ReportAllocs()
-	n := 0
-	for b.Loop() {
-		p.ParseLine(lines[n%len(lines)])
-		n++
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+	perLine(b, lines, func(_ int, line string) { p.ParseLine(line) })
 }
 
-func BenchmarkParseLogEntry(b *testing.B) {
-	lines := logEntryLines(b)
-	var p parse.Parser
-	b.ReportAllocs()
-	n := 0
-	for b.Loop() {
-		p.ParseLine(lines[n%len(lines)])
-		n++
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
-}
+func BenchmarkParsePlain(b *testing.B)    { benchParse(b, loghubLines(b)) }
+func BenchmarkParseLogEntry(b *testing.B) { benchParse(b, logEntryLines(b)) }
 
 func BenchmarkRedact(b *testing.B) {
-	lines := loghubLines(b)
 	r := redact.New(redact.DefaultOptions())
-	b.ReportAllocs()
-	n := 0
-	for b.Loop() {
-		r.Redact(lines[n%len(lines)])
-		n++
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+	perLine(b, loghubLines(b), func(_ int, line string) { r.Redact(line) })
 }
 
 func BenchmarkTemplate(b *testing.B) {
@@ -133,12 +123,9 @@ func BenchmarkTemplate(b *testing.B) {
 	for _, l := range loghubLines(b) {
 		msgs = append(msgs, p.ParseLine(l).Message)
 	}
-	m := template.New(template.DefaultConfig())
-	b.ReportAllocs()
-	n := 0
-	for b.Loop() {
-		m.Add(msgs[n%len(msgs)])
-		n++
+	m, err := template.New(template.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+	perLine(b, msgs, func(_ int, msg string) { m.Add(msg) })
 }

@@ -22,20 +22,6 @@ type Stats struct {
 	Templates   int            `json:"templates"`
 }
 
-// KnownTemplate is a template remembered from an earlier run.
-type KnownTemplate struct {
-	Text      string
-	FirstSeen time.Time
-}
-
-// KnownBaseline is a per-service template baseline from an earlier run.
-type KnownBaseline struct {
-	Service   string
-	Template  string // template text
-	FirstSeen time.Time
-	Baseline  float64
-}
-
 // Spine runs events through redaction, templating and detection and
 // collects incidents. It is not safe for concurrent use: one per stream.
 type Spine struct {
@@ -45,24 +31,29 @@ type Spine struct {
 	detector *detect.Detector
 	// DefaultService names events whose input does not say (a file's name).
 	DefaultService string
+	// KeepLines records each incident's input line numbers (Incident.Lines);
+	// off by default because it grows with the input.
+	KeepLines bool
 
-	incidents map[detect.TemplateKey]*building
-	known     map[baselineKey]KnownBaseline
-	stats     Stats
-	lastTime  time.Time
+	incidents   map[detect.TemplateKey]*building
+	known       map[baselineKey]domain.Baseline
+	events      int
+	parseErrors int
+	bySeverity  [domain.Emergency/100 + 1]int
+	lastTime    time.Time
 }
 
 type building struct {
 	inc     domain.Incident
+	reasons detect.Reasons
 	cluster *template.Cluster
-	service string
 }
+
+type baselineKey struct{ service, template string }
 
 // New builds a spine from its parts.
 func New(r *redact.Redactor, m *template.Miner, d *detect.Detector) *Spine {
-	return &Spine{redactor: r, miner: m, detector: d,
-		incidents: make(map[detect.TemplateKey]*building),
-		stats:     Stats{BySeverity: map[string]int{}}}
+	return &Spine{redactor: r, miner: m, detector: d, incidents: make(map[detect.TemplateKey]*building)}
 }
 
 // Seed teaches the detector what earlier runs saw: when a service's
@@ -70,14 +61,12 @@ func New(r *redact.Redactor, m *template.Miner, d *detect.Detector) *Spine {
 // baseline and first-seen time carry over. The miner itself is not seeded:
 // template ids are hashes of their text, so the same input gives the same
 // ids without it, and seeding would change how a re-run groups lines.
-func (s *Spine) Seed(baselines []KnownBaseline) {
-	s.known = make(map[baselineKey]KnownBaseline, len(baselines))
+func (s *Spine) Seed(baselines []domain.Baseline) {
+	s.known = make(map[baselineKey]domain.Baseline, len(baselines))
 	for _, b := range baselines {
 		s.known[baselineKey{b.Service, b.Template}] = b
 	}
 }
-
-type baselineKey struct{ service, template string }
 
 // Record runs one assembled record through the spine.
 func (s *Spine) Record(rec parse.Record) {
@@ -86,11 +75,13 @@ func (s *Spine) Record(rec parse.Record) {
 
 // Event runs one parsed event through redaction, templating and detection.
 func (s *Spine) Event(ev domain.Event) {
-	s.stats.Events++
+	s.events++
 	if ev.ParseError {
-		s.stats.ParseErrors++
+		s.parseErrors++
 	}
-	s.stats.BySeverity[ev.Severity.String()]++
+	if i := int(ev.Severity) / 100; i >= 0 && i < len(s.bySeverity) {
+		s.bySeverity[i]++
+	}
 	if ev.Service == "" {
 		ev.Service = s.DefaultService
 	}
@@ -105,8 +96,9 @@ func (s *Spine) Event(ev domain.Event) {
 	key := detect.TemplateKey{Service: ev.Service, Template: cluster.Seq()}
 	if isErr && len(s.known) > 0 {
 		if _, _, seen := s.detector.Baseline(key); !seen {
-			if b, ok := s.known[baselineKey{ev.Service, cluster.Template()}]; ok {
-				s.detector.Known(key, b.FirstSeen, b.Baseline)
+			// Stored baselines name the redacted service, as incidents do.
+			if b, ok := s.known[baselineKey{s.redactor.Redact(ev.Service), cluster.Template()}]; ok {
+				s.detector.Known(key, b.FirstSeen, b.PerWindow)
 			}
 		}
 	}
@@ -119,37 +111,27 @@ func (s *Spine) Event(ev domain.Event) {
 		if reasons == 0 {
 			return
 		}
-		b = &building{cluster: cluster, service: ev.Service, inc: domain.Incident{
-			Service: ev.Service, State: domain.StateOpen, FirstSeen: ev.Time, LastSeen: ev.Time,
-		}}
+		// The service name comes from the log too: redact it before it
+		// can reach the store.
+		b = &building{cluster: cluster, inc: domain.Incident{Service: s.redactor.Redact(ev.Service), State: domain.StateOpen}}
 		s.incidents[key] = b
 	}
-	in := &b.inc
-	in.Count++
-	if ev.Severity > in.Severity {
-		in.Severity = ev.Severity
+	b.inc.Observe(ev.Severity, ev.Time)
+	b.reasons |= reasons
+	if len(b.inc.Samples) < domain.MaxSamples {
+		b.inc.AddSample(sample(&ev))
 	}
-	if ev.Time.Before(in.FirstSeen) {
-		in.FirstSeen = ev.Time
+	if b.inc.Stack == "" && ev.Stack != "" {
+		b.inc.Stack = s.redactor.Redact(ev.Stack)
 	}
-	if ev.Time.After(in.LastSeen) {
-		in.LastSeen = ev.Time
+	if s.KeepLines {
+		b.inc.Lines = append(b.inc.Lines, ev.Line)
 	}
-	for _, r := range reasons.List() {
-		in.AddReason(r)
-	}
-	if len(in.Samples) < domain.MaxSamples {
-		in.AddSample(s.sample(&ev))
-	}
-	if in.Stack == "" && ev.Stack != "" {
-		in.Stack = s.redactor.Redact(ev.Stack)
-	}
-	in.Lines = append(in.Lines, ev.Line)
 }
 
-// sample is the redacted event as a person would want to read it: the
-// message with its time and severity, and detail lines if any.
-func (s *Spine) sample(ev *domain.Event) string {
+// sample is the redacted event as a person would want to read it: its time,
+// severity and (already redacted) message.
+func sample(ev *domain.Event) string {
 	var b strings.Builder
 	if !ev.Time.IsZero() {
 		b.WriteString(ev.Time.UTC().Format(time.RFC3339Nano))
@@ -157,43 +139,42 @@ func (s *Spine) sample(ev *domain.Event) string {
 	}
 	b.WriteString(ev.Severity.String())
 	b.WriteByte(' ')
-	b.WriteString(ev.Message) // already redacted
+	b.WriteString(ev.Message)
 	return b.String()
 }
 
-// Stats reports counts so far; lines comes from the reader.
+// Stats reports counts so far; lines and truncation come from the reader.
 func (s *Spine) Stats() Stats {
-	st := s.stats
-	st.Templates = s.miner.Len()
+	st := Stats{Events: s.events, ParseErrors: s.parseErrors, Templates: s.miner.Len(), BySeverity: map[string]int{}}
+	for i, n := range s.bySeverity {
+		if n > 0 {
+			st.BySeverity[domain.Severity(i*100).String()] = n
+		}
+	}
 	return st
 }
 
 // Incidents returns the incidents found so far, most severe first, with
 // fingerprints from the final template texts.
 func (s *Spine) Incidents() []domain.Incident {
-	// Several clusters can end with the same text for one service (a line
-	// seeded from the store and its generalisation); they are one incident.
+	// Two clusters of one service can end with the same text; they are one
+	// incident.
 	merged := map[domain.Fingerprint]*domain.Incident{}
-	var order []domain.Fingerprint
 	for _, b := range s.incidents {
-		id := b.cluster.ID()
-		fp := domain.NewFingerprint(b.service, id)
-		tmpl := domain.Template{ID: id, Text: b.cluster.Template(), Count: b.inc.Count}
-		if have, ok := merged[fp]; ok {
-			mergeInto(have, &b.inc, tmpl)
-			continue
-		}
 		in := b.inc
-		in.Fingerprint = fp
-		in.Templates = []domain.Template{tmpl}
+		in.Reasons = b.reasons.List()
+		in.Templates = []domain.Template{{ID: b.cluster.ID(), Text: b.cluster.Template(), Count: b.inc.Count}}
 		in.Samples = append([]string(nil), in.Samples...)
 		in.Lines = append([]int(nil), in.Lines...)
-		merged[fp] = &in
-		order = append(order, fp)
+		in.Fingerprint = domain.NewFingerprint(in.Service, b.cluster.ID())
+		if have, ok := merged[in.Fingerprint]; ok {
+			have.Merge(&in)
+			continue
+		}
+		merged[in.Fingerprint] = &in
 	}
 	out := make([]domain.Incident, 0, len(merged))
-	for _, fp := range order {
-		in := merged[fp]
+	for _, in := range merged {
 		sort.Ints(in.Lines)
 		out = append(out, *in)
 	}
@@ -201,34 +182,10 @@ func (s *Spine) Incidents() []domain.Incident {
 	return out
 }
 
-func mergeInto(dst, src *domain.Incident, tmpl domain.Template) {
-	dst.Count += src.Count
-	dst.Templates[0].Count += tmpl.Count
-	if src.Severity > dst.Severity {
-		dst.Severity = src.Severity
-	}
-	if src.FirstSeen.Before(dst.FirstSeen) {
-		dst.FirstSeen = src.FirstSeen
-	}
-	if src.LastSeen.After(dst.LastSeen) {
-		dst.LastSeen = src.LastSeen
-	}
-	for _, r := range src.Reasons {
-		dst.AddReason(r)
-	}
-	for _, smp := range src.Samples {
-		dst.AddSample(smp)
-	}
-	if dst.Stack == "" {
-		dst.Stack = src.Stack
-	}
-	dst.Lines = append(dst.Lines, src.Lines...)
-}
-
 // SortIncidents orders most severe first, then most events, then earliest,
 // then fingerprint, so output is stable.
 func SortIncidents(in []domain.Incident) {
-	sort.SliceStable(in, func(i, j int) bool {
+	sort.Slice(in, func(i, j int) bool {
 		a, b := in[i], in[j]
 		if a.Severity != b.Severity {
 			return a.Severity > b.Severity
@@ -243,32 +200,16 @@ func SortIncidents(in []domain.Incident) {
 	})
 }
 
-// Templates returns the mined templates with counts, most frequent first.
-func (s *Spine) Templates() []domain.Template {
-	cs := s.miner.Clusters()
-	out := make([]domain.Template, len(cs))
-	for i, c := range cs {
-		out[i] = domain.Template{ID: c.ID(), Text: c.Template(), Count: c.Count()}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		return out[i].Text < out[j].Text
-	})
-	return out
-}
-
 // Baselines returns per-service baselines of the incident templates, for the
 // store.
-func (s *Spine) Baselines() []KnownBaseline {
-	var out []KnownBaseline
+func (s *Spine) Baselines() []domain.Baseline {
+	var out []domain.Baseline
 	for k, b := range s.incidents {
-		base, first, ok := s.detector.Baseline(k)
+		perWindow, first, ok := s.detector.Baseline(k)
 		if !ok {
 			continue
 		}
-		out = append(out, KnownBaseline{Service: k.Service, Template: b.cluster.Template(), FirstSeen: first, Baseline: base})
+		out = append(out, domain.Baseline{Service: b.inc.Service, Template: b.cluster.Template(), FirstSeen: first, PerWindow: perWindow})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {

@@ -25,14 +25,10 @@ func (p *Parser) fromObject(v *fastjson.Value, raw string) domain.Event {
 	// Docker's json-file driver: {"log":"...\n","stream":"stderr","time":"..."}.
 	if lg := v.Get("log"); lg != nil && lg.Type() == fastjson.TypeString && (v.Exists("stream") || v.Exists("time")) {
 		inner := strings.TrimRight(string(lg.GetStringBytes()), "\n")
-		var sub Parser
-		ev := sub.parseLine(inner)
+		ev := p.child().parseLine(inner)
 		splitMessage(&ev)
 		if ev.Time.IsZero() {
 			ev.Time = parseTime(str(v, "time"))
-		}
-		if ev.Severity == domain.Default && str(v, "stream") == "stderr" {
-			ev.Severity = domain.Default // stderr alone says nothing about severity
 		}
 		ev.Format = "docker"
 		return ev

@@ -87,8 +87,7 @@ func (p *Parser) parseCRI(s string) domain.Event {
 	sp := strings.IndexByte(s, ' ')
 	t := parseTime(s[:sp])
 	inner := s[sp+10:]
-	var sub Parser
-	ev := sub.parseLine(inner)
+	ev := p.child().parseLine(inner)
 	if ev.Time.IsZero() {
 		ev.Time = t
 	}

@@ -11,16 +11,20 @@ import (
 // Parser parses records into events. It keeps scratch state, so one Parser
 // serves one goroutine.
 type Parser struct {
-	json fastjson.Parser
-	arr  fastjson.Parser
+	json fastjson.Parser // one line
+	arr  fastjson.Parser // a multi-line document or array, whose values stay live while items parse
+	// nested parses a line carried inside another (Docker's "log", CRI),
+	// made once and reused.
+	nested *Parser
+	// timeHints remembers, per timestamp shape, which layout parsed it.
+	timeHints map[string]timeHint
 }
 
-// Stats counts what a parser saw.
-type Stats struct {
-	Records     int
-	Events      int
-	ParseErrors int
-	Truncated   int
+func (p *Parser) child() *Parser {
+	if p.nested == nil {
+		p.nested = &Parser{}
+	}
+	return p.nested
 }
 
 // Parse turns one record into events (a JSON array gives several) and calls
@@ -50,7 +54,7 @@ func (p *Parser) parseLine(line string) domain.Event {
 		if v, err := p.json.Parse(s); err == nil && v.Type() == fastjson.TypeObject {
 			return p.fromObject(v, line)
 		}
-		ev := parseText(line)
+		ev := p.parseText(line)
 		ev.ParseError = true
 		return ev
 	}
@@ -62,7 +66,7 @@ func (p *Parser) parseLine(line string) domain.Event {
 			return ev
 		}
 	}
-	return parseText(line)
+	return p.parseText(line)
 }
 
 func (p *Parser) parseJSONDocument(rec Record, text string, emit func(domain.Event)) {
@@ -70,7 +74,7 @@ func (p *Parser) parseJSONDocument(rec Record, text string, emit func(domain.Eve
 	if err != nil {
 		// Not JSON after all: every line stays, as text.
 		for i, l := range rec.Lines {
-			ev := parseText(l)
+			ev := p.parseText(l)
 			ev.Line = rec.Line + i
 			ev.ParseError = true
 			emit(ev)
@@ -94,7 +98,7 @@ func (p *Parser) parseJSONDocument(rec Record, text string, emit func(domain.Eve
 			emit(ev)
 		}
 	default:
-		ev := parseText(text)
+		ev := p.parseText(text)
 		ev.Line, ev.ParseError = rec.Line, true
 		emit(ev)
 	}

@@ -36,12 +36,17 @@ func (r Record) Text() string {
 	return strings.Join(r.Lines, "\n")
 }
 
-// LineReader reads lines with CRLF stripped and lines over MaxLineBytes cut.
+// LineReader reads lines with CRLF stripped and lines over MaxLineBytes
+// cut, in the manner of bufio.Scanner but with no line too long to read.
 type LineReader struct {
 	br        *bufio.Reader
-	line      int
-	Truncated int // lines cut so far
 	buf       []byte
+	line      string
+	n         int
+	truncated bool
+	err       error
+	// Truncated counts the lines cut so far.
+	Truncated int
 }
 
 // NewLineReader reads from r.
@@ -49,28 +54,33 @@ func NewLineReader(r io.Reader) *LineReader {
 	return &LineReader{br: bufio.NewReaderSize(r, 64<<10)}
 }
 
-// Next returns the next line and its 1-based number; io.EOF at the end.
-func (lr *LineReader) Next() (line string, n int, truncated bool, err error) {
+// Scan reads the next line; it reports false at the end or on an error.
+func (lr *LineReader) Scan() bool {
+	if lr.err != nil {
+		return false
+	}
 	lr.buf = lr.buf[:0]
+	lr.truncated = false
 	for {
 		chunk, err := lr.br.ReadSlice('\n')
-		if len(lr.buf)+len(chunk) > MaxLineBytes {
-			room := MaxLineBytes - len(lr.buf)
-			if room > 0 {
-				lr.buf = append(lr.buf, chunk[:room]...)
-			}
-			truncated = true
+		if room := MaxLineBytes - len(lr.buf); len(chunk) > room {
+			lr.buf = append(lr.buf, chunk[:max(room, 0)]...)
+			lr.truncated = true
 		} else {
 			lr.buf = append(lr.buf, chunk...)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", lr.line, false, fmt.Errorf("read line %d: %w", lr.line+1, err)
-		}
-		if len(lr.buf) == 0 && !truncated && errors.Is(err, io.EOF) {
-			return "", lr.line, false, io.EOF
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				lr.err = fmt.Errorf("read line %d: %w", lr.n+1, err)
+				return false
+			}
+			lr.err = io.EOF
+			if len(lr.buf) == 0 && !lr.truncated {
+				return false
+			}
 		}
 		break
 	}
@@ -81,13 +91,30 @@ func (lr *LineReader) Next() (line string, n int, truncated bool, err error) {
 	if n := len(b); n > 0 && b[n-1] == '\r' {
 		b = b[:n-1]
 	}
-	lr.line++
-	line = string(b)
-	if truncated {
+	lr.n++
+	lr.line = string(b)
+	if lr.truncated {
 		lr.Truncated++
-		line += TruncatedMarker
+		lr.line += TruncatedMarker
 	}
-	return line, lr.line, truncated, nil
+	return true
+}
+
+// Text is the line Scan read.
+func (lr *LineReader) Text() string { return lr.line }
+
+// Line is the 1-based number of the line Scan read.
+func (lr *LineReader) Line() int { return lr.n }
+
+// Cut reports whether the line Scan read was cut at MaxLineBytes.
+func (lr *LineReader) Cut() bool { return lr.truncated }
+
+// Err is the read error that stopped Scan, nil at a clean end of input.
+func (lr *LineReader) Err() error {
+	if errors.Is(lr.err, io.EOF) {
+		return nil
+	}
+	return lr.err
 }
 
 // Assembler groups lines into records: stack-trace and other continuation
@@ -118,7 +145,7 @@ func NewAssembler(r io.Reader) *Assembler { return &Assembler{lr: NewLineReader(
 func (a *Assembler) TruncatedLines() int { return a.lr.Truncated }
 
 // LinesRead reports how many lines were read so far.
-func (a *Assembler) LinesRead() int { return a.lr.line }
+func (a *Assembler) LinesRead() int { return a.lr.Line() }
 
 // Next returns the next record, or io.EOF.
 func (a *Assembler) Next() (Record, error) {
@@ -131,13 +158,15 @@ func (a *Assembler) Next() (Record, error) {
 		if a.err != nil {
 			return Record{}, a.err
 		}
-		line, n, trunc, err := a.lr.Next()
-		if err != nil {
-			a.err = err
+		if !a.lr.Scan() {
+			a.err = a.lr.Err()
+			if a.err == nil {
+				a.err = io.EOF
+			}
 			a.flush()
 			continue
 		}
-		a.add(line, n, trunc)
+		a.add(a.lr.Text(), a.lr.Line(), a.lr.Cut())
 	}
 }
 

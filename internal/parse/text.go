@@ -2,7 +2,6 @@ package parse
 
 import (
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -34,7 +33,7 @@ type token struct {
 const maxHeaderTokens = 14
 
 // parseText reads a plain-text line.
-func parseText(line string) domain.Event {
+func (p *Parser) parseText(line string) domain.Event {
 	ev := domain.Event{Format: "text"}
 	if sev, msg, ok := parseKlog(line); ok {
 		ev.Severity, ev.Message = sev, msg
@@ -101,7 +100,7 @@ func parseText(line string) domain.Event {
 		}
 	}
 	if lastHeaderTime >= 0 {
-		ev.Time = headerTime(line, t, lastHeaderTime)
+		ev.Time = p.headerTime(line, t, lastHeaderTime)
 	}
 	return ev
 }
@@ -473,31 +472,6 @@ func parseKlog(line string) (domain.Severity, string, bool) {
 	return sev, line[end+2:], true
 }
 
-// headerTime parses the first run of timestamp tokens, best effort: an
-// unknown layout leaves the time zero rather than failing the line.
-func headerTime(line string, t []token, lastTime int) time.Time {
-	for i := 0; i <= lastTime; i++ {
-		if t[i].kind != tokTime {
-			continue
-		}
-		j := i
-		for j+1 <= lastTime && t[j+1].kind == tokTime {
-			j++
-		}
-		// Try the whole run, then shorter runs, then each token alone.
-		for end := j; end >= i; end-- {
-			for start := i; start <= end; start++ {
-				s := strings.Trim(line[t[start].start:t[end].end], "[], ")
-				if ts := parseHeaderTime(s); !ts.IsZero() {
-					return ts
-				}
-			}
-		}
-		i = j
-	}
-	return time.Time{}
-}
-
 var headerLayouts = []string{
 	"2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05,999999999", "2006/01/02 15:04:05.999999999",
 	"02/Jan/2006:15:04:05 -0700", "Mon Jan 02 15:04:05.999999999 2006", "02-Jan-2006 15:04:05.999999999",
@@ -505,31 +479,109 @@ var headerLayouts = []string{
 	"2006-01-02-15.04.05.999999", "2006-01-02 15:04:05",
 }
 
-// lastLayout remembers the layout that parsed last: a stream keeps one
-// format, and failed time.Parse calls allocate.
-var lastLayout atomic.Int32
+// Layout numbers beyond headerLayouts: RFC 3339 or epoch, and "none".
+const (
+	layoutGeneric = -1
+	layoutNone    = -2
+	maxTimeHints  = 256
+)
 
-func parseHeaderTime(s string) time.Time {
-	if i := int(lastLayout.Load()); i > 0 {
-		if ts, err := time.Parse(headerLayouts[i-1], s); err == nil {
-			return ts.UTC()
+// timeHint says which tokens of a header's time run hold the timestamp
+// (offsets from the run's first token) and which layout reads them.
+type timeHint struct{ from, to, layout int }
+
+// headerTime parses the header's timestamp, best effort: an unknown layout
+// leaves the time zero rather than failing the line. Finding the layout
+// means trying many (and a failed time.Parse allocates), so the answer is
+// remembered per timestamp shape (its text with digits as 0): a stream keeps
+// its format, and each later line costs one map lookup and one parse.
+func (p *Parser) headerTime(line string, t []token, lastTime int) time.Time {
+	first := -1
+	for i := 0; i <= lastTime; i++ {
+		if t[i].kind == tokTime {
+			first = i
+			break
 		}
 	}
-	if strings.Contains(s, "T") {
-		if ts := parseTime(s); !ts.IsZero() {
+	if first < 0 {
+		return time.Time{}
+	}
+	var sig [96]byte
+	span := line[t[first].start:t[lastTime].end]
+	cacheable := len(span) <= len(sig)
+	if cacheable {
+		for i := 0; i < len(span); i++ {
+			c := span[i]
+			if isDigit(c) {
+				c = '0'
+			}
+			sig[i] = c
+		}
+		if h, ok := p.timeHints[string(sig[:len(span)])]; ok {
+			if h.layout == layoutNone {
+				return time.Time{}
+			}
+			ts, _ := parseHeaderTime(timeText(line, t, first+h.from, first+h.to), h.layout)
 			return ts
 		}
 	}
-	for i, layout := range headerLayouts {
-		if ts, err := time.Parse(layout, s); err == nil {
-			lastLayout.Store(int32(i + 1))
-			return ts.UTC()
+	ts, h := searchHeaderTime(line, t, first, lastTime)
+	if cacheable {
+		if p.timeHints == nil || len(p.timeHints) >= maxTimeHints {
+			p.timeHints = make(map[string]timeHint)
+		}
+		p.timeHints[string(sig[:len(span)])] = h
+	}
+	return ts
+}
+
+func timeText(line string, t []token, from, to int) string {
+	return strings.Trim(line[t[from].start:t[to].end], "[], ")
+}
+
+// searchHeaderTime tries each run of adjacent time tokens: the whole run,
+// then shorter runs, then single tokens, against every layout.
+func searchHeaderTime(line string, t []token, first, lastTime int) (time.Time, timeHint) {
+	for i := first; i <= lastTime; i++ {
+		if t[i].kind != tokTime {
+			continue
+		}
+		j := i
+		for j+1 <= lastTime && t[j+1].kind == tokTime {
+			j++
+		}
+		for end := j; end >= i; end-- {
+			for start := i; start <= end; start++ {
+				s := timeText(line, t, start, end)
+				for layout := layoutGeneric; layout < len(headerLayouts); layout++ {
+					if ts, ok := parseHeaderTime(s, layout); ok {
+						return ts, timeHint{from: start - first, to: end - first, layout: layout}
+					}
+				}
+			}
+		}
+		i = j
+	}
+	return time.Time{}, timeHint{layout: layoutNone}
+}
+
+// parseHeaderTime reads s with one layout: an index into headerLayouts, or
+// layoutGeneric for RFC 3339 and epoch seconds or milliseconds.
+func parseHeaderTime(s string, layout int) (time.Time, bool) {
+	if layout >= 0 {
+		ts, err := time.Parse(headerLayouts[layout], s)
+		return ts.UTC(), err == nil
+	}
+	if strings.Contains(s, "T") {
+		if ts := parseTime(s); !ts.IsZero() {
+			return ts, true
 		}
 	}
 	if n := len(s); (n == 10 || n == 13) && isNumberWord(s) {
-		return parseTime(s) // epoch seconds or milliseconds
+		ts := parseTime(s)
+		return ts, !ts.IsZero()
 	}
-	return time.Time{}
+	return time.Time{}, false
 }
 
 func isLoggerish(w string) bool {

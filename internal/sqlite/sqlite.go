@@ -18,7 +18,6 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
 )
 
 // Store is an open incident database.
@@ -140,36 +139,18 @@ func parseTS(s string) time.Time {
 	return t
 }
 
-// Templates loads the known templates.
-func (s *Store) Templates(ctx context.Context) ([]ingest.KnownTemplate, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT text, first_seen FROM templates ORDER BY first_seen, id`)
-	if err != nil {
-		return nil, fmt.Errorf("load templates: %w", err)
-	}
-	defer rows.Close()
-	var out []ingest.KnownTemplate
-	for rows.Next() {
-		var text, first string
-		if err := rows.Scan(&text, &first); err != nil {
-			return nil, fmt.Errorf("load templates: %w", err)
-		}
-		out = append(out, ingest.KnownTemplate{Text: text, FirstSeen: parseTS(first)})
-	}
-	return out, rows.Err()
-}
-
 // Baselines loads per-service template baselines.
-func (s *Store) Baselines(ctx context.Context) ([]ingest.KnownBaseline, error) {
+func (s *Store) Baselines(ctx context.Context) ([]domain.Baseline, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT service, template_text, first_seen, baseline FROM baselines ORDER BY service, template_text`)
 	if err != nil {
 		return nil, fmt.Errorf("load baselines: %w", err)
 	}
 	defer rows.Close()
-	var out []ingest.KnownBaseline
+	var out []domain.Baseline
 	for rows.Next() {
-		var b ingest.KnownBaseline
+		var b domain.Baseline
 		var first string
-		if err := rows.Scan(&b.Service, &b.Template, &first, &b.Baseline); err != nil {
+		if err := rows.Scan(&b.Service, &b.Template, &first, &b.PerWindow); err != nil {
 			return nil, fmt.Errorf("load baselines: %w", err)
 		}
 		b.FirstSeen = parseTS(first)
@@ -178,30 +159,32 @@ func (s *Store) Baselines(ctx context.Context) ([]ingest.KnownBaseline, error) {
 	return out, rows.Err()
 }
 
-// Save records one source's templates, baselines and incidents in one
-// transaction. An incident's totals are the sum of its sources' shares, so
-// saving the same source again replaces its share.
-func (s *Store) Save(ctx context.Context, source string, templates []domain.Template, firstSeen map[domain.TemplateID]time.Time, baselines []ingest.KnownBaseline, incidents []domain.Incident) error {
+// Save records one source's incidents, their templates and the baselines
+// in one transaction. An incident's totals are the sum of its sources'
+// shares, so saving the same source again replaces its share.
+func (s *Store) Save(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", source, err)
 	}
 	defer tx.Rollback()
 	now := ts(time.Now())
-	for _, t := range templates {
-		first := firstSeen[t.ID]
-		if _, err := tx.ExecContext(ctx, `INSERT INTO templates (id, text, first_seen, last_seen) VALUES (?, ?, ?, ?)
-			ON CONFLICT(id) DO UPDATE SET
-				first_seen = min(templates.first_seen, excluded.first_seen),
-				last_seen = max(templates.last_seen, excluded.last_seen)`, string(t.ID), t.Text, ts(first), ts(first)); err != nil {
-			return fmt.Errorf("save template %s: %w", t.ID, err)
+	for _, in := range incidents {
+		for _, t := range in.Templates {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO templates (id, text, first_seen, last_seen) VALUES (?, ?, ?, ?)
+				ON CONFLICT(id) DO UPDATE SET
+					first_seen = min(templates.first_seen, excluded.first_seen),
+					last_seen = max(templates.last_seen, excluded.last_seen)`,
+				string(t.ID), t.Text, ts(in.FirstSeen), ts(in.LastSeen)); err != nil {
+				return fmt.Errorf("save template %s: %w", t.ID, err)
+			}
 		}
 	}
 	for _, b := range baselines {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO baselines (service, template_text, first_seen, baseline) VALUES (?, ?, ?, ?)
 			ON CONFLICT(service, template_text) DO UPDATE SET
 				first_seen = min(baselines.first_seen, excluded.first_seen),
-				baseline = excluded.baseline`, b.Service, b.Template, ts(b.FirstSeen), b.Baseline); err != nil {
+				baseline = excluded.baseline`, b.Service, b.Template, ts(b.FirstSeen), b.PerWindow); err != nil {
 			return fmt.Errorf("save baseline: %w", err)
 		}
 	}
@@ -224,97 +207,64 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
+// upsertIncident writes this source's share of an incident, then rebuilds
+// the incident's totals from every source's share. What is not counted per
+// source (samples, reasons, stack, state) is merged into what is stored.
 func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.Incident, now string) error {
-	existing, err := getIncident(ctx, tx, in.Fingerprint)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		existing = nil
-	case err != nil:
-		return err
-	}
-	// Merge what is not per source: samples, reasons, stack, severity.
-	merged := in
-	if existing != nil {
-		merged.Samples = append([]string(nil), existing.Samples...)
-		for _, s := range in.Samples {
-			merged.AddSample(s)
-		}
-		merged.Reasons = append([]domain.Reason(nil), existing.Reasons...)
-		for _, r := range in.Reasons {
-			merged.AddReason(r)
-		}
-		if existing.Stack != "" {
-			merged.Stack = existing.Stack
-		}
-		if existing.Severity > merged.Severity {
-			merged.Severity = existing.Severity
-		}
-		merged.State = existing.State
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incidents
-		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, 0, ?, '[]', ?, ?, ?)
-		ON CONFLICT(fingerprint) DO UPDATE SET severity = excluded.severity, reasons = excluded.reasons,
-			samples = excluded.samples, stack = excluded.stack, updated_at = excluded.updated_at`,
-		string(in.Fingerprint), in.Service, int(merged.Severity), string(merged.State), ts(in.FirstSeen), ts(in.LastSeen),
-		mustJSON(merged.Reasons), mustJSON(merged.Samples), merged.Stack, now); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_sources (fingerprint, source, count, templates, first_seen, last_seen)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT(fingerprint, source) DO UPDATE SET count = excluded.count, templates = excluded.templates,
-			first_seen = excluded.first_seen, last_seen = excluded.last_seen`,
-		string(in.Fingerprint), source, in.Count, mustJSON(in.Templates), ts(in.FirstSeen), ts(in.LastSeen)); err != nil {
-		return err
-	}
-	// Totals from every source's share.
-	rows, err := tx.QueryContext(ctx, `SELECT count, templates, first_seen, last_seen FROM incident_sources WHERE fingerprint = ?`, string(in.Fingerprint))
+	share := domain.Incident{Count: in.Count, Templates: in.Templates, FirstSeen: in.FirstSeen, LastSeen: in.LastSeen}
+	// Totals: every other source's stored share plus this one.
+	total := domain.Incident{}
+	rows, err := tx.QueryContext(ctx, `SELECT count, templates, first_seen, last_seen FROM incident_sources
+		WHERE fingerprint = ? AND source <> ? ORDER BY source`, string(in.Fingerprint), source)
 	if err != nil {
 		return err
 	}
-	var total int64
-	var first, last time.Time
-	counts := map[domain.TemplateID]*domain.Template{}
-	var order []domain.TemplateID
 	for rows.Next() {
-		var n int64
+		var sh domain.Incident
 		var tj, f, l string
-		if err := rows.Scan(&n, &tj, &f, &l); err != nil {
+		if err := rows.Scan(&sh.Count, &tj, &f, &l); err != nil {
 			rows.Close()
 			return err
 		}
-		total += n
-		if ft := parseTS(f); first.IsZero() || ft.Before(first) {
-			first = ft
-		}
-		if lt := parseTS(l); lt.After(last) {
-			last = lt
-		}
-		var ts []domain.Template
-		if err := json.Unmarshal([]byte(tj), &ts); err != nil {
+		if err := json.Unmarshal([]byte(tj), &sh.Templates); err != nil {
 			rows.Close()
 			return fmt.Errorf("decode templates: %w", err)
 		}
-		for _, t := range ts {
-			if have, ok := counts[t.ID]; ok {
-				have.Count += t.Count
-				continue
-			}
-			t := t
-			counts[t.ID] = &t
-			order = append(order, t.ID)
-		}
+		sh.FirstSeen, sh.LastSeen = parseTS(f), parseTS(l)
+		total.Merge(&sh)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	tmpls := make([]domain.Template, 0, len(order))
-	for _, id := range order {
-		tmpls = append(tmpls, *counts[id])
+	total.Merge(&share)
+	merged := in
+	existing, err := getIncident(ctx, tx, in.Fingerprint)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	default:
+		merged = *existing
+		merged.Merge(&domain.Incident{Severity: in.Severity, Reasons: in.Reasons, Samples: in.Samples, Stack: in.Stack})
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE incidents SET count = ?, first_seen = ?, last_seen = ?, templates = ? WHERE fingerprint = ?`,
-		total, ts(first), ts(last), mustJSON(tmpls), string(in.Fingerprint))
+	merged.Count, merged.Templates, merged.FirstSeen, merged.LastSeen = total.Count, total.Templates, total.FirstSeen, total.LastSeen
+	_, err = tx.ExecContext(ctx, `INSERT INTO incidents
+		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(fingerprint) DO UPDATE SET severity = excluded.severity, first_seen = excluded.first_seen,
+			last_seen = excluded.last_seen, count = excluded.count, reasons = excluded.reasons,
+			templates = excluded.templates, samples = excluded.samples, stack = excluded.stack, updated_at = excluded.updated_at`,
+		string(in.Fingerprint), in.Service, int(merged.Severity), string(merged.State), ts(merged.FirstSeen), ts(merged.LastSeen),
+		merged.Count, mustJSON(merged.Reasons), mustJSON(merged.Templates), mustJSON(merged.Samples), merged.Stack, now)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO incident_sources (fingerprint, source, count, templates, first_seen, last_seen)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT(fingerprint, source) DO UPDATE SET count = excluded.count, templates = excluded.templates,
+			first_seen = excluded.first_seen, last_seen = excluded.last_seen`,
+		string(in.Fingerprint), source, share.Count, mustJSON(share.Templates), ts(share.FirstSeen), ts(share.LastSeen))
 	return err
 }
 

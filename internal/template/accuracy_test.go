@@ -77,7 +77,7 @@ func TestGroupingAccuracyContent(t *testing.T) {
 	sum := 0.0
 	for _, sys := range systems {
 		content, truth := loadStructured(t, sys)
-		m := New(DefaultConfig())
+		m := newMiner(t, DefaultConfig())
 		clusters := make([]*Cluster, len(content))
 		for i, c := range content {
 			clusters[i] = m.Add(c)

@@ -60,23 +60,33 @@ func looksVariableWord(tok string) bool {
 	return hex == len(tok) && len(tok) >= 16
 }
 
-// tokenEqual compares a template token with a raw line token under masking.
-func tokenEqual(tmpl, raw string) bool {
-	keep, variable := mask(raw)
-	if !variable {
-		return tmpl == raw
-	}
-	return len(tmpl) == keep+len(Wildcard) && tmpl[:keep] == raw[:keep] && tmpl[keep:] == Wildcard
+// maskedToken is a raw token with its masking worked out once per line.
+type maskedToken struct {
+	raw      string
+	keep     int
+	variable bool
 }
 
-// masked returns the template form of a raw token.
-func masked(raw string) string {
+func newMaskedToken(raw string) maskedToken {
 	keep, variable := mask(raw)
-	if !variable {
-		return raw
+	return maskedToken{raw: raw, keep: keep, variable: variable}
+}
+
+// matches compares a template token with the line token under masking.
+func (t maskedToken) matches(tmpl string) bool {
+	if !t.variable {
+		return tmpl == t.raw
 	}
-	if keep == 0 {
+	return len(tmpl) == t.keep+len(Wildcard) && tmpl[:t.keep] == t.raw[:t.keep] && tmpl[t.keep:] == Wildcard
+}
+
+// template returns the template form of the token.
+func (t maskedToken) template() string {
+	switch {
+	case !t.variable:
+		return t.raw
+	case t.keep == 0:
 		return Wildcard
 	}
-	return raw[:keep] + Wildcard
+	return t.raw[:t.keep] + Wildcard
 }

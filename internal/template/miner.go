@@ -1,6 +1,7 @@
 package template
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -15,6 +16,19 @@ type Config struct {
 	MaxTemplates int `yaml:"max_templates"`
 	// MaxTokens caps the tokens considered per message.
 	MaxTokens int `yaml:"max_tokens"`
+}
+
+// Validate reports the first setting out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.Similarity <= 0 || c.Similarity > 1:
+		return fmt.Errorf("template.similarity %v: want 0 < s <= 1", c.Similarity)
+	case c.MaxTemplates < 1:
+		return fmt.Errorf("template.max_templates %d: want at least 1", c.MaxTemplates)
+	case c.MaxTokens < 1:
+		return fmt.Errorf("template.max_tokens %d: want at least 1", c.MaxTokens)
+	}
+	return nil
 }
 
 // DefaultConfig is the one configuration used for every input.
@@ -70,29 +84,24 @@ type Miner struct {
 	seq    int64
 	// LRU list: head is most recent.
 	head, tail *Cluster
-	toks       []string
+	toks       []maskedToken // scratch, reused per line
 	Evicted    int64
 }
 
-// New returns a miner.
-func New(cfg Config) *Miner {
-	if cfg.Similarity <= 0 {
-		cfg.Similarity = DefaultConfig().Similarity
+// New returns a miner for a valid configuration.
+func New(cfg Config) (*Miner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.MaxTemplates <= 0 {
-		cfg.MaxTemplates = DefaultConfig().MaxTemplates
-	}
-	if cfg.MaxTokens <= 0 {
-		cfg.MaxTokens = DefaultConfig().MaxTokens
-	}
-	return &Miner{cfg: cfg, groups: make(map[groupKey][]*Cluster)}
+	return &Miner{cfg: cfg, groups: make(map[groupKey][]*Cluster)}, nil
 }
 
 // Len is the number of templates held.
 func (m *Miner) Len() int { return m.size }
 
-// tokenize splits on spaces and tabs into m.toks without allocating.
-func (m *Miner) tokenize(msg string) []string {
+// tokenize splits on spaces and tabs into m.toks, masking each token once,
+// without allocating.
+func (m *Miner) tokenize(msg string) []maskedToken {
 	toks := m.toks[:0]
 	i := 0
 	for i < len(msg) && len(toks) < m.cfg.MaxTokens {
@@ -106,7 +115,7 @@ func (m *Miner) tokenize(msg string) []string {
 		for j < len(msg) && msg[j] != ' ' && msg[j] != '\t' {
 			j++
 		}
-		toks = append(toks, msg[i:j])
+		toks = append(toks, newMaskedToken(msg[i:j]))
 		i = j
 	}
 	m.toks = toks
@@ -118,10 +127,10 @@ func (m *Miner) Add(msg string) *Cluster {
 	toks := m.tokenize(msg)
 	key := groupKey{n: len(toks)}
 	if len(toks) > 0 {
-		if _, variable := mask(toks[0]); variable {
+		if toks[0].variable {
 			key.first = Wildcard
 		} else {
-			key.first = toks[0]
+			key.first = toks[0].raw
 		}
 	}
 	group := m.groups[key]
@@ -140,7 +149,7 @@ func (m *Miner) Add(msg string) *Cluster {
 	}
 	c := &Cluster{tokens: make([]string, len(toks)), count: 1, key: key}
 	for i, t := range toks {
-		c.tokens[i] = strings.Clone(masked(t))
+		c.tokens[i] = strings.Clone(t.template())
 	}
 	m.seq++
 	c.seq = m.seq
@@ -159,19 +168,19 @@ func (m *Miner) Add(msg string) *Cluster {
 
 // similarity is the share of the template's constant tokens the line
 // matches; wildcards count towards the tie-break only.
-func similarity(tmpl, toks []string) (float64, int) {
+func similarity(tmpl []string, toks []maskedToken) (float64, int) {
 	same, wild := 0, 0
 	for i, t := range tmpl {
 		if t == Wildcard {
 			// A wildcard matches a token that is variable by its shape;
 			// against a constant word it only breaks ties.
-			if _, variable := mask(toks[i]); variable {
+			if toks[i].variable {
 				same++
 			}
 			wild++
 			continue
 		}
-		if tokenEqual(t, toks[i]) {
+		if toks[i].matches(t) {
 			same++
 		}
 	}
@@ -181,10 +190,10 @@ func similarity(tmpl, toks []string) (float64, int) {
 	return float64(same) / float64(len(tmpl)), wild
 }
 
-func (c *Cluster) merge(toks []string) {
+func (c *Cluster) merge(toks []maskedToken) {
 	changed := false
 	for i, t := range c.tokens {
-		if t == Wildcard || tokenEqual(t, toks[i]) {
+		if t == Wildcard || toks[i].matches(t) {
 			continue
 		}
 		c.tokens[i] = Wildcard
@@ -253,12 +262,4 @@ func (m *Miner) Clusters() []*Cluster {
 		out = append(out, c)
 	}
 	return out
-}
-
-// Seed registers known template texts (from the store) so that matching
-// lines keep their ids across restarts.
-func (m *Miner) Seed(text string, count int64) *Cluster {
-	c := m.Add(text)
-	c.count += count - 1
-	return c
 }

@@ -5,8 +5,17 @@ import (
 	"testing"
 )
 
+func newMiner(t testing.TB, cfg Config) *Miner {
+	t.Helper()
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func TestMinerGroupsAndGeneralises(t *testing.T) {
-	m := New(DefaultConfig())
+	m := newMiner(t, DefaultConfig())
 	a := m.Add("Connection to 10.0.0.1:5432 refused after 3 retries")
 	b := m.Add("Connection to 10.0.0.2:5432 refused after 5 retries")
 	if a != b {
@@ -29,7 +38,7 @@ func TestMinerGroupsAndGeneralises(t *testing.T) {
 }
 
 func TestMaskKeepsKeys(t *testing.T) {
-	m := New(DefaultConfig())
+	m := newMiner(t, DefaultConfig())
 	c := m.Add("request done uid=42 took=35ms path=/api/v1/users")
 	if got, want := c.Template(), "request done uid=<*> took=<*> path=<*>"; got != want {
 		t.Errorf("template %q, want %q", got, want)
@@ -39,7 +48,7 @@ func TestMaskKeepsKeys(t *testing.T) {
 func TestTemplateIDIsStableAcrossRuns(t *testing.T) {
 	lines := []string{"open file /tmp/a failed", "open file /tmp/b failed", "job 7 done"}
 	ids := func() []string {
-		m := New(DefaultConfig())
+		m := newMiner(t, DefaultConfig())
 		var out []string
 		for _, l := range lines {
 			out = append(out, string(m.Add(l).ID()))
@@ -55,7 +64,7 @@ func TestTemplateIDIsStableAcrossRuns(t *testing.T) {
 func TestLRUBound(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxTemplates = 3
-	m := New(cfg)
+	m := newMiner(t, cfg)
 	old := m.Add("alpha beta gamma")
 	for _, l := range []string{"one", "one two", "one two three", "x y z w"} {
 		m.Add(l)
@@ -71,14 +80,11 @@ func TestLRUBound(t *testing.T) {
 	}
 }
 
-func TestSeedKeepsIDs(t *testing.T) {
-	m := New(DefaultConfig())
-	c := m.Seed("Connection to <*> refused", 10)
-	if got := m.Add("Connection to 10.1.1.1 refused"); got != c {
-		t.Errorf("seeded template not reused: %q", got.Template())
-	}
-	if c.Count() != 11 {
-		t.Errorf("count %d, want 11", c.Count())
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{{Similarity: 0, MaxTemplates: 1, MaxTokens: 1}, {Similarity: 0.5, MaxTemplates: 0, MaxTokens: 1}, {Similarity: 0.5, MaxTemplates: 1, MaxTokens: 0}, {Similarity: 1.5, MaxTemplates: 1, MaxTokens: 1}} {
+		if _, err := New(c); err == nil {
+			t.Errorf("invalid config accepted: %+v", c)
+		}
 	}
 }
 
@@ -87,7 +93,7 @@ func FuzzMiner(f *testing.F) {
 		f.Add(s, "a b d")
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
-		m := New(DefaultConfig())
+		m := newMiner(t, DefaultConfig())
 		ca := m.Add(a)
 		cb := m.Add(b)
 		// A template always matches the line that made it.

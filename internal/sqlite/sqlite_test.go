@@ -1,0 +1,123 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+)
+
+var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func incident(count int64, samples ...string) domain.Incident {
+	return domain.Incident{
+		Fingerprint: "fp1", Service: "api", Severity: domain.Error, State: domain.StateOpen,
+		FirstSeen: t0, LastSeen: t0.Add(time.Duration(count) * time.Minute), Count: count,
+		Reasons:   []domain.Reason{domain.ReasonNewTemplate},
+		Templates: []domain.Template{{ID: "t1", Text: "disk <*> full", Count: count}},
+		Samples:   samples,
+	}
+}
+
+func TestMigrateIsIdempotentAndRefusesNewer(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	s.Close()
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	var v int
+	s2.db.QueryRow(`PRAGMA user_version`).Scan(&v)
+	if v != len(migrations) {
+		t.Errorf("user_version %d, want %d", v, len(migrations))
+	}
+	s2.db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations)+1))
+	s2.Close()
+	if _, err := Open(ctx, path); err == nil {
+		t.Error("a schema newer than the binary was accepted")
+	}
+}
+
+func TestSaveBySource(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	if err := s.Save(ctx, "a", nil, []domain.Incident{incident(3, "s1", "s2")}); err != nil {
+		t.Fatal(err)
+	}
+	// The same source again replaces its share.
+	if err := s.Save(ctx, "a", nil, []domain.Incident{incident(4, "s2", "s3")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Incident(ctx, "fp1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Count != 4 || got.Templates[0].Count != 4 {
+		t.Errorf("after re-saving source a: count %d template count %d, want 4", got.Count, got.Templates[0].Count)
+	}
+	if len(got.Samples) != 3 {
+		t.Errorf("samples %v, want the union s1 s2 s3", got.Samples)
+	}
+	// Another source adds its share.
+	if err := s.Save(ctx, "b", nil, []domain.Incident{incident(2, "s4", "s5", "s6")}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Incident(ctx, "fp1")
+	if got.Count != 6 || got.Templates[0].Count != 6 || len(got.Samples) != domain.MaxSamples {
+		t.Errorf("after source b: count %d template %d samples %d", got.Count, got.Templates[0].Count, len(got.Samples))
+	}
+	if !got.FirstSeen.Equal(t0) || !got.LastSeen.Equal(t0.Add(4*time.Minute)) {
+		t.Errorf("range %s..%s", got.FirstSeen, got.LastSeen)
+	}
+	all, err := s.Incidents(ctx)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("Incidents: %v %v", all, err)
+	}
+	var first, last string
+	s.db.QueryRow(`SELECT first_seen, last_seen FROM templates WHERE id = 't1'`).Scan(&first, &last)
+	if parseTS(first) != t0 || parseTS(last) != t0.Add(4*time.Minute) {
+		t.Errorf("template seen %s..%s", first, last)
+	}
+}
+
+func TestBaselinesRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	b := []domain.Baseline{{Service: "api", Template: "disk <*> full", FirstSeen: t0, PerWindow: 2.5}}
+	if err := s.Save(ctx, "a", b, nil); err != nil {
+		t.Fatal(err)
+	}
+	b[0].FirstSeen, b[0].PerWindow = t0.Add(time.Hour), 3 // later first-seen must not win
+	if err := s.Save(ctx, "a", b, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Baselines(ctx)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Baselines: %v %v", got, err)
+	}
+	if !got[0].FirstSeen.Equal(t0) || got[0].PerWindow != 3 {
+		t.Errorf("baseline %+v", got[0])
+	}
+}
+
+func TestMissingIncident(t *testing.T) {
+	s, _ := openTemp(t)
+	if _, err := s.Incident(context.Background(), "nope"); err == nil {
+		t.Error("missing incident gave no error")
+	}
+}

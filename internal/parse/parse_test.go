@@ -3,6 +3,7 @@ package parse
 import (
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -336,4 +337,37 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("non-blank input %q gave no events", s)
 		}
 	})
+}
+
+// The layout cache must never change an answer: every shared line gets the
+// same time from a parser that has seen the whole corpus (warm, formats
+// interleaved) as from a fresh one.
+func TestHeaderTimeCacheAgreesWithColdParse(t *testing.T) {
+	needData(t)
+	files, _ := filepath.Glob(filepath.Join(dataDir, "loghub/*/*_2k.log"))
+	more, _ := filepath.Glob(filepath.Join(dataDir, "samples/*"))
+	var lines []string
+	for _, f := range append(files, more...) {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr := NewLineReader(fh)
+		for lr.Scan() {
+			lines = append(lines, lr.Text())
+		}
+		fh.Close()
+	}
+	var warm Parser
+	// Shuffle so the cache sees the formats mixed.
+	for _, j := range rand.New(rand.NewPCG(1, 2)).Perm(len(lines)) {
+		got := warm.ParseLine(lines[j]).Time
+		var cold Parser
+		if want := cold.ParseLine(lines[j]).Time; !got.Equal(want) {
+			t.Fatalf("line %q: warm %s, cold %s", lines[j], got, want)
+		}
+	}
+	if len(warm.timeHints) > 64 {
+		t.Errorf("%d timestamp shapes for %d formats: the shape key is too fine", len(warm.timeHints), len(files)+len(more))
+	}
 }

@@ -493,7 +493,7 @@ type timeHint struct{ from, to, layout int }
 // headerTime parses the header's timestamp, best effort: an unknown layout
 // leaves the time zero rather than failing the line. Finding the layout
 // means trying many (and a failed time.Parse allocates), so the answer is
-// remembered per timestamp shape (its text with digits as 0): a stream keeps
+// remembered per timestamp shape: a stream keeps
 // its format, and each later line costs one map lookup and one parse.
 func (p *Parser) headerTime(line string, t []token, lastTime int) time.Time {
 	first := -1
@@ -506,18 +506,40 @@ func (p *Parser) headerTime(line string, t []token, lastTime int) time.Time {
 	if first < 0 {
 		return time.Time{}
 	}
+	// The shape: each time token with digits as 0 and letters as a, each
+	// other token (host, pid, component) as one placeholder, so that one
+	// format gives one shape however its hosts are named.
 	var sig [96]byte
-	span := line[t[first].start:t[lastTime].end]
-	cacheable := len(span) <= len(sig)
-	if cacheable {
-		for i := 0; i < len(span); i++ {
-			c := span[i]
-			if isDigit(c) {
-				c = '0'
+	n, cacheable := 0, true
+	for i := first; i <= lastTime && cacheable; i++ {
+		if t[i].kind != tokTime {
+			if n < len(sig) {
+				sig[n] = '_'
+				n++
 			}
-			sig[i] = c
+			continue
 		}
-		if h, ok := p.timeHints[string(sig[:len(span)])]; ok {
+		w := line[t[i].start:t[i].end]
+		if n+len(w)+1 > len(sig) {
+			cacheable = false
+			break
+		}
+		for j := 0; j < len(w); j++ {
+			c := w[j]
+			switch {
+			case isDigit(c):
+				c = '0'
+			case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+				c = 'a'
+			}
+			sig[n] = c
+			n++
+		}
+		sig[n] = ' '
+		n++
+	}
+	if cacheable {
+		if h, ok := p.timeHints[string(sig[:n])]; ok {
 			if h.layout == layoutNone {
 				return time.Time{}
 			}
@@ -530,7 +552,7 @@ func (p *Parser) headerTime(line string, t []token, lastTime int) time.Time {
 		if p.timeHints == nil || len(p.timeHints) >= maxTimeHints {
 			p.timeHints = make(map[string]timeHint)
 		}
-		p.timeHints[string(sig[:len(span)])] = h
+		p.timeHints[string(sig[:n])] = h
 	}
 	return ts
 }

@@ -51,16 +51,21 @@ func newKeywordSet(words []string) *keywordSet {
 	return k
 }
 
-// scan returns the set of keywords found in s, case-insensitively.
-func (k *keywordSet) scan(s string) uint64 {
-	var found uint64
+// scan returns the set of keywords found in s, case-insensitively, and the
+// byte classes (see shaped.go) of s, in one pass.
+func (k *keywordSet) scan(s string) (found uint64, classes int) {
 	st := uint16(0)
 	next, out := k.next, k.out
 	for i := 0; i < len(s); i++ {
-		st = next[st][lower(s[i])]
+		c := s[i]
+		st = next[st][lower(c)]
 		found |= out[st]
+		classes |= byteClass[c]
+		if c == ':' && i > 0 && i+1 < len(s) && (s[i-1] == ':' || isHex(s[i-1])) && (s[i+1] == ':' || isHex(s[i+1])) {
+			classes |= classColonPair
+		}
 	}
-	return found
+	return found, classes
 }
 
 func lower(c byte) byte {

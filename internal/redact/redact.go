@@ -175,8 +175,7 @@ func (r *Redactor) Redact(s string) string {
 	if len(s) == 0 {
 		return s
 	}
-	found := r.keywords.scan(s)
-	classes := scanClasses(s)
+	found, classes := r.keywords.scan(s)
 	var spans []span
 	if found != 0 {
 		for i := range regexRules {
@@ -201,6 +200,9 @@ func (rr *regexRule) find(s string, spans []span) []span {
 		}
 		if rr.keep != nil && rr.keep(s[a:b]) {
 			continue
+		}
+		if rr.group == 0 && a > 0 && s[a-1] == ']' && afterMarker(s, a) {
+			continue // see glued: judged as the first pass judged it
 		}
 		spans = append(spans, span{a, b, rr.kind})
 	}

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"net/netip"
+	"strings"
 )
 
 // Byte classes seen in a line; they gate the shaped scanners.
@@ -13,25 +14,35 @@ const (
 	classPlus
 )
 
-func scanClasses(s string) int {
-	c := 0
-	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case b >= '0' && b <= '9':
-			c |= classDigit
-		case b == '@':
-			c |= classAt
-		case b == ':':
-			if i+1 < len(s) && (s[i+1] == ':' || isHex(s[i+1])) && i > 0 && (s[i-1] == ':' || isHex(s[i-1])) {
-				c |= classColonPair
-			}
-		case b >= 'A' && b <= 'Z':
-			c |= classUpper
-		case b == '+' || b == '(':
-			c |= classPlus
-		}
+var byteClass = func() (t [256]int) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = classDigit
 	}
-	return c
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = classUpper
+	}
+	t['@'] = classAt
+	t['+'], t['('] = classPlus, classPlus
+	return t
+}()
+
+// glued reports whether a match may not start at i because the text before
+// it continues the same token: a word byte, or a marker left by an earlier
+// pass (where the first pass saw the word byte the marker replaced, so the
+// second pass must judge it the same way).
+func glued(s string, i int) bool {
+	if i == 0 {
+		return false
+	}
+	if isWordByte(s[i-1]) {
+		return true
+	}
+	return s[i-1] == ']' && afterMarker(s, i)
+}
+
+func afterMarker(s string, i int) bool {
+	j := strings.LastIndex(s[:i], "[REDACTED:")
+	return j >= 0 && strings.IndexByte(s[j:i], ']') == i-j-1
 }
 
 func (r *Redactor) findShaped(s string, classes int, spans []span) []span {
@@ -52,7 +63,7 @@ func (r *Redactor) findShaped(s string, classes int, spans []span) []span {
 		if !isDigit(c) && c != '+' && c != '(' {
 			continue
 		}
-		if i > 0 && (isWordByte(s[i-1]) || s[i-1] == '.' || (s[i-1] == '-' && c != '(' && c != '+')) {
+		if glued(s, i) || (i > 0 && (s[i-1] == '.' || (s[i-1] == '-' && c != '(' && c != '+'))) {
 			continue
 		}
 		if c == '+' || c == '(' {
@@ -328,7 +339,7 @@ func findIBANs(s string, spans []span) []span {
 		if !(isUpper(s[i]) && isUpper(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3])) {
 			continue
 		}
-		if i > 0 && isWordByte(s[i-1]) {
+		if glued(s, i) {
 			continue
 		}
 		var buf [34]byte
@@ -402,6 +413,9 @@ func findEmails(s string, spans []span) []span {
 		for a > 0 && isEmailLocal(s[a-1]) {
 			a--
 		}
+		if a < at && glued(s, a) {
+			continue // the local part runs on from an earlier marker
+		}
 		b := at + 1
 		dot := -1
 		for b < len(s) && (isWordByte(s[b]) || s[b] == '-' || s[b] == '.') {
@@ -438,7 +452,7 @@ func isEmailLocal(c byte) bool {
 
 func findIPv6(s string, spans []span) []span {
 	for i := 0; i < len(s); i++ {
-		if !(isHex(s[i]) || s[i] == ':') || (i > 0 && (isWordByte(s[i-1]) || s[i-1] == ':' || s[i-1] == '.')) {
+		if !(isHex(s[i]) || s[i] == ':') || glued(s, i) || (i > 0 && (s[i-1] == ':' || s[i-1] == '.')) {
 			continue
 		}
 		j := i

@@ -194,6 +194,9 @@ func TestParseLineFormats(t *testing.T) {
 		{"python", `2023-01-01 12:00:00,123 - app.db - ERROR - query failed`, domain.Error, "", "query failed", "text"},
 		{"python basic", `ERROR:root:something broke`, domain.Error, "", "something broke", "text"},
 		{"plain", `just some words`, domain.Default, "", "just some words", "text"},
+		{"one-letter word", `I think the disk is full`, domain.Default, "", "I think the disk is full", "text"},
+		{"one-letter word after time", `2024-01-01 10:00:00 I think so`, domain.Info, "", "think so", "text"},
+		{"android", `03-17 16:13:38.811  1702  2395 E WindowManager: boom`, domain.Error, "", "boom", "text"},
 		{"broken json", `{"level":"error", "msg": "unterminated`, domain.Default, "", `{"level":"error", "msg": "unterminated`, "text"},
 	}
 	var p Parser

@@ -52,6 +52,12 @@ func (p *Parser) parseText(line string) domain.Event {
 				lastTime = i
 			}
 		case tokLevel:
+			// A one-letter level (Android's "D", "E") is only a level
+			// after a timestamp; elsewhere it is a word ("I think...").
+			if t[i].end-t[i].start == 1 && (lastTime < 0 || !allHeaderish(t[:i])) {
+				t[i].kind = tokOther
+				continue
+			}
 			if levelAt < 0 {
 				levelAt = i
 			}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -119,5 +120,28 @@ func TestMissingIncident(t *testing.T) {
 	s, _ := openTemp(t)
 	if _, err := s.Incident(context.Background(), "nope"); err == nil {
 		t.Error("missing incident gave no error")
+	}
+}
+
+func TestOddPath(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "a dir?x#y", "s 1.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, "a", nil, []domain.Incident{incident(1)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not at %q: %v", path, err)
+	}
+	var fk int
+	s2, _ := Open(ctx, path)
+	defer s2.Close()
+	s2.db.QueryRow(`PRAGMA foreign_keys`).Scan(&fk)
+	if fk != 1 {
+		t.Error("pragmas not applied")
 	}
 }

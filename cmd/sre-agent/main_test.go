@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"flag"
+	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,8 +13,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
-
-const dataDir = "../../../shared/data"
 
 func execute(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
@@ -46,14 +45,7 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func needData(t *testing.T) {
-	if _, err := os.Stat(dataDir); err != nil {
-		t.Skipf("%s not present; CI has it", dataDir)
-	}
-}
-
 func TestAnalyzeGolden(t *testing.T) {
-	needData(t)
 	tests := []struct{ name, file string }{
 		{"bgl", "loghub/BGL/BGL_2k.log"},
 		{"cassandra", "cloud/gcp-logentry/ops-agent-fixtures/logging_processor-cassandra-system/input.log"},
@@ -62,7 +54,7 @@ func TestAnalyzeGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(dataDir, tt.file)
+			path := shareddata.Path(t, tt.file)
 			text := execute(t, "", "analyze", "--no-store", path)
 			golden(t, tt.name+".txt", text)
 			js := execute(t, "", "analyze", "--no-store", "--json", path)
@@ -86,8 +78,7 @@ func TestAnalyzeStdinAndStore(t *testing.T) {
 }
 
 func TestTemplatesCSV(t *testing.T) {
-	needData(t)
-	path := filepath.Join(dataDir, "loghub/HDFS/HDFS_2k.log")
+	path := shareddata.Path(t, "loghub/HDFS/HDFS_2k.log")
 	out := execute(t, "", "templates", path)
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if err != nil {

@@ -13,18 +13,14 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
 	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
 )
-
-const dataDir = "../../../shared/data"
 
 func open(t *testing.T, path string) *os.File {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
-		if os.IsNotExist(err) {
-			t.Skipf("%s not present; CI has it", path)
-		}
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
@@ -48,7 +44,7 @@ func run(t *testing.T, store analyze.Store, path string) analyze.Result {
 // BGL marks alert lines with a tag in the first column; every one of them
 // must land in an incident.
 func TestBGLAlertLinesAreInIncidents(t *testing.T) {
-	path := filepath.Join(dataDir, "loghub/BGL/BGL_2k.log")
+	path := shareddata.Path(t, "loghub/BGL/BGL_2k.log")
 	res := run(t, nil, path)
 	inIncident := map[int]bool{}
 	for _, in := range res.Incidents {
@@ -85,10 +81,10 @@ func TestBGLAlertLinesAreInIncidents(t *testing.T) {
 // blocks produce must be incidents of their own, not merged with templates
 // that normal traffic also produces.
 func TestHDFSAnomaliesSeparateFromNormalTraffic(t *testing.T) {
-	logPath := filepath.Join(dataDir, "anomaly/hdfs/HDFS_5k.log")
+	logPath := shareddata.Path(t, "anomaly/hdfs/HDFS_5k.log")
 	res := run(t, nil, logPath)
 
-	rows, err := csv.NewReader(open(t, filepath.Join(dataDir, "anomaly/hdfs/HDFS_5k_preprocessed_logrecord.csv"))).ReadAll()
+	rows, err := csv.NewReader(open(t, shareddata.Path(t, "anomaly/hdfs/HDFS_5k_preprocessed_logrecord.csv"))).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +137,7 @@ func TestAnalyzeTwiceDoesNotDuplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	path := filepath.Join(dataDir, "loghub/BGL/BGL_2k.log")
+	path := shareddata.Path(t, "loghub/BGL/BGL_2k.log")
 	first := run(t, st, path)
 	after1, err := st.Incidents(ctx)
 	if err != nil {

@@ -10,16 +10,15 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
 	"github.com/cloud-sre-agent/sre-agent/internal/template"
 )
 
-const dataDir = "../../../shared/data"
-
 // loghubLines reads the raw lines of all ten Loghub systems.
 func loghubLines(b *testing.B) []string {
-	files, _ := filepath.Glob(filepath.Join(dataDir, "loghub/*/*_2k.log"))
+	files, _ := filepath.Glob(filepath.Join(shareddata.Path(b, "loghub"), "*", "*_2k.log"))
 	if len(files) == 0 {
-		b.Skip("../shared/data not present")
+		b.Fatal("no Loghub files in the shared data")
 	}
 	var lines []string
 	for _, f := range files {

@@ -12,16 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
 )
-
-const dataDir = "../../../shared/data"
-
-func needData(t testing.TB) {
-	t.Helper()
-	if _, err := os.Stat(dataDir); err != nil {
-		t.Skipf("%s not present; CI has it", dataDir)
-	}
-}
 
 func parseAll(t testing.TB, r io.Reader) []domain.Event {
 	t.Helper()
@@ -53,8 +45,7 @@ func parseFile(t testing.TB, path string) []domain.Event {
 // Each Ops Agent fixture pairs an input log with the LogEntry Google's agent
 // makes of it; the parser must find the same severity and message.
 func TestOpsAgentFixtures(t *testing.T) {
-	needData(t)
-	dirs, _ := filepath.Glob(filepath.Join(dataDir, "cloud/gcp-logentry/ops-agent-fixtures/*"))
+	dirs, _ := filepath.Glob(filepath.Join(shareddata.Path(t, "cloud/gcp-logentry/ops-agent-fixtures"), "*"))
 	if len(dirs) == 0 {
 		t.Fatal("no fixtures found")
 	}
@@ -127,7 +118,6 @@ func TestOpsAgentFixtures(t *testing.T) {
 }
 
 func TestLogEntryFixturesParseFully(t *testing.T) {
-	needData(t)
 	tests := []struct {
 		file     string
 		sev      domain.Severity
@@ -143,7 +133,7 @@ func TestLogEntryFixturesParseFully(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			evs := parseFile(t, filepath.Join(dataDir, "cloud/gcp-logentry", tt.file))
+			evs := parseFile(t, shareddata.Path(t, "cloud/gcp-logentry", tt.file))
 			if len(evs) != 1 {
 				t.Fatalf("got %d events, want 1", len(evs))
 			}
@@ -302,9 +292,8 @@ func TestLongLineIsTruncated(t *testing.T) {
 
 // Every shared sample parses without a panic and keeps every line.
 func TestSharedSamplesParse(t *testing.T) {
-	needData(t)
-	files, _ := filepath.Glob(filepath.Join(dataDir, "samples/*"))
-	more, _ := filepath.Glob(filepath.Join(dataDir, "loghub/*/*_2k.log"))
+	files, _ := filepath.Glob(filepath.Join(shareddata.Path(t, "samples"), "*"))
+	more, _ := filepath.Glob(filepath.Join(shareddata.Path(t, "loghub"), "*", "*_2k.log"))
 	files = append(files, more...)
 	for _, f := range files {
 		evs := parseFile(t, f)
@@ -346,9 +335,8 @@ func FuzzParse(f *testing.F) {
 // same time from a parser that has seen the whole corpus (warm, formats
 // interleaved) as from a fresh one.
 func TestHeaderTimeCacheAgreesWithColdParse(t *testing.T) {
-	needData(t)
-	files, _ := filepath.Glob(filepath.Join(dataDir, "loghub/*/*_2k.log"))
-	more, _ := filepath.Glob(filepath.Join(dataDir, "samples/*"))
+	files, _ := filepath.Glob(filepath.Join(shareddata.Path(t, "loghub"), "*", "*_2k.log"))
+	more, _ := filepath.Glob(filepath.Join(shareddata.Path(t, "samples"), "*"))
 	var lines []string
 	for _, f := range append(files, more...) {
 		fh, err := os.Open(f)

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bufio"
+	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,9 +102,9 @@ func TestRedactOptionsKeepAddresses(t *testing.T) {
 // The shared Loghub files are ordinary logs: the redactor must not mangle
 // most of their lines, but their IP addresses must all go.
 func TestRedactLoghubFalsePositives(t *testing.T) {
-	files, _ := filepath.Glob("../../../shared/data/loghub/*/*_2k.log")
+	files, _ := filepath.Glob(filepath.Join(shareddata.Path(t, "loghub"), "*", "*_2k.log"))
 	if len(files) == 0 {
-		t.Skip("../shared/data not present")
+		t.Fatal("no Loghub files in the shared data")
 	}
 	r := New(Options{}) // addresses allowed: count only secret/PII-looking hits
 	for _, f := range files {

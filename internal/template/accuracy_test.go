@@ -2,12 +2,10 @@ package template
 
 import (
 	"encoding/csv"
+	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
 	"os"
-	"path/filepath"
 	"testing"
 )
-
-const loghubDir = "../../../shared/data/loghub"
 
 // groupingAccuracy is GA from Zhu et al. (ICSE-SEIP 2019): a line is correct
 // when the set of lines in its parsed group equals the set of lines sharing
@@ -43,10 +41,10 @@ func groupingAccuracy(truth []string, parsed []int64) float64 {
 
 func loadStructured(t testing.TB, system string) (content, truth []string) {
 	t.Helper()
-	path := filepath.Join(loghubDir, system, system+"_2k.log_structured.csv")
+	path := shareddata.Path(t, "loghub", system, system+"_2k.log_structured.csv")
 	f, err := os.Open(path)
 	if err != nil {
-		t.Skipf("loghub data not present (%v); it is in ../shared/data in CI", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	rows, err := csv.NewReader(f).ReadAll()

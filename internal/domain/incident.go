@@ -54,13 +54,34 @@ const (
 	ReasonSpike       Reason = "template-spike"
 )
 
-// State is where an incident is in its lifecycle.
+// State is where an incident is in its lifecycle: found (new), then
+// through the pipeline's stages to one of the terminal states.
 type State string
 
 const (
-	StateOpen     State = "open"
-	StateResolved State = "resolved"
+	StateNew           State = "new"
+	StateTriaged       State = "triaged"
+	StateAnalyzed      State = "analyzed"
+	StateProposed      State = "proposed"
+	StateDelivered     State = "delivered"
+	StateRejected      State = "rejected"
+	StateNotActionable State = "not-actionable"
+	StateFailed        State = "failed"
 )
+
+// States lists every state in lifecycle order.
+var States = []State{StateNew, StateTriaged, StateAnalyzed, StateProposed,
+	StateDelivered, StateRejected, StateNotActionable, StateFailed}
+
+// Terminal reports whether the pipeline is done with an incident in this
+// state; only a re-opening starts it again.
+func (s State) Terminal() bool {
+	switch s {
+	case StateDelivered, StateRejected, StateNotActionable, StateFailed:
+		return true
+	}
+	return false
+}
 
 // MaxSamples bounds the redacted sample lines kept per incident.
 const MaxSamples = 5
@@ -81,6 +102,9 @@ type Incident struct {
 	// Samples are up to MaxSamples redacted lines.
 	Samples []string `json:"samples"`
 	Stack   string   `json:"stack,omitempty"`
+	// ReopenedAt is the time of the first event after a quiet gap (the
+	// re-open period) in this run, zero when there was none.
+	ReopenedAt time.Time `json:"reopened_at,omitzero"`
 	// Lines are the input line numbers of the incident's events in this run;
 	// kept in memory for reports and tests, not persisted.
 	Lines []int `json:"-"`
@@ -132,6 +156,9 @@ func (in *Incident) Merge(o *Incident) {
 	}
 	if in.Stack == "" {
 		in.Stack = o.Stack
+	}
+	if o.ReopenedAt.After(in.ReopenedAt) {
+		in.ReopenedAt = o.ReopenedAt
 	}
 	in.Lines = append(in.Lines, o.Lines...)
 }

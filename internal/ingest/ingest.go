@@ -34,6 +34,9 @@ type Spine struct {
 	// KeepLines records each incident's input line numbers (Incident.Lines);
 	// off by default because it grows with the input.
 	KeepLines bool
+	// ReopenAfter is the quiet period after which an incident's next event
+	// re-opens it (Incident.ReopenedAt); zero never re-opens.
+	ReopenAfter time.Duration
 
 	incidents   map[detect.TemplateKey]*building
 	known       map[baselineKey]domain.Baseline
@@ -113,8 +116,11 @@ func (s *Spine) Event(ev domain.Event) {
 		}
 		// The service name comes from the log too: redact it before it
 		// can reach the store.
-		b = &building{cluster: cluster, inc: domain.Incident{Service: s.redactor.Redact(ev.Service), State: domain.StateOpen}}
+		b = &building{cluster: cluster, inc: domain.Incident{Service: s.redactor.Redact(ev.Service), State: domain.StateNew}}
 		s.incidents[key] = b
+	}
+	if s.ReopenAfter > 0 && b.inc.Count > 0 && ev.Time.Sub(b.inc.LastSeen) >= s.ReopenAfter {
+		b.inc.ReopenedAt = ev.Time
 	}
 	b.inc.Observe(ev.Severity, ev.Time)
 	b.reasons |= reasons

@@ -75,3 +75,18 @@ func TestSpineSeedCarriesBaseline(t *testing.T) {
 		t.Errorf("baselines of non-incidents: %+v", b)
 	}
 }
+
+func TestQuietGapReopens(t *testing.T) {
+	s := newSpine(t)
+	s.ReopenAfter = time.Hour
+	for i, at := range []time.Duration{0, time.Minute, 2 * time.Minute, 3 * time.Hour, 3*time.Hour + time.Second} {
+		s.Event(domain.Event{Line: i + 1, Time: t0.Add(at), Service: "api", Severity: domain.Critical, Message: "database connection refused"})
+	}
+	inc := s.Incidents()
+	if len(inc) != 1 {
+		t.Fatalf("got %d incidents, want 1", len(inc))
+	}
+	if want := t0.Add(3 * time.Hour); !inc[0].ReopenedAt.Equal(want) {
+		t.Fatalf("ReopenedAt = %v, want %v", inc[0].ReopenedAt, want)
+	}
+}

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -172,8 +173,29 @@ type span struct {
 // Redact returns s with every secret and PII value replaced by its marker.
 // A clean line is returned as is, without allocating.
 func (r *Redactor) Redact(s string) string {
-	if len(s) == 0 {
+	spans := r.spans(s)
+	if len(spans) == 0 {
 		return s
+	}
+	return apply(s, spans)
+}
+
+// Find reports the kinds of secret and PII in s, each once, in the order
+// first found; nil when s is clean. Gates that refuse rather than mask
+// (the policy gate, the last check on a prompt) use it.
+func (r *Redactor) Find(s string) []Kind {
+	var kinds []Kind
+	for _, sp := range r.spans(s) {
+		if !slices.Contains(kinds, sp.kind) {
+			kinds = append(kinds, sp.kind)
+		}
+	}
+	return kinds
+}
+
+func (r *Redactor) spans(s string) []span {
+	if len(s) == 0 {
+		return nil
 	}
 	found, classes := r.keywords.scan(s)
 	var spans []span
@@ -185,11 +207,7 @@ func (r *Redactor) Redact(s string) string {
 			spans = regexRules[i].find(s, spans)
 		}
 	}
-	spans = r.findShaped(s, classes, spans)
-	if len(spans) == 0 {
-		return s
-	}
-	return apply(s, spans)
+	return r.findShaped(s, classes, spans)
 }
 
 func (rr *regexRule) find(s string, spans []span) []span {

@@ -5,6 +5,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -145,4 +146,22 @@ func FuzzRedact(f *testing.F) {
 			t.Errorf("not idempotent:\n in  %q\n out %q\n 2nd %q", s, out, again)
 		}
 	})
+}
+
+func TestFindNamesKindsOnce(t *testing.T) {
+	r := New(DefaultOptions())
+	if k := r.Find("all quiet on host web-1"); k != nil {
+		t.Fatalf("clean text: got %v", k)
+	}
+	got := r.Find("token=ghp_abcdefghijklmnopqrstuvwxyz0123456789 mail a@b.example and c@d.example")
+	if len(got) < 2 || !slices.Contains(got, Email) {
+		t.Fatalf("Find = %v, want a token kind and email", got)
+	}
+	seen := map[Kind]bool{}
+	for _, k := range got {
+		if seen[k] {
+			t.Fatalf("kind %s reported twice in %v", k, got)
+		}
+		seen[k] = true
+	}
 }

@@ -26,7 +26,7 @@ func openTemp(t *testing.T) (*Store, string) {
 
 func incident(count int64, samples ...string) domain.Incident {
 	return domain.Incident{
-		Fingerprint: "fp1", Service: "api", Severity: domain.Error, State: domain.StateOpen,
+		Fingerprint: "fp1", Service: "api", Severity: domain.Error, State: domain.StateNew,
 		FirstSeen: t0, LastSeen: t0.Add(time.Duration(count) * time.Minute), Count: count,
 		Reasons:   []domain.Reason{domain.ReasonNewTemplate},
 		Templates: []domain.Template{{ID: "t1", Text: "disk <*> full", Count: count}},

@@ -1,0 +1,282 @@
+// Package audit is the agent's append-only, hash-chained record of every
+// outside action: model calls, deliveries, policy rejections and secret
+// reads. Each record is one JSON line carrying its sequence number, the
+// SHA-256 of the previous line (prev_hash) and the SHA-256 of its own
+// content (hash), so an edited, removed, inserted or reordered record
+// breaks the chain. A head file beside the log holds the last sequence
+// number and hash, so a record cut from the end is found too.
+//
+// Records never carry prompt text or secret values: callers pass hashes,
+// counts and names.
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Kind says what a record is about.
+type Kind string
+
+const (
+	KindModelCall       Kind = "model_call"
+	KindDelivery        Kind = "delivery"
+	KindPolicyRejection Kind = "policy_rejection"
+	KindSecretRead      Kind = "secret_read"
+	KindStage           Kind = "stage"
+	KindStart           Kind = "agent_start"
+	KindStop            Kind = "agent_stop"
+)
+
+// Record is one audit entry. Fields are the caller's; Seq, Time, PrevHash
+// and Hash are filled by Append.
+type Record struct {
+	Seq         int64          `json:"seq"`
+	Time        time.Time      `json:"time"`
+	Kind        Kind           `json:"kind"`
+	Replica     string         `json:"replica,omitempty"`
+	Fingerprint string         `json:"fingerprint,omitempty"`
+	Outcome     string         `json:"outcome,omitempty"`
+	Fields      map[string]any `json:"fields,omitempty"`
+	PrevHash    string         `json:"prev_hash"`
+	Hash        string         `json:"hash"`
+}
+
+// content is the hashed form: the record with its own hash left empty.
+func (r Record) content() ([]byte, error) {
+	r.Hash = ""
+	return json.Marshal(r)
+}
+
+func sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// Log appends records to a file. It is safe for concurrent use.
+type Log struct {
+	mu       sync.Mutex
+	f        *os.File
+	path     string
+	seq      int64
+	prevHash string
+	now      func() time.Time
+	replica  string
+}
+
+// HeadPath is where the head of the log at path is kept.
+func HeadPath(path string) string { return path + ".head" }
+
+// Open opens (creating if needed) the log at path and reads its tail to
+// continue the chain. It refuses a log whose last record does not parse,
+// rather than extend a broken chain.
+func Open(path, replica string) (*Log, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create audit directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	l := &Log{f: f, path: path, now: time.Now, replica: replica}
+	last, err := lastLine(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open audit log %s: %w", path, err)
+	}
+	if last != nil {
+		var r Record
+		if err := json.Unmarshal(last, &r); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("audit log %s: last record does not parse (run `sre-agent audit verify`): %w", path, err)
+		}
+		l.seq, l.prevHash = r.Seq, sum(last)
+	}
+	return l, nil
+}
+
+// lastLine returns the last non-empty line of f, reading backwards from
+// the end in blocks.
+func lastLine(f *os.File) ([]byte, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	end := st.Size()
+	var tail []byte
+	const block = 64 << 10
+	for end > 0 {
+		start := max(end-block, 0)
+		buf := make([]byte, end-start)
+		if _, err := f.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		tail = append(buf, tail...)
+		end = start
+		trimmed := bytes.TrimRight(tail, "\n")
+		if i := bytes.LastIndexByte(trimmed, '\n'); i >= 0 {
+			return trimmed[i+1:], nil
+		}
+		if end == 0 && len(trimmed) > 0 {
+			return trimmed, nil
+		}
+	}
+	return nil, nil
+}
+
+// Append writes one record and syncs it to disk before returning; the
+// record as written (with sequence and hashes) is returned.
+func (l *Log) Append(r Record) (Record, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r.Seq = l.seq + 1
+	if r.Time.IsZero() {
+		r.Time = l.now().UTC()
+	}
+	if r.Replica == "" {
+		r.Replica = l.replica
+	}
+	r.PrevHash = l.prevHash
+	c, err := r.content()
+	if err != nil {
+		return r, fmt.Errorf("audit record: %w", err)
+	}
+	r.Hash = sum(c)
+	line, err := json.Marshal(r)
+	if err != nil {
+		return r, fmt.Errorf("audit record: %w", err)
+	}
+	line = append(line, '\n')
+	if _, err := l.f.Write(line); err != nil {
+		return r, fmt.Errorf("write audit log: %w", err)
+	}
+	if err := l.f.Sync(); err != nil {
+		return r, fmt.Errorf("sync audit log: %w", err)
+	}
+	l.seq, l.prevHash = r.Seq, sum(line[:len(line)-1])
+	if err := writeHead(l.path, head{Seq: l.seq, Hash: l.prevHash}); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// Close closes the file.
+func (l *Log) Close() error { return l.f.Close() }
+
+type head struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"line_hash"`
+}
+
+func writeHead(path string, h head) error {
+	b, _ := json.Marshal(h)
+	tmp := HeadPath(path) + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write audit head: %w", err)
+	}
+	if err := os.Rename(tmp, HeadPath(path)); err != nil {
+		return fmt.Errorf("write audit head: %w", err)
+	}
+	return nil
+}
+
+// Problem is the first bad record Verify found.
+type Problem struct {
+	Line   int    // 1-based line of the log; 0 when the head is at fault
+	Seq    int64  // the record's sequence number when it parsed
+	Reason string // what is wrong
+}
+
+func (p *Problem) Error() string {
+	if p.Line == 0 {
+		return "audit log: " + p.Reason
+	}
+	return fmt.Sprintf("audit log: line %d (seq %d): %s", p.Line, p.Seq, p.Reason)
+}
+
+// Summary is what Verify read.
+type Summary struct {
+	Records int
+	LastSeq int64
+}
+
+// Verify reads a log and checks every record: it parses, its hash matches
+// its content, its sequence number follows the one before, and its
+// prev_hash is the hash of the line before. When headPath names a head
+// file (it may not exist for a log copied elsewhere), the log must end at
+// the head's record. The error is a *Problem naming the first bad record.
+func Verify(r io.Reader, headPath string) (Summary, error) {
+	var s Summary
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	prevHash := ""
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Bytes()
+		var rec Record
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		dec.UseNumber() // numbers re-encode exactly as written
+		if err := dec.Decode(&rec); err != nil {
+			return s, &Problem{Line: n, Reason: "does not parse: " + err.Error()}
+		}
+		if rec.Seq != s.LastSeq+1 {
+			return s, &Problem{Line: n, Seq: rec.Seq, Reason: fmt.Sprintf("sequence %d follows %d (a record was removed, inserted or moved)", rec.Seq, s.LastSeq)}
+		}
+		if rec.PrevHash != prevHash {
+			return s, &Problem{Line: n, Seq: rec.Seq, Reason: "prev_hash does not match the record before (a record was edited, removed, inserted or moved)"}
+		}
+		c, err := rec.content()
+		if err != nil {
+			return s, &Problem{Line: n, Seq: rec.Seq, Reason: err.Error()}
+		}
+		if rec.Hash != sum(c) {
+			return s, &Problem{Line: n, Seq: rec.Seq, Reason: "hash does not match the record's content (the record was edited)"}
+		}
+		// The next record's prev_hash covers the line's bytes, so an edit
+		// that keeps the decoded value (whitespace, key order) is found too.
+		prevHash = sum(line)
+		s.Records++
+		s.LastSeq = rec.Seq
+	}
+	if err := sc.Err(); err != nil {
+		return s, fmt.Errorf("read audit log: %w", err)
+	}
+	if headPath == "" {
+		return s, nil
+	}
+	b, err := os.ReadFile(headPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read audit head: %w", err)
+	}
+	var h head
+	if err := json.Unmarshal(b, &h); err != nil {
+		return s, &Problem{Reason: "head file does not parse: " + err.Error()}
+	}
+	if h.Seq != s.LastSeq || h.Hash != prevHash {
+		return s, &Problem{Reason: fmt.Sprintf("the log ends at seq %d but its head says %d was written (records were cut from the end, or the last one edited)", s.LastSeq, h.Seq)}
+	}
+	return s, nil
+}
+
+// VerifyFile verifies the log at path against its head file.
+func VerifyFile(path string) (Summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Summary{}, fmt.Errorf("open audit log: %w", err)
+	}
+	defer f.Close()
+	return Verify(f, HeadPath(path))
+}

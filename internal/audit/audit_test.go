@@ -1,0 +1,119 @@
+package audit
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeLog appends n records and returns the log's path and lines.
+func writeLog(t *testing.T, n int) (string, [][]byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := Open(path, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if _, err := l.Append(Record{Kind: KindModelCall, Fingerprint: "fp", Outcome: "ok",
+			Fields: map[string]any{"stage": "triage", "input_tokens": 120 + i, "latency_ms": 1.5}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+}
+
+func TestChainVerifiesAndContinuesAcrossOpens(t *testing.T) {
+	path, _ := writeLog(t, 3)
+	l, err := Open(path, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := l.Append(Record{Kind: KindDelivery, Outcome: "delivered"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if rec.Seq != 4 || rec.PrevHash == "" {
+		t.Fatalf("appended after reopen: seq %d prev %q", rec.Seq, rec.PrevHash)
+	}
+	s, err := VerifyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Records != 4 || s.LastSeq != 4 {
+		t.Fatalf("summary %+v", s)
+	}
+}
+
+func TestTamperingIsFound(t *testing.T) {
+	cases := []struct {
+		name     string
+		tamper   func(lines [][]byte) [][]byte
+		wantLine int
+	}{
+		{"edited value", func(l [][]byte) [][]byte {
+			l[2] = bytes.Replace(l[2], []byte(`"outcome":"ok"`), []byte(`"outcome":"no"`), 1)
+			return l
+		}, 3},
+		{"edited whitespace", func(l [][]byte) [][]byte {
+			l[1] = bytes.Replace(l[1], []byte(`"kind":`), []byte(`"kind": `), 1)
+			return l
+		}, 3},
+		{"removed", func(l [][]byte) [][]byte { return append(l[:1:1], l[2:]...) }, 2},
+		{"inserted copy", func(l [][]byte) [][]byte {
+			return append(l[:2:2], append([][]byte{l[1]}, l[2:]...)...)
+		}, 3},
+		{"reordered", func(l [][]byte) [][]byte { l[1], l[2] = l[2], l[1]; return l }, 2},
+		{"cut from the end", func(l [][]byte) [][]byte { return l[:len(l)-1] }, 0},
+		{"last record edited", func(l [][]byte) [][]byte {
+			n := len(l) - 1
+			l[n] = bytes.Replace(l[n], []byte(`"outcome":"ok"`), []byte(`"outcome":"no"`), 1)
+			return l
+		}, 5},
+		{"garbage line", func(l [][]byte) [][]byte { l[3] = []byte("{not json"); return l }, 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path, lines := writeLog(t, 5)
+			lines = tc.tamper(lines)
+			if err := os.WriteFile(path, append(bytes.Join(lines, []byte("\n")), '\n'), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := VerifyFile(path)
+			var p *Problem
+			if !errors.As(err, &p) {
+				t.Fatalf("verify after tampering: err = %v, want a Problem", err)
+			}
+			if p.Line != tc.wantLine {
+				t.Fatalf("first bad record at line %d, want %d (%v)", p.Line, tc.wantLine, p)
+			}
+		})
+	}
+}
+
+func TestOpenRefusesBrokenTail(t *testing.T) {
+	path, _ := writeLog(t, 2)
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("{half a rec\n")
+	f.Close()
+	if _, err := Open(path, "r1"); err == nil || !strings.Contains(err.Error(), "does not parse") {
+		t.Fatalf("Open over a broken tail: %v", err)
+	}
+}
+
+func TestEmptyLogVerifies(t *testing.T) {
+	if s, err := Verify(strings.NewReader(""), ""); err != nil || s.Records != 0 {
+		t.Fatalf("empty log: %+v %v", s, err)
+	}
+}

@@ -1,0 +1,172 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/stack"
+)
+
+// Stage names a model-backed step of the pipeline.
+type Stage string
+
+const (
+	StageTriage      Stage = "triage"
+	StageAnalysis    Stage = "analysis"
+	StageRemediation Stage = "remediation"
+)
+
+// Stages lists the model-backed stages in order.
+var Stages = []Stage{StageTriage, StageAnalysis, StageRemediation}
+
+// Categories a triage can name; the triage schema holds the same list.
+const (
+	CategoryDependency  = "dependency-unavailable"
+	CategoryTimeout     = "timeout"
+	CategoryOOM         = "out-of-memory"
+	CategoryDiskFull    = "disk-full"
+	CategoryTLS         = "tls-certificate"
+	CategoryPermission  = "permission-denied"
+	CategoryCodeDefect  = "code-defect"
+	CategoryConfig      = "config-missing"
+	CategoryRateLimited = "rate-limited"
+	CategoryCrashLoop   = "crash-loop"
+	CategoryOther       = "other"
+)
+
+// Triage is the first stage's answer: what kind of problem this is and
+// whether anyone can act on it.
+type Triage struct {
+	Category   string  `json:"category"`
+	Severity   string  `json:"severity"`
+	Actionable bool    `json:"actionable"`
+	Confidence float64 `json:"confidence"`
+	Reasoning  string  `json:"reasoning"`
+}
+
+// EvidenceRef points at what supports a root cause.
+type EvidenceRef struct {
+	Kind string `json:"kind"` // template, sample, frame or count
+	Ref  string `json:"ref"`
+	Note string `json:"note,omitempty"`
+}
+
+// SuspectedFile is where the analysis thinks the fault is.
+type SuspectedFile struct {
+	Path   string `json:"path"`
+	Line   int    `json:"line,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Analysis is the second stage's answer: the root cause.
+type Analysis struct {
+	RootCause      string          `json:"root_cause"`
+	Evidence       []EvidenceRef   `json:"evidence"`
+	Confidence     float64         `json:"confidence"`
+	SuspectedFiles []SuspectedFile `json:"suspected_files"`
+}
+
+// Remediation is the third stage's answer: a proposal in words and, when
+// the provider can make one, a unified diff.
+type Remediation struct {
+	Summary  string   `json:"summary"`
+	Steps    []string `json:"steps"`
+	Diff     string   `json:"diff,omitempty"`
+	Risk     string   `json:"risk"`
+	TestPlan []string `json:"test_plan"`
+}
+
+// Evidence is what the model is shown of an incident, all of it redacted:
+// the same data the prompt carries, structured, for providers that work
+// from rules rather than text.
+type Evidence struct {
+	Fingerprint domain.Fingerprint `json:"fingerprint"`
+	Service     string             `json:"service"`
+	Severity    domain.Severity    `json:"severity"`
+	Count       int64              `json:"count"`
+	FirstSeen   time.Time          `json:"first_seen"`
+	LastSeen    time.Time          `json:"last_seen"`
+	Reasons     []domain.Reason    `json:"reasons"`
+	Templates   []domain.Template  `json:"templates"`
+	Samples     []string           `json:"samples"`
+	Frames      []stack.Frame      `json:"frames,omitempty"`
+}
+
+// Request is one stage's question to a provider.
+type Request struct {
+	Stage Stage
+	Model string
+	// System is trusted instruction text; Prompt carries the incident data
+	// inside a marked untrusted block, and the question.
+	System string
+	Prompt string
+	// Schema is the JSON schema the answer must satisfy.
+	Schema json.RawMessage
+	// Evidence is the prompt's data, structured.
+	Evidence *Evidence
+	// Triage and Analysis are the earlier stages' answers, when there are.
+	Triage   *Triage
+	Analysis *Analysis
+	// Retry holds why the previous answer was refused, on the one retry.
+	Retry string
+}
+
+// Response is a provider's answer: JSON text for the stage's schema.
+type Response struct {
+	Text         string
+	Model        string
+	InputTokens  int
+	OutputTokens int
+}
+
+// Provider answers stage requests. Implementations live in their own
+// packages (the offline rules; model SDK adapters).
+type Provider interface {
+	Name() string
+	Complete(ctx context.Context, req Request) (Response, error)
+}
+
+// Proposal is what delivery gets: the incident and every stage's answer.
+type Proposal struct {
+	Incident    domain.Incident `json:"incident"`
+	Triage      Triage          `json:"triage"`
+	Analysis    Analysis        `json:"analysis"`
+	Remediation Remediation     `json:"remediation"`
+	// AuditSeq is the audit record of the remediation model call.
+	AuditSeq int64 `json:"audit_seq"`
+}
+
+// Delivery says where a proposal went.
+type Delivery struct {
+	Target   string   `json:"target"`
+	Location string   `json:"location"`
+	Files    []string `json:"files,omitempty"`
+}
+
+// Deliverer sends a proposal somewhere people will review it. Delivering
+// the same incident again must update, not duplicate.
+type Deliverer interface {
+	Name() string
+	Deliver(ctx context.Context, p Proposal) (Delivery, error)
+}
+
+// Run is the pipeline's record of an incident, stored with it so that a
+// restart resumes where the last run stopped.
+type Run struct {
+	// Number counts runs: the first is 1; a re-opening starts the next.
+	Number      int              `json:"number"`
+	Triage      *Triage          `json:"triage,omitempty"`
+	Analysis    *Analysis        `json:"analysis,omitempty"`
+	Remediation *Remediation     `json:"remediation,omitempty"`
+	AuditSeq    int64            `json:"audit_seq,omitempty"`
+	Rejection   *policy.Decision `json:"rejection,omitempty"`
+	Delivery    *Delivery        `json:"delivery,omitempty"`
+	Failure     string           `json:"failure,omitempty"`
+	// Errors counts provider or delivery errors in the current stage; the
+	// incident fails when it reaches the configured limit.
+	Errors  int       `json:"errors,omitempty"`
+	RetryAt time.Time `json:"retry_at,omitzero"`
+}

@@ -149,7 +149,9 @@ var remoteExec = regexp.MustCompile(`(?i)\b(curl|wget|fetch|iwr|invoke-webreques
 // an empty diff is a words-only proposal.
 func (g *Gate) Check(text, diff string) Decision {
 	var d Decision
-	add := func(rule, p, detail string) { d.Violations = append(d.Violations, Violation{Rule: rule, Path: p, Detail: detail}) }
+	add := func(rule, p, detail string) {
+		d.Violations = append(d.Violations, Violation{Rule: rule, Path: p, Detail: detail})
+	}
 	for _, k := range g.red.Find(text) {
 		add(RuleSecret, "", fmt.Sprintf("the proposal text carries a %s", k))
 	}

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -24,6 +25,9 @@ import (
 // Store is an open incident database.
 type Store struct {
 	db *sql.DB
+	// ReopenAfter is the quiet period after which an incident whose run
+	// has ended is re-opened by new events; zero never re-opens.
+	ReopenAfter time.Duration
 }
 
 // migrations are applied in order; the index+1 is the schema version.
@@ -65,6 +69,14 @@ var migrations = []string{
 		PRIMARY KEY (fingerprint, source)
 	);
 	CREATE INDEX incidents_severity ON incidents(severity DESC, last_seen DESC);`,
+	// 2: the pipeline's lifecycle. An incident's state is where the
+	// pipeline has it; run holds its stage answers; closed_last_seen is the
+	// incident's last event when its run ended, so a quiet gap after it
+	// re-opens the incident.
+	`UPDATE incidents SET state = 'new' WHERE state IN ('open', 'resolved');
+	ALTER TABLE incidents ADD COLUMN run TEXT NOT NULL DEFAULT '';
+	ALTER TABLE incidents ADD COLUMN closed_last_seen TEXT NOT NULL DEFAULT '';
+	CREATE INDEX incidents_state ON incidents(state);`,
 }
 
 // DefaultPath is the store under the user's state directory
@@ -193,7 +205,7 @@ func (s *Store) Save(ctx context.Context, source string, baselines []domain.Base
 		}
 	}
 	for _, in := range incidents {
-		if err := upsertIncident(ctx, tx, source, in, now); err != nil {
+		if err := upsertIncident(ctx, tx, source, in, now, s.ReopenAfter); err != nil {
 			return fmt.Errorf("save incident %s: %w", in.Fingerprint, err)
 		}
 	}
@@ -214,7 +226,7 @@ func mustJSON(v any) string {
 // upsertIncident writes this source's share of an incident, then rebuilds
 // the incident's totals from every source's share. What is not counted per
 // source (samples, reasons, stack, state) is merged into what is stored.
-func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.Incident, now string) error {
+func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.Incident, now string, reopenAfter time.Duration) error {
 	share := domain.Incident{Count: in.Count, Templates: in.Templates, FirstSeen: in.FirstSeen, LastSeen: in.LastSeen}
 	// Totals: every other source's stored share plus this one.
 	total := domain.Incident{}
@@ -243,7 +255,9 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 	}
 	total.Merge(&share)
 	merged := in
+	merged.State = domain.StateNew
 	existing, err := getIncident(ctx, tx, in.Fingerprint)
+	reopen := false
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
@@ -251,6 +265,10 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 	default:
 		merged = *existing
 		merged.Merge(&domain.Incident{Severity: in.Severity, Reasons: in.Reasons, Samples: in.Samples, Stack: in.Stack})
+		reopen, err = reopens(ctx, tx, existing, in, reopenAfter)
+		if err != nil {
+			return err
+		}
 	}
 	merged.Count, merged.Templates, merged.FirstSeen, merged.LastSeen = total.Count, total.Templates, total.FirstSeen, total.LastSeen
 	_, err = tx.ExecContext(ctx, `INSERT INTO incidents
@@ -264,12 +282,49 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 	if err != nil {
 		return err
 	}
+	if reopen {
+		// A new run: the state goes back to new and the run number goes up.
+		var runJSON string
+		if err := tx.QueryRowContext(ctx, `SELECT run FROM incidents WHERE fingerprint = ?`, string(in.Fingerprint)).Scan(&runJSON); err != nil {
+			return err
+		}
+		var prev struct {
+			Number int `json:"number"`
+		}
+		_ = json.Unmarshal([]byte(runJSON), &prev) // an empty run is run 0
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, run = ?, closed_last_seen = '' WHERE fingerprint = ?`,
+			string(domain.StateNew), fmt.Sprintf(`{"number":%d}`, max(prev.Number, 1)+1), string(in.Fingerprint)); err != nil {
+			return err
+		}
+	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO incident_sources (fingerprint, source, count, templates, first_seen, last_seen)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT(fingerprint, source) DO UPDATE SET count = excluded.count, templates = excluded.templates,
 			first_seen = excluded.first_seen, last_seen = excluded.last_seen`,
 		string(in.Fingerprint), source, share.Count, mustJSON(share.Templates), ts(share.FirstSeen), ts(share.LastSeen))
 	return err
+}
+
+// reopens reports whether new evidence re-opens an incident whose run has
+// ended: an event after a quiet gap of at least reopenAfter that came after
+// the run ended, seen by the spine within this source (ReopenedAt) or
+// between the stored incident and this source's first event.
+func reopens(ctx context.Context, tx *sql.Tx, existing *domain.Incident, in domain.Incident, reopenAfter time.Duration) (bool, error) {
+	if reopenAfter <= 0 || !existing.State.Terminal() {
+		return false, nil
+	}
+	var closed string
+	if err := tx.QueryRowContext(ctx, `SELECT closed_last_seen FROM incidents WHERE fingerprint = ?`, string(in.Fingerprint)).Scan(&closed); err != nil {
+		return false, err
+	}
+	cutoff := existing.LastSeen
+	if closed != "" {
+		cutoff = parseTS(closed)
+	}
+	if in.ReopenedAt.After(cutoff) {
+		return true, nil
+	}
+	return in.FirstSeen.Sub(cutoff) >= reopenAfter, nil
 }
 
 type querier interface {
@@ -315,8 +370,12 @@ func (s *Store) Incident(ctx context.Context, fp domain.Fingerprint) (*domain.In
 
 // Incidents lists every incident, most severe first.
 func (s *Store) Incidents(ctx context.Context) ([]domain.Incident, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack
+	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack
 		FROM incidents ORDER BY severity DESC, count DESC, first_seen, fingerprint`)
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) ([]domain.Incident, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -330,4 +389,97 @@ func (s *Store) Incidents(ctx context.Context) ([]domain.Incident, error) {
 		out = append(out, *in)
 	}
 	return out, rows.Err()
+}
+
+// Pending lists incidents the pipeline has not finished, most severe
+// first.
+func (s *Store) Pending(ctx context.Context, limit int) ([]domain.Incident, error) {
+	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack
+		FROM incidents WHERE state IN ('new', 'triaged', 'analyzed', 'proposed')
+		ORDER BY severity DESC, first_seen, fingerprint LIMIT ?`, limit)
+}
+
+// LoadRun reads the pipeline's record of an incident; empty before its
+// first stage.
+func (s *Store) LoadRun(ctx context.Context, fp domain.Fingerprint) (json.RawMessage, error) {
+	var run string
+	if err := s.db.QueryRowContext(ctx, `SELECT run FROM incidents WHERE fingerprint = ?`, string(fp)).Scan(&run); err != nil {
+		return nil, fmt.Errorf("load run of %s: %w", fp, err)
+	}
+	if run == "" {
+		return nil, nil
+	}
+	return json.RawMessage(run), nil
+}
+
+// Advance stores an incident's state and run together. Reaching a
+// terminal state records the incident's last event, the cutoff for
+// re-opening.
+func (s *Store) Advance(ctx context.Context, fp domain.Fingerprint, state domain.State, run json.RawMessage) error {
+	closed := `''`
+	if state.Terminal() {
+		closed = `last_seen`
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE incidents SET state = ?, run = ?, closed_last_seen = `+closed+`, updated_at = ? WHERE fingerprint = ?`,
+		string(state), string(run), ts(time.Now()), string(fp))
+	if err != nil {
+		return fmt.Errorf("advance %s to %s: %w", fp, state, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("advance %s: no such incident", fp)
+	}
+	return nil
+}
+
+// CountByState counts incidents in each state.
+func (s *Store) CountByState(ctx context.Context) (map[domain.State]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, count(*) FROM incidents GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("count incidents: %w", err)
+	}
+	defer rows.Close()
+	out := map[domain.State]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[domain.State(st)] = n
+	}
+	return out, rows.Err()
+}
+
+// Find resolves an incident id given in full or as a unique prefix (the
+// short fingerprint) to its incident and run.
+func (s *Store) Find(ctx context.Context, id string) (*domain.Incident, json.RawMessage, error) {
+	if id == "" || strings.ContainsAny(id, "%_") {
+		return nil, nil, fmt.Errorf("bad incident id %q", id)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT fingerprint FROM incidents WHERE fingerprint LIKE ? LIMIT 2`, id+"%")
+	if err != nil {
+		return nil, nil, fmt.Errorf("find incident %s: %w", id, err)
+	}
+	var fps []string
+	for rows.Next() {
+		var fp string
+		if err := rows.Scan(&fp); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		fps = append(fps, fp)
+	}
+	rows.Close()
+	switch len(fps) {
+	case 0:
+		return nil, nil, fmt.Errorf("no incident %s", id)
+	case 2:
+		return nil, nil, fmt.Errorf("incident id %s is ambiguous; give more of it", id)
+	}
+	in, err := s.Incident(ctx, domain.Fingerprint(fps[0]))
+	if err != nil {
+		return nil, nil, err
+	}
+	run, err := s.LoadRun(ctx, in.Fingerprint)
+	return in, run, err
 }

@@ -145,3 +145,74 @@ func TestOddPath(t *testing.T) {
 		t.Error("pragmas not applied")
 	}
 }
+
+func TestLifecycleAndReopen(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	s.ReopenAfter = time.Hour
+	if err := s.Save(ctx, "a", nil, []domain.Incident{incident(3)}); err != nil {
+		t.Fatal(err)
+	}
+	pend, err := s.Pending(ctx, 10)
+	if err != nil || len(pend) != 1 || pend[0].State != domain.StateNew {
+		t.Fatalf("pending %+v %v", pend, err)
+	}
+	if run, err := s.LoadRun(ctx, "fp1"); err != nil || run != nil {
+		t.Fatalf("fresh run %q %v", run, err)
+	}
+	if err := s.Advance(ctx, "fp1", domain.StateTriaged, []byte(`{"number":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Advance(ctx, "fp1", domain.StateDelivered, []byte(`{"number":1,"delivery":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if pend, _ := s.Pending(ctx, 10); len(pend) != 0 {
+		t.Fatalf("delivered incident still pending: %+v", pend)
+	}
+	// More events without a gap: the same source's share grows, no re-run.
+	more := incident(5)
+	if err := s.Save(ctx, "a", nil, []domain.Incident{more}); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := s.Incident(ctx, "fp1"); in.State != domain.StateDelivered || in.Count != 5 {
+		t.Fatalf("after more events: %s count %d", in.State, in.Count)
+	}
+	// A gap of the re-open period, seen by the spine: a new run.
+	gap := incident(6)
+	gap.ReopenedAt = t0.Add(3 * time.Hour)
+	gap.LastSeen = gap.ReopenedAt
+	if err := s.Save(ctx, "a", nil, []domain.Incident{gap}); err != nil {
+		t.Fatal(err)
+	}
+	in, run, err := s.Find(ctx, "fp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.State != domain.StateNew || string(run) != `{"number":2}` {
+		t.Fatalf("re-opened: state %s run %s", in.State, run)
+	}
+	counts, err := s.CountByState(ctx)
+	if err != nil || counts[domain.StateNew] != 1 {
+		t.Fatalf("counts %v %v", counts, err)
+	}
+}
+
+func TestReopenAcrossSources(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	s.ReopenAfter = time.Hour
+	s.Save(ctx, "a", nil, []domain.Incident{incident(2)})
+	s.Advance(ctx, "fp1", domain.StateNotActionable, []byte(`{"number":1}`))
+	late := incident(1)
+	late.FirstSeen, late.LastSeen = t0.Add(5*time.Hour), t0.Add(5*time.Hour)
+	s.Save(ctx, "b", nil, []domain.Incident{late})
+	if in, _ := s.Incident(ctx, "fp1"); in.State != domain.StateNew {
+		t.Fatalf("a second source after a quiet gap: state %s", in.State)
+	}
+	if _, _, err := s.Find(ctx, "zz"); err == nil {
+		t.Fatal("found a missing incident")
+	}
+	if err := s.Advance(ctx, "nope", domain.StateFailed, nil); err == nil {
+		t.Fatal("advanced a missing incident")
+	}
+}

@@ -1,0 +1,507 @@
+// Package pipeline takes an incident through triage, analysis and
+// remediation behind one model-provider interface, gates the proposal and
+// delivers it, recording each step in the store (so a restart resumes
+// where it stopped) and every outside action in the audit log.
+//
+// Every model answer is validated against its stage's JSON schema; an
+// invalid answer gets one retry carrying the validation error, then the
+// incident fails with the reason. Provider and delivery errors are retried
+// with backoff up to a limit.
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/stack"
+)
+
+// Store is what the pipeline needs from the incident store. The run is
+// stored as opaque JSON beside the incident.
+type Store interface {
+	// Pending lists incidents whose state is not terminal, most severe
+	// first.
+	Pending(ctx context.Context, limit int) ([]domain.Incident, error)
+	LoadRun(ctx context.Context, fp domain.Fingerprint) (json.RawMessage, error)
+	// Advance stores the incident's new state and run in one write.
+	Advance(ctx context.Context, fp domain.Fingerprint, state domain.State, run json.RawMessage) error
+}
+
+// Auditor appends audit records.
+type Auditor interface {
+	Append(audit.Record) (audit.Record, error)
+}
+
+// Models names the model each stage asks; empty leaves the provider's
+// default.
+type Models struct {
+	Triage      string `yaml:"triage"`
+	Analysis    string `yaml:"analysis"`
+	Remediation string `yaml:"remediation"`
+}
+
+func (m Models) of(st Stage) string {
+	switch st {
+	case StageTriage:
+		return m.Triage
+	case StageAnalysis:
+		return m.Analysis
+	}
+	return m.Remediation
+}
+
+// Config tunes the pipeline.
+type Config struct {
+	Models Models `yaml:"models"`
+	// TokenBudget bounds each stage's prompt, in estimated tokens.
+	TokenBudget int `yaml:"token_budget"`
+	// StageTimeout bounds one model call or delivery.
+	StageTimeout time.Duration `yaml:"stage_timeout"`
+	// MaxErrors is how many provider or delivery errors an incident may
+	// meet in one stage before it fails.
+	MaxErrors int `yaml:"max_errors"`
+	// RetryBackoff is the wait after the first error; it doubles.
+	RetryBackoff time.Duration `yaml:"retry_backoff"`
+	// ReopenAfter is the quiet period after which an incident that occurs
+	// again gets a new pipeline run.
+	ReopenAfter time.Duration `yaml:"reopen_after"`
+}
+
+// DefaultConfig suits the offline provider and a hosted model alike.
+func DefaultConfig() Config {
+	return Config{TokenBudget: 4000, StageTimeout: 2 * time.Minute, MaxErrors: 3, RetryBackoff: 5 * time.Second, ReopenAfter: 6 * time.Hour}
+}
+
+// Validate checks the settings.
+func (c Config) Validate() error {
+	switch {
+	case c.TokenBudget < 500:
+		return errors.New("pipeline: token_budget must be at least 500")
+	case c.StageTimeout <= 0:
+		return errors.New("pipeline: stage_timeout must be positive")
+	case c.MaxErrors < 1:
+		return errors.New("pipeline: max_errors must be at least 1")
+	case c.RetryBackoff < 0:
+		return errors.New("pipeline: retry_backoff must not be negative")
+	case c.ReopenAfter <= 0:
+		return errors.New("pipeline: reopen_after must be positive")
+	}
+	return nil
+}
+
+// Gate is the policy check a proposal must pass.
+type Gate interface {
+	Check(text, diff string) policy.Decision
+}
+
+// RejectError is returned by a Deliverer that refuses a proposal on policy
+// grounds it can only check at delivery (a patch that does not apply to
+// the repository); the incident is rejected, not retried.
+type RejectError struct{ Violation policy.Violation }
+
+func (e *RejectError) Error() string { return e.Violation.Rule + ": " + e.Violation.Detail }
+
+// Pipeline runs incidents through the stages. It is safe for concurrent
+// use on different incidents.
+type Pipeline struct {
+	cfg      Config
+	provider Provider
+	store    Store
+	deliver  Deliverer
+	gate     Gate
+	audit    Auditor
+	log      *slog.Logger
+	metrics  *metrics
+	tracer   trace.Tracer
+	now      func() time.Time
+}
+
+// Deps are the pipeline's collaborators. Registerer may be nil.
+type Deps struct {
+	Provider   Provider
+	Store      Store
+	Deliverer  Deliverer
+	Gate       Gate
+	Audit      Auditor
+	Log        *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// New builds a pipeline.
+func New(cfg Config, d Deps) (*Pipeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Provider == nil || d.Store == nil || d.Deliverer == nil || d.Gate == nil || d.Audit == nil {
+		return nil, errors.New("pipeline: provider, store, deliverer, gate and audit are required")
+	}
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(d.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Pipeline{cfg: cfg, provider: d.Provider, store: d.Store, deliver: d.Deliverer, gate: d.Gate, audit: d.Audit,
+		log: log, metrics: m, tracer: otel.Tracer("github.com/cloud-sre-agent/sre-agent/internal/pipeline"), now: time.Now}, nil
+}
+
+// Drain processes every pending incident that is due. It reports how many
+// it moved forward and whether any are still waiting for a retry.
+func (p *Pipeline) Drain(ctx context.Context) (moved int, waiting bool, err error) {
+	pending, err := p.store.Pending(ctx, 1000)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, in := range pending {
+		if err := ctx.Err(); err != nil {
+			return moved, true, err
+		}
+		before := in.State
+		state, err := p.Process(ctx, in)
+		if err != nil {
+			return moved, true, err
+		}
+		if state != before {
+			moved++
+		}
+		if !state.Terminal() {
+			waiting = true
+		}
+	}
+	return moved, waiting, nil
+}
+
+// Process takes one incident as far as it can go now: to a terminal state,
+// or to a stage waiting for a retry. The returned error is a store or
+// audit failure; stage failures are recorded in the incident.
+func (p *Pipeline) Process(ctx context.Context, in domain.Incident) (domain.State, error) {
+	var run Run
+	raw, err := p.store.LoadRun(ctx, in.Fingerprint)
+	if err != nil {
+		return in.State, err
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &run); err != nil {
+			return in.State, fmt.Errorf("decode run of %s: %w", in.Fingerprint, err)
+		}
+	}
+	if run.RetryAt.After(p.now()) {
+		return in.State, nil
+	}
+	if in.State == domain.StateNew && run.Number == 0 {
+		run.Number = 1
+	}
+	ctx, span := p.tracer.Start(ctx, "incident", trace.WithNewRoot(), trace.WithAttributes(
+		attribute.String("incident.fingerprint", string(in.Fingerprint)),
+		attribute.String("incident.service", in.Service),
+		attribute.String("incident.severity", in.Severity.String()),
+		attribute.String("incident.state.start", string(in.State)),
+		attribute.Int("incident.run", run.Number)))
+	defer span.End()
+	ev := evidenceOf(in)
+	state := in.State
+	for !state.Terminal() {
+		next, err := p.step(ctx, state, &in, ev, &run)
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+			return state, err
+		}
+		if err := p.save(ctx, in.Fingerprint, next, &run); err != nil {
+			return state, err
+		}
+		if next == state { // waiting for a retry
+			break
+		}
+		p.log.Info("incident advanced", "fingerprint", string(in.Fingerprint), "from", string(state), "to", string(next))
+		state = next
+	}
+	span.SetAttributes(attribute.String("incident.state.end", string(state)))
+	if state == domain.StateFailed {
+		span.SetStatus(codes.Error, run.Failure)
+	}
+	return state, nil
+}
+
+func (p *Pipeline) save(ctx context.Context, fp domain.Fingerprint, state domain.State, run *Run) error {
+	b, err := json.Marshal(run)
+	if err != nil {
+		return err
+	}
+	return p.store.Advance(ctx, fp, state, b)
+}
+
+// step runs the stage that follows state and returns the next state; the
+// same state means the stage must be retried later.
+func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Incident, ev *Evidence, run *Run) (domain.State, error) {
+	switch state {
+	case domain.StateNew:
+		var t Triage
+		next, err := p.ask(ctx, StageTriage, in, ev, run, &t)
+		if next != domain.StateTriaged || err != nil {
+			return next, err
+		}
+		run.Triage = &t
+		if !t.Actionable {
+			return domain.StateNotActionable, nil
+		}
+		return next, nil
+	case domain.StateTriaged:
+		var a Analysis
+		next, err := p.ask(ctx, StageAnalysis, in, ev, run, &a)
+		if next == domain.StateAnalyzed {
+			run.Analysis = &a
+		}
+		return next, err
+	case domain.StateAnalyzed:
+		var r Remediation
+		next, err := p.ask(ctx, StageRemediation, in, ev, run, &r)
+		if next == domain.StateProposed {
+			run.Remediation = &r
+		}
+		return next, err
+	case domain.StateProposed:
+		return p.gateAndDeliver(ctx, in, run)
+	}
+	return domain.StateFailed, fmt.Errorf("incident %s in unknown state %q", in.Fingerprint, state)
+}
+
+var stageDone = map[Stage]domain.State{StageTriage: domain.StateTriaged, StageAnalysis: domain.StateAnalyzed, StageRemediation: domain.StateProposed}
+
+var stageFrom = map[Stage]domain.State{StageTriage: domain.StateNew, StageAnalysis: domain.StateTriaged, StageRemediation: domain.StateAnalyzed}
+
+// ask runs one model stage: a call, and one retry when the answer does not
+// validate. It returns the stage's done state on success, the same state
+// to retry after a provider error, or failed.
+func (p *Pipeline) ask(ctx context.Context, st Stage, in *domain.Incident, ev *Evidence, run *Run, out any) (domain.State, error) {
+	ctx, span := p.tracer.Start(ctx, string(st))
+	defer span.End()
+	start := p.now()
+	defer func() { p.metrics.stageSeconds.WithLabelValues(string(st)).Observe(p.now().Sub(start).Seconds()) }()
+	pr := BuildPrompt(st, ev, run.Triage, run.Analysis, p.cfg.TokenBudget)
+	req := Request{Stage: st, Model: p.cfg.Models.of(st), System: pr.System, Prompt: pr.User, Schema: Schema(st),
+		Evidence: ev, Triage: run.Triage, Analysis: run.Analysis}
+	span.SetAttributes(attribute.Int("prompt.tokens_estimate", EstimateTokens(pr.System)+EstimateTokens(pr.User)),
+		attribute.Int("prompt.omitted_items", pr.Omitted))
+	for attempt := 1; attempt <= 2; attempt++ {
+		seq, verr, err := p.call(ctx, req, in.Fingerprint, attempt, out)
+		if err != nil {
+			span.RecordError(err)
+			return p.stageError(in, run, st, err)
+		}
+		if verr != nil {
+			p.log.Warn("model answer refused", "fingerprint", string(in.Fingerprint), "stage", string(st), "attempt", attempt, "error", verr.Error())
+			if attempt == 2 {
+				run.Failure = fmt.Sprintf("%s: the model's answer was invalid twice: %v", st, verr)
+				span.SetStatus(codes.Error, run.Failure)
+				return domain.StateFailed, nil
+			}
+			req.Retry = verr.Error()
+			req.Prompt = pr.User + "\nYour previous answer was refused: " + verr.Error() + "\nAnswer again with one JSON object that satisfies the schema.\n"
+			continue
+		}
+		if st == StageRemediation {
+			run.AuditSeq = seq
+		}
+		run.Errors, run.RetryAt = 0, time.Time{}
+		return stageDone[st], nil
+	}
+	return domain.StateFailed, nil // not reached
+}
+
+// call makes one provider call with the stage timeout, validates the
+// answer into out and audits the call. verr is a refused answer; err a
+// failed call (or an audit failure, which stops the pipeline).
+func (p *Pipeline) call(ctx context.Context, req Request, fp domain.Fingerprint, attempt int, out any) (seq int64, verr, err error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.StageTimeout)
+	defer cancel()
+	start := p.now()
+	resp, err := p.provider.Complete(ctx, req)
+	latency := p.now().Sub(start)
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	} else if verr = Decode(req.Stage, resp.Text, out); verr != nil {
+		outcome = "invalid"
+	}
+	provider := p.provider.Name()
+	p.metrics.modelCalls.WithLabelValues(provider, string(req.Stage), outcome).Inc()
+	p.metrics.modelTokens.WithLabelValues(provider, string(req.Stage), "input").Add(float64(resp.InputTokens))
+	p.metrics.modelTokens.WithLabelValues(provider, string(req.Stage), "output").Add(float64(resp.OutputTokens))
+	h := sha256.Sum256([]byte(req.System + "\x00" + req.Prompt))
+	fields := map[string]any{
+		"provider": provider, "model": firstNonEmpty(resp.Model, req.Model), "stage": string(req.Stage),
+		"prompt_sha256": hex.EncodeToString(h[:]), "input_tokens": resp.InputTokens, "output_tokens": resp.OutputTokens,
+		"latency_ms": latency.Milliseconds(), "attempt": attempt,
+	}
+	if err != nil {
+		fields["error"] = err.Error()
+	}
+	if verr != nil {
+		fields["invalid"] = verr.Error()
+	}
+	rec, aerr := p.audit.Append(audit.Record{Kind: audit.KindModelCall, Fingerprint: string(fp), Outcome: outcome, Fields: fields})
+	if aerr != nil {
+		// An outside action that cannot be audited must not count as done.
+		return 0, nil, &auditError{fmt.Errorf("audit model call: %w", aerr)}
+	}
+	return rec.Seq, verr, err
+}
+
+// stageError records a retryable error: the stage is retried after a
+// backoff until MaxErrors, then the incident fails.
+func (p *Pipeline) stageError(in *domain.Incident, run *Run, st Stage, err error) (domain.State, error) {
+	var ae *auditError
+	if errors.As(err, &ae) {
+		return in.State, err
+	}
+	run.Errors++
+	p.log.Warn("stage error", "fingerprint", string(in.Fingerprint), "stage", string(st), "errors", run.Errors, "error", err.Error())
+	if run.Errors >= p.cfg.MaxErrors {
+		run.Failure = fmt.Sprintf("%s: %d errors, the last: %v", st, run.Errors, err)
+		return domain.StateFailed, nil
+	}
+	run.RetryAt = p.now().Add(p.cfg.RetryBackoff << (run.Errors - 1))
+	return stageFrom[st], nil
+}
+
+type auditError struct{ err error }
+
+func (e *auditError) Error() string { return e.err.Error() }
+func (e *auditError) Unwrap() error { return e.err }
+
+// gateAndDeliver runs the policy gate, then delivery.
+func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run *Run) (domain.State, error) {
+	if run.Triage == nil || run.Analysis == nil || run.Remediation == nil {
+		run.Failure = "proposed without every stage's answer"
+		return domain.StateFailed, nil
+	}
+	ctx, span := p.tracer.Start(ctx, "policy")
+	start := p.now()
+	rem := run.Remediation
+	text := strings.Join(append(append([]string{rem.Summary}, rem.Steps...), rem.TestPlan...), "\n")
+	d := p.gate.Check(text, rem.Diff)
+	p.metrics.stageSeconds.WithLabelValues("policy").Observe(p.now().Sub(start).Seconds())
+	span.SetAttributes(attribute.Bool("policy.allowed", d.Allowed))
+	span.End()
+	if !d.Allowed {
+		return p.reject(in, run, d)
+	}
+	ctx, span = p.tracer.Start(ctx, "delivery")
+	defer span.End()
+	start = p.now()
+	dctx, cancel := context.WithTimeout(ctx, p.cfg.StageTimeout)
+	del, err := p.deliver.Deliver(dctx, Proposal{Incident: *in, Triage: *run.Triage, Analysis: *run.Analysis, Remediation: *rem, AuditSeq: run.AuditSeq})
+	cancel()
+	p.metrics.stageSeconds.WithLabelValues("delivery").Observe(p.now().Sub(start).Seconds())
+	var rej *RejectError
+	if errors.As(err, &rej) {
+		d.Allowed, d.Violations = false, append(d.Violations, rej.Violation)
+		return p.reject(in, run, d)
+	}
+	outcome := "delivered"
+	fields := map[string]any{"target": p.deliver.Name()}
+	if err != nil {
+		outcome = "error"
+		fields["error"] = err.Error()
+		span.RecordError(err)
+	} else {
+		fields["location"], fields["files"] = del.Location, del.Files
+	}
+	p.metrics.deliveries.WithLabelValues(p.deliver.Name(), outcome).Inc()
+	if _, aerr := p.audit.Append(audit.Record{Kind: audit.KindDelivery, Fingerprint: string(in.Fingerprint), Outcome: outcome, Fields: fields}); aerr != nil {
+		return in.State, fmt.Errorf("audit delivery: %w", aerr)
+	}
+	if err != nil {
+		return p.stageErrorDelivery(in, run, err)
+	}
+	run.Delivery = &del
+	run.Errors, run.RetryAt = 0, time.Time{}
+	return domain.StateDelivered, nil
+}
+
+func (p *Pipeline) stageErrorDelivery(in *domain.Incident, run *Run, err error) (domain.State, error) {
+	run.Errors++
+	if run.Errors >= p.cfg.MaxErrors {
+		run.Failure = fmt.Sprintf("delivery: %d errors, the last: %v", run.Errors, err)
+		return domain.StateFailed, nil
+	}
+	run.RetryAt = p.now().Add(p.cfg.RetryBackoff << (run.Errors - 1))
+	return domain.StateProposed, nil
+}
+
+func (p *Pipeline) reject(in *domain.Incident, run *Run, d policy.Decision) (domain.State, error) {
+	for _, r := range d.Rules() {
+		p.metrics.policyRejections.WithLabelValues(r).Inc()
+	}
+	if _, err := p.audit.Append(audit.Record{Kind: audit.KindPolicyRejection, Fingerprint: string(in.Fingerprint), Outcome: "rejected",
+		Fields: map[string]any{"rules": d.Rules(), "violations": d.Violations, "files": d.Files}}); err != nil {
+		return in.State, fmt.Errorf("audit policy rejection: %w", err)
+	}
+	p.log.Warn("proposal rejected by policy", "fingerprint", string(in.Fingerprint), "rules", d.Rules())
+	run.Rejection = &d
+	return domain.StateRejected, nil
+}
+
+func evidenceOf(in domain.Incident) *Evidence {
+	return &Evidence{Fingerprint: in.Fingerprint, Service: in.Service, Severity: in.Severity, Count: in.Count,
+		FirstSeen: in.FirstSeen, LastSeen: in.LastSeen, Reasons: in.Reasons, Templates: in.Templates,
+		Samples: in.Samples, Frames: stack.Parse(in.Stack)}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+type metrics struct {
+	stageSeconds     *prometheus.HistogramVec
+	modelCalls       *prometheus.CounterVec
+	modelTokens      *prometheus.CounterVec
+	deliveries       *prometheus.CounterVec
+	policyRejections *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		stageSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sre_agent_pipeline_stage_seconds",
+			Help: "Time spent in each pipeline stage.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}, []string{"stage"}),
+		modelCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_model_calls_total",
+			Help: "Model provider calls by provider, stage and outcome (ok, invalid, error)."}, []string{"provider", "stage", "outcome"}),
+		modelTokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_model_tokens_total",
+			Help: "Tokens sent to and received from model providers."}, []string{"provider", "stage", "direction"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_deliveries_total",
+			Help: "Proposal deliveries by target and outcome."}, []string{"target", "outcome"}),
+		policyRejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_policy_rejections_total",
+			Help: "Proposals refused by the policy gate, by rule."}, []string{"rule"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.stageSeconds, m.modelCalls, m.modelTokens, m.deliveries, m.policyRejections} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register pipeline metrics: %w", err)
+		}
+	}
+	return m, nil
+}

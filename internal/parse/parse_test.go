@@ -362,3 +362,57 @@ func TestHeaderTimeCacheAgreesWithColdParse(t *testing.T) {
 		t.Errorf("%d timestamp shapes for %d formats: the shape key is too fine", len(warm.timeHints), len(files)+len(more))
 	}
 }
+
+// pausingReader hands out its chunks one Read at a time with a pause
+// between them, as a followed file does.
+type pausingReader struct {
+	chunks []string
+	paused bool
+}
+
+func (p *pausingReader) Read(b []byte) (int, error) {
+	if len(p.chunks) == 0 {
+		return 0, io.EOF
+	}
+	if !p.paused {
+		p.paused = true
+		return 0, ErrPause
+	}
+	p.paused = false
+	n := copy(b, p.chunks[0])
+	p.chunks[0] = p.chunks[0][n:]
+	if p.chunks[0] == "" {
+		p.chunks = p.chunks[1:]
+	}
+	return n, nil
+}
+
+func TestPauseFlushesHeldRecordAndReadsOn(t *testing.T) {
+	r := &pausingReader{chunks: []string{
+		"ERROR boom\n\tat a.B.c(B.java:1)\n", // a stack record the assembler holds back
+		"half a li", "ne\n",                  // a line split by a pause is one line
+	}}
+	a := NewAssembler(r)
+	var got []Record
+	pauses := 0
+	for {
+		rec, err := a.Next()
+		if errors.Is(err, ErrPause) {
+			pauses++
+			continue
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec)
+	}
+	if len(got) != 2 || len(got[0].Lines) != 2 || got[1].Lines[0] != "half a line" {
+		t.Fatalf("records %+v", got)
+	}
+	if pauses == 0 {
+		t.Fatal("no pause reported")
+	}
+}

@@ -36,6 +36,12 @@ func (r Record) Text() string {
 	return strings.Join(r.Lines, "\n")
 }
 
+// ErrPause is returned by a reader that has no data now but may have more
+// later (a followed file, a quiet pipe). A LineReader reports it between
+// lines and reads on at the next Scan; an Assembler first hands over the
+// record it was holding back, since nothing will join it soon.
+var ErrPause = errors.New("input paused")
+
 // LineReader reads lines with CRLF stripped and lines over MaxLineBytes
 // cut, in the manner of bufio.Scanner but with no line too long to read.
 type LineReader struct {
@@ -45,6 +51,7 @@ type LineReader struct {
 	n         int
 	truncated bool
 	err       error
+	paused    bool
 	// Truncated counts the lines cut so far.
 	Truncated int
 }
@@ -59,6 +66,7 @@ func (lr *LineReader) Scan() bool {
 	if lr.err != nil {
 		return false
 	}
+	lr.paused = false
 	lr.buf = lr.buf[:0]
 	lr.truncated = false
 	for {
@@ -71,6 +79,13 @@ func (lr *LineReader) Scan() bool {
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
+		}
+		if errors.Is(err, ErrPause) {
+			if len(lr.buf) > 0 || lr.truncated {
+				continue // mid-line: wait for the rest of it
+			}
+			lr.paused = true
+			return false
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
@@ -99,6 +114,10 @@ func (lr *LineReader) Scan() bool {
 	}
 	return true
 }
+
+// Paused reports whether the last Scan stopped at ErrPause rather than at
+// the end; the next Scan reads on.
+func (lr *LineReader) Paused() bool { return lr.paused }
 
 // Text is the line Scan read.
 func (lr *LineReader) Text() string { return lr.line }
@@ -147,7 +166,8 @@ func (a *Assembler) TruncatedLines() int { return a.lr.Truncated }
 // LinesRead reports how many lines were read so far.
 func (a *Assembler) LinesRead() int { return a.lr.Line() }
 
-// Next returns the next record, or io.EOF.
+// Next returns the next record, or io.EOF at the end; ErrPause when the
+// reader paused and no record is waiting (call Next again to read on).
 func (a *Assembler) Next() (Record, error) {
 	for {
 		if len(a.queue) > 0 {
@@ -159,6 +179,13 @@ func (a *Assembler) Next() (Record, error) {
 			return Record{}, a.err
 		}
 		if !a.lr.Scan() {
+			if a.lr.Paused() {
+				a.flush()
+				if len(a.queue) > 0 {
+					continue
+				}
+				return Record{}, ErrPause
+			}
 			a.err = a.lr.Err()
 			if a.err == nil {
 				a.err = io.EOF

@@ -1,0 +1,145 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
+)
+
+// Markdown writes a proposal as a report a person reviews: the incident,
+// its evidence, the triage, the root cause and the proposed fix. Log text
+// and model text are untrusted: log text goes into code blocks whose fence
+// it cannot close, and prose has its HTML escaped.
+func Markdown(w io.Writer, p pipeline.Proposal) error {
+	in := p.Incident
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Incident %s: %s in %s\n\n", in.Fingerprint.Short(), prose(p.Triage.Category), prose(in.Service))
+	b.WriteString("> Proposed by sre-agent for human review. Nothing here has been applied.\n\n")
+	b.WriteString("| | |\n|---|---|\n")
+	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, cell(v)) }
+	row("Fingerprint", string(in.Fingerprint))
+	row("Service", in.Service)
+	row("Severity", in.Severity.String())
+	row("Events", fmt.Sprint(in.Count))
+	row("First seen", in.FirstSeen.UTC().Format(time.RFC3339))
+	row("Last seen", in.LastSeen.UTC().Format(time.RFC3339))
+	reasons := make([]string, len(in.Reasons))
+	for i, r := range in.Reasons {
+		reasons[i] = string(r)
+	}
+	row("Detected by", strings.Join(reasons, ", "))
+	if p.AuditSeq > 0 {
+		row("Audit record", fmt.Sprintf("seq %d", p.AuditSeq))
+	}
+	b.WriteString("\n## Evidence\n\n### Templates\n\n")
+	for _, t := range in.Templates {
+		fmt.Fprintf(&b, "- %d events:\n\n%s\n", t.Count, indent(fence(t.Text, ""), "  "))
+	}
+	if len(in.Samples) > 0 {
+		b.WriteString("\n### Samples (redacted)\n\n")
+		b.WriteString(fence(strings.Join(in.Samples, "\n"), "text"))
+	}
+	if in.Stack != "" {
+		b.WriteString("\n### Stack trace\n\n")
+		b.WriteString(fence(in.Stack, "text"))
+	}
+	t := p.Triage
+	fmt.Fprintf(&b, "\n## Triage\n\n- Category: %s\n- Severity: %s\n- Actionable: %v\n- Confidence: %.2f\n\n%s\n",
+		prose(t.Category), prose(t.Severity), t.Actionable, t.Confidence, prose(t.Reasoning))
+	a := p.Analysis
+	fmt.Fprintf(&b, "\n## Root cause (confidence %.2f)\n\n%s\n", a.Confidence, prose(a.RootCause))
+	if len(a.Evidence) > 0 {
+		b.WriteString("\nEvidence:\n\n")
+		for _, e := range a.Evidence {
+			fmt.Fprintf(&b, "- %s: %s", prose(e.Kind), code(e.Ref))
+			if e.Note != "" {
+				fmt.Fprintf(&b, " (%s)", prose(e.Note))
+			}
+			b.WriteByte('\n')
+		}
+	}
+	if len(a.SuspectedFiles) > 0 {
+		b.WriteString("\nSuspected files:\n\n")
+		for _, f := range a.SuspectedFiles {
+			loc := f.Path
+			if f.Line > 0 {
+				loc = fmt.Sprintf("%s:%d", f.Path, f.Line)
+			}
+			fmt.Fprintf(&b, "- %s", code(loc))
+			if f.Reason != "" {
+				fmt.Fprintf(&b, ": %s", prose(f.Reason))
+			}
+			b.WriteByte('\n')
+		}
+	}
+	r := p.Remediation
+	fmt.Fprintf(&b, "\n## Proposal (risk: %s)\n\n%s\n", prose(r.Risk), prose(r.Summary))
+	if len(r.Steps) > 0 {
+		b.WriteString("\nSteps:\n\n")
+		for i, s := range r.Steps {
+			fmt.Fprintf(&b, "%d. %s\n", i+1, prose(s))
+		}
+	}
+	if len(r.TestPlan) > 0 {
+		b.WriteString("\nTest plan:\n\n")
+		for _, s := range r.TestPlan {
+			fmt.Fprintf(&b, "- [ ] %s\n", prose(s))
+		}
+	}
+	if r.Diff != "" {
+		b.WriteString("\n### Diff\n\n")
+		b.WriteString(fence(r.Diff, "diff"))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// fence wraps text in a code block whose fence is longer than any run of
+// backticks inside it, so the text cannot end the block.
+func fence(text, lang string) string {
+	longest, run := 0, 0
+	for i := 0; i < len(text); i++ {
+		if text[i] == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	f := strings.Repeat("`", max(3, longest+1))
+	return f + lang + "\n" + strings.TrimRight(text, "\n") + "\n" + f + "\n"
+}
+
+// code is inline code that its content cannot close.
+func code(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	f := strings.Repeat("`", longest+1)
+	return f + " " + s + " " + f
+}
+
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// prose escapes HTML so untrusted text renders as text.
+func prose(s string) string { return htmlEscaper.Replace(s) }
+
+// cell is prose fit for one table cell.
+func cell(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(prose(s), "|", "\\|"), "\n", " ")
+}
+
+func indent(s, pre string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return pre + strings.Join(lines, "\n"+pre)
+}

@@ -92,7 +92,7 @@ func runOne(ctx context.Context, store Store, in Input, red *redact.Redactor, op
 		return Result{}, err
 	}
 	spine := ingest.New(red, miner, det)
-	spine.DefaultService = serviceFromName(in.Name)
+	spine.DefaultService = ServiceFromName(in.Name)
 	spine.KeepLines = opts.KeepLines
 	if store != nil {
 		baselines, err := store.Baselines(ctx)
@@ -134,11 +134,9 @@ func runOne(ctx context.Context, store Store, in Input, red *redact.Redactor, op
 	st := spine.Stats()
 	st.Lines = asm.LinesRead()
 	st.Truncated = asm.TruncatedLines()
-	source := in.Name
+	source := FileKey(in.Name)
 	if in.Name == "-" {
 		source = "stdin:sha256:" + hex.EncodeToString(hash.Sum(nil))
-	} else if abs, err := filepath.Abs(in.Name); err == nil {
-		source = "file:" + abs
 	}
 	incidents := spine.Incidents()
 	if store != nil {
@@ -149,9 +147,18 @@ func runOne(ctx context.Context, store Store, in Input, red *redact.Redactor, op
 	return Result{Source: source, Stats: st, Incidents: incidents}, nil
 }
 
-// serviceFromName names events of inputs that carry no service: the file's
+// FileKey is a file's share key in the store, the same for `analyze` and
+// `run`, so reading a file again replaces its share of each incident.
+func FileKey(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return "file:" + abs
+	}
+	return path
+}
+
+// ServiceFromName names events of inputs that carry no service: the file's
 // base name without extensions ("BGL_2k.log" -> "BGL_2k").
-func serviceFromName(name string) string {
+func ServiceFromName(name string) string {
 	if name == "-" || name == "" {
 		return "stdin"
 	}

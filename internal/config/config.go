@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
+	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/template"
 )
@@ -22,6 +26,17 @@ type Config struct {
 	Redact   redact.Options  `yaml:"redact"`
 	Template template.Config `yaml:"template"`
 	Detect   detect.Config   `yaml:"detect"`
+	Sources  []Source        `yaml:"sources"`
+	Pipeline pipeline.Config `yaml:"pipeline"`
+	Provider Provider        `yaml:"provider"`
+	Policy   policy.Config   `yaml:"policy"`
+	Delivery Delivery        `yaml:"delivery"`
+	Audit    Audit           `yaml:"audit"`
+	HTTP     HTTP            `yaml:"http"`
+	Tracing  Tracing         `yaml:"tracing"`
+	Log      Log             `yaml:"log"`
+	// FlushEvery is how often the daemon saves what its sources found.
+	FlushEvery time.Duration `yaml:"flush_every"`
 }
 
 // Store configures the incident store.
@@ -30,12 +45,73 @@ type Store struct {
 	Path string `yaml:"path"`
 }
 
-// Default is the embedded configuration: no cloud account, no key.
+// Source is one input of the daemon.
+type Source struct {
+	Type string `yaml:"type"` // file or stdin
+	Path string `yaml:"path"`
+	// Follow keeps reading a file as it grows and across rotation, until
+	// the agent stops; without it the file is read to its end.
+	Follow bool `yaml:"follow"`
+	// FromEnd starts a followed file at its end.
+	FromEnd bool `yaml:"from_end"`
+	// Service names events that do not name their own; the file's name
+	// by default.
+	Service string `yaml:"service"`
+}
+
+// Provider chooses the model provider.
+type Provider struct {
+	Name string `yaml:"name"` // offline
+}
+
+// Delivery chooses where proposals go.
+type Delivery struct {
+	Type  string               `yaml:"type"` // local
+	Local localdelivery.Config `yaml:"local"`
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	// Path of the JSON-lines log; empty means beside the store.
+	Path string `yaml:"path"`
+}
+
+// HTTP configures the health and metrics endpoint.
+type HTTP struct {
+	// Addr to listen on; empty turns the endpoint off.
+	Addr string `yaml:"addr"`
+}
+
+// Tracing configures OpenTelemetry traces.
+type Tracing struct {
+	Exporter string `yaml:"exporter"` // none, stdout or otlp
+	// Endpoint is the OTLP/HTTP URL (https, or http to loopback only).
+	Endpoint string `yaml:"endpoint"`
+}
+
+// Log configures the agent's own logs (JSON on stderr).
+type Log struct {
+	Level string `yaml:"level"` // debug, info, warn, error
+}
+
+// DefaultHTTPAddr serves health and metrics on loopback only.
+const DefaultHTTPAddr = "127.0.0.1:9469"
+
+// Default is the embedded configuration: no cloud account, no key; the
+// offline provider, local delivery into ./out.
 func Default() Config {
 	return Config{
-		Redact:   redact.DefaultOptions(),
-		Template: template.DefaultConfig(),
-		Detect:   detect.DefaultConfig(),
+		Redact:     redact.DefaultOptions(),
+		Template:   template.DefaultConfig(),
+		Detect:     detect.DefaultConfig(),
+		Pipeline:   pipeline.DefaultConfig(),
+		Provider:   Provider{Name: "offline"},
+		Policy:     policy.DefaultConfig(),
+		Delivery:   Delivery{Type: "local", Local: localdelivery.Config{Dir: "out"}},
+		HTTP:       HTTP{Addr: DefaultHTTPAddr},
+		Tracing:    Tracing{Exporter: "none"},
+		Log:        Log{Level: "info"},
+		FlushEvery: time.Second,
 	}
 }
 
@@ -64,8 +140,50 @@ func Load(path string) (Config, error) {
 // Validate reports the first setting out of range; each part checks its
 // own settings.
 func (c Config) Validate() error {
-	if err := c.Template.Validate(); err != nil {
+	for _, v := range []interface{ Validate() error }{c.Template, c.Detect, c.Pipeline, c.Policy} {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
+	for i, s := range c.Sources {
+		switch s.Type {
+		case "file":
+			if s.Path == "" {
+				return fmt.Errorf("sources[%d]: a file source needs a path", i)
+			}
+		case "stdin":
+			if s.Follow || s.Path != "" {
+				return fmt.Errorf("sources[%d]: stdin takes no path or follow", i)
+			}
+		default:
+			return fmt.Errorf("sources[%d]: unknown type %q (file or stdin)", i, s.Type)
+		}
+	}
+	if c.Provider.Name != "offline" {
+		return fmt.Errorf("provider: unknown provider %q (this build has: offline)", c.Provider.Name)
+	}
+	if c.Delivery.Type != "local" {
+		return fmt.Errorf("delivery: unknown type %q (this build has: local)", c.Delivery.Type)
+	}
+	if err := c.Delivery.Local.Validate(); err != nil {
 		return err
 	}
-	return c.Detect.Validate()
+	switch c.Tracing.Exporter {
+	case "none", "stdout":
+	case "otlp":
+		if c.Tracing.Endpoint == "" {
+			return errors.New("tracing: the otlp exporter needs an endpoint")
+		}
+	default:
+		return fmt.Errorf("tracing: unknown exporter %q (none, stdout or otlp)", c.Tracing.Exporter)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log: unknown level %q", c.Log.Level)
+	}
+	if c.FlushEvery <= 0 {
+		return errors.New("flush_every must be positive")
+	}
+	return nil
 }

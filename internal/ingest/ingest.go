@@ -50,6 +50,10 @@ type building struct {
 	inc     domain.Incident
 	reasons detect.Reasons
 	cluster *template.Cluster
+	// fp is fixed the first time the incident is reported: its template
+	// may generalise as more lines arrive, but an incident already handed
+	// to the store and the pipeline keeps its identity.
+	fp domain.Fingerprint
 }
 
 type baselineKey struct{ service, template string }
@@ -160,8 +164,9 @@ func (s *Spine) Stats() Stats {
 	return st
 }
 
-// Incidents returns the incidents found so far, most severe first, with
-// fingerprints from the final template texts.
+// Incidents returns the incidents found so far, most severe first. An
+// incident's fingerprint comes from its template text when it is first
+// reported and stays fixed after.
 func (s *Spine) Incidents() []domain.Incident {
 	// Two clusters of one service can end with the same text; they are one
 	// incident.
@@ -172,7 +177,10 @@ func (s *Spine) Incidents() []domain.Incident {
 		in.Templates = []domain.Template{{ID: b.cluster.ID(), Text: b.cluster.Template(), Count: b.inc.Count}}
 		in.Samples = append([]string(nil), in.Samples...)
 		in.Lines = append([]int(nil), in.Lines...)
-		in.Fingerprint = domain.NewFingerprint(in.Service, b.cluster.ID())
+		if b.fp == "" {
+			b.fp = domain.NewFingerprint(in.Service, b.cluster.ID())
+		}
+		in.Fingerprint = b.fp
 		if have, ok := merged[in.Fingerprint]; ok {
 			have.Merge(&in)
 			continue

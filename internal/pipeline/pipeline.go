@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -130,6 +131,22 @@ type Pipeline struct {
 	metrics  *metrics
 	tracer   trace.Tracer
 	now      func() time.Time
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+// Stop asks the pipeline to stop between steps: a model call or delivery
+// in flight finishes (within its context), and no new step starts. The
+// incidents keep their state, and a restart resumes them.
+func (p *Pipeline) Stop() { p.stopOnce.Do(func() { close(p.stop) }) }
+
+func (p *Pipeline) stopped() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // Deps are the pipeline's collaborators. Registerer may be nil.
@@ -160,7 +177,8 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 		return nil, err
 	}
 	return &Pipeline{cfg: cfg, provider: d.Provider, store: d.Store, deliver: d.Deliverer, gate: d.Gate, audit: d.Audit,
-		log: log, metrics: m, tracer: otel.Tracer("github.com/cloud-sre-agent/sre-agent/internal/pipeline"), now: time.Now}, nil
+		log: log, metrics: m, tracer: otel.Tracer("github.com/cloud-sre-agent/sre-agent/internal/pipeline"), now: time.Now,
+		stop: make(chan struct{})}, nil
 }
 
 // Drain processes every pending incident that is due. It reports how many
@@ -171,6 +189,9 @@ func (p *Pipeline) Drain(ctx context.Context) (moved int, waiting bool, err erro
 		return 0, false, err
 	}
 	for _, in := range pending {
+		if p.stopped() {
+			return moved, true, nil
+		}
 		if err := ctx.Err(); err != nil {
 			return moved, true, err
 		}
@@ -218,7 +239,7 @@ func (p *Pipeline) Process(ctx context.Context, in domain.Incident) (domain.Stat
 	defer span.End()
 	ev := evidenceOf(in)
 	state := in.State
-	for !state.Terminal() {
+	for !state.Terminal() && !p.stopped() {
 		next, err := p.step(ctx, state, &in, ev, &run)
 		if err != nil {
 			span.RecordError(err)
@@ -305,6 +326,11 @@ func (p *Pipeline) ask(ctx context.Context, st Stage, in *domain.Incident, ev *E
 		seq, verr, err := p.call(ctx, req, in.Fingerprint, attempt, out)
 		if err != nil {
 			span.RecordError(err)
+			if ctx.Err() != nil {
+				// The agent is stopping: not the provider's fault; the
+				// stage runs again after a restart.
+				return stageFrom[st], nil
+			}
 			return p.stageError(in, run, st, err)
 		}
 		if verr != nil {
@@ -431,6 +457,9 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 		return in.State, fmt.Errorf("audit delivery: %w", aerr)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return domain.StateProposed, nil
+		}
 		return p.stageErrorDelivery(in, run, err)
 	}
 	run.Delivery = &del

@@ -197,3 +197,66 @@ func (fl *Follower) checkRotation() error {
 	}
 	return nil
 }
+
+// Pipe wraps a stream that may go quiet (stdin fed by `kubectl logs -f`,
+// say) so that it reports parse.ErrPause after idle without data, and
+// io.EOF when ctx is done even while the stream's own Read blocks. One
+// goroutine reads ahead; it ends when the stream ends.
+func Pipe(ctx context.Context, r io.Reader, idle time.Duration) io.Reader {
+	p := &pipe{ctx: ctx, idle: idle, ch: make(chan chunk, 4)}
+	go func() {
+		for {
+			buf := make([]byte, 64<<10)
+			n, err := r.Read(buf)
+			select {
+			case p.ch <- chunk{buf[:n], err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+type pipe struct {
+	ctx    context.Context
+	idle   time.Duration
+	ch     chan chunk
+	rest   []byte
+	err    error
+	paused bool
+}
+
+func (p *pipe) Read(b []byte) (int, error) {
+	for len(p.rest) == 0 {
+		if p.err != nil {
+			return 0, p.err
+		}
+		timer := time.NewTimer(p.idle)
+		select {
+		case c := <-p.ch:
+			timer.Stop()
+			p.rest, p.err = c.b, c.err
+			p.paused = false
+		case <-p.ctx.Done():
+			timer.Stop()
+			return 0, io.EOF
+		case <-timer.C:
+			if !p.paused {
+				p.paused = true
+				return 0, parse.ErrPause
+			}
+		}
+	}
+	n := copy(b, p.rest)
+	p.rest = p.rest[n:]
+	return n, nil
+}

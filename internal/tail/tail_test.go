@@ -135,3 +135,27 @@ func TestFromEndSkipsExisting(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestPipePausesWhenQuietAndEndsOnCancel(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	a := parse.NewAssembler(Pipe(ctx, pr, 20*time.Millisecond))
+	go pw.Write([]byte("ERROR boom\n\tat a.B.c(B.java:1)\n"))
+	// The stack record is handed over on the pause, not held until more
+	// input or the end.
+	got := collect(t, a, 2, nil)
+	if got[0] != "ERROR boom" {
+		t.Fatalf("got %q", got)
+	}
+	cancel() // the writer never closes: cancel must still end reading
+	for {
+		_, err := a.Next()
+		if errors.Is(err, parse.ErrPause) {
+			continue
+		}
+		if err != io.EOF {
+			t.Fatalf("after cancel: %v", err)
+		}
+		break
+	}
+}

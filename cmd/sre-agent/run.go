@@ -1,0 +1,438 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/agent"
+	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
+	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
+	"github.com/cloud-sre-agent/sre-agent/internal/offline"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
+	"github.com/cloud-sre-agent/sre-agent/internal/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/server"
+	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
+	"github.com/cloud-sre-agent/sre-agent/internal/tail"
+	"github.com/cloud-sre-agent/sre-agent/internal/telemetry"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// paths are where the agent keeps its state.
+type paths struct{ store, audit string }
+
+// statePaths resolves the store and audit log: the config's, else the
+// user's state directory, the audit log beside the store.
+func statePaths(cfg config.Config, dbFlag string) (paths, error) {
+	p := paths{store: cfg.Store.Path, audit: cfg.Audit.Path}
+	if dbFlag != "" {
+		p.store = dbFlag
+	}
+	if p.store == "" {
+		var err error
+		if p.store, err = sqlite.DefaultPath(); err != nil {
+			return p, err
+		}
+	}
+	if p.audit == "" {
+		p.audit = filepath.Join(filepath.Dir(p.store), "audit.jsonl")
+	}
+	return p, nil
+}
+
+func runCmd(load func() (config.Config, error)) *cobra.Command {
+	var follow bool
+	var httpAddr, dbPath, outDir, auditPath string
+	cmd := &cobra.Command{
+		Use:   "run [LOGFILE...]",
+		Short: "Run the agent: read logs, find incidents, triage, analyse and propose fixes",
+		Long: `Run the agent daemon. It reads the named log files (or the config's sources,
+or stdin when there are none), finds incidents, and takes each through triage,
+root-cause analysis and remediation, gates the proposal and delivers it.
+
+On the embedded defaults it needs no cloud account and no key: the offline
+provider answers, and reports go to ./out. Files are read to their end unless
+--follow (or a source's follow: true) keeps following them across rotation.
+It exits when its inputs end and the incidents in flight are done, or on
+SIGINT/SIGTERM; a restart resumes incidents that were mid-pipeline.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("http-addr") {
+				cfg.HTTP.Addr = httpAddr
+			}
+			if outDir != "" {
+				cfg.Delivery.Local.Dir = outDir
+			}
+			if auditPath != "" {
+				cfg.Audit.Path = auditPath
+			}
+			return runAgent(cmd.Context(), cfg, dbPath, args, follow, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep following the named files as they grow and rotate")
+	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "health and metrics address (default: config http.addr, "+config.DefaultHTTPAddr+"); empty turns it off")
+	cmd.Flags().StringVar(&dbPath, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
+	cmd.Flags().StringVar(&outDir, "out", "", "report directory for local delivery (default: config delivery.local.dir, ./out)")
+	cmd.Flags().StringVar(&auditPath, "audit", "", "audit log path (default: config audit.path, else beside the store)")
+	return cmd
+}
+
+func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []string, follow bool, stdin io.Reader, stdout, stderr io.Writer) error {
+	logRed := redact.New(redact.DefaultOptions())
+	log, err := telemetry.Logger(stderr, cfg.Log.Level, logRed)
+	if err != nil {
+		return err
+	}
+	shutdownTracing, err := telemetry.Tracing(ctx, cfg.Tracing.Exporter, cfg.Tracing.Endpoint, stderr, version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTracing(sctx); err != nil {
+			log.Warn("flush traces", "error", err)
+		}
+	}()
+	p, err := statePaths(cfg, dbFlag)
+	if err != nil {
+		return err
+	}
+	store, err := sqlite.Open(ctx, p.store)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	store.ReopenAfter = cfg.Pipeline.ReopenAfter
+	host, _ := os.Hostname()
+	aud, err := audit.Open(p.audit, host)
+	if err != nil {
+		return err
+	}
+	defer aud.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The gate looks for every kind of secret and PII, whatever the
+	// redaction settings for logs.
+	gate, err := policy.New(cfg.Policy, redact.New(redact.DefaultOptions()))
+	if err != nil {
+		return err
+	}
+	target, err := localdelivery.New(cfg.Delivery.Local)
+	if err != nil {
+		return err
+	}
+	pipe, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Provider: offline.New(), Store: store, Deliverer: target, Gate: gate,
+		Audit: aud, Log: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	sources, err := buildSources(cfg, args, follow, stdin)
+	if err != nil {
+		return err
+	}
+	ag, err := agent.New(store, pipe, aud, sources, agent.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect,
+		ReopenAfter: cfg.Pipeline.ReopenAfter, FlushEvery: cfg.FlushEvery, Poll: time.Second, ShutdownGrace: 10 * time.Second,
+		Log: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	if cfg.HTTP.Addr != "" {
+		srv, err := server.Listen(cfg.HTTP.Addr, reg, ag.Ready)
+		if err != nil {
+			return err
+		}
+		log.Info("serving health and metrics", "addr", srv.Addr())
+		go func() {
+			if err := srv.Serve(); err != nil {
+				log.Error("http server", "error", err)
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+		}()
+	}
+	runErr := ag.Run(ctx)
+	counts, err := store.CountByState(context.WithoutCancel(ctx))
+	if err != nil {
+		return errors.Join(runErr, err)
+	}
+	var parts []string
+	for _, st := range domain.States {
+		if counts[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+		}
+	}
+	if len(parts) == 0 {
+		parts = []string{"none"}
+	}
+	fmt.Fprintf(stdout, "incidents: %s\nreports:   %s\nstore:     %s\naudit log: %s\n",
+		strings.Join(parts, ", "), cfg.Delivery.Local.Dir, p.store, p.audit)
+	return runErr
+}
+
+// buildSources turns the named files, else the config's sources, else
+// stdin, into agent sources.
+func buildSources(cfg config.Config, args []string, follow bool, stdin io.Reader) ([]agent.Source, error) {
+	srcs := cfg.Sources
+	if len(args) > 0 {
+		srcs = nil
+		for _, a := range args {
+			if a == "-" {
+				srcs = append(srcs, config.Source{Type: "stdin"})
+				continue
+			}
+			srcs = append(srcs, config.Source{Type: "file", Path: a, Follow: follow})
+		}
+	}
+	if len(srcs) == 0 {
+		srcs = []config.Source{{Type: "stdin"}}
+	}
+	var out []agent.Source
+	for _, s := range srcs {
+		switch s.Type {
+		case "stdin":
+			started := time.Now().UTC().Format(time.RFC3339Nano)
+			out = append(out, agent.Source{Name: "stdin", Key: "stdin:" + started, Service: firstNonEmpty(s.Service, "stdin"),
+				Open: func(ctx context.Context) (io.ReadCloser, error) {
+					return io.NopCloser(tail.Pipe(ctx, stdin, 500*time.Millisecond)), nil
+				}})
+		case "file":
+			s := s
+			if !s.Follow {
+				if _, err := os.Stat(s.Path); err != nil {
+					return nil, fmt.Errorf("source %s: %w", s.Path, err)
+				}
+			}
+			out = append(out, agent.Source{Name: s.Path, Key: analyze.FileKey(s.Path),
+				Service: firstNonEmpty(s.Service, analyze.ServiceFromName(s.Path)),
+				Open: func(ctx context.Context) (io.ReadCloser, error) {
+					if !s.Follow {
+						return os.Open(s.Path)
+					}
+					opts := tail.DefaultOptions()
+					opts.FromEnd = s.FromEnd
+					return tail.Follow(ctx, s.Path, opts)
+				}})
+		}
+	}
+	return out, nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
+	var dbPath string
+	var asJSON bool
+	openStore := func(cmd *cobra.Command) (*sqlite.Store, error) {
+		cfg, err := load()
+		if err != nil {
+			return nil, err
+		}
+		p, err := statePaths(cfg, dbPath)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(p.store); err != nil {
+			return nil, fmt.Errorf("no store at %s (run `sre-agent run` or `analyze` first): %w", p.store, err)
+		}
+		return sqlite.Open(cmd.Context(), p.store)
+	}
+	cmd := &cobra.Command{Use: "incidents", Short: "List and show incidents in the store"}
+	cmd.PersistentFlags().StringVar(&dbPath, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
+	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List incidents, most severe first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			all, err := st.Incidents(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), all)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tEVENTS\tSERVICE\tLAST SEEN\tTEMPLATE")
+			for _, in := range all {
+				tmpl := ""
+				if len(in.Templates) > 0 {
+					tmpl = clip(in.Templates[0].Text, 70)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", in.Fingerprint.Short(), in.State, in.Severity, in.Count,
+					clip(in.Service, 24), in.LastSeen.UTC().Format(time.RFC3339), tmpl)
+			}
+			return tw.Flush()
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one incident with its pipeline run (ID: the fingerprint or a unique prefix)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			in, raw, err := st.Find(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			var run *pipeline.Run
+			if len(raw) > 0 {
+				run = new(pipeline.Run)
+				if err := json.Unmarshal(raw, run); err != nil {
+					return fmt.Errorf("decode run: %w", err)
+				}
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Incident *domain.Incident `json:"incident"`
+					Run      *pipeline.Run    `json:"run,omitempty"`
+				}{in, run})
+			}
+			return showIncident(cmd.OutOrStdout(), in, run)
+		},
+	}
+	cmd.AddCommand(list, show)
+	return cmd
+}
+
+func showIncident(w io.Writer, in *domain.Incident, run *pipeline.Run) error {
+	fmt.Fprintf(w, "Incident %s\n  state:     %s\n  service:   %s\n  severity:  %s\n  events:    %d\n  seen:      %s .. %s\n",
+		in.Fingerprint, in.State, in.Service, in.Severity, in.Count,
+		in.FirstSeen.UTC().Format(time.RFC3339), in.LastSeen.UTC().Format(time.RFC3339))
+	reasons := make([]string, len(in.Reasons))
+	for i, r := range in.Reasons {
+		reasons[i] = string(r)
+	}
+	fmt.Fprintf(w, "  reasons:   %s\n\nTemplates:\n", strings.Join(reasons, ", "))
+	for _, t := range in.Templates {
+		fmt.Fprintf(w, "  %6d  %s\n", t.Count, t.Text)
+	}
+	if len(in.Samples) > 0 {
+		fmt.Fprintln(w, "\nSamples:")
+		for _, s := range in.Samples {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+	}
+	if run == nil {
+		fmt.Fprintln(w, "\nPipeline: not started")
+		return nil
+	}
+	fmt.Fprintf(w, "\nPipeline run %d:\n", run.Number)
+	if t := run.Triage; t != nil {
+		fmt.Fprintf(w, "  triage:      %s, %s, actionable=%v, confidence %.2f\n               %s\n", t.Category, t.Severity, t.Actionable, t.Confidence, t.Reasoning)
+	}
+	if a := run.Analysis; a != nil {
+		fmt.Fprintf(w, "  root cause:  (confidence %.2f) %s\n", a.Confidence, a.RootCause)
+		for _, f := range a.SuspectedFiles {
+			fmt.Fprintf(w, "               suspect %s:%d %s\n", f.Path, f.Line, f.Reason)
+		}
+	}
+	if r := run.Remediation; r != nil {
+		fmt.Fprintf(w, "  proposal:    (risk %s) %s\n", r.Risk, r.Summary)
+		for i, s := range r.Steps {
+			fmt.Fprintf(w, "               %d. %s\n", i+1, s)
+		}
+		if r.Diff != "" {
+			fmt.Fprintf(w, "  diff:        %d lines\n", strings.Count(r.Diff, "\n"))
+		}
+	}
+	if d := run.Rejection; d != nil {
+		fmt.Fprintf(w, "  rejected:    %s\n", strings.Join(d.Rules(), ", "))
+		for _, v := range d.Violations {
+			fmt.Fprintf(w, "               %s %s %s\n", v.Rule, v.Path, v.Detail)
+		}
+	}
+	if d := run.Delivery; d != nil {
+		fmt.Fprintf(w, "  delivered:   %s %s\n", d.Target, d.Location)
+	}
+	if run.Failure != "" {
+		fmt.Fprintf(w, "  failure:     %s\n", run.Failure)
+	}
+	return nil
+}
+
+func auditCmd(load func() (config.Config, error)) *cobra.Command {
+	var dbPath string
+	cmd := &cobra.Command{Use: "audit", Short: "Work with the audit log"}
+	verify := &cobra.Command{
+		Use:   "verify [FILE]",
+		Short: "Check the audit log's hash chain; name the first bad record",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			p, err := statePaths(cfg, dbPath)
+			if err != nil {
+				return err
+			}
+			path := p.audit
+			if len(args) == 1 {
+				path = args[0]
+			}
+			s, err := audit.VerifyFile(path)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %s: %d records, chain intact (last seq %d)\n", path, s.Records, s.LastSeq)
+			return nil
+		},
+	}
+	verify.Flags().StringVar(&dbPath, "db", "", "store path whose directory holds the default audit log")
+	cmd.AddCommand(verify)
+	return cmd
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func clip(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+

@@ -1,0 +1,346 @@
+// Package agent is the long-running daemon: each source feeds its own
+// ingest spine, what the spines find is saved to the store every flush
+// interval, and a worker takes each new or re-opened incident through the
+// pipeline. Incidents the pipeline had not finished when the agent last
+// stopped are picked up at start.
+//
+// When every source has ended (files read to their end, stdin closed) the
+// agent finishes the incidents in flight and returns. When its context is
+// cancelled (SIGINT, SIGTERM) it stops reading, saves what it has, lets
+// the pipeline step in flight finish within the shutdown grace, and
+// returns.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
+	"github.com/cloud-sre-agent/sre-agent/internal/parse"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
+	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/template"
+)
+
+// Store is what the agent needs from the incident store.
+type Store interface {
+	Baselines(ctx context.Context) ([]domain.Baseline, error)
+	Save(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident) error
+	CountByState(ctx context.Context) (map[domain.State]int, error)
+}
+
+// Pipeline is what the agent needs from the pipeline.
+type Pipeline interface {
+	Drain(ctx context.Context) (moved int, waiting bool, err error)
+	Stop()
+}
+
+// Source is one input stream.
+type Source struct {
+	// Name labels the source in metrics and logs.
+	Name string
+	// Key is the source's share key in the store: the same key on a
+	// restart replaces the share instead of adding to it.
+	Key string
+	// Service names events that do not name their own.
+	Service string
+	// Open starts reading. The reader may return parse.ErrPause when it
+	// has nothing for now; it returns io.EOF at its end, or when ctx is
+	// done.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// Options tune the agent.
+type Options struct {
+	Redact   redact.Options
+	Template template.Config
+	Detect   detect.Config
+	// ReopenAfter is the quiet gap after which an incident's next event
+	// re-opens it.
+	ReopenAfter time.Duration
+	// FlushEvery is how often a source saves what it found while input
+	// keeps coming (it also saves when input pauses and at its end).
+	FlushEvery time.Duration
+	// Poll is how often the worker looks for incidents due a retry.
+	Poll time.Duration
+	// ShutdownGrace bounds how long a pipeline step in flight may take to
+	// finish once the agent is told to stop.
+	ShutdownGrace time.Duration
+	Log           *slog.Logger
+	Registerer    prometheus.Registerer
+}
+
+// Agent runs sources and the pipeline.
+type Agent struct {
+	store   Store
+	pipe    Pipeline
+	audit   pipeline.Auditor
+	sources []Source
+	opts    Options
+	red     *redact.Redactor
+	log     *slog.Logger
+
+	ready     atomic.Bool
+	stopping  atomic.Bool
+	events    *prometheus.CounterVec
+	parseErrs *prometheus.CounterVec
+	saves     *prometheus.CounterVec
+}
+
+// New builds an agent.
+func New(store Store, pipe Pipeline, aud pipeline.Auditor, sources []Source, opts Options) (*Agent, error) {
+	if len(sources) == 0 {
+		return nil, errors.New("agent: no sources")
+	}
+	if opts.FlushEvery <= 0 || opts.Poll <= 0 {
+		return nil, errors.New("agent: flush and poll intervals must be positive")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	a := &Agent{store: store, pipe: pipe, audit: aud, sources: sources, opts: opts, red: redact.New(opts.Redact), log: opts.Log,
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_events_total",
+			Help: "Log events read, by source and severity."}, []string{"source", "severity"}),
+		parseErrs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_parse_errors_total",
+			Help: "Records that did not parse as their format claimed (kept as plain text)."}, []string{"source"}),
+		saves: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_store_saves_total",
+			Help: "Saves of what a source found, by outcome."}, []string{"source", "outcome"}),
+	}
+	if opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{a.events, a.parseErrs, a.saves, &stateCollector{a: a}} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("register agent metrics: %w", err)
+			}
+		}
+	}
+	return a, nil
+}
+
+// Ready reports whether the agent is reading and working.
+func (a *Agent) Ready() error {
+	switch {
+	case a.stopping.Load():
+		return errors.New("stopping")
+	case !a.ready.Load():
+		return errors.New("starting")
+	}
+	return nil
+}
+
+// Run reads every source and works the pipeline until the sources end and
+// the work is done, or ctx is cancelled.
+func (a *Agent) Run(ctx context.Context) error {
+	if _, err := a.audit.Append(audit.Record{Kind: audit.KindStart, Outcome: "ok", Fields: map[string]any{"sources": len(a.sources)}}); err != nil {
+		return err
+	}
+	baselines, err := a.store.Baselines(ctx)
+	if err != nil {
+		return err
+	}
+	wake := make(chan struct{}, 1)
+	sourcesDone := make(chan struct{})
+	var wg sync.WaitGroup
+	srcErrs := make([]error, len(a.sources))
+	for i, src := range a.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.read(ctx, src, baselines, wake); err != nil {
+				srcErrs[i] = fmt.Errorf("source %s: %w", src.Name, err)
+				a.log.Error("source stopped", "source", src.Name, "error", err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(sourcesDone) }()
+	a.ready.Store(true)
+	a.log.Info("agent started", "sources", len(a.sources))
+
+	// The pipeline's calls run on their own context: a stop lets the step
+	// in flight finish, up to the grace period.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-workCtx.Done():
+			return
+		}
+		a.stopping.Store(true)
+		a.pipe.Stop()
+		select {
+		case <-time.After(a.opts.ShutdownGrace):
+			cancelWork()
+		case <-workCtx.Done():
+		}
+	}()
+	workErr := a.work(ctx, workCtx, wake, sourcesDone)
+	a.stopping.Store(true)
+	cancelWork()
+	// Sources save on their way out; wait for them briefly (stdin may
+	// still be blocked in a read that only the process exit ends).
+	select {
+	case <-sourcesDone:
+	case <-time.After(a.opts.ShutdownGrace):
+		a.log.Warn("a source did not stop within the shutdown grace")
+	}
+	outcome := "ok"
+	if ctx.Err() != nil {
+		outcome = "signalled"
+	}
+	if _, err := a.audit.Append(audit.Record{Kind: audit.KindStop, Outcome: outcome}); err != nil && workErr == nil {
+		workErr = err
+	}
+	a.log.Info("agent stopped", "outcome", outcome)
+	return errors.Join(append([]error{workErr}, srcErrs...)...)
+}
+
+// work drains the pipeline whenever a source saves, until the sources are
+// done and nothing is left, or ctx is cancelled.
+func (a *Agent) work(ctx, workCtx context.Context, wake <-chan struct{}, sourcesDone <-chan struct{}) error {
+	done := sourcesDone
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		finished := done == nil
+		_, waiting, err := a.pipe.Drain(workCtx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("pipeline: %w", err)
+		}
+		if finished && !waiting {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-done:
+			done = nil // drain once more: the last saves are in
+		case <-time.After(a.opts.Poll):
+		}
+	}
+}
+
+// read runs one source through its own spine, saving what it finds.
+func (a *Agent) read(ctx context.Context, src Source, baselines []domain.Baseline, wake chan<- struct{}) error {
+	miner, err := template.New(a.opts.Template)
+	if err != nil {
+		return err
+	}
+	det, err := detect.New(a.opts.Detect)
+	if err != nil {
+		return err
+	}
+	spine := ingest.New(a.red, miner, det)
+	spine.DefaultService = src.Service
+	spine.ReopenAfter = a.opts.ReopenAfter
+	spine.Seed(baselines)
+	r, err := src.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	s := &sourceState{src: src, spine: spine, last: time.Now()}
+	// Saving uses its own context: what was read is saved even when the
+	// agent is stopping.
+	saveCtx := context.WithoutCancel(ctx)
+	asm := parse.NewAssembler(r)
+	for n := 0; ; n++ {
+		rec, err := asm.Next()
+		if errors.Is(err, parse.ErrPause) {
+			if err := a.save(saveCtx, s, wake); err != nil {
+				return err
+			}
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			return a.save(saveCtx, s, wake)
+		}
+		if err != nil {
+			if serr := a.save(saveCtx, s, wake); serr != nil {
+				return errors.Join(err, serr)
+			}
+			return err
+		}
+		spine.Record(rec)
+		if n&255 == 0 && time.Since(s.last) >= a.opts.FlushEvery {
+			if err := a.save(saveCtx, s, wake); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+type sourceState struct {
+	src        Source
+	spine      *ingest.Spine
+	last       time.Time
+	savedStats ingest.Stats
+}
+
+// save stores the spine's incidents when anything was read since the last
+// save, counts the new events, and wakes the worker.
+func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}) error {
+	s.last = time.Now()
+	st := s.spine.Stats()
+	if st.Events == s.savedStats.Events {
+		return nil
+	}
+	for sev, n := range st.BySeverity {
+		if d := n - s.savedStats.BySeverity[sev]; d > 0 {
+			a.events.WithLabelValues(s.src.Name, sev).Add(float64(d))
+		}
+	}
+	if d := st.ParseErrors - s.savedStats.ParseErrors; d > 0 {
+		a.parseErrs.WithLabelValues(s.src.Name).Add(float64(d))
+	}
+	s.savedStats = st
+	incidents := s.spine.Incidents()
+	if len(incidents) == 0 {
+		return nil
+	}
+	if err := a.store.Save(ctx, s.src.Key, s.spine.Baselines(), incidents); err != nil {
+		a.saves.WithLabelValues(s.src.Name, "error").Inc()
+		return err
+	}
+	a.saves.WithLabelValues(s.src.Name, "ok").Inc()
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// stateCollector reports incidents by state from the store at scrape time.
+type stateCollector struct{ a *Agent }
+
+var stateDesc = prometheus.NewDesc("sre_agent_incidents", "Incidents in the store by lifecycle state.", []string{"state"}, nil)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- stateDesc }
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.a.store.CountByState(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(stateDesc, err)
+		return
+	}
+	for _, st := range domain.States {
+		ch <- prometheus.MustNewConstMetric(stateDesc, prometheus.GaugeValue, float64(counts[st]), string(st))
+	}
+}

@@ -1,0 +1,104 @@
+// Package telemetry sets up the agent's own observability: structured JSON
+// logs that never carry a secret, and OpenTelemetry tracing with a none,
+// stdout or OTLP/HTTP exporter.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+)
+
+// Logger returns a JSON logger at level whose every string value (the
+// message included) and error passes through the redactor, so a secret
+// that reaches a log call is masked before it is written.
+func Logger(w io.Writer, level string, red *redact.Redactor) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		switch a.Value.Kind() {
+		case slog.KindString:
+			if s := a.Value.String(); red.Find(s) != nil {
+				a.Value = slog.StringValue(red.Redact(s))
+			}
+		case slog.KindAny:
+			if err, ok := a.Value.Any().(error); ok {
+				a.Value = slog.StringValue(red.Redact(err.Error()))
+			}
+		}
+		return a
+	}})
+	return slog.New(h), nil
+}
+
+// Tracing installs the global tracer provider for exporter ("none",
+// "stdout" or "otlp") and returns its shutdown, which flushes spans.
+// stdout writes to w. The OTLP endpoint must be https, or http on a
+// loopback address.
+func Tracing(ctx context.Context, exporter, endpoint string, w io.Writer, version string) (func(context.Context) error, error) {
+	var exp sdktrace.SpanExporter
+	var err error
+	switch exporter {
+	case "", "none":
+		otel.SetTracerProvider(noop.NewTracerProvider())
+		return func(context.Context) error { return nil }, nil
+	case "stdout":
+		exp, err = stdouttrace.New(stdouttrace.WithWriter(w))
+	case "otlp":
+		if err := checkEndpoint(endpoint); err != nil {
+			return nil, err
+		}
+		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+	default:
+		return nil, fmt.Errorf("tracing: unknown exporter %q", exporter)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	res := resource.NewSchemaless(semconv.ServiceName("sre-agent"), semconv.ServiceVersion(version))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	otel.SetTracerProvider(tp)
+	return tp.Shutdown, nil
+}
+
+// checkEndpoint allows https anywhere and plain http only to loopback.
+func checkEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return fmt.Errorf("tracing endpoint: %w", err)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("tracing endpoint %s: plain http is allowed only to loopback; use https", u.Host)
+	}
+	return errors.New("tracing endpoint must be an http(s) URL")
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

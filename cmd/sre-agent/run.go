@@ -435,4 +435,3 @@ func clip(s string, n int) string {
 	}
 	return s[:n-1] + "…"
 }
-

@@ -147,6 +147,20 @@ func (l *Log) Append(r Record) (Record, error) {
 		r.Replica = l.replica
 	}
 	r.PrevHash = l.prevHash
+	// Fields are stored as Verify will read them back (maps with sorted
+	// keys, numbers as written), so the hash is reproducible from the line.
+	if r.Fields != nil {
+		b, err := json.Marshal(r.Fields)
+		if err != nil {
+			return r, fmt.Errorf("audit record fields: %w", err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		r.Fields = nil
+		if err := dec.Decode(&r.Fields); err != nil {
+			return r, fmt.Errorf("audit record fields: %w", err)
+		}
+	}
 	c, err := r.content()
 	if err != nil {
 		return r, fmt.Errorf("audit record: %w", err)

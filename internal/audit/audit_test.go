@@ -117,3 +117,19 @@ func TestEmptyLogVerifies(t *testing.T) {
 		t.Fatalf("empty log: %+v %v", s, err)
 	}
 }
+
+func TestStructFieldsVerify(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.jsonl")
+	l, _ := Open(path, "r")
+	type v struct {
+		Rule, Path string
+		N          int64
+	}
+	if _, err := l.Append(Record{Kind: KindPolicyRejection, Fields: map[string]any{"violations": []v{{"z", "<a&b>", 1 << 60}}}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if _, err := VerifyFile(path); err != nil {
+		t.Fatal(err)
+	}
+}

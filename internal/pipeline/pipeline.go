@@ -246,7 +246,9 @@ func (p *Pipeline) Process(ctx context.Context, in domain.Incident) (domain.Stat
 			span.SetStatus(codes.Error, err.Error())
 			return state, err
 		}
-		if err := p.save(ctx, in.Fingerprint, next, &run); err != nil {
+		// The step's outcome is saved even when ctx was cancelled during
+		// it: that is what lets a restart resume from here.
+		if err := p.save(context.WithoutCancel(ctx), in.Fingerprint, next, &run); err != nil {
 			return state, err
 		}
 		if next == state { // waiting for a retry

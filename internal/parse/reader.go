@@ -279,7 +279,9 @@ func (a *Assembler) continues(line string) bool {
 		}
 	case modeGoTrace:
 		// Frames print the function unindented: "main.main()".
-		if strings.HasSuffix(line, ")") && strings.IndexByte(line, '(') > 0 && !strings.Contains(line, " ") {
+		// Arguments may hold spaces ("({0x7f2c, 0xc000212000})"); the
+		// function name before them does not.
+		if i := strings.IndexByte(line, '('); i > 0 && strings.HasSuffix(line, ")") && !strings.Contains(line[:i], " ") {
 			return true
 		}
 		if strings.HasPrefix(line, "exit status ") {

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// executeErr runs a command and returns its output and error.
+func executeErr(stdin string, args ...string) (string, error) {
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&bytes.Buffer{})
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+const sampleLog = "../../examples/logs/checkout.log"
+
+// The user's path on the embedded defaults: run over a sample log, list
+// the incidents, verify the audit log, and see it fail after an edit.
+func TestRunEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	db, out, aud := filepath.Join(dir, "state", "incidents.db"), filepath.Join(dir, "out"), filepath.Join(dir, "state", "audit.jsonl")
+	summary := execute(t, "", "run", "--db", db, "--out", out, "--http-addr", "", sampleLog)
+	m := regexp.MustCompile(`(\d+) delivered`).FindStringSubmatch(summary)
+	if m == nil {
+		t.Fatalf("no deliveries in summary:\n%s", summary)
+	}
+	delivered, _ := strconv.Atoi(m[1])
+	reports, _ := filepath.Glob(filepath.Join(out, "*.md"))
+	if len(reports) != delivered || delivered < 4 {
+		t.Fatalf("%d reports for %d delivered incidents", len(reports), delivered)
+	}
+	if !strings.Contains(summary, aud) {
+		t.Fatalf("summary does not say where the audit log is:\n%s", summary)
+	}
+
+	list := execute(t, "", "incidents", "list", "--db", db)
+	if strings.Count(list, "delivered") != delivered || !strings.Contains(list, "not-actionable") {
+		t.Fatalf("incidents list:\n%s", list)
+	}
+	// The panic's report points at the application frame, not the runtime.
+	var panicReport string
+	for _, r := range reports {
+		b, _ := os.ReadFile(r)
+		if strings.Contains(string(b), "nil pointer") {
+			panicReport = string(b)
+		}
+	}
+	if !strings.Contains(panicReport, "/src/internal/cart/cart.go:57") || !strings.Contains(panicReport, "code-defect") {
+		t.Fatalf("panic report lacks its suspected file:\n%s", panicReport)
+	}
+	id := strings.TrimSuffix(filepath.Base(reports[0]), ".md")[:8]
+	if show := execute(t, "", "incidents", "show", "--db", db, id); !strings.Contains(show, "root cause:") || !strings.Contains(show, "delivered:") {
+		t.Fatalf("incidents show:\n%s", show)
+	}
+
+	// Nothing secret anywhere the agent wrote.
+	for _, p := range append(reports, db, aud) {
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte("ghp_1234567890abcdef")) || bytes.Contains(b, []byte("jane.doe@example.com")) {
+			t.Fatalf("%s carries a secret or PII from the log", p)
+		}
+	}
+
+	if got := execute(t, "", "audit", "verify", aud); !strings.HasPrefix(got, "ok:") {
+		t.Fatalf("audit verify: %s", got)
+	}
+	// A second run over the same log: one pipeline run per fingerprint,
+	// so no new model calls and no new deliveries.
+	before, _ := os.ReadFile(aud)
+	execute(t, "", "run", "--db", db, "--out", out, "--http-addr", "", sampleLog)
+	after, _ := os.ReadFile(aud)
+	if n := bytes.Count(after[len(before):], []byte(`"kind":"model_call"`)); n != 0 {
+		t.Fatalf("second run made %d model calls", n)
+	}
+
+	// Tamper: edit one record and verify must fail, naming a line.
+	lines := strings.Split(strings.TrimRight(string(after), "\n"), "\n")
+	lines[3] = strings.Replace(lines[3], `"outcome":"ok"`, `"outcome":"OK"`, 1)
+	os.WriteFile(aud, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	_, err := executeErr("", "audit", "verify", aud)
+	if err == nil || !strings.Contains(err.Error(), "line 4") {
+		t.Fatalf("verify after an edit: %v", err)
+	}
+}
+
+func TestRunReadsStdinWhenNoFileIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	log, _ := os.ReadFile(sampleLog)
+	summary := execute(t, string(log), "run", "--db", filepath.Join(dir, "s.db"), "--out", filepath.Join(dir, "out"), "--http-addr", "")
+	if !strings.Contains(summary, "delivered") {
+		t.Fatalf("stdin run:\n%s", summary)
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("provider:\n  name: gpt-nine\n"), 0o600)
+	if _, err := executeErr("", "--config", cfg, "run", sampleLog); err == nil || !strings.Contains(err.Error(), "gpt-nine") {
+		t.Fatalf("err = %v", err)
+	}
+}

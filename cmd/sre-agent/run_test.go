@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // executeErr runs a command and returns its output and error.
@@ -107,5 +110,64 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	os.WriteFile(cfg, []byte("provider:\n  name: gpt-nine\n"), 0o600)
 	if _, err := executeErr("", "--config", cfg, "run", sampleLog); err == nil || !strings.Contains(err.Error(), "gpt-nine") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestMain lets a test run this test binary as the sre-agent command
+// itself, to send it real signals.
+func TestMain(m *testing.M) {
+	if os.Getenv("SRE_AGENT_BE_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestSIGTERMStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "app.log")
+	os.WriteFile(logPath, []byte("2026-01-01T00:00:00Z ERROR dial tcp 10.0.0.1:5432: connect: connection refused\n"), 0o644)
+	aud := filepath.Join(dir, "audit.jsonl")
+	cmd := exec.Command(os.Args[0], "run", "--follow", "--db", filepath.Join(dir, "s.db"), "--out", filepath.Join(dir, "out"),
+		"--audit", aud, "--http-addr", "127.0.0.1:0", logPath)
+	cmd.Env = append(os.Environ(), "SRE_AGENT_BE_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the incident is delivered, then signal.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(dir, "out", "*.md")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no report; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("did not stop after SIGTERM")
+	}
+	b, _ := os.ReadFile(aud)
+	if !bytes.Contains(b, []byte(`"kind":"agent_stop","replica"`)) || !bytes.Contains(b, []byte(`"outcome":"signalled"`)) {
+		t.Fatalf("no signalled stop in the audit log:\n%s", b)
+	}
+	// Its own logs are JSON lines.
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if !strings.HasPrefix(l, "{") {
+			t.Fatalf("log line is not JSON: %q", l)
+		}
 	}
 }

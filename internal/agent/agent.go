@@ -153,6 +153,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	srcErrs := make([]error, len(a.sources))
 	for i, src := range a.sources {
+		a.parseErrs.WithLabelValues(src.Name) // a zero series from the start
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

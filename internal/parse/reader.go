@@ -146,6 +146,8 @@ type Assembler struct {
 	depth   jsonDepth
 	err     error
 	queue   []Record
+	// paused is a pause to report once the queue is empty.
+	paused bool
 }
 
 type mode int
@@ -175,16 +177,20 @@ func (a *Assembler) Next() (Record, error) {
 			a.queue = a.queue[1:]
 			return r, nil
 		}
+		if a.paused {
+			a.paused = false
+			return Record{}, ErrPause
+		}
 		if a.err != nil {
 			return Record{}, a.err
 		}
 		if !a.lr.Scan() {
 			if a.lr.Paused() {
+				// Hand over what was held back, then report the pause
+				// so the caller can act on a quiet input.
 				a.flush()
-				if len(a.queue) > 0 {
-					continue
-				}
-				return Record{}, ErrPause
+				a.paused = true
+				continue
 			}
 			a.err = a.lr.Err()
 			if a.err == nil {

@@ -133,3 +133,15 @@ func TestStructFieldsVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func FuzzVerify(f *testing.F) {
+	f.Add(`{"seq":1,"time":"2026-01-01T00:00:00Z","kind":"stage","prev_hash":"","hash":"x"}` + "\n")
+	f.Add("{}\n{}\n")
+	f.Add("not json\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		sum, err := Verify(strings.NewReader(s), "")
+		if err == nil && sum.Records > 0 && sum.LastSeq != int64(sum.Records) {
+			t.Fatalf("verified %d records ending at seq %d", sum.Records, sum.LastSeq)
+		}
+	})
+}

@@ -54,3 +54,37 @@ func TestLoad(t *testing.T) {
 		t.Errorf("defaults invalid: %v", err)
 	}
 }
+
+func TestExampleConfigLoads(t *testing.T) {
+	c, err := Load("../../examples/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Sources) != 1 || !c.Sources[0].Follow || c.Delivery.Local.Dir != "out" || c.Pipeline.ReopenAfter != 6*time.Hour {
+		t.Fatalf("example config: %+v", c)
+	}
+	d := Default()
+	d.Sources = c.Sources
+	if c.Pipeline != d.Pipeline || c.HTTP != d.HTTP || c.Tracing != d.Tracing || c.FlushEvery != d.FlushEvery || c.Policy.MaxFiles != d.Policy.MaxFiles {
+		t.Fatal("the example's values drifted from the defaults it claims")
+	}
+}
+
+func TestDaemonSettingsValidate(t *testing.T) {
+	for body, want := range map[string]string{
+		"sources:\n  - type: file\n":                  "needs a path",
+		"sources:\n  - type: kafka\n":                 "unknown type",
+		"sources:\n  - type: stdin\n    follow: true": "stdin takes no",
+		"provider:\n  name: magic\n":                  "unknown provider",
+		"delivery:\n  type: email\n":                  "unknown type",
+		"tracing:\n  exporter: otlp\n":                "needs an endpoint",
+		"log:\n  level: chatty\n":                     "unknown level",
+		"pipeline:\n  token_budget: 10\n":            "token_budget",
+		"policy:\n  deny: ['[']\n":                    "bad path pattern",
+		"flush_every: 0s\n":                           "flush_every",
+	} {
+		if _, err := Load(writeConfig(t, body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want %q", body, err, want)
+		}
+	}
+}

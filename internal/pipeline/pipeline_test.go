@@ -398,3 +398,18 @@ func between(s, a, b string) string {
 	}
 	return ""
 }
+
+func FuzzDecode(f *testing.F) {
+	f.Add(okTriage)
+	f.Add(okAnalysis)
+	f.Add("```json\n" + okRemedy + "\n```")
+	f.Add(`{"category":1}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, st := range pipeline.Stages {
+			var v map[string]any
+			if err := pipeline.Decode(st, s, &v); err == nil && v == nil {
+				t.Fatalf("%s: accepted %q as nothing", st, s)
+			}
+		}
+	})
+}

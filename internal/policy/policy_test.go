@@ -163,3 +163,13 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkCheck(b *testing.B) {
+	g := gate(b, DefaultConfig())
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if d := g.Check("Set a connect timeout so a dead database fails fast.", goodDiff); !d.Allowed {
+			b.Fatal(d.Violations)
+		}
+	}
+}

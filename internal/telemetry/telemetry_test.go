@@ -1,0 +1,93 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"go.opentelemetry.io/otel"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+)
+
+func TestLoggerNeverWritesASecret(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := Logger(&buf, "info", redact.New(redact.DefaultOptions()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+	log.Info("calling with token="+token, "header", "Authorization: Bearer "+token, "err", errors.New("refused key "+token), "n", 3)
+	log.Debug("below the level")
+	out := buf.String()
+	if strings.Contains(out, token) {
+		t.Fatalf("secret in log: %s", out)
+	}
+	if !strings.Contains(out, "[REDACTED:") || !strings.HasPrefix(out, "{") || strings.Contains(out, "below the level") {
+		t.Fatalf("log: %s", out)
+	}
+	if _, err := Logger(io.Discard, "loud", redact.New(redact.DefaultOptions())); err == nil {
+		t.Fatal("bad level accepted")
+	}
+}
+
+func span(t *testing.T) {
+	_, s := otel.Tracer("test").Start(context.Background(), "incident")
+	s.End()
+}
+
+func TestStdoutExporterWritesSpans(t *testing.T) {
+	var buf bytes.Buffer
+	shutdown, err := Tracing(context.Background(), "stdout", "", &buf, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	span(t)
+	if err := shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"Name":"incident"`) {
+		t.Fatalf("stdout exporter wrote %q", buf.String())
+	}
+}
+
+func TestOTLPExporterPostsToCollector(t *testing.T) {
+	var posts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/traces" && r.Header.Get("Content-Type") == "application/x-protobuf" {
+			posts.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	shutdown, err := Tracing(context.Background(), "otlp", srv.URL+"/v1/traces", io.Discard, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	span(t)
+	if err := shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if posts.Load() == 0 {
+		t.Fatal("no OTLP export reached the collector")
+	}
+}
+
+func TestOTLPRefusesPlainHTTPOffLoopback(t *testing.T) {
+	if _, err := Tracing(context.Background(), "otlp", "http://collector.example:4318/v1/traces", io.Discard, "t"); err == nil {
+		t.Fatal("plain http to a remote collector accepted")
+	}
+	if err := checkEndpoint("https://collector.example/v1/traces"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Tracing(context.Background(), "zipkin", "", io.Discard, "t"); err == nil {
+		t.Fatal("unknown exporter accepted")
+	}
+}

@@ -394,21 +394,26 @@ func (p *Pipeline) call(ctx context.Context, req Request, fp domain.Fingerprint,
 	return rec.Seq, verr, err
 }
 
-// stageError records a retryable error: the stage is retried after a
-// backoff until MaxErrors, then the incident fails.
+// stageError records a retryable error of a model stage.
 func (p *Pipeline) stageError(in *domain.Incident, run *Run, st Stage, err error) (domain.State, error) {
 	var ae *auditError
 	if errors.As(err, &ae) {
 		return in.State, err
 	}
+	p.log.Warn("stage error", "fingerprint", string(in.Fingerprint), "stage", string(st), "errors", run.Errors+1, "error", err.Error())
+	return p.retryLater(run, string(st), stageFrom[st], err), nil
+}
+
+// retryLater counts an error of a step: the step is retried from state
+// after a backoff until MaxErrors, then the incident fails.
+func (p *Pipeline) retryLater(run *Run, step string, state domain.State, err error) domain.State {
 	run.Errors++
-	p.log.Warn("stage error", "fingerprint", string(in.Fingerprint), "stage", string(st), "errors", run.Errors, "error", err.Error())
 	if run.Errors >= p.cfg.MaxErrors {
-		run.Failure = fmt.Sprintf("%s: %d errors, the last: %v", st, run.Errors, err)
-		return domain.StateFailed, nil
+		run.Failure = fmt.Sprintf("%s: %d errors, the last: %v", step, run.Errors, err)
+		return domain.StateFailed
 	}
 	run.RetryAt = p.now().Add(p.cfg.RetryBackoff << (run.Errors - 1))
-	return stageFrom[st], nil
+	return state
 }
 
 type auditError struct{ err error }
@@ -462,21 +467,11 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 		if ctx.Err() != nil {
 			return domain.StateProposed, nil
 		}
-		return p.stageErrorDelivery(in, run, err)
+		return p.retryLater(run, "delivery", domain.StateProposed, err), nil
 	}
 	run.Delivery = &del
 	run.Errors, run.RetryAt = 0, time.Time{}
 	return domain.StateDelivered, nil
-}
-
-func (p *Pipeline) stageErrorDelivery(in *domain.Incident, run *Run, err error) (domain.State, error) {
-	run.Errors++
-	if run.Errors >= p.cfg.MaxErrors {
-		run.Failure = fmt.Sprintf("delivery: %d errors, the last: %v", run.Errors, err)
-		return domain.StateFailed, nil
-	}
-	run.RetryAt = p.now().Add(p.cfg.RetryBackoff << (run.Errors - 1))
-	return domain.StateProposed, nil
 }
 
 func (p *Pipeline) reject(in *domain.Incident, run *Run, d policy.Decision) (domain.State, error) {

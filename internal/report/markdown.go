@@ -100,22 +100,19 @@ func Markdown(w io.Writer, p pipeline.Proposal) error {
 // fence wraps text in a code block whose fence is longer than any run of
 // backticks inside it, so the text cannot end the block.
 func fence(text, lang string) string {
-	longest, run := 0, 0
-	for i := 0; i < len(text); i++ {
-		if text[i] == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	f := strings.Repeat("`", max(3, longest+1))
+	f := strings.Repeat("`", max(3, longestBackticks(text)+1))
 	return f + lang + "\n" + strings.TrimRight(text, "\n") + "\n" + f + "\n"
 }
 
 // code is inline code that its content cannot close.
 func code(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
+	f := strings.Repeat("`", longestBackticks(s)+1)
+	return f + " " + s + " " + f
+}
+
+// longestBackticks is the longest run of backticks in s.
+func longestBackticks(s string) int {
 	longest, run := 0, 0
 	for i := 0; i < len(s); i++ {
 		if s[i] == '`' {
@@ -125,8 +122,7 @@ func code(s string) string {
 			run = 0
 		}
 	}
-	f := strings.Repeat("`", longest+1)
-	return f + " " + s + " " + f
+	return longest
 }
 
 var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

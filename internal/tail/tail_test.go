@@ -46,6 +46,21 @@ func collect(t *testing.T, a *parse.Assembler, want int, progress chan<- int) []
 	return got
 }
 
+// untilEOF reads past pauses and wants the end next.
+func untilEOF(t *testing.T, a *parse.Assembler) {
+	t.Helper()
+	for {
+		_, err := a.Next()
+		if errors.Is(err, parse.ErrPause) {
+			continue
+		}
+		if err != io.EOF {
+			t.Fatalf("after cancel: %v, want EOF", err)
+		}
+		return
+	}
+}
+
 // when runs fn in the background once collect has reached n lines.
 func when(progress <-chan int, steps map[int]func()) {
 	go func() {
@@ -99,16 +114,7 @@ func TestFollowsRenameRotationAndTruncation(t *testing.T) {
 		t.Fatalf("rotations %d, want 2", fl.Rotations)
 	}
 	cancel()
-	for {
-		_, err := a.Next()
-		if errors.Is(err, parse.ErrPause) {
-			continue
-		}
-		if err != io.EOF {
-			t.Fatalf("after cancel: %v, want EOF", err)
-		}
-		break
-	}
+	untilEOF(t, a)
 }
 
 func TestWaitsForMissingFileAndPartialLines(t *testing.T) {
@@ -155,14 +161,5 @@ func TestPipePausesWhenQuietAndEndsOnCancel(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 	cancel() // the writer never closes: cancel must still end reading
-	for {
-		_, err := a.Next()
-		if errors.Is(err, parse.ErrPause) {
-			continue
-		}
-		if err != io.EOF {
-			t.Fatalf("after cancel: %v", err)
-		}
-		break
-	}
+	untilEOF(t, a)
 }

@@ -133,9 +133,11 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// The gate looks for every kind of secret and PII, whatever the
-	// redaction settings for logs.
-	gate, err := policy.New(cfg.Policy, redact.New(redact.DefaultOptions()))
+	// The gate looks for every kind of secret, and for email addresses and
+	// phone numbers, whatever the redaction settings for logs; IP addresses
+	// are left out, since code legitimately names loopback and documentation
+	// addresses.
+	gate, err := policy.New(cfg.Policy, redact.New(redact.Options{Email: true, Phone: true}))
 	if err != nil {
 		return err
 	}

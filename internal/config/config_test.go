@@ -79,7 +79,7 @@ func TestDaemonSettingsValidate(t *testing.T) {
 		"delivery:\n  type: email\n":                  "unknown type",
 		"tracing:\n  exporter: otlp\n":                "needs an endpoint",
 		"log:\n  level: chatty\n":                     "unknown level",
-		"pipeline:\n  token_budget: 10\n":             "token_budget",
+		"pipeline:\n  token_budget: {triage: 10}\n":   "token_budget.triage",
 		"policy:\n  deny: ['[']\n":                    "bad path pattern",
 		"flush_every: 0s\n":                           "flush_every",
 	} {

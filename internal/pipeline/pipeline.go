@@ -49,29 +49,33 @@ type Auditor interface {
 	Append(audit.Record) (audit.Record, error)
 }
 
-// Models names the model each stage asks; empty leaves the provider's
-// default.
-type Models struct {
-	Triage      string `yaml:"triage"`
-	Analysis    string `yaml:"analysis"`
-	Remediation string `yaml:"remediation"`
+// PerStage is a setting with a value for each stage.
+type PerStage[T any] struct {
+	Triage      T `yaml:"triage"`
+	Analysis    T `yaml:"analysis"`
+	Remediation T `yaml:"remediation"`
 }
 
-func (m Models) of(st Stage) string {
+// Of is the stage's value.
+func (v PerStage[T]) Of(st Stage) T {
 	switch st {
 	case StageTriage:
-		return m.Triage
+		return v.Triage
 	case StageAnalysis:
-		return m.Analysis
+		return v.Analysis
 	}
-	return m.Remediation
+	return v.Remediation
 }
+
+// Models names the model each stage asks; empty leaves the provider's
+// default (a fast model suits triage, a strong one the other two).
+type Models = PerStage[string]
 
 // Config tunes the pipeline.
 type Config struct {
 	Models Models `yaml:"models"`
 	// TokenBudget bounds each stage's prompt, in estimated tokens.
-	TokenBudget int `yaml:"token_budget"`
+	TokenBudget PerStage[int] `yaml:"token_budget"`
 	// StageTimeout bounds one model call or delivery.
 	StageTimeout time.Duration `yaml:"stage_timeout"`
 	// MaxErrors is how many provider or delivery errors an incident may
@@ -86,14 +90,17 @@ type Config struct {
 
 // DefaultConfig suits the offline provider and a hosted model alike.
 func DefaultConfig() Config {
-	return Config{TokenBudget: 4000, StageTimeout: 2 * time.Minute, MaxErrors: 3, RetryBackoff: 5 * time.Second, ReopenAfter: 6 * time.Hour}
+	return Config{TokenBudget: PerStage[int]{Triage: 2000, Analysis: 6000, Remediation: 6000}, StageTimeout: 2 * time.Minute, MaxErrors: 3, RetryBackoff: 5 * time.Second, ReopenAfter: 6 * time.Hour}
 }
 
 // Validate checks the settings.
 func (c Config) Validate() error {
+	for _, st := range Stages {
+		if c.TokenBudget.Of(st) < 500 {
+			return fmt.Errorf("pipeline: token_budget.%s must be at least 500", st)
+		}
+	}
 	switch {
-	case c.TokenBudget < 500:
-		return errors.New("pipeline: token_budget must be at least 500")
 	case c.StageTimeout <= 0:
 		return errors.New("pipeline: stage_timeout must be positive")
 	case c.MaxErrors < 1:
@@ -230,12 +237,15 @@ func (p *Pipeline) Process(ctx context.Context, in domain.Incident) (domain.Stat
 	if in.State == domain.StateNew && run.Number == 0 {
 		run.Number = 1
 	}
-	ctx, span := p.tracer.Start(ctx, "incident", trace.WithNewRoot(), trace.WithAttributes(
+	ctx, span := p.tracer.Start(p.traceParent(ctx, &run), "incident", trace.WithAttributes(
 		attribute.String("incident.fingerprint", string(in.Fingerprint)),
 		attribute.String("incident.service", in.Service),
 		attribute.String("incident.severity", in.Severity.String()),
 		attribute.String("incident.state.start", string(in.State)),
 		attribute.Int("incident.run", run.Number)))
+	if run.TraceID == "" && span.SpanContext().IsValid() {
+		run.TraceID, run.SpanID = span.SpanContext().TraceID().String(), span.SpanContext().SpanID().String()
+	}
 	defer span.End()
 	ev := evidenceOf(in)
 	state := in.State
@@ -262,6 +272,22 @@ func (p *Pipeline) Process(ctx context.Context, in domain.Incident) (domain.Stat
 		span.SetStatus(codes.Error, run.Failure)
 	}
 	return state, nil
+}
+
+// traceParent makes a resumed run's spans part of the trace its first
+// pass started; a first pass starts a new trace.
+func (p *Pipeline) traceParent(ctx context.Context, run *Run) context.Context {
+	ctx = trace.ContextWithSpanContext(ctx, trace.SpanContext{}) // never a caller's trace
+	if run.TraceID == "" {
+		return ctx
+	}
+	tid, err1 := trace.TraceIDFromHex(run.TraceID)
+	sid, err2 := trace.SpanIDFromHex(run.SpanID)
+	if err1 != nil || err2 != nil {
+		return ctx
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true}))
 }
 
 func (p *Pipeline) save(ctx context.Context, fp domain.Fingerprint, state domain.State, run *Run) error {
@@ -319,8 +345,8 @@ func (p *Pipeline) ask(ctx context.Context, st Stage, in *domain.Incident, ev *E
 	defer span.End()
 	start := p.now()
 	defer func() { p.metrics.stageSeconds.WithLabelValues(string(st)).Observe(p.now().Sub(start).Seconds()) }()
-	pr := BuildPrompt(st, ev, run.Triage, run.Analysis, p.cfg.TokenBudget)
-	req := Request{Stage: st, Model: p.cfg.Models.of(st), System: pr.System, Prompt: pr.User, Schema: Schema(st),
+	pr := BuildPrompt(st, ev, run.Triage, run.Analysis, p.cfg.TokenBudget.Of(st))
+	req := Request{Stage: st, Model: p.cfg.Models.Of(st), System: pr.System, Prompt: pr.User, Schema: Schema(st),
 		Evidence: ev, Triage: run.Triage, Analysis: run.Analysis}
 	span.SetAttributes(attribute.Int("prompt.tokens_estimate", EstimateTokens(pr.System)+EstimateTokens(pr.User)),
 		attribute.Int("prompt.omitted_items", pr.Omitted))

@@ -327,6 +327,9 @@ func TestProviderErrorsBackOffThenFail(t *testing.T) {
 }
 
 func TestRestartMidPipelineResumesWithoutDuplicates(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
+	defer otel.SetTracerProvider(sdktrace.NewTracerProvider())
 	e := newEnv(t)
 	ctx, crash := context.WithCancel(context.Background())
 	first := script(map[pipeline.Stage][]reply{pipeline.StageTriage: {{text: okTriage}},
@@ -353,6 +356,14 @@ func TestRestartMidPipelineResumesWithoutDuplicates(t *testing.T) {
 		t.Fatalf("triage ran again: %d then %d", first.calls[pipeline.StageTriage], second.calls[pipeline.StageTriage])
 	}
 	e.records(t) // the chain survives the restart
+	// Both passes are one trace.
+	traces := map[string]bool{}
+	for _, s := range rec.Ended() {
+		traces[s.SpanContext().TraceID().String()] = true
+	}
+	if len(traces) != 1 {
+		t.Fatalf("the resumed run made %d traces", len(traces))
+	}
 }
 
 func TestOfflineProviderEndToEnd(t *testing.T) {

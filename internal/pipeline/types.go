@@ -165,6 +165,10 @@ type Run struct {
 	Rejection   *policy.Decision `json:"rejection,omitempty"`
 	Delivery    *Delivery        `json:"delivery,omitempty"`
 	Failure     string           `json:"failure,omitempty"`
+	// TraceID and SpanID name the run's root span, so a run resumed after
+	// a retry or a restart continues the same trace.
+	TraceID string `json:"trace_id,omitempty"`
+	SpanID  string `json:"span_id,omitempty"`
 	// Errors counts provider or delivery errors in the current stage; the
 	// incident fails when it reaches the configured limit.
 	Errors  int       `json:"errors,omitempty"`

@@ -35,7 +35,7 @@ import (
 
 // Store is what the agent needs from the incident store.
 type Store interface {
-	Baselines(ctx context.Context) ([]domain.Baseline, error)
+	ingest.LearntStore
 	Save(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident) error
 	CountByState(ctx context.Context) (map[domain.State]int, error)
 }
@@ -144,7 +144,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if _, err := a.audit.Append(audit.Record{Kind: audit.KindStart, Outcome: "ok", Fields: map[string]any{"sources": len(a.sources)}}); err != nil {
 		return err
 	}
-	baselines, err := a.store.Baselines(ctx)
+	learnt, err := ingest.Load(ctx, a.store)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := a.read(ctx, src, baselines, wake); err != nil {
+			if err := a.read(ctx, src, learnt, wake); err != nil {
 				srcErrs[i] = fmt.Errorf("source %s: %w", src.Name, err)
 				a.log.Error("source stopped", "source", src.Name, "error", err)
 			}
@@ -237,7 +237,7 @@ func (a *Agent) work(ctx, workCtx context.Context, wake <-chan struct{}, sources
 }
 
 // read runs one source through its own spine, saving what it finds.
-func (a *Agent) read(ctx context.Context, src Source, baselines []domain.Baseline, wake chan<- struct{}) error {
+func (a *Agent) read(ctx context.Context, src Source, learnt ingest.Learnt, wake chan<- struct{}) error {
 	miner, err := template.New(a.opts.Template)
 	if err != nil {
 		return err
@@ -249,7 +249,7 @@ func (a *Agent) read(ctx context.Context, src Source, baselines []domain.Baselin
 	spine := ingest.New(a.red, miner, det)
 	spine.DefaultService = src.Service
 	spine.ReopenAfter = a.opts.ReopenAfter
-	spine.Seed(baselines)
+	spine.Seed(learnt)
 	r, err := src.Open(ctx)
 	if err != nil {
 		return err

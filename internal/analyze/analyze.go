@@ -23,7 +23,7 @@ import (
 
 // Store is what analyze needs from the incident store.
 type Store interface {
-	Baselines(ctx context.Context) ([]domain.Baseline, error)
+	ingest.LearntStore
 	Save(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident) error
 }
 
@@ -95,11 +95,11 @@ func runOne(ctx context.Context, store Store, in Input, red *redact.Redactor, op
 	spine.DefaultService = ServiceFromName(in.Name)
 	spine.KeepLines = opts.KeepLines
 	if store != nil {
-		baselines, err := store.Baselines(ctx)
+		learnt, err := ingest.Load(ctx, store)
 		if err != nil {
 			return Result{}, err
 		}
-		spine.Seed(baselines)
+		spine.Seed(learnt)
 	}
 	// Stdin has no name to key its share of incidents by; its content hash
 	// stands in, so the same input piped twice is not counted twice.

@@ -164,10 +164,11 @@ func (in *Incident) Merge(o *Incident) {
 }
 
 // Baseline is what detection remembers of a service's error template
-// between runs: when it was first seen and its usual count per window.
+// between runs: when it was first seen and its usual count per window. It
+// follows the template's id, which stays as the template's text widens.
 type Baseline struct {
 	Service   string
-	Template  string // template text
+	Template  TemplateID
 	FirstSeen time.Time
 	PerWindow float64
 }

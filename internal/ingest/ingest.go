@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"sort"
 	"strings"
 	"time"
@@ -56,21 +57,50 @@ type building struct {
 	fp domain.Fingerprint
 }
 
-type baselineKey struct{ service, template string }
+type baselineKey struct {
+	service  string
+	template domain.TemplateID
+}
 
 // New builds a spine from its parts.
 func New(r *redact.Redactor, m *template.Miner, d *detect.Detector) *Spine {
 	return &Spine{redactor: r, miner: m, detector: d, incidents: make(map[detect.TemplateKey]*building)}
 }
 
-// Seed teaches the detector what earlier runs saw: when a service's
-// template first appears with a text that has a stored baseline, the
-// baseline and first-seen time carry over. The miner itself is not seeded:
-// template ids are hashes of their text, so the same input gives the same
-// ids without it, and seeding would change how a re-run groups lines.
-func (s *Spine) Seed(baselines []domain.Baseline) {
-	s.known = make(map[baselineKey]domain.Baseline, len(baselines))
-	for _, b := range baselines {
+// Learnt is what earlier runs persisted for the spine.
+type Learnt struct {
+	Templates []domain.Template
+	Baselines []domain.Baseline
+}
+
+// LearntStore is the store that keeps it.
+type LearntStore interface {
+	Templates(ctx context.Context) ([]domain.Template, error)
+	Baselines(ctx context.Context) ([]domain.Baseline, error)
+}
+
+// Load reads what earlier runs learnt.
+func Load(ctx context.Context, st LearntStore) (Learnt, error) {
+	var l Learnt
+	var err error
+	if l.Templates, err = st.Templates(ctx); err != nil {
+		return l, err
+	}
+	l.Baselines, err = st.Baselines(ctx)
+	return l, err
+}
+
+// Seed carries over what earlier runs learnt: their templates go back into
+// the miner with their ids, so lines that match them get the same ids (and
+// incidents the same fingerprints); and when a service's template first
+// appears with a stored baseline, its baseline and first-seen time carry
+// over to the detector.
+func (s *Spine) Seed(l Learnt) {
+	for _, t := range l.Templates {
+		s.miner.Restore(t.ID, t.Text)
+	}
+	s.known = make(map[baselineKey]domain.Baseline, len(l.Baselines))
+	for _, b := range l.Baselines {
 		s.known[baselineKey{b.Service, b.Template}] = b
 	}
 }
@@ -104,7 +134,7 @@ func (s *Spine) Event(ev domain.Event) {
 	if isErr && len(s.known) > 0 {
 		if _, _, seen := s.detector.Baseline(key); !seen {
 			// Stored baselines name the redacted service, as incidents do.
-			if b, ok := s.known[baselineKey{s.redactor.Redact(ev.Service), cluster.Template()}]; ok {
+			if b, ok := s.known[baselineKey{s.redactor.Redact(ev.Service), cluster.ID()}]; ok {
 				s.detector.Known(key, b.FirstSeen, b.PerWindow)
 			}
 		}
@@ -223,7 +253,7 @@ func (s *Spine) Baselines() []domain.Baseline {
 		if !ok {
 			continue
 		}
-		out = append(out, domain.Baseline{Service: b.inc.Service, Template: b.cluster.Template(), FirstSeen: first, PerWindow: perWindow})
+		out = append(out, domain.Baseline{Service: b.inc.Service, Template: b.cluster.ID(), FirstSeen: first, PerWindow: perWindow})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {

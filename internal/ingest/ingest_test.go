@@ -63,11 +63,13 @@ func TestSpineRedactsServiceName(t *testing.T) {
 
 func TestSpineSeedCarriesBaseline(t *testing.T) {
 	s := newSpine(t)
-	s.Seed([]domain.Baseline{{Service: "svc", Template: "disk <*> full", FirstSeen: t0.Add(-48 * time.Hour), PerWindow: 1000}})
+	id := domain.TemplateID("0123456789abcdef")
+	s.Seed(Learnt{Templates: []domain.Template{{ID: id, Text: "disk <*> full"}},
+		Baselines: []domain.Baseline{{Service: "svc", Template: id, FirstSeen: t0.Add(-48 * time.Hour), PerWindow: 1000}}})
 	s.DefaultService = "svc"
 	// Known for two days with a high baseline: neither new nor a spike, and
 	// one error is no burst, so no incident.
-	s.Record(record(1, "2024-01-01 12:00:00 ERROR disk sda1 full"))
+	s.Record(record(1, "2024-01-01 12:00:00 ERROR disk /dev/sda1 full"))
 	if incs := s.Incidents(); len(incs) != 0 {
 		t.Errorf("seeded template opened an incident: %+v", incs)
 	}

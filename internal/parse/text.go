@@ -144,12 +144,29 @@ func afterLevel(line string, t []token, levelAt int) int {
 			}
 		case t[i].kind == tokNumber && strings.HasSuffix(w, ":"):
 			pos = t[i].end // nginx "29060#29060:"
+		case i+1 < len(t) && t[i+1].start-t[i].end >= 2 && isColumnWord(w):
+			// A component name in an aligned column ("Info   CBS    Loaded
+			// ..."): padding after one word marks a header field.
+			pos = t[i].end
 		}
 	}
 	return pos
 }
 
 // isLoggerName: a dotted identifier (with at least two dots, or a file:line).
+// isColumnWord is a short identifier: letters, digits, '_' and '-'.
+func isColumnWord(w string) bool {
+	if len(w) == 0 || len(w) > 32 {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; !isAlnum(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
 func isLoggerName(w string) bool {
 	w = strings.TrimSuffix(w, ":")
 	dots := 0

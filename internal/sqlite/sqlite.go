@@ -77,6 +77,17 @@ var migrations = []string{
 	ALTER TABLE incidents ADD COLUMN run TEXT NOT NULL DEFAULT '';
 	ALTER TABLE incidents ADD COLUMN closed_last_seen TEXT NOT NULL DEFAULT '';
 	CREATE INDEX incidents_state ON incidents(state);`,
+	// 3: baselines follow the template id, which no longer changes when a
+	// template's text widens; baselines keyed by text cannot be carried
+	// over and are learnt again.
+	`DROP TABLE baselines;
+	CREATE TABLE baselines (
+		service TEXT NOT NULL,
+		template_id TEXT NOT NULL,
+		first_seen TEXT NOT NULL,
+		baseline REAL NOT NULL,
+		PRIMARY KEY (service, template_id)
+	);`,
 }
 
 // DefaultPath is the store under the user's state directory
@@ -157,7 +168,7 @@ func parseTS(s string) time.Time {
 
 // Baselines loads per-service template baselines.
 func (s *Store) Baselines(ctx context.Context) ([]domain.Baseline, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT service, template_text, first_seen, baseline FROM baselines ORDER BY service, template_text`)
+	rows, err := s.db.QueryContext(ctx, `SELECT service, template_id, first_seen, baseline FROM baselines ORDER BY service, template_id`)
 	if err != nil {
 		return nil, fmt.Errorf("load baselines: %w", err)
 	}
@@ -166,11 +177,33 @@ func (s *Store) Baselines(ctx context.Context) ([]domain.Baseline, error) {
 	for rows.Next() {
 		var b domain.Baseline
 		var first string
-		if err := rows.Scan(&b.Service, &b.Template, &first, &b.PerWindow); err != nil {
+		var id string
+		if err := rows.Scan(&b.Service, &id, &first, &b.PerWindow); err != nil {
 			return nil, fmt.Errorf("load baselines: %w", err)
 		}
-		b.FirstSeen = parseTS(first)
+		b.Template, b.FirstSeen = domain.TemplateID(id), parseTS(first)
 		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Templates loads the persisted templates (those of incidents), most
+// recently seen first, for the miner to restore.
+func (s *Store) Templates(ctx context.Context) ([]domain.Template, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, text FROM templates ORDER BY last_seen DESC, id`)
+	if err != nil {
+		return nil, fmt.Errorf("load templates: %w", err)
+	}
+	defer rows.Close()
+	var out []domain.Template
+	for rows.Next() {
+		var t domain.Template
+		var id string
+		if err := rows.Scan(&id, &t.Text); err != nil {
+			return nil, fmt.Errorf("load templates: %w", err)
+		}
+		t.ID = domain.TemplateID(id)
+		out = append(out, t)
 	}
 	return out, rows.Err()
 }
@@ -189,6 +222,7 @@ func (s *Store) Save(ctx context.Context, source string, baselines []domain.Base
 		for _, t := range in.Templates {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO templates (id, text, first_seen, last_seen) VALUES (?, ?, ?, ?)
 				ON CONFLICT(id) DO UPDATE SET
+					text = excluded.text,
 					first_seen = min(templates.first_seen, excluded.first_seen),
 					last_seen = max(templates.last_seen, excluded.last_seen)`,
 				string(t.ID), t.Text, ts(in.FirstSeen), ts(in.LastSeen)); err != nil {
@@ -197,10 +231,10 @@ func (s *Store) Save(ctx context.Context, source string, baselines []domain.Base
 		}
 	}
 	for _, b := range baselines {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO baselines (service, template_text, first_seen, baseline) VALUES (?, ?, ?, ?)
-			ON CONFLICT(service, template_text) DO UPDATE SET
+		if _, err := tx.ExecContext(ctx, `INSERT INTO baselines (service, template_id, first_seen, baseline) VALUES (?, ?, ?, ?)
+			ON CONFLICT(service, template_id) DO UPDATE SET
 				first_seen = min(baselines.first_seen, excluded.first_seen),
-				baseline = excluded.baseline`, b.Service, b.Template, ts(b.FirstSeen), b.PerWindow); err != nil {
+				baseline = excluded.baseline`, b.Service, string(b.Template), ts(b.FirstSeen), b.PerWindow); err != nil {
 			return fmt.Errorf("save baseline: %w", err)
 		}
 	}

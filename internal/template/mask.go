@@ -1,36 +1,58 @@
 package template
 
+import "strings"
+
 // Wildcard stands for a variable part of a message.
 const Wildcard = "<*>"
 
-// mask reports how a raw token templates: not variable (kept as is), or
-// variable after keep bytes ("uid=0" keeps "uid=" and masks the rest; keep 0
-// masks it all).
-func mask(tok string) (keep int, variable bool) {
-	if tok == Wildcard {
-		return 0, true
+// A token (a run of non-space bytes) is masked by segments: punctuation
+// that structures a token ("key=value", "a,b", "f(x)", "[x]", "k:v")
+// splits it, and each segment holding a digit is variable, so
+// "ready=true,policy=3" templates as "ready=true,policy=<*>". A whole token
+// that is an absolute path, a URL, an email or a long hex string is one
+// variable. Nothing here knows any particular log format.
+
+// isDelim reports the bytes that split a token into segments.
+func isDelim(c byte) bool {
+	switch c {
+	case '=', ':', ',', ';', '(', ')', '[', ']', '{', '}', '|', '"', '\'', '<', '>':
+		return true
 	}
-	digit := -1
-	for i := 0; i < len(tok); i++ {
-		if c := tok[i]; c >= '0' && c <= '9' {
-			digit = i
-			break
-		}
-	}
-	if digit < 0 {
-		return 0, looksVariableWord(tok)
-	}
-	// key=value or key:value with a constant key.
-	for i := 1; i < digit; i++ {
-		if c := tok[i]; c == '=' || (c == ':' && i+1 < len(tok) && tok[i+1] != '/') {
-			return i + 1, true
-		}
-	}
-	return 0, true
+	return false
 }
 
-// looksVariableWord catches digit-free variables: absolute paths, URLs,
-// emails and long hex strings.
+// segmentVariable reports whether a segment (no delimiters) is variable:
+// a number, an identifier with digits.
+func segmentVariable(s string) bool {
+	digits, letters := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			letters++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if digits >= letters || s[0] >= '0' && s[0] <= '9' {
+		return true
+	}
+	// A compound ("R02-M1-N0-C", "blk_38", "v1.2") is an identifier; a
+	// word with a few digits and no separator ("eth0", "md5") is a name.
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '-', '_', '.', '~', '/', '#', '+':
+			return true
+		}
+	}
+	return false
+}
+
+// looksVariableWord catches digit-free variables that span a whole token:
+// absolute paths, URLs, emails and long hex strings.
 func looksVariableWord(tok string) bool {
 	if len(tok) < 2 {
 		return false
@@ -62,31 +84,160 @@ func looksVariableWord(tok string) bool {
 
 // maskedToken is a raw token with its masking worked out once per line.
 type maskedToken struct {
-	raw      string
-	keep     int
-	variable bool
+	raw string
+	// whole: the token is one variable.
+	whole bool
+	// partial: some segments are variable (whole is false).
+	partial bool
+	// hash of the masked form, for group keys without building it.
+	hash uint64
 }
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
 
 func newMaskedToken(raw string) maskedToken {
-	keep, variable := mask(raw)
-	return maskedToken{raw: raw, keep: keep, variable: variable}
+	t := maskedToken{raw: raw}
+	if raw == Wildcard || looksVariableWord(raw) {
+		t.whole = true
+		t.hash = hashString(fnvOffset, Wildcard)
+		return t
+	}
+	h := uint64(fnvOffset)
+	segs, vars := 0, 0
+	it := newSegments(raw)
+	for {
+		seg, delim, variable, ok := it.next()
+		if !ok {
+			break
+		}
+		switch {
+		case delim != 0:
+			h = (h ^ uint64(delim)) * fnvPrime
+		case variable:
+			segs++
+			vars++
+			h = hashString(h, Wildcard)
+		default:
+			segs++
+			h = hashString(h, seg)
+		}
+	}
+	switch {
+	case vars == 0:
+	case vars == segs && segs == 1 && !hasDelim(raw):
+		t.whole = true
+		h = hashString(fnvOffset, Wildcard)
+	default:
+		t.partial = true
+	}
+	t.hash = h
+	return t
 }
 
-// matches compares a template token with the line token under masking.
+func hasDelim(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if isDelim(s[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func hashString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	return h
+}
+
+// variable reports whether any part of the token is variable.
+func (t maskedToken) variable() bool { return t.whole || t.partial }
+
+// matches compares a template token with the line token's masked form,
+// without building it.
 func (t maskedToken) matches(tmpl string) bool {
-	if !t.variable {
+	switch {
+	case t.whole:
+		return tmpl == Wildcard
+	case !t.partial:
 		return tmpl == t.raw
 	}
-	return len(tmpl) == t.keep+len(Wildcard) && tmpl[:t.keep] == t.raw[:t.keep] && tmpl[t.keep:] == Wildcard
+	j := 0
+	it := newSegments(t.raw)
+	for {
+		seg, delim, variable, ok := it.next()
+		if !ok {
+			return j == len(tmpl)
+		}
+		switch {
+		case delim != 0:
+			if j >= len(tmpl) || tmpl[j] != delim {
+				return false
+			}
+			j++
+		case variable:
+			if !strings.HasPrefix(tmpl[j:], Wildcard) {
+				return false
+			}
+			j += len(Wildcard)
+		default:
+			if !strings.HasPrefix(tmpl[j:], seg) {
+				return false
+			}
+			j += len(seg)
+		}
+	}
 }
 
-// template returns the template form of the token.
+// template returns the template form of the token (it allocates when part
+// of the token is masked; only new templates need it).
 func (t maskedToken) template() string {
 	switch {
-	case !t.variable:
-		return t.raw
-	case t.keep == 0:
+	case t.whole:
 		return Wildcard
+	case !t.partial:
+		return t.raw
 	}
-	return t.raw[:t.keep] + Wildcard
+	out := make([]byte, 0, len(t.raw)+8)
+	it := newSegments(t.raw)
+	for {
+		seg, delim, variable, ok := it.next()
+		switch {
+		case !ok:
+			return string(out)
+		case delim != 0:
+			out = append(out, delim)
+		case variable:
+			out = append(out, Wildcard...)
+		default:
+			out = append(out, seg...)
+		}
+	}
+}
+
+// templateTokenHash hashes a template token the way newMaskedToken hashes
+// the line tokens it matches, so a restored template lands in the group
+// its lines will look in.
+func templateTokenHash(t string) uint64 {
+	if t == Wildcard {
+		return hashString(fnvOffset, Wildcard)
+	}
+	h := uint64(fnvOffset)
+	it := templateSegments{s: t}
+	for {
+		seg, delim, variable, ok := it.next()
+		switch {
+		case !ok:
+			return h
+		case delim != 0:
+			h = (h ^ uint64(delim)) * fnvPrime
+		case variable:
+			h = hashString(h, Wildcard)
+		default:
+			h = hashString(h, seg)
+		}
+	}
 }

@@ -33,7 +33,7 @@ func (c Config) Validate() error {
 
 // DefaultConfig is the one configuration used for every input.
 func DefaultConfig() Config {
-	return Config{Similarity: 0.5, MaxTemplates: 50000, MaxTokens: 256}
+	return Config{Similarity: 0.7, MaxTemplates: 50000, MaxTokens: 256}
 }
 
 // Cluster is one template and the lines that matched it.
@@ -46,34 +46,41 @@ type Cluster struct {
 	// LRU links.
 	prev, next *Cluster
 	seq        int64
+	// parent is the template this one was merged into.
+	parent *Cluster
+}
+
+func (c *Cluster) root() *Cluster {
+	for c.parent != nil {
+		c = c.parent
+	}
+	return c
 }
 
 // Template is the template text, variable parts as <*>.
 func (c *Cluster) Template() string {
+	c = c.root()
 	if c.text == "" && len(c.tokens) > 0 {
 		c.text = strings.Join(c.tokens, " ")
 	}
 	return c.text
 }
 
-// ID is the stable hash of the current template text.
-func (c *Cluster) ID() domain.TemplateID {
-	if c.id == "" {
-		c.id = domain.NewTemplateID(c.Template())
-	}
-	return c.id
-}
+// ID identifies the template for good: the hash of its text when it was
+// created, kept while the text generalises and after a restart (Restore).
+// A template merged into another answers with the other's id.
+func (c *Cluster) ID() domain.TemplateID { return c.root().id }
 
 // Count is how many lines matched.
-func (c *Cluster) Count() int64 { return c.count }
+func (c *Cluster) Count() int64 { return c.root().count }
 
 // Seq is the order in which the cluster was created; it never changes, so it
 // identifies the cluster while its text generalises.
-func (c *Cluster) Seq() int64 { return c.seq }
+func (c *Cluster) Seq() int64 { return c.root().seq }
 
 type groupKey struct {
 	n     int
-	first string
+	first uint64 // hash of the first token's masked form
 }
 
 // Miner is an online template miner. It is not safe for concurrent use.
@@ -85,6 +92,7 @@ type Miner struct {
 	// LRU list: head is most recent.
 	head, tail *Cluster
 	toks       []maskedToken // scratch, reused per line
+	byID       map[domain.TemplateID]*Cluster
 	Evicted    int64
 }
 
@@ -98,6 +106,9 @@ func New(cfg Config) (*Miner, error) {
 
 // Len is the number of templates held.
 func (m *Miner) Len() int { return m.size }
+
+// maxQuoted bounds a quoted string kept as one token.
+const maxQuoted = 128
 
 // tokenize splits on spaces and tabs into m.toks, masking each token once,
 // without allocating.
@@ -113,6 +124,13 @@ func (m *Miner) tokenize(msg string) []maskedToken {
 		}
 		j := i
 		for j < len(msg) && msg[j] != ' ' && msg[j] != '\t' {
+			if msg[j] == '"' {
+				// A quoted string is one token, spaces and all.
+				if k := strings.IndexByte(msg[j+1:], '"'); k >= 0 && k < maxQuoted {
+					j += k + 2
+					continue
+				}
+			}
 			j++
 		}
 		toks = append(toks, newMaskedToken(msg[i:j]))
@@ -127,15 +145,14 @@ func (m *Miner) Add(msg string) *Cluster {
 	toks := m.tokenize(msg)
 	key := groupKey{n: len(toks)}
 	if len(toks) > 0 {
-		if toks[0].variable {
-			key.first = Wildcard
-		} else {
-			key.first = toks[0].raw
-		}
+		key.first = toks[0].hash
 	}
 	group := m.groups[key]
 	best, bestSim, bestWild := (*Cluster)(nil), -1.0, -1
 	for _, c := range group {
+		if wordConflict(c.tokens, toks) {
+			continue
+		}
 		sim, wild := similarity(c.tokens, toks)
 		if sim > bestSim || (sim == bestSim && wild > bestWild) {
 			best, bestSim, bestWild = c, sim, wild
@@ -147,34 +164,145 @@ func (m *Miner) Add(msg string) *Cluster {
 		m.touch(best)
 		return best
 	}
+	if c := m.mergeSiblings(group, toks); c != nil {
+		c.count++
+		m.touch(c)
+		return c
+	}
+	group = m.groups[key]
 	c := &Cluster{tokens: make([]string, len(toks)), count: 1, key: key}
 	for i, t := range toks {
 		c.tokens[i] = strings.Clone(t.template())
 	}
+	c.id = domain.NewTemplateID(c.Template())
+	m.insert(c)
+	return c
+}
+
+func (m *Miner) insert(c *Cluster) {
 	m.seq++
 	c.seq = m.seq
-	if key.first != Wildcard {
-		key.first = strings.Clone(key.first)
-		c.key = key
-	}
-	m.groups[c.key] = append(group, c)
+	m.groups[c.key] = append(m.groups[c.key], c)
 	m.size++
 	m.pushFront(c)
+	if m.byID == nil {
+		m.byID = map[domain.TemplateID]*Cluster{}
+	}
+	m.byID[c.id] = c
 	for m.size > m.cfg.MaxTemplates {
 		m.evict(m.tail)
 	}
+}
+
+// Restore puts back a template a previous run persisted, with its id, so
+// lines that match it get that id again; the text's "<*>" are its
+// variables. A template already held is returned as it is.
+func (m *Miner) Restore(id domain.TemplateID, text string) *Cluster {
+	if c := m.byID[id]; c != nil {
+		return c
+	}
+	tokens := strings.Fields(text)
+	if len(tokens) > m.cfg.MaxTokens {
+		tokens = tokens[:m.cfg.MaxTokens]
+	}
+	c := &Cluster{tokens: tokens, id: id, key: groupKey{n: len(tokens)}}
+	if len(tokens) > 0 {
+		c.key.first = templateTokenHash(tokens[0])
+	}
+	m.insert(c)
 	return c
 }
 
 // similarity is the share of the template's constant tokens the line
 // matches; wildcards count towards the tie-break only.
+// siblingsToMerge is how many templates differing only by a name at one
+// position make that position a variable.
+const siblingsToMerge = 3
+
+// mergeSiblings handles a line kept apart from its group's templates by a
+// word at one position: when enough templates already differ from it only
+// by a word at that same position, the position is a variable after all
+// (user names, say, rather than states) and they become one template,
+// the oldest, which is returned. It returns nil otherwise.
+func (m *Miner) mergeSiblings(group []*Cluster, toks []maskedToken) *Cluster {
+	if len(group) < siblingsToMerge-1 {
+		return nil
+	}
+	var counts map[int]int
+	for _, c := range group {
+		if p := onlyWordDiff(c.tokens, toks); p >= 0 {
+			if counts == nil {
+				counts = map[int]int{}
+			}
+			counts[p]++
+		}
+	}
+	for p, n := range counts {
+		// A key=value's word is a state ("user=root"), not a name.
+		if n+1 < siblingsToMerge || strings.IndexByte(toks[p].raw, '=') >= 0 {
+			continue
+		}
+		var survivor *Cluster
+		for _, c := range group {
+			if onlyWordDiff(c.tokens, toks) != p {
+				continue
+			}
+			if survivor == nil || c.seq < survivor.seq {
+				survivor = c
+			}
+		}
+		for _, c := range group {
+			if c == survivor || onlyWordDiff(c.tokens, toks) != p {
+				continue
+			}
+			survivor.count += c.count
+			m.unlink(c)
+			m.removeFromGroup(c)
+			m.byID[c.id] = survivor // the merged id still finds its template
+			m.size--
+			c.parent = survivor
+		}
+		survivor.tokens[p] = Wildcard
+		survivor.text = ""
+		return survivor
+	}
+	return nil
+}
+
+// nameWord is a plain word without digits: names (of users, clients)
+// vary like values; words with digits ("eth0") are more often an enum.
+func nameWord(t string) bool {
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c >= '0' && c <= '9' {
+			return false
+		}
+	}
+	return plainWord(t)
+}
+
+// onlyWordDiff is the one position where a template and a line hold
+// different plain words, when every other position matches; else -1.
+func onlyWordDiff(tmpl []string, toks []maskedToken) int {
+	at := -1
+	for i, t := range tmpl {
+		if t == Wildcard && toks[i].variable() || toks[i].matches(t) {
+			continue
+		}
+		if at >= 0 || t == Wildcard || toks[i].variable() || !nameWord(t) || !nameWord(toks[i].raw) {
+			return -1
+		}
+		at = i
+	}
+	return at
+}
+
 func similarity(tmpl []string, toks []maskedToken) (float64, int) {
 	same, wild := 0, 0
 	for i, t := range tmpl {
 		if t == Wildcard {
 			// A wildcard matches a token that is variable by its shape;
 			// against a constant word it only breaks ties.
-			if toks[i].variable {
+			if toks[i].variable() {
 				same++
 			}
 			wild++
@@ -200,7 +328,7 @@ func (c *Cluster) merge(toks []maskedToken) {
 		changed = true
 	}
 	if changed {
-		c.text, c.id = "", ""
+		c.text = ""
 	}
 }
 
@@ -239,6 +367,13 @@ func (m *Miner) unlink(c *Cluster) {
 
 func (m *Miner) evict(c *Cluster) {
 	m.unlink(c)
+	m.removeFromGroup(c)
+	delete(m.byID, c.id)
+	m.size--
+	m.Evicted++
+}
+
+func (m *Miner) removeFromGroup(c *Cluster) {
 	g := m.groups[c.key]
 	for i, have := range g {
 		if have == c {
@@ -251,8 +386,6 @@ func (m *Miner) evict(c *Cluster) {
 	} else {
 		m.groups[c.key] = g
 	}
-	m.size--
-	m.Evicted++
 }
 
 // Clusters returns every template, most recently used first.

@@ -21,15 +21,21 @@ func TestMinerGroupsAndGeneralises(t *testing.T) {
 	if a != b {
 		t.Fatalf("same shape, different templates: %q vs %q", a.Template(), b.Template())
 	}
-	if got, want := a.Template(), "Connection to <*> refused after <*> retries"; got != want {
+	if got, want := a.Template(), "Connection to <*>:<*> refused after <*> retries"; got != want {
 		t.Errorf("template %q, want %q", got, want)
 	}
+	// Two different words are two events ("begin"/"end", "true"/"false")
+	// until a third shows the position holds names.
 	c := m.Add("user alice logged in")
 	d := m.Add("user bob logged in")
-	if c != d || c.Template() != "user <*> logged in" {
-		t.Errorf("generalisation: %q", c.Template())
+	if c.Seq() == d.Seq() {
+		t.Errorf("two words merged at once: %q", c.Template())
 	}
-	if e := m.Add("disk full on /dev/sda1"); e == a || e == c {
+	e := m.Add("user carol logged in")
+	if e.Seq() != c.Seq() || d.Seq() != c.Seq() || e.Template() != "user <*> logged in" || e.Count() != 3 {
+		t.Errorf("names did not merge: %q (%d)", e.Template(), e.Count())
+	}
+	if f := m.Add("disk full on /dev/sda1"); f == a || f.Seq() == c.Seq() {
 		t.Error("different message joined an existing template")
 	}
 	if a.Count() != 2 || m.Len() != 3 {
@@ -107,4 +113,51 @@ func FuzzMiner(f *testing.F) {
 			t.Fatalf("template %q has a different token count from %q", ca.Template(), a)
 		}
 	})
+}
+
+func TestIDSurvivesGeneralisationAndRestart(t *testing.T) {
+	m := newMiner(t, DefaultConfig())
+	a := m.Add("worker 7 failed to fetch lock=233, tag=\"View Lock\"")
+	id := a.ID()
+	b := m.Add("worker 9 failed to fetch lock=417, tag=\"RILJ\"")
+	if b.Seq() != a.Seq() || b.ID() != id {
+		t.Fatalf("generalising changed the id: %s -> %s (%q)", id, b.ID(), b.Template())
+	}
+	// A new process restores the persisted template and finds it again.
+	m2 := newMiner(t, DefaultConfig())
+	r := m2.Restore(id, a.Template())
+	c := m2.Add("worker 12 failed to fetch lock=9, tag=\"x y\"")
+	if c != r || c.ID() != id || m2.Len() != 1 {
+		t.Fatalf("after restore: id %s, template %q, %d templates", c.ID(), c.Template(), m2.Len())
+	}
+	if m2.Restore(id, "anything") != r {
+		t.Fatal("restoring twice made a second template")
+	}
+}
+
+func TestMergedNamesKeepTheOldestID(t *testing.T) {
+	m := newMiner(t, DefaultConfig())
+	first := m.Add("session closed for user alice")
+	id := first.ID()
+	m.Add("session closed for user bob")
+	last := m.Add("session closed for user carol")
+	if last.ID() != id || first.ID() != id {
+		t.Fatalf("merged template ids: %s %s, want %s", first.ID(), last.ID(), id)
+	}
+}
+
+func TestNoAllocationPerLine(t *testing.T) {
+	m := newMiner(t, DefaultConfig())
+	lines := []string{"connect to 10.0.0.1:5432 failed after 3 tries, state=open", "user alice logged in", "disk /dev/sda1 at 91%"}
+	for _, l := range lines {
+		m.Add(l)
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		for _, l := range lines {
+			m.Add(l)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per round of known lines", allocs)
+	}
 }

@@ -98,6 +98,9 @@ const (
 	fnvPrime  = 1099511628211
 )
 
+// wildcardHash is the hash of a token that is variable as a whole.
+var wildcardHash = hashString(fnvOffset, Wildcard)
+
 func newMaskedToken(raw string) maskedToken {
 	t := maskedToken{raw: raw}
 	if raw == Wildcard || looksVariableWord(raw) {

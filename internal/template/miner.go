@@ -39,6 +39,9 @@ func DefaultConfig() Config {
 // Cluster is one template and the lines that matched it.
 type Cluster struct {
 	tokens []string
+	// hashes are the tokens' masked-form hashes, compared with a line's
+	// token hashes instead of the text.
+	hashes []uint64
 	count  int64
 	text   string
 	id     domain.TemplateID
@@ -150,13 +153,16 @@ func (m *Miner) Add(msg string) *Cluster {
 	group := m.groups[key]
 	best, bestSim, bestWild := (*Cluster)(nil), -1.0, -1
 	for _, c := range group {
+		sim, wild := similarity(c, toks)
+		if sim < m.cfg.Similarity || sim < bestSim || (sim == bestSim && wild <= bestWild) {
+			continue
+		}
+		// The word check costs more than similarity: only for a template
+		// that would otherwise win.
 		if wordConflict(c.tokens, toks) {
 			continue
 		}
-		sim, wild := similarity(c.tokens, toks)
-		if sim > bestSim || (sim == bestSim && wild > bestWild) {
-			best, bestSim, bestWild = c, sim, wild
-		}
+		best, bestSim, bestWild = c, sim, wild
 	}
 	if best != nil && bestSim >= m.cfg.Similarity {
 		best.merge(toks)
@@ -170,9 +176,10 @@ func (m *Miner) Add(msg string) *Cluster {
 		return c
 	}
 	group = m.groups[key]
-	c := &Cluster{tokens: make([]string, len(toks)), count: 1, key: key}
+	c := &Cluster{tokens: make([]string, len(toks)), hashes: make([]uint64, len(toks)), count: 1, key: key}
 	for i, t := range toks {
 		c.tokens[i] = strings.Clone(t.template())
+		c.hashes[i] = t.hash
 	}
 	c.id = domain.NewTemplateID(c.Template())
 	m.insert(c)
@@ -205,9 +212,12 @@ func (m *Miner) Restore(id domain.TemplateID, text string) *Cluster {
 	if len(tokens) > m.cfg.MaxTokens {
 		tokens = tokens[:m.cfg.MaxTokens]
 	}
-	c := &Cluster{tokens: tokens, id: id, key: groupKey{n: len(tokens)}}
+	c := &Cluster{tokens: tokens, hashes: make([]uint64, len(tokens)), id: id, key: groupKey{n: len(tokens)}}
+	for i, t := range tokens {
+		c.hashes[i] = templateTokenHash(t)
+	}
 	if len(tokens) > 0 {
-		c.key.first = templateTokenHash(tokens[0])
+		c.key.first = c.hashes[0]
 	}
 	m.insert(c)
 	return c
@@ -230,7 +240,7 @@ func (m *Miner) mergeSiblings(group []*Cluster, toks []maskedToken) *Cluster {
 	}
 	var counts map[int]int
 	for _, c := range group {
-		if p := onlyWordDiff(c.tokens, toks); p >= 0 {
+		if p := onlyWordDiff(c, toks); p >= 0 {
 			if counts == nil {
 				counts = map[int]int{}
 			}
@@ -244,7 +254,7 @@ func (m *Miner) mergeSiblings(group []*Cluster, toks []maskedToken) *Cluster {
 		}
 		var survivor *Cluster
 		for _, c := range group {
-			if onlyWordDiff(c.tokens, toks) != p {
+			if onlyWordDiff(c, toks) != p {
 				continue
 			}
 			if survivor == nil || c.seq < survivor.seq {
@@ -252,7 +262,7 @@ func (m *Miner) mergeSiblings(group []*Cluster, toks []maskedToken) *Cluster {
 			}
 		}
 		for _, c := range group {
-			if c == survivor || onlyWordDiff(c.tokens, toks) != p {
+			if c == survivor || onlyWordDiff(c, toks) != p {
 				continue
 			}
 			survivor.count += c.count
@@ -262,7 +272,7 @@ func (m *Miner) mergeSiblings(group []*Cluster, toks []maskedToken) *Cluster {
 			m.size--
 			c.parent = survivor
 		}
-		survivor.tokens[p] = Wildcard
+		survivor.setWildcard(p)
 		survivor.text = ""
 		return survivor
 	}
@@ -282,10 +292,10 @@ func nameWord(t string) bool {
 
 // onlyWordDiff is the one position where a template and a line hold
 // different plain words, when every other position matches; else -1.
-func onlyWordDiff(tmpl []string, toks []maskedToken) int {
+func onlyWordDiff(c *Cluster, toks []maskedToken) int {
 	at := -1
-	for i, t := range tmpl {
-		if t == Wildcard && toks[i].variable() || toks[i].matches(t) {
+	for i, t := range c.tokens {
+		if t == Wildcard && toks[i].variable() || toks[i].hash == c.hashes[i] {
 			continue
 		}
 		if at >= 0 || t == Wildcard || toks[i].variable() || !nameWord(t) || !nameWord(toks[i].raw) {
@@ -296,10 +306,11 @@ func onlyWordDiff(tmpl []string, toks []maskedToken) int {
 	return at
 }
 
-func similarity(tmpl []string, toks []maskedToken) (float64, int) {
+func similarity(c *Cluster, toks []maskedToken) (float64, int) {
+	tmpl := c.tokens
 	same, wild := 0, 0
-	for i, t := range tmpl {
-		if t == Wildcard {
+	for i, h := range c.hashes {
+		if h == wildcardHash && tmpl[i] == Wildcard {
 			// A wildcard matches a token that is variable by its shape;
 			// against a constant word it only breaks ties.
 			if toks[i].variable() {
@@ -308,7 +319,7 @@ func similarity(tmpl []string, toks []maskedToken) (float64, int) {
 			wild++
 			continue
 		}
-		if toks[i].matches(t) {
+		if toks[i].hash == h {
 			same++
 		}
 	}
@@ -318,13 +329,17 @@ func similarity(tmpl []string, toks []maskedToken) (float64, int) {
 	return float64(same) / float64(len(tmpl)), wild
 }
 
+func (c *Cluster) setWildcard(i int) {
+	c.tokens[i], c.hashes[i] = Wildcard, wildcardHash
+}
+
 func (c *Cluster) merge(toks []maskedToken) {
 	changed := false
 	for i, t := range c.tokens {
-		if t == Wildcard || toks[i].matches(t) {
+		if t == Wildcard || toks[i].hash == c.hashes[i] {
 			continue
 		}
-		c.tokens[i] = Wildcard
+		c.setWildcard(i)
 		changed = true
 	}
 	if changed {

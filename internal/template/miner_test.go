@@ -161,3 +161,41 @@ func TestNoAllocationPerLine(t *testing.T) {
 		t.Fatalf("%v allocations per round of known lines", allocs)
 	}
 }
+
+// BenchmarkMinerContent mines every Loghub system's Content column, the
+// lines published parsers are scored on, with one miner per system as in
+// the accuracy test (go test -run '^$' -bench MinerContent ./internal/template).
+func BenchmarkMinerContent(b *testing.B) {
+	var sets [][]string
+	total := 0
+	for _, sys := range systems {
+		content, _ := loadStructured(b, sys)
+		sets = append(sets, content)
+		total += len(content)
+	}
+	miners := make([]*Miner, len(sets))
+	for i := range miners {
+		miners[i] = newMiner(b, DefaultConfig())
+		for _, l := range sets[i] { // steady state: templates learnt
+			miners[i].Add(l)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for n < b.N {
+		for i, set := range sets {
+			for _, l := range set {
+				miners[i].Add(l)
+				n++
+				if n == b.N {
+					break
+				}
+			}
+			if n == b.N {
+				break
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}

@@ -193,3 +193,59 @@ func TestRedactionBeforeIncidents(t *testing.T) {
 		}
 	}
 }
+
+// A restart sees part of a log first and the rest later: the templates and
+// incidents of the first part keep their ids, however the templates widen
+// with the rest.
+func TestTemplateIDsSurviveARestart(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "inc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	path := shareddata.Path(t, "loghub/BGL/BGL_2k.log")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	dir := t.TempDir()
+	part := filepath.Join(dir, "BGL_2k.log")
+	os.WriteFile(part, []byte(strings.Join(lines[:len(lines)/4], "")), 0o600)
+	first := run(t, st, part)
+	if len(first.Incidents) == 0 {
+		t.Fatal("no incidents in the first part")
+	}
+	templates, err := st.Templates(ctx)
+	if err != nil || len(templates) == 0 {
+		t.Fatalf("no templates persisted: %v", err)
+	}
+	os.WriteFile(part, b, 0o600) // the rest arrives
+	second := run(t, st, part)
+	have := map[domain.Fingerprint]domain.TemplateID{}
+	for _, in := range second.Incidents {
+		have[in.Fingerprint] = in.Templates[0].ID
+	}
+	for _, in := range first.Incidents {
+		id, ok := have[in.Fingerprint]
+		if !ok {
+			t.Errorf("incident %s (%s) lost its fingerprint after the restart", in.Fingerprint, in.Templates[0].Text)
+			continue
+		}
+		if id != in.Templates[0].ID {
+			t.Errorf("template %q changed id %s -> %s", in.Templates[0].Text, in.Templates[0].ID, id)
+		}
+	}
+	baselines, _ := st.Baselines(ctx)
+	templates, _ = st.Templates(ctx)
+	ids := map[domain.TemplateID]bool{}
+	for _, tm := range templates {
+		ids[tm.ID] = true
+	}
+	for _, bl := range baselines {
+		if !ids[bl.Template] {
+			t.Errorf("baseline for unknown template id %s", bl.Template)
+		}
+	}
+}

@@ -198,10 +198,23 @@ func (s *Spine) Stats() Stats {
 // incident's fingerprint comes from its template text when it is first
 // reported and stays fixed after.
 func (s *Spine) Incidents() []domain.Incident {
-	// Two clusters of one service can end with the same text; they are one
-	// incident.
+	// Templates merged in the miner leave one incident under each of their
+	// old keys; they share a fingerprint and are one incident. Keys are
+	// taken in creation order so that the merge, and so the samples kept,
+	// are the same in every run.
+	keys := make([]detect.TemplateKey, 0, len(s.incidents))
+	for k := range s.incidents {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Template != keys[j].Template {
+			return keys[i].Template < keys[j].Template
+		}
+		return keys[i].Service < keys[j].Service
+	})
 	merged := map[domain.Fingerprint]*domain.Incident{}
-	for _, b := range s.incidents {
+	for _, k := range keys {
+		b := s.incidents[k]
 		in := b.inc
 		in.Reasons = b.reasons.List()
 		in.Templates = []domain.Template{{ID: b.cluster.ID(), Text: b.cluster.Template(), Count: b.inc.Count}}

@@ -2,6 +2,7 @@ package template
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -247,7 +248,13 @@ func (m *Miner) mergeSiblings(group []*Cluster, toks []maskedToken) *Cluster {
 			counts[p]++
 		}
 	}
-	for p, n := range counts {
+	positions := make([]int, 0, len(counts))
+	for p := range counts {
+		positions = append(positions, p)
+	}
+	sort.Ints(positions) // the same choice in every run
+	for _, p := range positions {
+		n := counts[p]
 		// A key=value's word is a state ("user=root"), not a name.
 		if n+1 < siblingsToMerge || strings.IndexByte(toks[p].raw, '=') >= 0 {
 			continue

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/decode"
 	"github.com/cloud-sre-agent/sre-agent/internal/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
@@ -36,7 +37,8 @@ import (
 // Store is what the agent needs from the incident store.
 type Store interface {
 	ingest.LearntStore
-	Save(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident) error
+	SaveSeen(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident, seen []string) error
+	Seen(ctx context.Context, keys []string) (map[string]bool, error)
 	CountByState(ctx context.Context) (map[domain.State]int, error)
 }
 
@@ -55,10 +57,18 @@ type Source struct {
 	Key string
 	// Service names events that do not name their own.
 	Service string
-	// Open starts reading. The reader may return parse.ErrPause when it
-	// has nothing for now; it returns io.EOF at its end, or when ctx is
-	// done.
+	// Open starts reading a stream. The reader may return parse.ErrPause
+	// when it has nothing for now; it returns io.EOF at its end, or when
+	// ctx is done.
 	Open func(ctx context.Context) (io.ReadCloser, error)
+	// Messages, instead of Open, is a message transport (Pub/Sub, SQS,
+	// NATS, Kafka): each message is acknowledged once its events are
+	// saved, dead-lettered when it is not a log message.
+	Messages Receiver
+	// Decode says what the messages hold.
+	Decode decode.Options
+	// DeadLetter keeps messages that are not log messages.
+	DeadLetter DeadLetter
 }
 
 // Options tune the agent.
@@ -96,6 +106,8 @@ type Agent struct {
 	events    *prometheus.CounterVec
 	parseErrs *prometheus.CounterVec
 	saves     *prometheus.CounterVec
+	messages  *prometheus.CounterVec
+	started   time.Time
 }
 
 // New builds an agent.
@@ -116,9 +128,12 @@ func New(store Store, pipe Pipeline, aud pipeline.Auditor, sources []Source, opt
 			Help: "Records that did not parse as their format claimed (kept as plain text)."}, []string{"source"}),
 		saves: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_store_saves_total",
 			Help: "Saves of what a source found, by outcome."}, []string{"source", "outcome"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_messages_total",
+			Help: "Transport messages by outcome: processed, duplicate, control, dead_lettered, nacked."}, []string{"source", "outcome"}),
+		started: time.Now().UTC(),
 	}
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{a.events, a.parseErrs, a.saves, &stateCollector{a: a}} {
+		for _, c := range []prometheus.Collector{a.events, a.parseErrs, a.saves, a.messages, &stateCollector{a: a}} {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register agent metrics: %w", err)
 			}
@@ -236,26 +251,38 @@ func (a *Agent) work(ctx, workCtx context.Context, wake <-chan struct{}, sources
 	}
 }
 
-// read runs one source through its own spine, saving what it finds.
-func (a *Agent) read(ctx context.Context, src Source, learnt ingest.Learnt, wake chan<- struct{}) error {
+// newSpine builds a source's spine, seeded with what earlier runs learnt.
+func (a *Agent) newSpine(src Source, learnt ingest.Learnt) (*ingest.Spine, error) {
 	miner, err := template.New(a.opts.Template)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	det, err := detect.New(a.opts.Detect)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	spine := ingest.New(a.red, miner, det)
 	spine.DefaultService = src.Service
 	spine.ReopenAfter = a.opts.ReopenAfter
 	spine.Seed(learnt)
+	return spine, nil
+}
+
+// read runs one source through its own spine, saving what it finds.
+func (a *Agent) read(ctx context.Context, src Source, learnt ingest.Learnt, wake chan<- struct{}) error {
+	if src.Messages != nil {
+		return a.consume(ctx, src, learnt, wake)
+	}
+	spine, err := a.newSpine(src, learnt)
+	if err != nil {
+		return err
+	}
 	r, err := src.Open(ctx)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	s := &sourceState{src: src, spine: spine, last: time.Now()}
+	s := &sourceState{src: src, key: src.Key, spine: spine, last: time.Now()}
 	// Saving uses its own context: what was read is saved even when the
 	// agent is stopping.
 	saveCtx := context.WithoutCancel(ctx)
@@ -288,17 +315,19 @@ func (a *Agent) read(ctx context.Context, src Source, learnt ingest.Learnt, wake
 
 type sourceState struct {
 	src        Source
+	key        string // the share key in the store
 	spine      *ingest.Spine
 	last       time.Time
 	savedStats ingest.Stats
 }
 
 // save stores the spine's incidents when anything was read since the last
-// save, counts the new events, and wakes the worker.
-func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}) error {
+// save, with the keys of the messages read (seen), counts the new events,
+// and wakes the worker.
+func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, seen ...string) error {
 	s.last = time.Now()
 	st := s.spine.Stats()
-	if st.Events == s.savedStats.Events {
+	if st.Events == s.savedStats.Events && len(seen) == 0 {
 		return nil
 	}
 	for sev, n := range st.BySeverity {
@@ -311,10 +340,10 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}) 
 	}
 	s.savedStats = st
 	incidents := s.spine.Incidents()
-	if len(incidents) == 0 {
+	if len(incidents) == 0 && len(seen) == 0 {
 		return nil
 	}
-	if err := a.store.Save(ctx, s.src.Key, s.spine.Baselines(), incidents); err != nil {
+	if err := a.store.SaveSeen(ctx, s.key, s.spine.Baselines(), incidents, seen); err != nil {
 		a.saves.WithLabelValues(s.src.Name, "error").Inc()
 		return err
 	}

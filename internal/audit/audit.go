@@ -33,6 +33,7 @@ const (
 	KindDelivery        Kind = "delivery"
 	KindPolicyRejection Kind = "policy_rejection"
 	KindSecretRead      Kind = "secret_read"
+	KindDeadLetter      Kind = "dead_letter"
 	KindStage           Kind = "stage"
 	KindStart           Kind = "agent_start"
 	KindStop            Kind = "agent_stop"

@@ -88,6 +88,14 @@ var migrations = []string{
 		baseline REAL NOT NULL,
 		PRIMARY KEY (service, template_id)
 	);`,
+	// 4: keys of messages whose events are saved, so a redelivered message
+	// (a crash between saving and acknowledging) is not counted twice.
+	`CREATE TABLE seen (
+		key TEXT PRIMARY KEY,
+		source TEXT NOT NULL,
+		at TEXT NOT NULL
+	);
+	CREATE INDEX seen_at ON seen(at);`,
 }
 
 // DefaultPath is the store under the user's state directory
@@ -212,12 +220,24 @@ func (s *Store) Templates(ctx context.Context) ([]domain.Template, error) {
 // in one transaction. An incident's totals are the sum of its sources'
 // shares, so saving the same source again replaces its share.
 func (s *Store) Save(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident) error {
+	return s.SaveSeen(ctx, source, baselines, incidents, nil)
+}
+
+// SaveSeen is Save plus the keys of the messages whose events the save
+// includes, in the same transaction: once it returns, those messages may
+// be acknowledged, and a redelivery of one is recognised by Seen.
+func (s *Store) SaveSeen(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident, seen []string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", source, err)
 	}
 	defer tx.Rollback()
 	now := ts(time.Now())
+	for _, k := range seen {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO seen (key, source, at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING`, k, source, now); err != nil {
+			return fmt.Errorf("save seen keys: %w", err)
+		}
+	}
 	for _, in := range incidents {
 		for _, t := range in.Templates {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO templates (id, text, first_seen, last_seen) VALUES (?, ?, ?, ?)
@@ -516,4 +536,31 @@ func (s *Store) Find(ctx context.Context, id string) (*domain.Incident, json.Raw
 	}
 	run, err := s.LoadRun(ctx, in.Fingerprint)
 	return in, run, err
+}
+
+// Seen reports which of keys have been saved.
+func (s *Store) Seen(ctx context.Context, keys []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, k := range keys {
+		var one int
+		err := s.db.QueryRowContext(ctx, `SELECT 1 FROM seen WHERE key = ?`, k).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, fmt.Errorf("look up seen keys: %w", err)
+		default:
+			out[k] = true
+		}
+	}
+	return out, nil
+}
+
+// PruneSeen forgets keys saved before t (past the transport's retention,
+// no redelivery can carry them).
+func (s *Store) PruneSeen(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM seen WHERE at < ?`, ts(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune seen keys: %w", err)
+	}
+	return res.RowsAffected()
 }

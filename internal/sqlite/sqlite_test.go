@@ -216,3 +216,21 @@ func TestReopenAcrossSources(t *testing.T) {
 		t.Fatal("advanced a missing incident")
 	}
 }
+
+func TestSeenKeysCommitWithTheSave(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	if err := s.SaveSeen(ctx, "pubsub:run1", nil, []domain.Incident{incident(2)}, []string{"le:a|1", "le:a|2"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Seen(ctx, []string{"le:a|1", "le:a|3"})
+	if err != nil || !got["le:a|1"] || got["le:a|3"] {
+		t.Fatalf("seen %v %v", got, err)
+	}
+	if n, err := s.PruneSeen(ctx, time.Now().Add(time.Hour)); err != nil || n != 2 {
+		t.Fatalf("pruned %d %v", n, err)
+	}
+	if got, _ := s.Seen(ctx, []string{"le:a|1"}); got["le:a|1"] {
+		t.Fatal("pruned key still seen")
+	}
+}

@@ -1,0 +1,288 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/decode"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
+)
+
+// Message is one delivery from a message transport. Exactly one of Ack and
+// Nack is called for it.
+type Message struct {
+	// ID is the transport's message id.
+	ID         string
+	Data       []byte
+	Attributes map[string]string
+	Ack        func()
+	Nack       func()
+}
+
+// Receiver delivers messages until ctx is done, then returns (nil when it
+// stopped because ctx was done). deliver may block: that is flow control.
+type Receiver interface {
+	Receive(ctx context.Context, deliver func(Message)) error
+}
+
+// DeadLetter keeps a message that is not a log message, durably, before it
+// is acknowledged.
+type DeadLetter interface {
+	// Name says where dead letters go (a topic, a file), for the audit log.
+	Name() string
+	Put(ctx context.Context, m Message, reason, detail string) error
+}
+
+const (
+	// batchSize is how many processed messages trigger a save; a quiet
+	// transport saves after idleFlush, a busy one every FlushEvery.
+	batchSize = 500
+	idleFlush = 20 * time.Millisecond
+	// recentKeys bounds the in-memory set of keys already saved; older
+	// ones are looked up in the store.
+	recentKeys = 100_000
+)
+
+type pending struct {
+	m   Message
+	key string
+}
+
+// consume runs a message source: decode, deduplicate, feed the spine, and
+// acknowledge a message only once a save holds its events and its key.
+// Nothing is acknowledged before it is saved; a message whose save fails
+// is not acknowledged, and the source stops (a restart resumes from the
+// transport, and the saved keys keep redeliveries from counting twice).
+func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, wake chan<- struct{}) error {
+	dec, err := decode.New(src.Decode)
+	if err != nil {
+		return err
+	}
+	spine, err := a.newSpine(src, learnt)
+	if err != nil {
+		return err
+	}
+	// Each run of a stream is its own share: a restart does not re-read
+	// what the last run saved, so it must not replace it.
+	s := &sourceState{src: src, key: src.Key + "@" + a.started.Format(time.RFC3339Nano), spine: spine, last: time.Now()}
+	saveCtx := context.WithoutCancel(ctx)
+	in := make(chan Message, 256)
+	recvDone := make(chan error, 1)
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		recvDone <- src.Messages.Receive(ctx, func(m Message) {
+			select {
+			case in <- m:
+			case <-stopped: // the consumer is gone: the message comes back later
+				m.Nack()
+			}
+		})
+	}()
+	c := &consumer{a: a, src: src, dec: dec, s: s, wake: wake, ctx: saveCtx, recent: newKeySet(recentKeys), inBatch: map[string]bool{}}
+	idle := time.NewTimer(time.Hour)
+	defer idle.Stop()
+	tick := time.NewTicker(a.opts.FlushEvery)
+	defer tick.Stop()
+	var deadline <-chan time.Time
+	done := ctx.Done()
+	for {
+		select {
+		case m := <-in:
+			if err := c.handle(m); err != nil {
+				c.nackAll()
+				return err
+			}
+			if len(c.batch) >= batchSize {
+				if err := c.flush(); err != nil {
+					return err
+				}
+			}
+			idle.Reset(idleFlush)
+		case <-idle.C:
+			if err := c.flush(); err != nil {
+				return err
+			}
+		case <-tick.C:
+			if err := c.flush(); err != nil {
+				return err
+			}
+		case <-done:
+			// Stopping: the receiver stops pulling; what it already
+			// handed over is processed and saved, within the grace.
+			done, deadline = nil, time.After(a.opts.ShutdownGrace)
+		case <-deadline:
+			c.nackAll()
+			return errors.New("the transport did not stop within the shutdown grace; unsaved messages were nacked")
+		case rerr := <-recvDone:
+			for drained := false; !drained; {
+				select {
+				case m := <-in:
+					if err := c.handle(m); err != nil {
+						c.nackAll()
+						return err
+					}
+				default:
+					drained = true
+				}
+			}
+			if err := c.flush(); err != nil {
+				return err
+			}
+			if rerr != nil && ctx.Err() == nil {
+				return fmt.Errorf("receive: %w", rerr)
+			}
+			return nil
+		}
+	}
+}
+
+type consumer struct {
+	a      *Agent
+	src    Source
+	dec    *decode.Decoder
+	s      *sourceState
+	wake   chan<- struct{}
+	ctx    context.Context
+	recent *keySet
+	// batch is processed and not yet saved; inBatch holds its keys.
+	batch   []pending
+	inBatch map[string]bool
+}
+
+func (c *consumer) count(outcome string) {
+	c.a.messages.WithLabelValues(c.src.Name, outcome).Inc()
+}
+
+// handle processes one message; an error stops the source.
+func (c *consumer) handle(m Message) error {
+	msg, err := c.dec.Decode(m.Data)
+	var badMsg *decode.BadMessage
+	if errors.As(err, &badMsg) {
+		return c.deadLetter(m, badMsg)
+	}
+	if err != nil {
+		return err
+	}
+	if msg.Control {
+		m.Ack()
+		c.count("control")
+		return nil
+	}
+	key := msg.Key
+	if key == "" {
+		key = "msg:" + c.src.Key + "|" + m.ID
+	}
+	if c.recent.has(key) || c.inBatch[key] {
+		m.Ack()
+		c.count("duplicate")
+		return nil
+	}
+	seen, err := c.a.store.Seen(c.ctx, []string{key})
+	if err != nil {
+		return err
+	}
+	if seen[key] {
+		c.recent.add(key)
+		m.Ack()
+		c.count("duplicate")
+		return nil
+	}
+	for _, r := range msg.Records {
+		c.s.spine.Record(r)
+	}
+	for _, ev := range msg.Events {
+		c.s.spine.Event(ev)
+	}
+	c.batch = append(c.batch, pending{m: m, key: key})
+	c.inBatch[key] = true
+	return nil
+}
+
+// flush saves the spine with the batch's keys, then acknowledges the batch.
+func (c *consumer) flush() error {
+	if len(c.batch) == 0 {
+		return nil
+	}
+	keys := make([]string, len(c.batch))
+	for i, p := range c.batch {
+		keys[i] = p.key
+	}
+	if err := c.a.save(c.ctx, c.s, c.wake, keys...); err != nil {
+		c.nackAll()
+		return fmt.Errorf("save: %w", err)
+	}
+	for _, p := range c.batch {
+		p.m.Ack()
+		c.recent.add(p.key)
+		c.count("processed")
+	}
+	c.batch = c.batch[:0]
+	clear(c.inBatch)
+	return nil
+}
+
+func (c *consumer) nackAll() {
+	for _, p := range c.batch {
+		p.m.Nack()
+		c.count("nacked")
+	}
+	c.batch = c.batch[:0]
+	clear(c.inBatch)
+}
+
+// deadLetter keeps a bad message where a person can look at it, audits
+// it, and only then acknowledges it. When it cannot be kept, it is nacked
+// and will come back; nothing is dropped silently.
+func (c *consumer) deadLetter(m Message, bad *decode.BadMessage) error {
+	dl := c.src.DeadLetter
+	if dl == nil {
+		m.Nack()
+		c.count("nacked")
+		c.a.log.Error("bad message and no dead-letter destination: nacked", "source", c.src.Name, "reason", bad.Reason)
+		return nil
+	}
+	if err := dl.Put(c.ctx, m, bad.Reason, bad.Detail); err != nil {
+		m.Nack()
+		c.count("nacked")
+		c.a.log.Error("dead-letter failed: nacked", "source", c.src.Name, "reason", bad.Reason, "error", err)
+		return nil
+	}
+	if _, err := c.a.audit.Append(audit.Record{Kind: audit.KindDeadLetter, Outcome: bad.Reason, Fields: map[string]any{
+		"source": c.src.Name, "message_id": m.ID, "bytes": len(m.Data), "destination": dl.Name(), "detail": bad.Detail}}); err != nil {
+		m.Nack()
+		return fmt.Errorf("audit dead letter: %w", err)
+	}
+	m.Ack()
+	c.count("dead_lettered")
+	c.a.log.Warn("message dead-lettered", "source", c.src.Name, "reason", bad.Reason, "destination", dl.Name())
+	return nil
+}
+
+// keySet is a bounded set: past its size the oldest keys are forgotten.
+type keySet struct {
+	set  map[string]struct{}
+	ring []string
+	next int
+}
+
+func newKeySet(n int) *keySet {
+	return &keySet{set: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+func (k *keySet) has(key string) bool { _, ok := k.set[key]; return ok }
+
+func (k *keySet) add(key string) {
+	if k.has(key) {
+		return
+	}
+	if old := k.ring[k.next]; old != "" {
+		delete(k.set, old)
+	}
+	k.ring[k.next] = key
+	k.set[key] = struct{}{}
+	k.next = (k.next + 1) % len(k.ring)
+}

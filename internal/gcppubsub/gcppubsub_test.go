@@ -83,7 +83,7 @@ func publishEntries(f *fake, n int) {
 type nopPipeline struct{}
 
 func (nopPipeline) Drain(context.Context) (int, bool, error) { return 0, false, nil }
-func (nopPipeline) Stop()                                  {}
+func (nopPipeline) Stop()                                    {}
 
 type rig struct {
 	store *sqlite.Store

@@ -196,11 +196,30 @@ func (d *Decoder) inflate(data []byte) ([]byte, error) {
 	if bytes.HasPrefix(data, gzipMagic) {
 		return d.gunzip(data)
 	}
-	// Base64 of gzip starts "H4sI".
-	if t := bytes.TrimSpace(data); bytes.HasPrefix(t, []byte("H4sI")) {
+	// Base64 of gzip starts "H4sI"; base64 of a JSON object "ey" or "ew"
+	// (queues that only carry text often wrap payloads so).
+	t := bytes.TrimSpace(data)
+	if bytes.HasPrefix(t, []byte("H4sI")) {
 		return d.inflateBase64(t)
 	}
+	if (bytes.HasPrefix(t, []byte("ey")) || bytes.HasPrefix(t, []byte("ew"))) && isBase64(t) {
+		if raw, err := d.inflateBase64(t); err == nil && bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
+			return raw, nil
+		}
+	}
 	return data, nil
+}
+
+func isBase64(b []byte) bool {
+	if len(b)%4 != 0 {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *Decoder) inflateBase64(b []byte) ([]byte, error) {

@@ -19,12 +19,15 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/agent"
 	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/cloudsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/offline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/quarantine"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/server"
 	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
@@ -150,10 +153,11 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
-	sources, err := buildSources(cfg, args, follow, stdin)
+	sources, closeSources, err := buildSources(ctx, cfg, p, args, follow, stdin)
 	if err != nil {
 		return err
 	}
+	defer closeSources()
 	ag, err := agent.New(store, pipe, aud, sources, agent.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect,
 		ReopenAfter: cfg.Pipeline.ReopenAfter, FlushEvery: cfg.FlushEvery, Poll: time.Second, ShutdownGrace: 10 * time.Second,
 		Log: log, Registerer: reg})
@@ -198,7 +202,22 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 
 // buildSources turns the named files, else the config's sources, else
 // stdin, into agent sources.
-func buildSources(cfg config.Config, args []string, follow bool, stdin io.Reader) ([]agent.Source, error) {
+func buildSources(ctx context.Context, cfg config.Config, p paths, args []string, follow bool, stdin io.Reader) ([]agent.Source, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	out, err := buildSourceList(ctx, cfg, p, args, follow, stdin, &closers)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return out, closeAll, nil
+}
+
+func buildSourceList(ctx context.Context, cfg config.Config, p paths, args []string, follow bool, stdin io.Reader, closers *[]func()) ([]agent.Source, error) {
 	srcs := cfg.Sources
 	if len(args) > 0 {
 		srcs = nil
@@ -239,9 +258,67 @@ func buildSources(cfg config.Config, args []string, follow bool, stdin io.Reader
 					opts.FromEnd = s.FromEnd
 					return tail.Follow(ctx, s.Path, opts)
 				}})
+		case "pubsub", "url":
+			src, err := messageSource(ctx, s, p, closers)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, src)
 		}
 	}
 	return out, nil
+}
+
+// messageSource opens a Pub/Sub subscription or a gocloud URL, and where
+// its bad messages go.
+func messageSource(ctx context.Context, s config.Source, p paths, closers *[]func()) (agent.Source, error) {
+	src := agent.Source{Decode: s.DecodeFor(), Service: s.Service}
+	var dl agent.DeadLetter
+	switch s.Type {
+	case "pubsub":
+		client, err := gcppubsub.NewClient(ctx, s.PubSub.Project)
+		if err != nil {
+			return src, err
+		}
+		*closers = append(*closers, func() { client.Close() })
+		recv, err := gcppubsub.NewReceiver(client, s.PubSub)
+		if err != nil {
+			return src, err
+		}
+		src.Name, src.Key, src.Messages = "pubsub:"+s.PubSub.SubscriptionName(), "pubsub:"+s.PubSub.SubscriptionName(), recv
+		if s.PubSub.DeadLetterTopic != "" {
+			t := gcppubsub.NewDeadLetterTopic(client, s.PubSub.DeadLetterTopic)
+			*closers = append(*closers, t.Stop)
+			dl = t
+		}
+	case "url":
+		recv, err := cloudsub.Open(ctx, s.URL)
+		if err != nil {
+			return src, err
+		}
+		src.Name, src.Key, src.Messages = cloudsub.Redact(s.URL), "url:"+cloudsub.Redact(s.URL), recv
+	}
+	if src.Service == "" {
+		src.Service = src.Name
+	}
+	if dl == nil && s.DeadLetterURL != "" {
+		t, err := cloudsub.OpenTopic(ctx, s.DeadLetterURL)
+		if err != nil {
+			return src, err
+		}
+		*closers = append(*closers, func() { t.Shutdown(context.Background()) })
+		dl = t
+	}
+	if dl == nil {
+		q, err := quarantine.Open(filepath.Join(filepath.Dir(p.store), "quarantine.jsonl"))
+		if err != nil {
+			return src, err
+		}
+		*closers = append(*closers, func() { q.Close() })
+		dl = q
+	}
+	src.DeadLetter = dl
+	return src, nil
 }
 
 func firstNonEmpty(a, b string) string {

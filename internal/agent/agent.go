@@ -39,6 +39,7 @@ type Store interface {
 	ingest.LearntStore
 	SaveSeen(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident, seen []string) error
 	Seen(ctx context.Context, keys []string) (map[string]bool, error)
+	PruneSeen(ctx context.Context, before time.Time) (int64, error)
 	CountByState(ctx context.Context) (map[domain.State]int, error)
 }
 

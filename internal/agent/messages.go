@@ -44,6 +44,9 @@ const (
 	// recentKeys bounds the in-memory set of keys already saved; older
 	// ones are looked up in the store.
 	recentKeys = 100_000
+	// seenRetention outlives any transport's redelivery window (Pub/Sub
+	// keeps unacknowledged messages 7 days at most).
+	seenRetention = 8 * 24 * time.Hour
 )
 
 type pending struct {
@@ -69,6 +72,11 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 	// what the last run saved, so it must not replace it.
 	s := &sourceState{src: src, key: src.Key + "@" + a.started.Format(time.RFC3339Nano), spine: spine, last: time.Now()}
 	saveCtx := context.WithoutCancel(ctx)
+	if n, err := a.store.PruneSeen(saveCtx, time.Now().Add(-seenRetention)); err != nil {
+		return err
+	} else if n > 0 {
+		a.log.Info("forgot old message keys", "source", src.Name, "keys", n)
+	}
 	in := make(chan Message, 256)
 	recvDone := make(chan error, 1)
 	stopped := make(chan struct{})

@@ -51,7 +51,7 @@ func Open(ctx context.Context, raw string) (*Receiver, error) {
 	}
 	sub, err := pubsub.OpenSubscription(ctx, raw)
 	if err != nil {
-		return nil, fmt.Errorf("open subscription %s: %w", redactURL(raw), err)
+		return nil, fmt.Errorf("open subscription %s: %w", Redact(raw), err)
 	}
 	return &Receiver{sub: sub, url: raw}, nil
 }
@@ -66,7 +66,7 @@ func (r *Receiver) Receive(ctx context.Context, deliver func(agent.Message)) err
 			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 				return nil
 			}
-			return fmt.Errorf("receive from %s: %w", redactURL(r.url), err)
+			return fmt.Errorf("receive from %s: %w", Redact(r.url), err)
 		}
 		nack := func() {
 			if m.Nackable() {
@@ -89,13 +89,13 @@ type Topic struct {
 func OpenTopic(ctx context.Context, raw string) (*Topic, error) {
 	t, err := pubsub.OpenTopic(ctx, raw)
 	if err != nil {
-		return nil, fmt.Errorf("open topic %s: %w", redactURL(raw), err)
+		return nil, fmt.Errorf("open topic %s: %w", Redact(raw), err)
 	}
 	return &Topic{t: t, url: raw}, nil
 }
 
 // Name implements agent.DeadLetter.
-func (t *Topic) Name() string { return redactURL(t.url) }
+func (t *Topic) Name() string { return Redact(t.url) }
 
 // Put sends the message with why in its metadata.
 func (t *Topic) Put(ctx context.Context, m agent.Message, reason, detail string) error {
@@ -106,9 +106,9 @@ func (t *Topic) Put(ctx context.Context, m agent.Message, reason, detail string)
 // Shutdown flushes the topic.
 func (t *Topic) Shutdown(ctx context.Context) error { return t.t.Shutdown(ctx) }
 
-// redactURL drops credentials and the query (which can carry keys) from a
+// Redact drops credentials and the query (which can carry keys) from a
 // URL before it is logged.
-func redactURL(raw string) string {
+func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "<unparseable url>"

@@ -12,7 +12,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/cloudsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/decode"
 	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
@@ -47,7 +50,7 @@ type Store struct {
 
 // Source is one input of the daemon.
 type Source struct {
-	Type string `yaml:"type"` // file or stdin
+	Type string `yaml:"type"` // file, stdin, pubsub or url
 	Path string `yaml:"path"`
 	// Follow keeps reading a file as it grows and across rotation, until
 	// the agent stops; without it the file is read to its end.
@@ -57,6 +60,36 @@ type Source struct {
 	// Service names events that do not name their own; the file's name
 	// by default.
 	Service string `yaml:"service"`
+	// PubSub is a Google Cloud Pub/Sub subscription (type pubsub).
+	PubSub gcppubsub.Config `yaml:"pubsub"`
+	// URL is a gocloud.dev subscription URL (type url): awssqs://,
+	// azuresb://, kafka://, nats://.
+	URL string `yaml:"url"`
+	// Decode says what messages hold (pubsub: logentry; url: auto).
+	Decode decode.Options `yaml:"decode"`
+	// DeadLetter is where messages that are not log messages go: a
+	// Pub/Sub topic (pubsub.dead_letter_topic), a gocloud topic URL, or by
+	// default the quarantine file in the state directory.
+	DeadLetterURL string `yaml:"dead_letter_url"`
+}
+
+// DecodeFor is the source's decode options with its type's defaults.
+func (s Source) DecodeFor() decode.Options {
+	d := s.Decode
+	def := decode.DefaultOptions()
+	if d.Format == "" {
+		d.Format = def.Format
+		if s.Type == "pubsub" {
+			d.Format = decode.FormatLogEntry
+		}
+	}
+	if d.MaxBytes == 0 {
+		d.MaxBytes = def.MaxBytes
+	}
+	if d.MaxInflated == 0 {
+		d.MaxInflated = max(def.MaxInflated, d.MaxBytes)
+	}
+	return d
 }
 
 // Provider chooses the model provider.
@@ -155,8 +188,21 @@ func (c Config) Validate() error {
 			if s.Follow || s.Path != "" {
 				return fmt.Errorf("sources[%d]: stdin takes no path or follow", i)
 			}
+		case "pubsub":
+			if err := s.PubSub.Validate(); err != nil {
+				return fmt.Errorf("sources[%d]: %w", i, err)
+			}
+		case "url":
+			if err := cloudsub.CheckURL(s.URL); err != nil {
+				return fmt.Errorf("sources[%d]: %w", i, err)
+			}
 		default:
-			return fmt.Errorf("sources[%d]: unknown type %q (file or stdin)", i, s.Type)
+			return fmt.Errorf("sources[%d]: unknown type %q (file, stdin, pubsub or url)", i, s.Type)
+		}
+		if s.Type == "pubsub" || s.Type == "url" {
+			if err := s.DecodeFor().Validate(); err != nil {
+				return fmt.Errorf("sources[%d]: %w", i, err)
+			}
 		}
 	}
 	if c.Provider.Name != "offline" {

@@ -114,3 +114,46 @@ func TestURLSchemes(t *testing.T) {
 		t.Fatal("gcppubsub URLs go through the native adapter")
 	}
 }
+
+// BenchmarkNATSEndToEnd: LogEntry messages through the real NATS server
+// into the agent and its store, in chunks a core-NATS subscriber keeps up
+// with (go test -run '^$' -bench EndToEnd ./internal/cloudsub).
+func BenchmarkNATSEndToEnd(b *testing.B) {
+	b.Setenv("NATS_SERVER_URL", natsURL)
+	benchURL(b, fmt.Sprintf("nats://sre-agent-bench-%d", time.Now().UnixNano()))
+}
+
+// BenchmarkMemEndToEnd is the same through an in-process queue with
+// acknowledgements: the agent's own cost per message.
+func BenchmarkMemEndToEnd(b *testing.B) {
+	benchURL(b, fmt.Sprintf("mem://bench-%d", time.Now().UnixNano()))
+}
+
+func benchURL(b *testing.B, url string) {
+	ctx := context.Background()
+	topic, err := pubsub.OpenTopic(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recv, err := cloudsub.Open(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer topic.Shutdown(ctx)
+	r := agenttest.New(b)
+	stop := agenttest.Run(r.Agent(b, "bench", recv, decode.FormatLogEntry, nil))
+	defer stop()
+	b.ResetTimer()
+	const chunk = 2000
+	for sent := 0; sent < b.N; {
+		n := min(chunk, b.N-sent)
+		for i := 0; i < n; i++ {
+			if err := topic.Send(ctx, &pubsub.Message{Body: agenttest.Entry(sent + i)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		sent += n
+		agenttest.WaitFor(b, "the chunk counted", time.Minute, func() bool { return r.Total(b) >= int64(sent) })
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -309,3 +309,22 @@ func TestShutdownWithinDeadline(t *testing.T) {
 		t.Fatalf("saved %d events but acknowledged %d messages", got, acked)
 	}
 }
+
+// BenchmarkEndToEnd: LogEntry messages published to the in-process server,
+// pulled, decoded, deduplicated, run through the spine, saved to SQLite
+// with their keys and acknowledged
+// (go test -run '^$' -bench EndToEnd ./internal/gcppubsub).
+func BenchmarkEndToEnd(b *testing.B) {
+	f := newFake(b)
+	r := agenttest.New(b)
+	w := &wrap{}
+	stop := agenttest.Run(r.Agent(b, "pubsub", receiver(b, f, gcppubsub.Config{Project: project, Subscription: "agent", NumGoroutines: 4}, w), decode.FormatLogEntry, nil))
+	defer stop()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f.srv.Publish(topic, agenttest.Entry(i), nil)
+	}
+	agenttest.WaitFor(b, "every message acknowledged", 10*time.Minute, func() bool { return w.acks.Load() >= int64(b.N) })
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(w.max.Load()), "max-outstanding")
+}

@@ -88,3 +88,20 @@ func TestDaemonSettingsValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestPubSubExampleConfigLoads(t *testing.T) {
+	c, err := Load("../../examples/pubsub.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Sources[0]
+	if s.Type != "pubsub" || s.PubSub.SubscriptionName() != "projects/my-project/subscriptions/sre-agent-logs" || s.DecodeFor().Format != "logentry" {
+		t.Fatalf("pubsub example: %+v", s)
+	}
+	if _, err := Load(writeConfig(t, "sources:\n  - type: url\n    url: ftp://x\n")); err == nil {
+		t.Fatal("an unknown URL scheme was accepted")
+	}
+	if _, err := Load(writeConfig(t, "sources:\n  - type: pubsub\n    pubsub: {project: p}\n")); err == nil {
+		t.Fatal("a pubsub source without a subscription was accepted")
+	}
+}

@@ -27,6 +27,16 @@ func open(t *testing.T, path string) *os.File {
 	return f
 }
 
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "inc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 func opts() analyze.Options {
 	c := config.Default()
 	return analyze.Options{Redact: c.Redact, Template: c.Template, Detect: c.Detect, KeepLines: true}
@@ -132,11 +142,7 @@ func TestHDFSAnomaliesSeparateFromNormalTraffic(t *testing.T) {
 
 func TestAnalyzeTwiceDoesNotDuplicate(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "inc.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	path := shareddata.Path(t, "loghub/BGL/BGL_2k.log")
 	first := run(t, st, path)
 	after1, err := st.Incidents(ctx)
@@ -199,11 +205,7 @@ func TestRedactionBeforeIncidents(t *testing.T) {
 // with the rest.
 func TestTemplateIDsSurviveARestart(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "inc.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	path := shareddata.Path(t, "loghub/BGL/BGL_2k.log")
 	b, err := os.ReadFile(path)
 	if err != nil {

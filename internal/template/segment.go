@@ -134,20 +134,11 @@ func structuredWord(t string) bool {
 	return letters > 0
 }
 
-// plainWord: has a letter, and no inner dot, slash or '@' (names of hosts,
-// classes and paths vary like values), and is not a day or month name.
+// plainWord is a structured word (names of hosts, classes and paths, with
+// inner dots or slashes, vary like values) that is not part of a template's
+// wildcard and not a day or month name.
 func plainWord(t string) bool {
-	letters := 0
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		switch {
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			letters++
-		case c == '.' && i < len(t)-1, c == '/', c == '@', c == '*':
-			return false
-		}
-	}
-	return letters > 0 && !isTemporalName(strings.TrimSuffix(t, "."))
+	return structuredWord(t) && strings.IndexByte(t, '*') < 0 && !isTemporalName(strings.TrimSuffix(t, "."))
 }
 
 var temporalNames = map[string]bool{}

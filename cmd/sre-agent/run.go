@@ -102,7 +102,8 @@ SIGINT/SIGTERM; a restart resumes incidents that were mid-pipeline.`,
 
 func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []string, follow bool, stdin io.Reader, stdout, stderr io.Writer) error {
 	logRed := redact.New(redact.DefaultOptions())
-	log, err := telemetry.Logger(stderr, cfg.Log.Level, logRed)
+	masker := &telemetry.Masker{}
+	log, err := telemetry.Logger(stderr, cfg.Log.Level, logRed, masker)
 	if err != nil {
 		return err
 	}

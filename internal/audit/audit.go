@@ -34,6 +34,7 @@ const (
 	KindPolicyRejection Kind = "policy_rejection"
 	KindSecretRead      Kind = "secret_read"
 	KindDeadLetter      Kind = "dead_letter"
+	KindEgressDenied    Kind = "egress_denied"
 	KindStage           Kind = "stage"
 	KindStart           Kind = "agent_start"
 	KindStop            Kind = "agent_stop"

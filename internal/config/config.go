@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -15,11 +16,13 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/cloudsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/decode"
 	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 	"github.com/cloud-sre-agent/sre-agent/internal/template"
 )
 
@@ -40,7 +43,30 @@ type Config struct {
 	Log      Log             `yaml:"log"`
 	// FlushEvery is how often the daemon saves what its sources found.
 	FlushEvery time.Duration `yaml:"flush_every"`
+	// Mode is development (the default) or production: production refuses
+	// env:// secrets unless secrets.allow_env_in_production.
+	Mode    string        `yaml:"mode"`
+	Secrets Secrets       `yaml:"secrets"`
+	Egress  egress.Config `yaml:"egress"`
+	GitHub  GitHub        `yaml:"github"`
 }
+
+// Secrets tunes secret references.
+type Secrets struct {
+	TTL                  time.Duration `yaml:"ttl"`
+	AllowEnvInProduction bool          `yaml:"allow_env_in_production"`
+}
+
+// GitHub names the credential pull requests are opened with.
+type GitHub struct {
+	// Token is a secret reference to a fine-grained PAT (or a classic one,
+	// with a warning).
+	Token   string `yaml:"token"`
+	BaseURL string `yaml:"base_url"`
+}
+
+// Production reports production mode.
+func (c Config) Production() bool { return c.Mode == "production" }
 
 // Store configures the incident store.
 type Store struct {
@@ -145,6 +171,9 @@ func Default() Config {
 		Tracing:    Tracing{Exporter: "none"},
 		Log:        Log{Level: "info"},
 		FlushEvery: time.Second,
+		Mode:       "development",
+		Secrets:    Secrets{TTL: 5 * time.Minute},
+		GitHub:     GitHub{BaseURL: "https://api.github.com"},
 	}
 }
 
@@ -158,6 +187,9 @@ func Load(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	if err := refusePlaintextSecrets(b); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -231,5 +263,75 @@ func (c Config) Validate() error {
 	if c.FlushEvery <= 0 {
 		return errors.New("flush_every must be positive")
 	}
+	switch c.Mode {
+	case "development", "production":
+	default:
+		return fmt.Errorf("mode %q: want development or production", c.Mode)
+	}
+	if c.Secrets.TTL <= 0 {
+		return errors.New("secrets.ttl must be positive")
+	}
+	if c.GitHub.Token != "" {
+		if _, err := secrets.Parse(c.GitHub.Token); err != nil {
+			return fmt.Errorf("github.token: %w", err)
+		}
+	}
 	return nil
+}
+
+// credentialKeys name settings that hold credentials: their values must
+// be secret references.
+var credentialKeys = []string{"token", "password", "passwd", "secret", "api_key", "apikey", "access_key", "secret_key",
+	"private_key", "client_secret", "connection_string", "dsn", "credentials"}
+
+// refusePlaintextSecrets walks the YAML: a credential setting must hold a
+// secret reference, and no value anywhere may look like a credential.
+func refusePlaintextSecrets(b []byte) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil // the decoder reports it
+	}
+	red := redact.New(redact.Options{})
+	var walk func(n *yaml.Node, path string) error
+	walk = func(n *yaml.Node, path string) error {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := path
+				if n.Kind == yaml.SequenceNode {
+					p = fmt.Sprintf("%s[%d]", path, i)
+				}
+				if err := walk(c, p); err != nil {
+					return err
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := strings.TrimPrefix(path+"."+k.Value, ".")
+				if v.Kind == yaml.ScalarNode && v.Value != "" && isCredentialKey(k.Value) && !secrets.IsRef(v.Value) {
+					return fmt.Errorf("%s holds a plaintext credential (%s); name a secret reference instead (gcpsm://, awssm://, azkv://, file://, env://)", p, secrets.Describe(v.Value))
+				}
+				if err := walk(v, p); err != nil {
+					return err
+				}
+			}
+		case yaml.ScalarNode:
+			if kinds := red.Find(n.Value); len(kinds) > 0 && !secrets.IsRef(n.Value) {
+				return fmt.Errorf("%s looks like a %s; credentials belong in a secret manager, named by reference", path, kinds[0])
+			}
+		}
+		return nil
+	}
+	return walk(&root, "")
+}
+
+func isCredentialKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, c := range credentialKeys {
+		if k == c || strings.HasSuffix(k, "_"+c) {
+			return true
+		}
+	}
+	return false
 }

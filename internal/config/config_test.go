@@ -105,3 +105,27 @@ func TestPubSubExampleConfigLoads(t *testing.T) {
 		t.Fatal("a pubsub source without a subscription was accepted")
 	}
 }
+
+func TestPlaintextSecretsAreRefused(t *testing.T) {
+	for body, want := range map[string]string{
+		"github:\n  token: ghp_abcdefghijklmnopqrstuvwxyz0123456789\n":                    "github.token holds a plaintext credential",
+		"github:\n  token: hunter2hunter2\n":                                             "github.token holds a plaintext credential",
+		"sources:\n  - type: url\n    url: nats://x?password=AKIAIOSFODNN7EXAMPLE\n":    "looks like",
+		"github:\n  token: env://GITHUB_TOKEN\n":                                         "",
+		"github:\n  token: gcpsm://projects/p/secrets/gh\n":                              "",
+	} {
+		_, err := Load(writeConfig(t, body))
+		if want == "" {
+			if err != nil {
+				t.Errorf("%q: %v", body, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want %q", body, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error repeats the secret: %v", err)
+		}
+	}
+}

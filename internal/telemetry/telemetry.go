@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -23,23 +25,72 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 )
 
+// Masker holds the secret values loaded so far; the logger replaces each
+// wherever it appears. It is safe for concurrent use.
+type Masker struct {
+	mu     sync.RWMutex
+	values []string
+}
+
+// SecretMarker replaces a loaded secret in logs.
+const SecretMarker = "[REDACTED:loaded-secret]"
+
+// Add registers a value (values under 4 bytes would mask ordinary text and
+// are not secrets anyway).
+func (m *Masker) Add(v string) {
+	if len(v) < 4 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, have := range m.values {
+		if have == v {
+			return
+		}
+	}
+	m.values = append(m.values, v)
+}
+
+// Mask replaces every registered value in s.
+func (m *Masker) Mask(s string) string {
+	if m == nil {
+		return s
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, v := range m.values {
+		if strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, SecretMarker)
+		}
+	}
+	return s
+}
+
 // Logger returns a JSON logger at level whose every string value (the
-// message included) and error passes through the redactor, so a secret
-// that reaches a log call is masked before it is written.
-func Logger(w io.Writer, level string, red *redact.Redactor) (*slog.Logger, error) {
+// message included) and error first has the loaded secrets masked, then
+// passes through the redactor, so a secret that reaches a log call is
+// masked before it is written.
+func Logger(w io.Writer, level string, red *redact.Redactor, masker *Masker) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level: %w", err)
 	}
+	clean := func(s string) string {
+		s = masker.Mask(s)
+		if red.Find(s) != nil {
+			s = red.Redact(s)
+		}
+		return s
+	}
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		switch a.Value.Kind() {
 		case slog.KindString:
-			if s := a.Value.String(); red.Find(s) != nil {
-				a.Value = slog.StringValue(red.Redact(s))
+			if s := a.Value.String(); s != "" {
+				a.Value = slog.StringValue(clean(s))
 			}
 		case slog.KindAny:
 			if err, ok := a.Value.Any().(error); ok {
-				a.Value = slog.StringValue(red.Redact(err.Error()))
+				a.Value = slog.StringValue(clean(err.Error()))
 			}
 		}
 		return a

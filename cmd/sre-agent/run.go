@@ -22,6 +22,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/cloudsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/offline"
@@ -107,7 +108,25 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
-	shutdownTracing, err := telemetry.Tracing(ctx, cfg.Tracing.Exporter, cfg.Tracing.Endpoint, stderr, version)
+	p, err := statePaths(cfg, dbFlag)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	aud, err := audit.Open(p.audit, host)
+	if err != nil {
+		return err
+	}
+	defer aud.Close()
+	// Every outside call goes through one transport: https only, TLS 1.2+,
+	// the configured hosts; refusals are audited.
+	egressTr := egress.New(cfg.Egress, aud, nil)
+	// Secrets the config names resolve through the store, each value masked
+	// in logs from the moment it is loaded.
+	if _, err := secretStore(ctx, cfg, egressTr, aud, masker, func(msg, ref string) { log.Warn(msg, "ref", ref) }); err != nil {
+		return err
+	}
+	shutdownTracing, err := telemetry.Tracing(ctx, cfg.Tracing.Exporter, cfg.Tracing.Endpoint, stderr, version, egressTr.Client())
 	if err != nil {
 		return err
 	}
@@ -118,22 +137,12 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 			log.Warn("flush traces", "error", err)
 		}
 	}()
-	p, err := statePaths(cfg, dbFlag)
-	if err != nil {
-		return err
-	}
 	store, err := sqlite.Open(ctx, p.store)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	store.ReopenAfter = cfg.Pipeline.ReopenAfter
-	host, _ := os.Hostname()
-	aud, err := audit.Open(p.audit, host)
-	if err != nil {
-		return err
-	}
-	defer aud.Close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

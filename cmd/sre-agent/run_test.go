@@ -171,3 +171,19 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 		}
 	}
 }
+
+func TestDoctorListsEachProblem(t *testing.T) {
+	out, err := executeErr("", "--config", "../../examples/insecure.yaml", "doctor", "--db", filepath.Join(t.TempDir(), "s.db"))
+	if err == nil {
+		t.Fatalf("doctor passed an insecure config:\n%s", out)
+	}
+	for _, want := range []string{"fail  secrets are references", "fail  endpoints use TLS", "fail  GitHub token", "warn  egress allowlist"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	js, _ := executeErr("", "--config", "../../examples/insecure.yaml", "doctor", "--json", "--db", filepath.Join(t.TempDir(), "s.db"))
+	if !strings.Contains(js, `"status": "fail"`) {
+		t.Fatalf("json: %s", js)
+	}
+}

@@ -108,11 +108,11 @@ func TestPubSubExampleConfigLoads(t *testing.T) {
 
 func TestPlaintextSecretsAreRefused(t *testing.T) {
 	for body, want := range map[string]string{
-		"github:\n  token: ghp_abcdefghijklmnopqrstuvwxyz0123456789\n":                    "github.token holds a plaintext credential",
-		"github:\n  token: hunter2hunter2\n":                                             "github.token holds a plaintext credential",
-		"sources:\n  - type: url\n    url: nats://x?password=AKIAIOSFODNN7EXAMPLE\n":    "looks like",
-		"github:\n  token: env://GITHUB_TOKEN\n":                                         "",
-		"github:\n  token: gcpsm://projects/p/secrets/gh\n":                              "",
+		"github:\n  token: ghp_abcdefghijklmnopqrstuvwxyz0123456789\n":               "github.token holds a plaintext credential",
+		"github:\n  token: hunter2hunter2\n":                                         "github.token holds a plaintext credential",
+		"sources:\n  - type: url\n    url: nats://x?password=AKIAIOSFODNN7EXAMPLE\n": "looks like",
+		"github:\n  token: env://GITHUB_TOKEN\n":                                     "",
+		"github:\n  token: gcpsm://projects/p/secrets/gh\n":                          "",
 	} {
 		_, err := Load(writeConfig(t, body))
 		if want == "" {
@@ -126,6 +126,18 @@ func TestPlaintextSecretsAreRefused(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("the error repeats the secret: %v", err)
+		}
+	}
+}
+
+func TestEveryExampleLoads(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*.yaml")
+	if len(files) < 4 {
+		t.Fatalf("found %d example configs", len(files))
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
 		}
 	}
 }

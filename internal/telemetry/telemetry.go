@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -102,7 +103,7 @@ func Logger(w io.Writer, level string, red *redact.Redactor, masker *Masker) (*s
 // "stdout" or "otlp") and returns its shutdown, which flushes spans.
 // stdout writes to w. The OTLP endpoint must be https, or http on a
 // loopback address.
-func Tracing(ctx context.Context, exporter, endpoint string, w io.Writer, version string) (func(context.Context) error, error) {
+func Tracing(ctx context.Context, exporter, endpoint string, w io.Writer, version string, client *http.Client) (func(context.Context) error, error) {
 	var exp sdktrace.SpanExporter
 	var err error
 	switch exporter {
@@ -115,7 +116,11 @@ func Tracing(ctx context.Context, exporter, endpoint string, w io.Writer, versio
 		if err := checkEndpoint(endpoint); err != nil {
 			return nil, err
 		}
-		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+		opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(endpoint)}
+		if client != nil {
+			opts = append(opts, otlptracehttp.WithHTTPClient(client))
+		}
+		exp, err = otlptracehttp.New(ctx, opts...)
 	default:
 		return nil, fmt.Errorf("tracing: unknown exporter %q", exporter)
 	}

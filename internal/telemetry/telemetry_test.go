@@ -50,7 +50,7 @@ func span(t *testing.T) {
 
 func TestStdoutExporterWritesSpans(t *testing.T) {
 	var buf bytes.Buffer
-	shutdown, err := Tracing(context.Background(), "stdout", "", &buf, "test")
+	shutdown, err := Tracing(context.Background(), "stdout", "", &buf, "test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestOTLPExporterPostsToCollector(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer srv.Close()
-	shutdown, err := Tracing(context.Background(), "otlp", srv.URL+"/v1/traces", io.Discard, "test")
+	shutdown, err := Tracing(context.Background(), "otlp", srv.URL+"/v1/traces", io.Discard, "test", http.DefaultClient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,13 +87,13 @@ func TestOTLPExporterPostsToCollector(t *testing.T) {
 }
 
 func TestOTLPRefusesPlainHTTPOffLoopback(t *testing.T) {
-	if _, err := Tracing(context.Background(), "otlp", "http://collector.example:4318/v1/traces", io.Discard, "t"); err == nil {
+	if _, err := Tracing(context.Background(), "otlp", "http://collector.example:4318/v1/traces", io.Discard, "t", nil); err == nil {
 		t.Fatal("plain http to a remote collector accepted")
 	}
 	if err := checkEndpoint("https://collector.example/v1/traces"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Tracing(context.Background(), "zipkin", "", io.Discard, "t"); err == nil {
+	if _, err := Tracing(context.Background(), "zipkin", "", io.Discard, "t", nil); err == nil {
 		t.Fatal("unknown exporter accepted")
 	}
 }

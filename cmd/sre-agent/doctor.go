@@ -41,9 +41,9 @@ func secretStore(ctx context.Context, cfg config.Config, client *egress.Transpor
 			}
 			backends[r.Scheme] = b
 		case secrets.SchemeAWS:
-			backends[r.Scheme] = awssm.New()
+			backends[r.Scheme] = awssm.New(client.Client())
 		case secrets.SchemeAzure:
-			b, err := azkv.New()
+			b, err := azkv.New(client.Client())
 			if err != nil {
 				return nil, err
 			}

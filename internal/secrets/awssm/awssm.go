@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,10 +28,15 @@ type Backend struct {
 	Endpoint string
 }
 
-// New returns a backend on the default credential chain.
-func New() *Backend {
+// New returns a backend on the default credential chain, sending its
+// requests through client (the agent's egress transport; nil: the SDK's).
+func New(client *http.Client) *Backend {
 	return &Backend{clients: map[string]*secretsmanager.Client{}, Load: func(ctx context.Context, region string) (aws.Config, error) {
-		return config.LoadDefaultConfig(ctx, config.WithRegion(region))
+		opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
+		if client != nil {
+			opts = append(opts, config.WithHTTPClient(client))
+		}
+		return config.LoadDefaultConfig(ctx, opts...)
 	}}
 }
 

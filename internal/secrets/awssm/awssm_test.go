@@ -37,7 +37,7 @@ func TestFetchThroughTheSDK(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	b := New()
+	b := New(nil)
 	b.Endpoint = srv.URL
 	b.Load = func(_ context.Context, region string) (aws.Config, error) {
 		return aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")}, nil

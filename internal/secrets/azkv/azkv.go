@@ -5,6 +5,7 @@ package azkv
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -25,13 +26,18 @@ type Backend struct {
 	VaultURL func(vault string) string
 }
 
-// New uses DefaultAzureCredential.
-func New() (*Backend, error) {
-	cred, err := azidentity.NewDefaultAzureCredential(nil)
+// New uses DefaultAzureCredential, with requests sent through client (the
+// agent's egress transport; nil: the SDK's).
+func New(client *http.Client) (*Backend, error) {
+	var co azcore.ClientOptions
+	if client != nil {
+		co.Transport = client
+	}
+	cred, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: co})
 	if err != nil {
 		return nil, fmt.Errorf("azure credential: %w", err)
 	}
-	return NewWith(cred, nil), nil
+	return NewWith(cred, &azsecrets.ClientOptions{ClientOptions: co}), nil
 }
 
 // NewWith uses a given credential and client options (tests, sovereign

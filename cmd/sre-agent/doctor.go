@@ -66,11 +66,7 @@ func doctorCmd(load func() (config.Config, error), cfgPath *string) *cobra.Comma
 		Short: "Check the agent's security posture: credentials, scopes, endpoints, files, audit log",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load()
-			if err != nil {
-				return err
-			}
-			p, err := statePaths(cfg, dbPath)
+			cfg, p, err := loadPaths(load, dbPath)
 			if err != nil {
 				return err
 			}

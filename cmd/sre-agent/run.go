@@ -61,6 +61,16 @@ func statePaths(cfg config.Config, dbFlag string) (paths, error) {
 	return p, nil
 }
 
+// loadPaths loads the config and resolves its state paths.
+func loadPaths(load func() (config.Config, error), dbFlag string) (config.Config, paths, error) {
+	cfg, err := load()
+	if err != nil {
+		return cfg, paths{}, err
+	}
+	p, err := statePaths(cfg, dbFlag)
+	return cfg, p, err
+}
+
 func runCmd(load func() (config.Config, error)) *cobra.Command {
 	var follow bool
 	var httpAddr, dbPath, outDir, auditPath string
@@ -342,11 +352,7 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 	var dbPath string
 	var asJSON bool
 	openStore := func(cmd *cobra.Command) (*sqlite.Store, error) {
-		cfg, err := load()
-		if err != nil {
-			return nil, err
-		}
-		p, err := statePaths(cfg, dbPath)
+		_, p, err := loadPaths(load, dbPath)
 		if err != nil {
 			return nil, err
 		}
@@ -486,11 +492,7 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 		Short: "Check the audit log's hash chain; name the first bad record",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := load()
-			if err != nil {
-				return err
-			}
-			p, err := statePaths(cfg, dbPath)
+			_, p, err := loadPaths(load, dbPath)
 			if err != nil {
 				return err
 			}

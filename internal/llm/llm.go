@@ -1,0 +1,53 @@
+// Package llm holds what model adapters and the router share: the error
+// that says whether a failed call may be retried and when.
+package llm
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// StatusError is a model API's refusal with its HTTP status.
+type StatusError struct {
+	Provider   string
+	Status     int
+	RetryAfter time.Duration // from Retry-After, when the API sent one
+	Err        error
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s: HTTP %d: %v", e.Provider, e.Status, e.Err)
+}
+
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// Retryable reports whether trying again (after RetryAfter) may succeed:
+// rate limits, overload and server errors.
+func (e *StatusError) Retryable() bool {
+	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout || e.Status >= 500
+}
+
+// RetryAfter parses a Retry-After header (seconds or an HTTP date).
+func RetryAfter(h http.Header) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return time.Until(t)
+	}
+	return 0
+}
+
+// AsStatus finds a StatusError in err.
+func AsStatus(err error) (*StatusError, bool) {
+	var se *StatusError
+	ok := errors.As(err, &se)
+	return se, ok
+}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/injection"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/stack"
 )
@@ -248,6 +249,11 @@ func (p *Pipeline) Process(ctx context.Context, in domain.Incident) (domain.Stat
 	}
 	defer span.End()
 	ev := evidenceOf(in)
+	if !run.Scanned {
+		if err := p.scan(&in, ev, &run); err != nil {
+			return in.State, err
+		}
+	}
 	state := in.State
 	for !state.Terminal() && !p.stopped() {
 		next, err := p.step(ctx, state, &in, ev, &run)
@@ -396,15 +402,22 @@ func (p *Pipeline) call(ctx context.Context, req Request, fp domain.Fingerprint,
 	} else if verr = Decode(req.Stage, resp.Text, out); verr != nil {
 		outcome = "invalid"
 	}
-	provider := p.provider.Name()
+	provider := firstNonEmpty(resp.Provider, p.provider.Name())
 	p.metrics.modelCalls.WithLabelValues(provider, string(req.Stage), outcome).Inc()
+	p.metrics.modelCost.WithLabelValues(provider, firstNonEmpty(resp.Model, req.Model)).Add(resp.CostUSD)
 	p.metrics.modelTokens.WithLabelValues(provider, string(req.Stage), "input").Add(float64(resp.InputTokens))
 	p.metrics.modelTokens.WithLabelValues(provider, string(req.Stage), "output").Add(float64(resp.OutputTokens))
 	h := sha256.Sum256([]byte(req.System + "\x00" + req.Prompt))
 	fields := map[string]any{
 		"provider": provider, "model": firstNonEmpty(resp.Model, req.Model), "stage": string(req.Stage),
 		"prompt_sha256": hex.EncodeToString(h[:]), "input_tokens": resp.InputTokens, "output_tokens": resp.OutputTokens,
-		"latency_ms": latency.Milliseconds(), "attempt": attempt,
+		"latency_ms": latency.Milliseconds(), "attempt": attempt, "cost_usd": resp.CostUSD,
+	}
+	if resp.Cached {
+		fields["cached"] = true
+	}
+	if resp.Note != "" {
+		fields["note"] = resp.Note
 	}
 	if err != nil {
 		fields["error"] = err.Error()
@@ -468,7 +481,7 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 	defer span.End()
 	start = p.now()
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.StageTimeout)
-	del, err := p.deliver.Deliver(dctx, Proposal{Incident: *in, Triage: *run.Triage, Analysis: *run.Analysis, Remediation: *rem, AuditSeq: run.AuditSeq})
+	del, err := p.deliver.Deliver(dctx, Proposal{Incident: *in, Triage: *run.Triage, Analysis: *run.Analysis, Remediation: *rem, AuditSeq: run.AuditSeq, Attention: run.Attention})
 	cancel()
 	p.metrics.stageSeconds.WithLabelValues("delivery").Observe(p.now().Sub(start).Seconds())
 	var rej *RejectError
@@ -513,6 +526,27 @@ func (p *Pipeline) reject(in *domain.Incident, run *Run, d policy.Decision) (dom
 	return domain.StateRejected, nil
 }
 
+// scan flags instruction-like log text once per run: the incident is
+// marked for a person's attention and the finding audited. The text stays
+// data; nothing else about the run changes.
+func (p *Pipeline) scan(in *domain.Incident, ev *Evidence, run *Run) error {
+	texts := append([]string{in.Stack}, ev.Samples...)
+	for _, t := range ev.Templates {
+		texts = append(texts, t.Text)
+	}
+	run.Scanned = true
+	run.Attention = injection.Scan(texts...)
+	if len(run.Attention) == 0 {
+		return nil
+	}
+	p.log.Warn("instruction-like log text: incident marked for human attention", "fingerprint", string(in.Fingerprint), "findings", len(run.Attention))
+	if _, err := p.audit.Append(audit.Record{Kind: audit.KindInjection, Fingerprint: string(in.Fingerprint), Outcome: "flagged",
+		Fields: map[string]any{"findings": run.Attention}}); err != nil {
+		return fmt.Errorf("audit injection finding: %w", err)
+	}
+	return nil
+}
+
 func evidenceOf(in domain.Incident) *Evidence {
 	return &Evidence{Fingerprint: in.Fingerprint, Service: in.Service, Severity: in.Severity, Count: in.Count,
 		FirstSeen: in.FirstSeen, LastSeen: in.LastSeen, Reasons: in.Reasons, Templates: in.Templates,
@@ -532,6 +566,7 @@ type metrics struct {
 	modelTokens      *prometheus.CounterVec
 	deliveries       *prometheus.CounterVec
 	policyRejections *prometheus.CounterVec
+	modelCost        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -546,11 +581,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Proposal deliveries by target and outcome."}, []string{"target", "outcome"}),
 		policyRejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_policy_rejections_total",
 			Help: "Proposals refused by the policy gate, by rule."}, []string{"rule"}),
+		modelCost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_model_cost_usd_total",
+			Help: "Model spend in US dollars by the configured price table."}, []string{"provider", "model"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.stageSeconds, m.modelCalls, m.modelTokens, m.deliveries, m.policyRejections} {
+	for _, c := range []prometheus.Collector{m.stageSeconds, m.modelCalls, m.modelTokens, m.deliveries, m.policyRejections, m.modelCost} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register pipeline metrics: %w", err)
 		}

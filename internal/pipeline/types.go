@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/injection"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/stack"
 )
@@ -120,6 +121,13 @@ type Response struct {
 	Model        string
 	InputTokens  int
 	OutputTokens int
+	// Provider is who answered, when a router chose; CostUSD what it cost
+	// by the configured prices; Cached an answer reused; Note why a
+	// router answered differently than asked (budget spent, data gate).
+	Provider string
+	CostUSD  float64
+	Cached   bool
+	Note     string
 }
 
 // Provider answers stage requests. Implementations live in their own
@@ -137,6 +145,8 @@ type Proposal struct {
 	Remediation Remediation     `json:"remediation"`
 	// AuditSeq is the audit record of the remediation model call.
 	AuditSeq int64 `json:"audit_seq"`
+	// Attention lists instruction-like log text: a person should look.
+	Attention []injection.Finding `json:"attention,omitempty"`
 }
 
 // Delivery says where a proposal went.
@@ -165,6 +175,9 @@ type Run struct {
 	Rejection   *policy.Decision `json:"rejection,omitempty"`
 	Delivery    *Delivery        `json:"delivery,omitempty"`
 	Failure     string           `json:"failure,omitempty"`
+	// Attention lists instruction-like text found in the incident's logs.
+	Attention []injection.Finding `json:"attention,omitempty"`
+	Scanned   bool                `json:"scanned,omitempty"`
 	// TraceID and SpanID name the run's root span, so a run resumed after
 	// a retry or a restart continues the same trace.
 	TraceID string `json:"trace_id,omitempty"`

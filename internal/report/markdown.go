@@ -18,6 +18,13 @@ func Markdown(w io.Writer, p pipeline.Proposal) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Incident %s: %s in %s\n\n", in.Fingerprint.Short(), prose(p.Triage.Category), prose(in.Service))
 	b.WriteString("> Proposed by sre-agent for human review. Nothing here has been applied.\n\n")
+	if len(p.Attention) > 0 {
+		b.WriteString("> **Needs human attention**: the logs of this incident contain text written like instructions to a model. It was treated as data; check the proposal with that in mind.\n>\n")
+		for _, f := range p.Attention {
+			fmt.Fprintf(&b, "> - %s: %s\n", prose(f.Rule), code(f.Excerpt))
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("| | |\n|---|---|\n")
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, cell(v)) }
 	row("Fingerprint", string(in.Fingerprint))

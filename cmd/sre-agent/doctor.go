@@ -25,7 +25,7 @@ import (
 // egress transport.
 func secretStore(ctx context.Context, cfg config.Config, client *egress.Transport, aud secrets.Auditor, masker *telemetry.Masker, warn func(string, string)) (*secrets.Store, error) {
 	backends := map[string]secrets.Backend{}
-	for _, ref := range []string{cfg.GitHub.Token} {
+	for _, ref := range append([]string{cfg.GitHub.Token}, providerRefs(cfg.Provider)...) {
 		r, err := secrets.Parse(ref)
 		if ref == "" || err != nil {
 			continue

@@ -25,7 +25,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
-	"github.com/cloud-sre-agent/sre-agent/internal/offline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/quarantine"
@@ -133,7 +132,12 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	egressTr := egress.New(cfg.Egress, aud, nil)
 	// Secrets the config names resolve through the store, each value masked
 	// in logs from the moment it is loaded.
-	if _, err := secretStore(ctx, cfg, egressTr, aud, masker, func(msg, ref string) { log.Warn(msg, "ref", ref) }); err != nil {
+	secretSt, err := secretStore(ctx, cfg, egressTr, aud, masker, func(msg, ref string) { log.Warn(msg, "ref", ref) })
+	if err != nil {
+		return err
+	}
+	provider, err := buildProvider(ctx, cfg, secretSt, egressTr, aud, log)
+	if err != nil {
 		return err
 	}
 	shutdownTracing, err := telemetry.Tracing(ctx, cfg.Tracing.Exporter, cfg.Tracing.Endpoint, stderr, version, egressTr.Client())
@@ -168,7 +172,7 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
-	pipe, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Provider: offline.New(), Store: store, Deliverer: target, Gate: gate,
+	pipe, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Provider: provider, Store: store, Deliverer: target, Gate: gate,
 		Audit: aud, Log: log, Registerer: reg})
 	if err != nil {
 		return err

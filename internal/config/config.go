@@ -18,6 +18,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/router"
 	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
@@ -120,8 +121,54 @@ func (s Source) DecodeFor() decode.Options {
 
 // Provider chooses the model provider.
 type Provider struct {
-	Name string `yaml:"name"` // offline
+	// Name is the primary provider: offline (the default), gemini,
+	// openai, anthropic or ollama.
+	Name string `yaml:"name"`
+	// Fallbacks are tried in order when the primary fails; the offline
+	// provider answers last, and when the budget is spent.
+	Fallbacks []string `yaml:"fallbacks"`
+	// AllowThirdParty must be true for any provider that sends data to a
+	// third party (gemini, openai, anthropic; ollama is self-hosted).
+	AllowThirdParty bool          `yaml:"allow_third_party"`
+	Timeout         time.Duration `yaml:"timeout"`
+	MaxRetries      int           `yaml:"max_retries"`
+	DailyTokens     int64         `yaml:"daily_tokens"`
+	DailyCostUSD    float64       `yaml:"daily_cost_usd"`
+	// Prices by model, US dollars per million tokens.
+	Prices    map[string]router.Price `yaml:"prices"`
+	Gemini    GeminiProvider          `yaml:"gemini"`
+	OpenAI    HTTPProvider            `yaml:"openai"`
+	Anthropic HTTPProvider            `yaml:"anthropic"`
+	Ollama    HTTPProvider            `yaml:"ollama"`
 }
+
+// GeminiProvider is Vertex AI (ambient identity) or the Gemini API (key).
+type GeminiProvider struct {
+	Vertex   bool   `yaml:"vertex"`
+	Project  string `yaml:"project"`
+	Location string `yaml:"location"`
+	APIKey   string `yaml:"api_key"` // a secret reference
+	Model    string `yaml:"model"`
+	BaseURL  string `yaml:"base_url"` // a private endpoint; empty: Google's
+	// RequestsPerSecond and TokensPerMinute limit calls (0: none).
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	TokensPerMinute   int     `yaml:"tokens_per_minute"`
+}
+
+// HTTPProvider is an API reached by URL with an optional key.
+type HTTPProvider struct {
+	BaseURL           string  `yaml:"base_url"`
+	APIKey            string  `yaml:"api_key"` // a secret reference
+	Model             string  `yaml:"model"`
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	TokensPerMinute   int     `yaml:"tokens_per_minute"`
+}
+
+// ProviderNames lists the providers this build has.
+var ProviderNames = []string{"offline", "gemini", "openai", "anthropic", "ollama"}
+
+// ThirdParty reports whether a provider sends data to a third party.
+func ThirdParty(name string) bool { return name == "gemini" || name == "openai" || name == "anthropic" }
 
 // Delivery chooses where proposals go.
 type Delivery struct {
@@ -160,11 +207,14 @@ const DefaultHTTPAddr = "127.0.0.1:9469"
 // offline provider, local delivery into ./out.
 func Default() Config {
 	return Config{
-		Redact:     redact.DefaultOptions(),
-		Template:   template.DefaultConfig(),
-		Detect:     detect.DefaultConfig(),
-		Pipeline:   pipeline.DefaultConfig(),
-		Provider:   Provider{Name: "offline"},
+		Redact:   redact.DefaultOptions(),
+		Template: template.DefaultConfig(),
+		Detect:   detect.DefaultConfig(),
+		Pipeline: pipeline.DefaultConfig(),
+		Provider: Provider{Name: "offline", Timeout: time.Minute, MaxRetries: 2,
+			Gemini: GeminiProvider{Location: "us-central1", Model: "gemini-2.5-flash"},
+			OpenAI: HTTPProvider{Model: "gpt-4.1-mini"}, Anthropic: HTTPProvider{Model: "claude-sonnet-4-5"},
+			Ollama: HTTPProvider{BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3.1"}},
 		Policy:     policy.DefaultConfig(),
 		Delivery:   Delivery{Type: "local", Local: localdelivery.Config{Dir: "out"}},
 		HTTP:       HTTP{Addr: DefaultHTTPAddr},
@@ -237,8 +287,25 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if c.Provider.Name != "offline" {
-		return fmt.Errorf("provider: unknown provider %q (this build has: offline)", c.Provider.Name)
+	for _, n := range append([]string{c.Provider.Name}, c.Provider.Fallbacks...) {
+		known := false
+		for _, k := range ProviderNames {
+			known = known || n == k
+		}
+		if !known {
+			return fmt.Errorf("provider: unknown provider %q (this build has: %s)", n, strings.Join(ProviderNames, ", "))
+		}
+		if ThirdParty(n) && !c.Provider.AllowThirdParty {
+			return fmt.Errorf("provider %s sends incident data to a third party: set provider.allow_third_party: true to use it", n)
+		}
+	}
+	for field, ref := range map[string]string{"provider.gemini.api_key": c.Provider.Gemini.APIKey, "provider.openai.api_key": c.Provider.OpenAI.APIKey,
+		"provider.anthropic.api_key": c.Provider.Anthropic.APIKey, "provider.ollama.api_key": c.Provider.Ollama.APIKey} {
+		if ref != "" {
+			if _, err := secrets.Parse(ref); err != nil {
+				return fmt.Errorf("%s: %w", field, err)
+			}
+		}
 	}
 	if c.Delivery.Type != "local" {
 		return fmt.Errorf("delivery: unknown type %q (this build has: local)", c.Delivery.Type)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -244,4 +245,34 @@ func (envBackend) Fetch(_ context.Context, ref Ref) (string, error) {
 		return "", fmt.Errorf("environment variable %s is not set", ref.Name)
 	}
 	return v, nil
+}
+
+// HeaderTransport sets a credential header on every request from the
+// store (so a rotated secret is picked up after its TTL), and on a 401
+// drops the cached value so the next request fetches it again.
+type HeaderTransport struct {
+	Store  *Store
+	Ref    string
+	Header string // "Authorization", "x-goog-api-key"
+	Prefix string // "Bearer "
+	Base   http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *HeaderTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	v, err := t.Store.Get(req.Context(), t.Ref)
+	if err != nil {
+		return nil, err
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set(t.Header, t.Prefix+v)
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		t.Store.Invalidate(t.Ref)
+	}
+	return resp, err
 }

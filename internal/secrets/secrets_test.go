@@ -3,6 +3,8 @@ package secrets
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,5 +118,24 @@ func TestFileSecret(t *testing.T) {
 	}
 	if _, err := New(Options{}, nil).Get(context.Background(), "gcpsm://projects/p/secrets/s"); err == nil {
 		t.Fatal("a reference without its backend resolved")
+	}
+}
+
+func TestHeaderTransportRefetchesAfter401(t *testing.T) {
+	b := &counting{values: []string{"old-key", "new-key"}}
+	s := New(Options{TTL: time.Hour}, map[string]Backend{SchemeAWS: b})
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Header.Get("Authorization"))
+		if r.Header.Get("Authorization") != "Bearer new-key" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	c := &http.Client{Transport: &HeaderTransport{Store: s, Ref: "awssm://r/k", Header: "Authorization", Prefix: "Bearer "}}
+	r1, _ := c.Get(srv.URL)
+	r2, _ := c.Get(srv.URL)
+	if r1.StatusCode != 401 || r2.StatusCode != 200 || strings.Join(seen, ",") != "Bearer old-key,Bearer new-key" {
+		t.Fatalf("statuses %d %d, headers %v", r1.StatusCode, r2.StatusCode, seen)
 	}
 }

@@ -41,6 +41,9 @@ type Entry struct {
 	// RequestsPerSecond and TokensPerMinute limit calls (0: no limit).
 	RequestsPerSecond float64
 	TokensPerMinute   int
+	// OwnModel: ignore the stage's model name (it names the primary's
+	// models) and use the provider's configured model.
+	OwnModel bool
 }
 
 // Config tunes the router.
@@ -206,6 +209,9 @@ func (r *Router) Complete(ctx context.Context, req pipeline.Request) (pipeline.R
 
 // try calls one provider with its rate limits, timeout and retries.
 func (r *Router) try(ctx context.Context, m *member, req pipeline.Request) (pipeline.Response, error) {
+	if m.OwnModel {
+		req.Model = ""
+	}
 	var last error
 	for attempt := 0; attempt <= r.cfg.MaxRetries; attempt++ {
 		if m.req != nil {

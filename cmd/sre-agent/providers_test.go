@@ -83,6 +83,10 @@ http: {addr: ""}
 	if strings.Contains(string(b), "sk-openai-test") || strings.Contains(string(b), "AIza-test") {
 		t.Fatal("a key reached the audit log")
 	}
+	usage := execute(t, "", "--config", cfg, "usage", "--db", filepath.Join(dir, "s.db"))
+	if !strings.Contains(usage, "openai") || !strings.Contains(usage, "gpt-test") || !strings.Contains(usage, "gemini") {
+		t.Fatalf("usage:\n%s", usage)
+	}
 	reports, _ := filepath.Glob(filepath.Join(dir, "out", "*.md"))
 	found := false
 	for _, r := range reports {

@@ -229,11 +229,21 @@ func (r *Router) try(ctx context.Context, m *member, req pipeline.Request) (pipe
 		if r.cfg.Timeout > 0 {
 			cctx, cancel = context.WithTimeout(ctx, r.cfg.Timeout)
 		}
+		start := r.now()
 		resp, err := m.Provider.Complete(cctx, req)
 		cancel()
 		if err == nil {
 			return resp, nil
 		}
+		// A failed call is an outside action too: audited here; the one that
+		// answers is audited by the pipeline.
+		status := 0
+		if se, ok := llm.AsStatus(err); ok {
+			status = se.Status
+		}
+		r.record(audit.KindModelCall, req, "error", map[string]any{"provider": m.Provider.Name(), "model": req.Model,
+			"attempt": attempt + 1, "http_status": status, "latency_ms": r.now().Sub(start).Milliseconds(), "error": err.Error(),
+			"input_tokens": 0, "output_tokens": 0, "cost_usd": 0})
 		last = err
 		se, ok := llm.AsStatus(err)
 		timedOut := errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil

@@ -209,7 +209,8 @@ func (m *Miner) Restore(id domain.TemplateID, text string) *Cluster {
 	if c := m.byID[id]; c != nil {
 		return c
 	}
-	tokens := strings.Fields(text)
+	// Split as tokenize does: on spaces and tabs only.
+	tokens := strings.FieldsFunc(text, func(r rune) bool { return r == ' ' || r == '\t' })
 	if len(tokens) > m.cfg.MaxTokens {
 		tokens = tokens[:m.cfg.MaxTokens]
 	}

@@ -107,11 +107,12 @@ func FuzzMiner(f *testing.F) {
 			t.Fatalf("line %q no longer matches its template", a)
 		}
 		n := len(m.tokenize(a))
-		if got := len(strings.Fields(ca.Template())); got != n && !strings.ContainsAny(a, "\"\n\v\f\r\u0085\u00a0") {
+		fields := strings.FieldsFunc(ca.Template(), func(r rune) bool { return r == ' ' || r == '\t' })
+		if got := len(fields); got != n && !strings.ContainsRune(a, '"') {
 			t.Fatalf("template %q has %d tokens, the line %q %d", ca.Template(), got, a, n)
 		}
 		// A persisted template, restored in a new miner, takes its line.
-		if strings.ContainsAny(a, "<>\"\n\v\f\r\u0085\u00a0") || n == 0 {
+		if strings.ContainsAny(a, "<>\"") || n == 0 {
 			return
 		}
 		m2 := newMiner(t, DefaultConfig())

@@ -263,6 +263,16 @@ func (g *Gate) pathProblem(p string) string {
 	return ""
 }
 
+// RepoPath is a file name from a parsed diff as a repository path: a
+// traditional (non-git) diff keeps its a/ and b/ prefixes, which git
+// apply strips (-p1), and so does this.
+func RepoPath(diff, name string) string {
+	if strings.Contains(diff, "diff --git ") {
+		return name
+	}
+	return stripComponent(name)
+}
+
 func stripComponent(name string) string {
 	if i := strings.IndexByte(name, '/'); i >= 0 {
 		return name[i+1:]

@@ -11,24 +11,19 @@
 package githubpr
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"path"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/bluekeyes/go-gitdiff/gitdiff"
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v88/github"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/report"
+	"github.com/cloud-sre-agent/sre-agent/internal/scm"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
 
@@ -153,18 +148,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // Name implements pipeline.Deliverer.
 func (*Target) Name() string { return "github" }
 
-// Branch is the incident's branch.
-func Branch(p pipeline.Proposal) string { return "sre-agent/" + p.Incident.Fingerprint.Short() }
-
-func reject(rule, format string, args ...any) error {
-	return &pipeline.RejectError{Violation: policy.Violation{Rule: rule, Detail: fmt.Sprintf(format, args...)}}
-}
-
 // Deliver implements pipeline.Deliverer.
 func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Delivery, error) {
-	branch := Branch(p)
+	branch := scm.Branch(p)
 	if branch == t.cfg.BaseBranch {
-		return pipeline.Delivery{}, reject("base-branch", "refusing to write to the base branch")
+		return pipeline.Delivery{}, scm.Reject("base-branch", "refusing to write to the base branch")
 	}
 	o, r := t.cfg.Owner, t.cfg.Repo
 	// One pull request per incident: find the incident's.
@@ -183,23 +171,21 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 			return t.comment(ctx, pr, p)
 		}
 		if !pr.GetMerged() && pr.ClosedAt != nil && t.now().Sub(pr.ClosedAt.Time) < t.cfg.SuppressAfterClose {
-			return pipeline.Delivery{}, reject("suppressed", "pull request #%d for this incident was closed without merging on %s",
+			return pipeline.Delivery{}, scm.Reject("suppressed", "pull request #%d for this incident was closed without merging on %s",
 				pr.GetNumber(), pr.ClosedAt.Format(time.RFC3339))
 		}
 	}
-	title := fmt.Sprintf("sre-agent: %s in %s (%s)", p.Triage.Category, p.Incident.Service, p.Incident.Fingerprint.Short())
-	body, err := t.body(p)
+	title := scm.Title(p)
+	body, err := scm.Body(p, t.cfg.LogQueryURL)
 	if err != nil {
 		return pipeline.Delivery{}, err
 	}
-	files, err := t.files(ctx, p)
+	files, _, err := scm.Files(p, t.cfg.ReportDir, t.fetch(ctx))
 	if err != nil {
 		return pipeline.Delivery{}, err
 	}
-	for _, text := range append([]string{title, body}, values(files)...) {
-		if kinds := t.red.Find(text); len(kinds) > 0 {
-			return pipeline.Delivery{}, reject(policy.RuleSecret, "the pull request would carry a %s", kinds[0])
-		}
+	if err := scm.CheckSecrets(t.red, append([]string{title, body}, values(files)...)...); err != nil {
+		return pipeline.Delivery{}, err
 	}
 	if err := t.commit(ctx, branch, p, files); err != nil {
 		return pipeline.Delivery{}, err
@@ -215,7 +201,7 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 	if err != nil {
 		return pipeline.Delivery{}, err
 	}
-	labels := []string{"sre-agent", "severity:" + strings.ToLower(p.Incident.Severity.String()), "needs-human-review"}
+	labels := scm.Labels(p)
 	if err := t.call(ctx, func() (*github.Response, error) {
 		_, resp, err := t.gh.Issues.AddLabelsToIssue(ctx, o, r, pr.GetNumber(), labels)
 		return resp, err
@@ -243,11 +229,9 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 
 // comment adds the new evidence to the incident's open pull request.
 func (t *Target) comment(ctx context.Context, pr *github.PullRequest, p pipeline.Proposal) (pipeline.Delivery, error) {
-	in := p.Incident
-	text := fmt.Sprintf("sre-agent saw this incident again: %d events, last at %s (run %s).\n\nLeading template:\n\n%s",
-		in.Count, in.LastSeen.UTC().Format(time.RFC3339), in.Fingerprint.Short(), fence(templateText(p)))
-	if kinds := t.red.Find(text); len(kinds) > 0 {
-		return pipeline.Delivery{}, reject(policy.RuleSecret, "the comment would carry a %s", kinds[0])
+	text := scm.Comment(p)
+	if err := scm.CheckSecrets(t.red, text); err != nil {
+		return pipeline.Delivery{}, err
 	}
 	err := t.call(ctx, func() (*github.Response, error) {
 		_, resp, err := t.gh.Issues.CreateComment(ctx, t.cfg.Owner, t.cfg.Repo, pr.GetNumber(), &github.IssueComment{Body: github.Ptr(text)})
@@ -259,73 +243,21 @@ func (t *Target) comment(ctx context.Context, pr *github.PullRequest, p pipeline
 	return pipeline.Delivery{Target: "github", Location: pr.GetHTMLURL()}, nil
 }
 
-func templateText(p pipeline.Proposal) string {
-	if len(p.Incident.Templates) == 0 {
-		return ""
-	}
-	return p.Incident.Templates[0].Text
-}
-
-func fence(s string) string { return "```\n" + strings.ReplaceAll(s, "```", "'''") + "\n```" }
-
-// body is the report, with links and the audit record.
-func (t *Target) body(p pipeline.Proposal) (string, error) {
-	var b bytes.Buffer
-	if err := report.Markdown(&b, p); err != nil {
-		return "", err
-	}
-	if t.cfg.LogQueryURL != "" {
-		u := strings.NewReplacer("{fingerprint}", string(p.Incident.Fingerprint), "{service}", p.Incident.Service).Replace(t.cfg.LogQueryURL)
-		fmt.Fprintf(&b, "\n[Log query](%s)\n", u)
-	}
-	b.WriteString("\n---\nOpened as a draft by sre-agent. It never merges; review, test and merge it yourself.\n")
-	return b.String(), nil
-}
-
-// files are the new contents the proposal writes: the diff applied to the
-// base branch's files as fetched, or the report for a words-only proposal.
-func (t *Target) files(ctx context.Context, p pipeline.Proposal) (map[string]string, error) {
-	out := map[string]string{}
-	if p.Remediation.Diff == "" {
-		var b bytes.Buffer
-		if err := report.Markdown(&b, p); err != nil {
-			return nil, err
+// fetch reads a file of the base branch.
+func (t *Target) fetch(ctx context.Context) func(string) (string, error) {
+	return func(name string) (string, error) {
+		var fc *github.RepositoryContent
+		err := t.call(ctx, func() (*github.Response, error) {
+			var resp *github.Response
+			var err error
+			fc, _, resp, err = t.gh.Repositories.GetContents(ctx, t.cfg.Owner, t.cfg.Repo, name, &github.RepositoryContentGetOptions{Ref: t.cfg.BaseBranch})
+			return resp, err
+		})
+		if err != nil {
+			return "", err
 		}
-		out[path.Join(t.cfg.ReportDir, string(p.Incident.Fingerprint)+".md")] = b.String()
-		return out, nil
+		return fc.GetContent()
 	}
-	parsed, _, err := gitdiff.Parse(strings.NewReader(p.Remediation.Diff))
-	if err != nil {
-		return nil, reject(policy.RuleDiffParse, "%v", err)
-	}
-	for _, f := range parsed {
-		name, oldName := policy.RepoPath(p.Remediation.Diff, f.NewName), policy.RepoPath(p.Remediation.Diff, f.OldName)
-		if f.IsDelete {
-			return nil, reject("delete", "the agent does not delete files (%s)", oldName)
-		}
-		var old string
-		if !f.IsNew {
-			var fc *github.RepositoryContent
-			err := t.call(ctx, func() (*github.Response, error) {
-				var resp *github.Response
-				var err error
-				fc, _, resp, err = t.gh.Repositories.GetContents(ctx, t.cfg.Owner, t.cfg.Repo, oldName, &github.RepositoryContentGetOptions{Ref: t.cfg.BaseBranch})
-				return resp, err
-			})
-			if err != nil {
-				return nil, err
-			}
-			if old, err = fc.GetContent(); err != nil {
-				return nil, err
-			}
-		}
-		var nb bytes.Buffer
-		if err := gitdiff.Apply(&nb, strings.NewReader(old), f); err != nil {
-			return nil, reject(policy.RulePatchNotApply, "%s: %v", name, err)
-		}
-		out[name] = nb.String()
-	}
-	return out, nil
 }
 
 // commit writes files to the incident's branch through the Git Data API:
@@ -447,14 +379,7 @@ func (t *Target) call(ctx context.Context, f func() (*github.Response, error)) e
 	return fmt.Errorf("github: %d attempts: %w", t.cfg.MaxAttempts, err)
 }
 
-func keys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sortStrings(out)
-	return out
-}
+func keys(m map[string]string) []string { return scm.Sorted(m) }
 
 func values(m map[string]string) []string {
 	out := []string{}
@@ -463,5 +388,3 @@ func values(m map[string]string) []string {
 	}
 	return out
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

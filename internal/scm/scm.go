@@ -1,0 +1,123 @@
+// Package scm is what the pull-request targets (GitHub, GitLab) share: the
+// incident's branch, the title and body, the diff applied to the base
+// branch's files as fetched, and the last secret check before sending.
+package scm
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bluekeyes/go-gitdiff/gitdiff"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
+	"github.com/cloud-sre-agent/sre-agent/internal/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/report"
+)
+
+// Branch is the incident's branch.
+func Branch(p pipeline.Proposal) string { return "sre-agent/" + p.Incident.Fingerprint.Short() }
+
+// Title is the pull request's title.
+func Title(p pipeline.Proposal) string {
+	return fmt.Sprintf("sre-agent: %s in %s (%s)", p.Triage.Category, p.Incident.Service, p.Incident.Fingerprint.Short())
+}
+
+// Labels mark the pull request for review.
+func Labels(p pipeline.Proposal) []string {
+	return []string{"sre-agent", "severity:" + strings.ToLower(p.Incident.Severity.String()), "needs-human-review"}
+}
+
+// Reject is a refusal the pipeline records as a rejection.
+func Reject(rule, format string, args ...any) error {
+	return &pipeline.RejectError{Violation: policy.Violation{Rule: rule, Detail: fmt.Sprintf(format, args...)}}
+}
+
+// Body is the report with links and the promise that a person merges.
+func Body(p pipeline.Proposal, logQueryURL string) (string, error) {
+	var b bytes.Buffer
+	if err := report.Markdown(&b, p); err != nil {
+		return "", err
+	}
+	if logQueryURL != "" {
+		u := strings.NewReplacer("{fingerprint}", string(p.Incident.Fingerprint), "{service}", p.Incident.Service).Replace(logQueryURL)
+		fmt.Fprintf(&b, "\n[Log query](%s)\n", u)
+	}
+	b.WriteString("\n---\nOpened as a draft by sre-agent. It never merges; review, test and merge it yourself.\n")
+	return b.String(), nil
+}
+
+// Comment is the note added to an open pull request when the incident is
+// seen again.
+func Comment(p pipeline.Proposal) string {
+	in := p.Incident
+	t := ""
+	if len(in.Templates) > 0 {
+		t = in.Templates[0].Text
+	}
+	return fmt.Sprintf("sre-agent saw this incident again: %d events, last at %s (incident %s).\n\nLeading template:\n\n```\n%s\n```",
+		in.Count, in.LastSeen.UTC().Format(time.RFC3339), in.Fingerprint.Short(), strings.ReplaceAll(t, "```", "'''"))
+}
+
+// Files are the new contents the proposal writes: its diff applied to the
+// base branch's files as fetched, or, for a words-only proposal, its report
+// under reportDir. isNew reports files the diff creates.
+func Files(p pipeline.Proposal, reportDir string, fetch func(path string) (string, error)) (files map[string]string, isNew map[string]bool, err error) {
+	files, isNew = map[string]string{}, map[string]bool{}
+	if p.Remediation.Diff == "" {
+		var b bytes.Buffer
+		if err := report.Markdown(&b, p); err != nil {
+			return nil, nil, err
+		}
+		name := path.Join(reportDir, string(p.Incident.Fingerprint)+".md")
+		files[name], isNew[name] = b.String(), true
+		return files, isNew, nil
+	}
+	parsed, _, err := gitdiff.Parse(strings.NewReader(p.Remediation.Diff))
+	if err != nil {
+		return nil, nil, Reject(policy.RuleDiffParse, "%v", err)
+	}
+	for _, f := range parsed {
+		name, oldName := policy.RepoPath(p.Remediation.Diff, f.NewName), policy.RepoPath(p.Remediation.Diff, f.OldName)
+		if f.IsDelete {
+			return nil, nil, Reject("delete", "the agent does not delete files (%s)", oldName)
+		}
+		var old string
+		if !f.IsNew {
+			if old, err = fetch(oldName); err != nil {
+				return nil, nil, err
+			}
+		}
+		var nb bytes.Buffer
+		if err := gitdiff.Apply(&nb, strings.NewReader(old), f); err != nil {
+			return nil, nil, Reject(policy.RulePatchNotApply, "%s does not apply to the base branch: %v", name, err)
+		}
+		files[name], isNew[name] = nb.String(), f.IsNew
+	}
+	return files, isNew, nil
+}
+
+// CheckSecrets refuses to send any text the redactor finds a secret or
+// personal data in.
+func CheckSecrets(red *redact.Redactor, texts ...string) error {
+	for _, t := range texts {
+		if kinds := red.Find(t); len(kinds) > 0 {
+			return Reject(policy.RuleSecret, "the pull request would carry a %s", kinds[0])
+		}
+	}
+	return nil
+}
+
+// Sorted lists a file map's names in order.
+func Sorted(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

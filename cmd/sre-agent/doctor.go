@@ -25,7 +25,8 @@ import (
 // egress transport.
 func secretStore(ctx context.Context, cfg config.Config, client *egress.Transport, aud secrets.Auditor, masker *telemetry.Masker, warn func(string, string)) (*secrets.Store, error) {
 	backends := map[string]secrets.Backend{}
-	for _, ref := range append([]string{cfg.GitHub.Token}, providerRefs(cfg.Provider)...) {
+	refs := append([]string{cfg.GitHub.Token, cfg.Delivery.GitHub.Token, cfg.Delivery.GitHub.PrivateKey, cfg.Delivery.GitLab.Token}, providerRefs(cfg.Provider)...)
+	for _, ref := range refs {
 		r, err := secrets.Parse(ref)
 		if ref == "" || err != nil {
 			continue

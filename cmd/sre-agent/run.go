@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,11 +25,14 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/githubpr"
+	"github.com/cloud-sre-agent/sre-agent/internal/gitlabmr"
 	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/quarantine"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 	"github.com/cloud-sre-agent/sre-agent/internal/server"
 	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
 	"github.com/cloud-sre-agent/sre-agent/internal/tail"
@@ -168,7 +172,7 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
-	target, err := localdelivery.New(cfg.Delivery.Local)
+	target, err := buildTarget(ctx, cfg, secretSt, egressTr, log)
 	if err != nil {
 		return err
 	}
@@ -219,9 +223,34 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if len(parts) == 0 {
 		parts = []string{"none"}
 	}
+	where := cfg.Delivery.Local.Dir
+	switch cfg.Delivery.Type {
+	case "github":
+		where = "draft pull requests on github " + cfg.Delivery.GitHub.Owner + "/" + cfg.Delivery.GitHub.Repo
+	case "gitlab":
+		where = "draft merge requests on gitlab " + cfg.Delivery.GitLab.Project
+	}
 	fmt.Fprintf(stdout, "incidents: %s\nreports:   %s\nstore:     %s\naudit log: %s\n",
-		strings.Join(parts, ", "), cfg.Delivery.Local.Dir, p.store, p.audit)
+		strings.Join(parts, ", "), where, p.store, p.audit)
 	return runErr
+}
+
+// buildTarget is where proposals go: local reports, GitHub or GitLab.
+func buildTarget(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, log *slog.Logger) (pipeline.Deliverer, error) {
+	switch cfg.Delivery.Type {
+	case "github":
+		t, classic, err := githubpr.New(ctx, cfg.Delivery.GitHub, st, tr)
+		if err != nil {
+			return nil, err
+		}
+		if classic {
+			log.Warn("a classic GitHub personal access token is in use: it works, but a fine-grained token or a GitHub App limits it to the repositories it needs")
+		}
+		return t, nil
+	case "gitlab":
+		return gitlabmr.New(cfg.Delivery.GitLab, st, tr)
+	}
+	return localdelivery.New(cfg.Delivery.Local)
 }
 
 // buildSources turns the named files, else the config's sources, else

@@ -18,6 +18,8 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/githubpr"
+	"github.com/cloud-sre-agent/sre-agent/internal/gitlabmr"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/router"
 	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
@@ -172,8 +174,10 @@ func ThirdParty(name string) bool { return name == "gemini" || name == "openai" 
 
 // Delivery chooses where proposals go.
 type Delivery struct {
-	Type  string               `yaml:"type"` // local
-	Local localdelivery.Config `yaml:"local"`
+	Type   string               `yaml:"type"` // local, github or gitlab
+	Local  localdelivery.Config `yaml:"local"`
+	GitHub githubpr.Config      `yaml:"github"`
+	GitLab gitlabmr.Config      `yaml:"gitlab"`
 }
 
 // Audit configures the audit log.
@@ -307,11 +311,31 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if c.Delivery.Type != "local" {
-		return fmt.Errorf("delivery: unknown type %q (this build has: local)", c.Delivery.Type)
-	}
-	if err := c.Delivery.Local.Validate(); err != nil {
-		return err
+	switch c.Delivery.Type {
+	case "local":
+		if err := c.Delivery.Local.Validate(); err != nil {
+			return err
+		}
+	case "github":
+		if err := c.Delivery.GitHub.Validate(); err != nil {
+			return err
+		}
+		for _, ref := range []string{c.Delivery.GitHub.Token, c.Delivery.GitHub.PrivateKey} {
+			if ref != "" {
+				if _, err := secrets.Parse(ref); err != nil {
+					return fmt.Errorf("delivery.github: %w", err)
+				}
+			}
+		}
+	case "gitlab":
+		if err := c.Delivery.GitLab.Validate(); err != nil {
+			return err
+		}
+		if _, err := secrets.Parse(c.Delivery.GitLab.Token); err != nil {
+			return fmt.Errorf("delivery.gitlab.token: %w", err)
+		}
+	default:
+		return fmt.Errorf("delivery: unknown type %q (local, github or gitlab)", c.Delivery.Type)
 	}
 	switch c.Tracing.Exporter {
 	case "none", "stdout":

@@ -80,8 +80,13 @@ func Failed(cs []Check) bool {
 // refs lists every secret reference the config names.
 func refs(c config.Config) map[string]string {
 	out := map[string]string{}
-	if c.GitHub.Token != "" {
-		out["github.token"] = c.GitHub.Token
+	for field, ref := range map[string]string{"github.token": c.GitHub.Token, "delivery.github.token": c.Delivery.GitHub.Token,
+		"delivery.github.private_key": c.Delivery.GitHub.PrivateKey, "delivery.gitlab.token": c.Delivery.GitLab.Token,
+		"provider.gemini.api_key": c.Provider.Gemini.APIKey, "provider.openai.api_key": c.Provider.OpenAI.APIKey,
+		"provider.anthropic.api_key": c.Provider.Anthropic.APIKey} {
+		if ref != "" {
+			out[field] = ref
+		}
 	}
 	return out
 }
@@ -130,8 +135,17 @@ var neededScopes = map[string]bool{"repo": true, "public_repo": true, "repo:stat
 
 func githubToken(ctx context.Context, in Inputs) Check {
 	c := Check{Name: "GitHub token: least privilege", Status: Pass, Detail: "no GitHub token configured"}
-	ref := in.Config.GitHub.Token
+	ref, base := in.Config.GitHub.Token, in.Config.GitHub.BaseURL
+	if d := in.Config.Delivery.GitHub; d.Token != "" {
+		ref, base = d.Token, d.BaseURL
+		if base == "" {
+			base = "https://api.github.com"
+		}
+	}
 	if ref == "" {
+		if in.Config.Delivery.GitHub.AppID != 0 {
+			c.Detail = "GitHub App: grant Contents read/write, Pull requests read/write, Metadata read, nothing else"
+		}
 		return c
 	}
 	if in.Secrets == nil || in.HTTP == nil {
@@ -141,7 +155,7 @@ func githubToken(ctx context.Context, in Inputs) Check {
 	if err != nil {
 		return Check{Name: c.Name, Status: Fail, Detail: err.Error()}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(in.Config.GitHub.BaseURL, "/")+"/user", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/user", nil)
 	if err != nil {
 		return Check{Name: c.Name, Status: Fail, Detail: err.Error()}
 	}

@@ -172,3 +172,41 @@ func TestAppJWTAndTokenRefresh(t *testing.T) {
 		}
 	}
 }
+
+// Secondary rate limits (Retry-After) and 5xx are waited out and retried.
+func TestRateLimitsAndServerErrorsAreRetried(t *testing.T) {
+	f := githubtest.New()
+	var n int
+	var waits []time.Duration
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/pulls") && n < 2 {
+			n++
+			if n == 1 {
+				w.Header().Set("Retry-After", "1")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				w.Write([]byte(`{"message":"You have exceeded a secondary rate limit.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`))
+				return
+			}
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		f.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	t.Setenv("SRE_GH_TOKEN", "github_pat_x")
+	tg, _, err := New(context.Background(), Config{BaseURL: srv.URL + "/api/v3/", Owner: "o", Repo: "r", BaseBranch: "main", Token: "env://SRE_GH_TOKEN"},
+		secrets.New(secrets.Options{}, nil), http.DefaultTransport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// go-github itself refuses requests until a secondary limit passes, so
+	// the waits are real (and short).
+	tg.sleep = func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return sleepCtx(ctx, d) }
+	if _, err := tg.Deliver(context.Background(), proposal(diff)); err != nil {
+		t.Fatal(err)
+	}
+	if len(waits) != 2 || waits[0] != time.Second {
+		t.Fatalf("waits %v: want the 1 s Retry-After, then a backoff", waits)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v88/github"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/scm"
@@ -131,18 +132,7 @@ func New(ctx context.Context, cfg Config, st *secrets.Store, base http.RoundTrip
 	if err != nil {
 		return nil, false, fmt.Errorf("github client: %w", err)
 	}
-	return &Target{cfg: cfg, gh: gh, red: redact.New(redact.DefaultOptions()), sleep: sleepCtx, now: time.Now}, classic, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return &Target{cfg: cfg, gh: gh, red: redact.New(redact.DefaultOptions()), sleep: backoff.Sleep, now: time.Now}, classic, nil
 }
 
 // Name implements pipeline.Deliverer.

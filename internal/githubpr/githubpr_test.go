@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/githubpr/githubtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
@@ -202,7 +203,10 @@ func TestRateLimitsAndServerErrorsAreRetried(t *testing.T) {
 	}
 	// go-github itself refuses requests until a secondary limit passes, so
 	// the waits are real (and short).
-	tg.sleep = func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return sleepCtx(ctx, d) }
+	tg.sleep = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return backoff.Sleep(ctx, d)
+	}
 	if _, err := tg.Deliver(context.Background(), proposal(diff)); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 package llm
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -50,4 +51,19 @@ func AsStatus(err error) (*StatusError, bool) {
 	var se *StatusError
 	ok := errors.As(err, &se)
 	return se, ok
+}
+
+// Prepare is what every adapter does first: the stage's model (else the
+// provider's default) and the answer schema as a JSON object, without its
+// "$schema" key (APIs take the schema body only).
+func Prepare(provider string, modelName, defaultModel string, schema json.RawMessage) (string, map[string]any, error) {
+	if modelName == "" {
+		modelName = defaultModel
+	}
+	var s map[string]any
+	if err := json.Unmarshal(schema, &s); err != nil {
+		return "", nil, fmt.Errorf("%s: schema: %w", provider, err)
+	}
+	delete(s, "$schema")
+	return modelName, s, nil
 }

@@ -6,7 +6,6 @@ package geminillm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -56,15 +55,10 @@ func (*Provider) Name() string { return "gemini" }
 
 // Complete implements pipeline.Provider.
 func (p *Provider) Complete(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
-	model := req.Model
-	if model == "" {
-		model = p.model
+	model, schema, err := llm.Prepare("gemini", req.Model, p.model, req.Schema)
+	if err != nil {
+		return pipeline.Response{}, err
 	}
-	var schema map[string]any
-	if err := json.Unmarshal(req.Schema, &schema); err != nil {
-		return pipeline.Response{}, fmt.Errorf("gemini: schema: %w", err)
-	}
-	delete(schema, "$schema")
 	resp, err := p.client.Models.GenerateContent(ctx, model, genai.Text(req.Prompt), &genai.GenerateContentConfig{
 		SystemInstruction:  genai.NewContentFromText(req.System, genai.RoleUser),
 		ResponseMIMEType:   "application/json",

@@ -5,7 +5,6 @@ package openaillm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -61,15 +60,10 @@ func (p *Provider) Name() string { return p.name }
 
 // Complete implements pipeline.Provider.
 func (p *Provider) Complete(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
-	model := req.Model
-	if model == "" {
-		model = p.model
+	model, schema, err := llm.Prepare(p.name, req.Model, p.model, req.Schema)
+	if err != nil {
+		return pipeline.Response{}, err
 	}
-	var schema map[string]any
-	if err := json.Unmarshal(req.Schema, &schema); err != nil {
-		return pipeline.Response{}, fmt.Errorf("%s: schema: %w", p.name, err)
-	}
-	delete(schema, "$schema")
 	resp, err := p.client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
 		Model:    shared.ChatModel(model),
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage(req.System), openai.UserMessage(req.Prompt)},

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
@@ -125,7 +126,7 @@ func New(cfg Config, chain []Entry, offline pipeline.Provider, red *redact.Redac
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 1000
 	}
-	r := &Router{cfg: cfg, offline: offline, red: red, audit: aud, log: log, now: time.Now, sleep: sleepCtx, cache: map[string]pipeline.Response{}}
+	r := &Router{cfg: cfg, offline: offline, red: red, audit: aud, log: log, now: time.Now, sleep: backoff.Sleep, cache: map[string]pipeline.Response{}}
 	for _, e := range chain {
 		if e.ThirdParty && !cfg.AllowThirdParty {
 			return nil, fmt.Errorf("provider %s %w", e.Provider.Name(), ErrThirdParty)
@@ -140,17 +141,6 @@ func New(cfg Config, chain []Entry, offline pipeline.Provider, red *redact.Redac
 		r.chain = append(r.chain, m)
 	}
 	return r, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Name implements pipeline.Provider.

@@ -1,0 +1,364 @@
+// Package coderef finds the source an incident points to: stack frames
+// mapped to repository paths, files named in the error text, and, when
+// there are neither, the place that logs the error template's constant
+// text. It returns line windows, most relevant first, within a byte
+// budget, each with the version (content hash) of the file it came from,
+// so a fix can be checked against exactly what the model read.
+package coderef
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/stack"
+)
+
+// Repo maps a service to the repository it is built from.
+type Repo struct {
+	Service string `yaml:"service"`
+	// Path is a local checkout of the repository.
+	Path string `yaml:"path"`
+	// BaseBranch names the branch the checkout holds (for the record).
+	BaseBranch string `yaml:"base_branch"`
+	// PathPrefix limits the service to a directory of a monorepo.
+	PathPrefix string `yaml:"path_prefix"`
+	Language   string `yaml:"language"`
+}
+
+// Window is a piece of a file with its line numbers.
+type Window struct {
+	Path    string `json:"path"`
+	Start   int    `json:"start"`
+	End     int    `json:"end"`
+	Version string `json:"version"` // sha256 of the whole file, 16 hex digits
+	Why     string `json:"why"`
+	Text    string `json:"text"` // the lines, each "N: text"
+}
+
+// Source reads a repository.
+type Source interface {
+	Files(ctx context.Context) ([]string, error)
+	Read(ctx context.Context, path string) (string, error)
+}
+
+// Local reads a checkout on disk; vendored and hidden directories are
+// skipped.
+type Local struct{ Root string }
+
+// Files implements Source.
+func (l Local) Files(context.Context) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(l.Root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() && p != l.Root && (strings.HasPrefix(name, ".") || name == "vendor" || name == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			rel, _ := filepath.Rel(l.Root, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Read implements Source.
+func (l Local) Read(_ context.Context, p string) (string, error) {
+	if strings.Contains(p, "..") {
+		return "", fmt.Errorf("path %s leaves the repository", p)
+	}
+	b, err := os.ReadFile(filepath.Join(l.Root, filepath.FromSlash(p)))
+	return string(b), err
+}
+
+// Version is a file content's version.
+func Version(content string) string {
+	h := sha256.Sum256([]byte(content))
+	return hex.EncodeToString(h[:8])
+}
+
+// Finder gathers windows from one repository. It caches file reads.
+type Finder struct {
+	src    Source
+	prefix string
+	mu     sync.Mutex
+	files  []string
+	cache  map[string]string
+}
+
+// NewFinder reads repository src; prefix limits it to a directory.
+func NewFinder(src Source, prefix string) *Finder {
+	return &Finder{src: src, prefix: strings.Trim(prefix, "/"), cache: map[string]string{}}
+}
+
+func (f *Finder) list(ctx context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.files != nil {
+		return f.files, nil
+	}
+	all, err := f.src.Files(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range all {
+		if f.prefix == "" || strings.HasPrefix(p, f.prefix+"/") {
+			f.files = append(f.files, p)
+		}
+	}
+	return f.files, nil
+}
+
+func (f *Finder) read(ctx context.Context, p string) (string, error) {
+	f.mu.Lock()
+	c, ok := f.cache[p]
+	f.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := f.src.Read(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	f.cache[p] = c
+	f.mu.Unlock()
+	return c, nil
+}
+
+// MapPath finds the repository file a frame or error-text path names: the
+// longest repository path that is a suffix of it (build prefixes such as
+// /src/ or /app/ fall away), or of which it is a suffix (a Java package
+// path under src/main/java).
+func MapPath(files []string, p string) (string, bool) {
+	p = strings.TrimPrefix(filepath.ToSlash(p), "./")
+	best := ""
+	for _, f := range files {
+		if p == f || strings.HasSuffix(p, "/"+f) || strings.HasSuffix(f, "/"+p) {
+			if len(f) > len(best) {
+				best = f
+			}
+		}
+	}
+	return best, best != ""
+}
+
+var pathInText = regexp.MustCompile(`[\w./-]+\.(go|py|js|mjs|ts|java|kt|cs|rb|php|rs)\b`)
+
+// Inputs are what points at code.
+type Inputs struct {
+	Frames    []stack.Frame
+	Texts     []string // error messages and samples
+	Templates []string // template texts, for a search when nothing else points anywhere
+}
+
+// Gather returns windows within budget bytes, most relevant first:
+// application frames innermost first, files named in the error text, then
+// where the template's constant text appears.
+func (f *Finder) Gather(ctx context.Context, in Inputs, budget int) ([]Window, error) {
+	files, err := f.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type want struct {
+		path string
+		line int
+		why  string
+	}
+	var wants []want
+	for _, fr := range in.Frames {
+		if !fr.InApp {
+			continue
+		}
+		if p, ok := MapPath(files, fr.File); ok {
+			wants = append(wants, want{p, fr.Line, "stack frame " + fr.String()})
+		}
+	}
+	for _, t := range in.Texts {
+		for _, m := range pathInText.FindAllString(t, -1) {
+			if p, ok := MapPath(files, m); ok {
+				wants = append(wants, want{p, lineIn(t, m), "named in the error text"})
+			}
+		}
+	}
+	if len(wants) == 0 {
+		for _, tmpl := range in.Templates {
+			needle := constantText(tmpl)
+			if needle == "" {
+				continue
+			}
+			for _, p := range files {
+				c, err := f.read(ctx, p)
+				if err != nil {
+					continue
+				}
+				if i := strings.Index(c, needle); i >= 0 {
+					wants = append(wants, want{p, strings.Count(c[:i], "\n") + 1, fmt.Sprintf("logs %q", needle)})
+				}
+			}
+		}
+	}
+	var out []Window
+	used := 0
+	seen := map[string]bool{}
+	for _, w := range wants {
+		key := fmt.Sprintf("%s:%d", w.path, w.line)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		c, err := f.read(ctx, w.path)
+		if err != nil {
+			continue
+		}
+		win := window(w.path, c, w.line, w.why)
+		if overlaps(out, win) {
+			continue
+		}
+		if used+len(win.Text) > budget {
+			if len(out) == 0 && budget > 0 {
+				win.Text = win.Text[:budget]
+				out = append(out, win)
+			}
+			break
+		}
+		used += len(win.Text)
+		out = append(out, win)
+	}
+	return out, nil
+}
+
+// lineIn is the line number a "file:line" reference gives, else 1.
+func lineIn(text, path string) int {
+	i := strings.Index(text, path)
+	rest := text[i+len(path):]
+	if strings.HasPrefix(rest, ":") {
+		n := 0
+		for _, c := range rest[1:] {
+			if c < '0' || c > '9' {
+				break
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n > 0 {
+			return n
+		}
+	}
+	return 1
+}
+
+// constantText is the longest run of a template's constant words, if it
+// is long enough to be worth searching for.
+func constantText(tmpl string) string {
+	best, cur := "", []string{}
+	flush := func() {
+		if s := strings.Join(cur, " "); len(s) > len(best) {
+			best = s
+		}
+		cur = cur[:0]
+	}
+	for _, w := range strings.Fields(tmpl) {
+		if strings.Contains(w, "<*>") {
+			flush()
+			continue
+		}
+		cur = append(cur, w)
+	}
+	flush()
+	if len(best) < 12 || len(strings.Fields(best)) < 2 {
+		return ""
+	}
+	return best
+}
+
+const before, after = 20, 15
+
+// window is the lines around line: the enclosing function's start when it
+// is near, and a few lines after.
+func window(p, content string, line int, why string) Window {
+	lines := strings.Split(content, "\n")
+	if line < 1 || line > len(lines) {
+		line = 1
+	}
+	start := max(1, line-before)
+	for i := line; i >= start; i-- { // begin at the enclosing function when it is near
+		t := lines[i-1]
+		if strings.HasPrefix(t, "func ") || strings.HasPrefix(t, "def ") || strings.HasPrefix(t, "function ") ||
+			strings.HasPrefix(strings.TrimSpace(t), "def ") || strings.Contains(t, " class ") {
+			start = i
+			break
+		}
+	}
+	end := min(len(lines), line+after)
+	var b strings.Builder
+	for i := start; i <= end; i++ {
+		fmt.Fprintf(&b, "%d: %s\n", i, lines[i-1])
+	}
+	return Window{Path: p, Start: start, End: end, Version: Version(content), Why: why, Text: b.String()}
+}
+
+func overlaps(ws []Window, w Window) bool {
+	for _, o := range ws {
+		if o.Path == w.Path && w.Start <= o.End && o.Start <= w.End {
+			return true
+		}
+	}
+	return false
+}
+
+// Map finds the repository of a service.
+type Map struct {
+	repos   []Repo
+	finders map[string]*Finder
+	mu      sync.Mutex
+}
+
+// NewMap builds the service map.
+func NewMap(repos []Repo) (*Map, error) {
+	for _, r := range repos {
+		if r.Service == "" || r.Path == "" {
+			return nil, errors.New("repos: each entry needs service and path")
+		}
+	}
+	return &Map{repos: repos, finders: map[string]*Finder{}}, nil
+}
+
+// For returns the finder of a service's repository, or nil.
+func (m *Map) For(service string) (*Finder, Repo) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.repos {
+		if r.Service == service || r.Service == "*" {
+			f := m.finders[r.Path+"|"+r.PathPrefix]
+			if f == nil {
+				f = NewFinder(Local{Root: r.Path}, r.PathPrefix)
+				m.finders[r.Path+"|"+r.PathPrefix] = f
+			}
+			return f, r
+		}
+	}
+	return nil, Repo{}
+}
+
+// SortByPath orders windows by path and line, for stable output.
+func SortByPath(ws []Window) {
+	sort.Slice(ws, func(i, j int) bool {
+		if ws[i].Path != ws[j].Path {
+			return ws[i].Path < ws[j].Path
+		}
+		return ws[i].Start < ws[j].Start
+	})
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/cloudsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
@@ -176,7 +177,16 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
-	pipe, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Provider: provider, Store: store, Deliverer: target, Gate: gate,
+	var code pipeline.CodeFinder
+	if len(cfg.Repos) > 0 {
+		m, err := coderef.NewMap(cfg.Repos)
+		if err != nil {
+			return err
+		}
+		m.Budget = cfg.CodeBudget
+		code = m
+	}
+	pipe, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Provider: provider, Store: store, Code: code, Deliverer: target, Gate: gate,
 		Audit: aud, Log: log, Registerer: reg})
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/stack"
 )
 
@@ -324,6 +325,32 @@ type Map struct {
 	repos   []Repo
 	finders map[string]*Finder
 	mu      sync.Mutex
+	// Budget bounds the bytes of code gathered per incident.
+	Budget int
+}
+
+// Find gathers the code an incident points to (pipeline.CodeFinder).
+func (m *Map) Find(ctx context.Context, in domain.Incident, frames []stack.Frame) ([]Window, error) {
+	f, _ := m.For(in.Service)
+	if f == nil {
+		return nil, nil
+	}
+	texts := append([]string{in.Stack}, in.Samples...)
+	var tmpls []string
+	for _, t := range in.Templates {
+		tmpls = append(tmpls, t.Text)
+	}
+	budget := m.Budget
+	if budget <= 0 {
+		budget = 12000
+	}
+	return f.Gather(ctx, Inputs{Frames: frames, Texts: texts, Templates: tmpls}, budget)
+}
+
+// Root is the checkout of a service's repository.
+func (m *Map) Root(service string) string {
+	_, r := m.For(service)
+	return r.Path
 }
 
 // NewMap builds the service map.

@@ -71,8 +71,8 @@ func TestMapPath(t *testing.T) {
 	files := []string{"svc/cart/cart.go", "src/main/java/com/acme/Foo.java", "cart.go"}
 	for in, want := range map[string]string{
 		"/build/src/example.com/shop/svc/cart/cart.go": "svc/cart/cart.go",
-		"com/acme/Foo.java": "src/main/java/com/acme/Foo.java",
-		"/elsewhere/lib.go": "",
+		"com/acme/Foo.java":                            "src/main/java/com/acme/Foo.java",
+		"/elsewhere/lib.go":                            "",
 	} {
 		if got, _ := MapPath(files, in); got != want {
 			t.Errorf("%s -> %q, want %q", in, got, want)

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/cloudsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/decode"
 	"github.com/cloud-sre-agent/sre-agent/internal/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
@@ -52,6 +53,11 @@ type Config struct {
 	Secrets Secrets       `yaml:"secrets"`
 	Egress  egress.Config `yaml:"egress"`
 	GitHub  GitHub        `yaml:"github"`
+	// Repos map services to the repositories they are built from, for
+	// grounded analysis (a local checkout per entry).
+	Repos []coderef.Repo `yaml:"repos"`
+	// CodeBudget bounds the repository code put in a prompt, in bytes.
+	CodeBudget int `yaml:"code_budget_bytes"`
 }
 
 // Secrets tunes secret references.
@@ -226,6 +232,7 @@ func Default() Config {
 		Log:        Log{Level: "info"},
 		FlushEvery: time.Second,
 		Mode:       "development",
+		CodeBudget: 12000,
 		Secrets:    Secrets{TTL: 5 * time.Minute},
 		GitHub:     GitHub{BaseURL: "https://api.github.com"},
 	}
@@ -353,6 +360,9 @@ func (c Config) Validate() error {
 	}
 	if c.FlushEvery <= 0 {
 		return errors.New("flush_every must be positive")
+	}
+	if _, err := coderef.NewMap(c.Repos); err != nil {
+		return err
 	}
 	switch c.Mode {
 	case "development", "production":

@@ -28,10 +28,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/injection"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/stack"
+	"github.com/cloud-sre-agent/sre-agent/internal/validate"
 )
 
 // Store is what the pipeline needs from the incident store. The run is
@@ -114,6 +116,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// CodeFinder finds the repository source an incident points to.
+type CodeFinder interface {
+	Find(ctx context.Context, in domain.Incident, frames []stack.Frame) ([]coderef.Window, error)
+	// Root is the local checkout of a service's repository ("" if none).
+	Root(service string) string
+}
+
 // Gate is the policy check a proposal must pass.
 type Gate interface {
 	Check(text, diff string) policy.Decision
@@ -135,6 +144,7 @@ type Pipeline struct {
 	deliver  Deliverer
 	gate     Gate
 	audit    Auditor
+	code     CodeFinder
 	log      *slog.Logger
 	metrics  *metrics
 	tracer   trace.Tracer
@@ -166,6 +176,9 @@ type Deps struct {
 	Audit      Auditor
 	Log        *slog.Logger
 	Registerer prometheus.Registerer
+	// Code, optional, grounds analysis and remediation in the service's
+	// repository.
+	Code CodeFinder
 }
 
 // New builds a pipeline.
@@ -184,7 +197,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{cfg: cfg, provider: d.Provider, store: d.Store, deliver: d.Deliverer, gate: d.Gate, audit: d.Audit,
+	return &Pipeline{cfg: cfg, provider: d.Provider, store: d.Store, deliver: d.Deliverer, gate: d.Gate, audit: d.Audit, code: d.Code,
 		log: log, metrics: m, tracer: otel.Tracer("github.com/cloud-sre-agent/sre-agent/internal/pipeline"), now: time.Now,
 		stop: make(chan struct{})}, nil
 }
@@ -320,6 +333,14 @@ func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Inci
 		}
 		return next, nil
 	case domain.StateTriaged:
+		if p.code != nil && !run.CodeGathered {
+			code, err := p.code.Find(ctx, *in, ev.Frames)
+			if err != nil {
+				p.log.Warn("could not read the repository", "fingerprint", string(in.Fingerprint), "error", err.Error())
+			}
+			run.Code, run.CodeGathered = code, true
+		}
+		ev.Code = run.Code
 		var a Analysis
 		next, err := p.ask(ctx, StageAnalysis, in, ev, run, &a)
 		if next == domain.StateAnalyzed {
@@ -327,10 +348,15 @@ func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Inci
 		}
 		return next, err
 	case domain.StateAnalyzed:
+		ev.Code = run.Code
 		var r Remediation
 		next, err := p.ask(ctx, StageRemediation, in, ev, run, &r)
 		if next == domain.StateProposed {
 			run.Remediation = &r
+			if root := p.root(in.Service); r.Diff != "" && root != "" {
+				v := validate.Run(ctx, root, r.Diff)
+				run.Validation = &v
+			}
 		}
 		return next, err
 	case domain.StateProposed:
@@ -481,7 +507,8 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 	defer span.End()
 	start = p.now()
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.StageTimeout)
-	del, err := p.deliver.Deliver(dctx, Proposal{Incident: *in, Triage: *run.Triage, Analysis: *run.Analysis, Remediation: *rem, AuditSeq: run.AuditSeq, Attention: run.Attention})
+	del, err := p.deliver.Deliver(dctx, Proposal{Incident: *in, Triage: *run.Triage, Analysis: *run.Analysis, Remediation: *rem, AuditSeq: run.AuditSeq, Attention: run.Attention,
+		Code: run.Code, Validation: run.Validation})
 	cancel()
 	p.metrics.stageSeconds.WithLabelValues("delivery").Observe(p.now().Sub(start).Seconds())
 	var rej *RejectError
@@ -524,6 +551,13 @@ func (p *Pipeline) reject(in *domain.Incident, run *Run, d policy.Decision) (dom
 	p.log.Warn("proposal rejected by policy", "fingerprint", string(in.Fingerprint), "rules", d.Rules())
 	run.Rejection = &d
 	return domain.StateRejected, nil
+}
+
+func (p *Pipeline) root(service string) string {
+	if p.code == nil {
+		return ""
+	}
+	return p.code.Root(service)
 }
 
 // scan flags instruction-like log text once per run: the incident is

@@ -76,6 +76,14 @@ func BuildPrompt(st Stage, ev *Evidence, tri *Triage, an *Analysis, budget int) 
 	head.WriteString(stageQuestion[st])
 	head.WriteString("\n\nAnswer schema:\n")
 	head.Write(Schema(st))
+	if st != StageTriage && len(ev.Code) > 0 {
+		// Trusted context: it comes from the service's repository, not
+		// the logs. A diff must apply to exactly these file versions.
+		head.WriteString("\n\nRepository code (trusted; from the service's repository; line numbers on the left are not part of the file):\n")
+		for _, w := range ev.Code {
+			fmt.Fprintf(&head, "\n--- %s lines %d-%d (version %s; %s)\n%s", w.Path, w.Start, w.End, w.Version, w.Why, w.Text)
+		}
+	}
 	head.WriteString("\n\n<<<" + marker + ">>>\n")
 	tail := "<<<END " + marker + ">>>\n"
 	used := EstimateTokens(system) + EstimateTokens(head.String()) + EstimateTokens(tail)

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/injection"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/stack"
+	"github.com/cloud-sre-agent/sre-agent/internal/validate"
 )
 
 // Stage names a model-backed step of the pipeline.
@@ -94,6 +96,9 @@ type Evidence struct {
 	Templates   []domain.Template  `json:"templates"`
 	Samples     []string           `json:"samples"`
 	Frames      []stack.Frame      `json:"frames,omitempty"`
+	// Code is repository source the incident points to: trusted context,
+	// from the repository, not the logs.
+	Code []coderef.Window `json:"code,omitempty"`
 }
 
 // Request is one stage's question to a provider.
@@ -147,6 +152,10 @@ type Proposal struct {
 	AuditSeq int64 `json:"audit_seq"`
 	// Attention lists instruction-like log text: a person should look.
 	Attention []injection.Finding `json:"attention,omitempty"`
+	// Code is what the model read; a diff must apply to these versions.
+	Code []coderef.Window `json:"code,omitempty"`
+	// Validation is how the diff fared with the language's tools.
+	Validation *validate.Result `json:"validation,omitempty"`
 }
 
 // Delivery says where a proposal went.
@@ -178,6 +187,10 @@ type Run struct {
 	// Attention lists instruction-like text found in the incident's logs.
 	Attention []injection.Finding `json:"attention,omitempty"`
 	Scanned   bool                `json:"scanned,omitempty"`
+	// Code was gathered before analysis; Validation after remediation.
+	Code         []coderef.Window `json:"code,omitempty"`
+	CodeGathered bool             `json:"code_gathered,omitempty"`
+	Validation   *validate.Result `json:"validation,omitempty"`
 	// TraceID and SpanID name the run's root span, so a run resumed after
 	// a retry or a restart continues the same trace.
 	TraceID string `json:"trace_id,omitempty"`

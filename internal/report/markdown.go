@@ -100,6 +100,19 @@ func Markdown(w io.Writer, p pipeline.Proposal) error {
 		b.WriteString("\n### Diff\n\n")
 		b.WriteString(fence(r.Diff, "diff"))
 	}
+	if v := p.Validation; v != nil {
+		status := "passed"
+		if !v.Passed() {
+			status = "did not pass"
+		}
+		fmt.Fprintf(&b, "\n### Validation (%s)\n\n%s\n", status, prose(v.Summary()))
+	}
+	if len(p.Code) > 0 {
+		b.WriteString("\n### Code read\n\n")
+		for _, w := range p.Code {
+			fmt.Fprintf(&b, "- %s lines %d-%d (version %s): %s\n", code(w.Path), w.Start, w.End, w.Version, prose(w.Why))
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

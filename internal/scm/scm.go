@@ -13,6 +13,7 @@ import (
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
@@ -90,6 +91,12 @@ func Files(p pipeline.Proposal, reportDir string, fetch func(path string) (strin
 		if !f.IsNew {
 			if old, err = fetch(oldName); err != nil {
 				return nil, nil, err
+			}
+			// The diff must apply to exactly the version the model read.
+			for _, w := range p.Code {
+				if w.Path == oldName && w.Version != coderef.Version(old) {
+					return nil, nil, Reject("stale-file", "%s changed on the base branch since the model read it (version %s, now %s)", oldName, w.Version, coderef.Version(old))
+				}
 			}
 		}
 		var nb bytes.Buffer

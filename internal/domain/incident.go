@@ -102,6 +102,9 @@ type Incident struct {
 	// Samples are up to MaxSamples redacted lines.
 	Samples []string `json:"samples"`
 	Stack   string   `json:"stack,omitempty"`
+	// SourceLocation is where the code logged the first event, when the
+	// log says (a LogEntry's sourceLocation).
+	SourceLocation *SourceLocation `json:"source_location,omitempty"`
 	// ReopenedAt is the time of the first event after a quiet gap (the
 	// re-open period) in this run, zero when there was none.
 	ReopenedAt time.Time `json:"reopened_at,omitzero"`
@@ -156,6 +159,9 @@ func (in *Incident) Merge(o *Incident) {
 	}
 	if in.Stack == "" {
 		in.Stack = o.Stack
+	}
+	if in.SourceLocation == nil {
+		in.SourceLocation = o.SourceLocation
 	}
 	if o.ReopenedAt.After(in.ReopenedAt) {
 		in.ReopenedAt = o.ReopenedAt

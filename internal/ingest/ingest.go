@@ -161,6 +161,10 @@ func (s *Spine) Event(ev domain.Event) {
 	if len(b.inc.Samples) < domain.MaxSamples {
 		b.inc.AddSample(sample(&ev))
 	}
+	if b.inc.SourceLocation == nil && ev.SourceLocation != nil {
+		sl := *ev.SourceLocation
+		b.inc.SourceLocation = &sl
+	}
 	if b.inc.Stack == "" && ev.Stack != "" {
 		b.inc.Stack = s.redactor.Redact(ev.Stack)
 	}

@@ -73,3 +73,24 @@ func TestGroundedAnalysisAndValidatedFix(t *testing.T) {
 		})
 	}
 }
+
+// A LogEntry's sourceLocation points at the code as a stack frame does.
+func TestSourceLocationReachesThePrompt(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.store.Advance(ctx, "fp-nilmap", domain.StateNotActionable, []byte(`{"number":1}`))
+	e.store.Save(ctx, "le", nil, []domain.Incident{{Fingerprint: "fp-sl", Service: "shop", Severity: domain.Error, State: domain.StateNew,
+		FirstSeen: time.Unix(0, 0), LastSeen: time.Unix(5, 0), Count: 1,
+		Templates:      []domain.Template{{ID: "t", Text: "top item failed", Count: 1}},
+		SourceLocation: &domain.SourceLocation{File: "/workspace/tools/report.py", Line: 9, Function: "top_item"}}})
+	m, _ := coderef.NewMap([]coderef.Repo{{Service: "shop", Path: sampleRepo}})
+	sp := script(map[pipeline.Stage][]reply{pipeline.StageTriage: {{text: okTriage}}, pipeline.StageAnalysis: {{text: okAnalysis}}, pipeline.StageRemediation: {{text: okRemedy}}})
+	gate, _ := policy.New(policy.DefaultConfig(), redact.New(redact.DefaultOptions()))
+	p, _ := pipeline.New(pipeline.DefaultConfig(), pipeline.Deps{Provider: sp, Store: e.store, Deliverer: e.deliver, Gate: gate, Audit: e.audit, Code: m})
+	drain(t, p)
+	for _, r := range sp.reqs {
+		if r.Stage == pipeline.StageAnalysis && !strings.Contains(r.Prompt, "def top_item(orders):") {
+			t.Fatal("the sourceLocation's function is not in the analysis prompt")
+		}
+	}
+}

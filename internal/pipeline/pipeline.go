@@ -584,7 +584,17 @@ func (p *Pipeline) scan(in *domain.Incident, ev *Evidence, run *Run) error {
 func evidenceOf(in domain.Incident) *Evidence {
 	return &Evidence{Fingerprint: in.Fingerprint, Service: in.Service, Severity: in.Severity, Count: in.Count,
 		FirstSeen: in.FirstSeen, LastSeen: in.LastSeen, Reasons: in.Reasons, Templates: in.Templates,
-		Samples: in.Samples, Frames: stack.Parse(in.Stack)}
+		Samples: in.Samples, Frames: framesOf(in)}
+}
+
+// framesOf is the incident's stack frames, with the place the log says it
+// was written (sourceLocation) first when there is one.
+func framesOf(in domain.Incident) []stack.Frame {
+	frames := stack.Parse(in.Stack)
+	if sl := in.SourceLocation; sl != nil && sl.File != "" {
+		frames = append([]stack.Frame{{Function: sl.Function, File: sl.File, Line: sl.Line, Lang: "source-location", InApp: true}}, frames...)
+	}
+	return frames
 }
 
 func firstNonEmpty(a, b string) string {

@@ -96,6 +96,8 @@ var migrations = []string{
 		at TEXT NOT NULL
 	);
 	CREATE INDEX seen_at ON seen(at);`,
+	// 5: where the code logged an incident (LogEntry sourceLocation).
+	`ALTER TABLE incidents ADD COLUMN source_location TEXT NOT NULL DEFAULT '';`,
 }
 
 // DefaultPath is the store under the user's state directory
@@ -326,13 +328,14 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 	}
 	merged.Count, merged.Templates, merged.FirstSeen, merged.LastSeen = total.Count, total.Templates, total.FirstSeen, total.LastSeen
 	_, err = tx.ExecContext(ctx, `INSERT INTO incidents
-		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at, source_location)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(fingerprint) DO UPDATE SET severity = excluded.severity, first_seen = excluded.first_seen,
 			last_seen = excluded.last_seen, count = excluded.count, reasons = excluded.reasons,
-			templates = excluded.templates, samples = excluded.samples, stack = excluded.stack, updated_at = excluded.updated_at`,
+			templates = excluded.templates, samples = excluded.samples, stack = excluded.stack, updated_at = excluded.updated_at,
+			source_location = excluded.source_location`,
 		string(in.Fingerprint), in.Service, int(merged.Severity), string(merged.State), ts(merged.FirstSeen), ts(merged.LastSeen),
-		merged.Count, mustJSON(merged.Reasons), mustJSON(merged.Templates), mustJSON(merged.Samples), merged.Stack, now)
+		merged.Count, mustJSON(merged.Reasons), mustJSON(merged.Templates), mustJSON(merged.Samples), merged.Stack, now, sourceLocationJSON(merged.SourceLocation))
 	if err != nil {
 		return err
 	}
@@ -381,12 +384,19 @@ func reopens(ctx context.Context, tx *sql.Tx, existing *domain.Incident, in doma
 	return in.FirstSeen.Sub(cutoff) >= reopenAfter, nil
 }
 
+func sourceLocationJSON(sl *domain.SourceLocation) string {
+	if sl == nil {
+		return ""
+	}
+	return mustJSON(sl)
+}
+
 type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
 func getIncident(ctx context.Context, q querier, fp domain.Fingerprint) (*domain.Incident, error) {
-	row := q.QueryRowContext(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack
+	row := q.QueryRowContext(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location
 		FROM incidents WHERE fingerprint = ?`, string(fp))
 	return scanIncident(row)
 }
@@ -395,10 +405,16 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanIncident(r scanner) (*domain.Incident, error) {
 	var in domain.Incident
-	var fp, state, first, last, reasons, templates, samples string
+	var fp, state, first, last, reasons, templates, samples, srcLoc string
 	var sev int
-	if err := r.Scan(&fp, &in.Service, &sev, &state, &first, &last, &in.Count, &reasons, &templates, &samples, &in.Stack); err != nil {
+	if err := r.Scan(&fp, &in.Service, &sev, &state, &first, &last, &in.Count, &reasons, &templates, &samples, &in.Stack, &srcLoc); err != nil {
 		return nil, err
+	}
+	if srcLoc != "" {
+		in.SourceLocation = new(domain.SourceLocation)
+		if err := json.Unmarshal([]byte(srcLoc), in.SourceLocation); err != nil {
+			return nil, fmt.Errorf("decode incident %s: %w", fp, err)
+		}
 	}
 	in.Fingerprint, in.Severity, in.State = domain.Fingerprint(fp), domain.Severity(sev), domain.State(state)
 	in.FirstSeen, in.LastSeen = parseTS(first), parseTS(last)
@@ -424,7 +440,7 @@ func (s *Store) Incident(ctx context.Context, fp domain.Fingerprint) (*domain.In
 
 // Incidents lists every incident, most severe first.
 func (s *Store) Incidents(ctx context.Context) ([]domain.Incident, error) {
-	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack
+	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location
 		FROM incidents ORDER BY severity DESC, count DESC, first_seen, fingerprint`)
 }
 
@@ -448,7 +464,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]domain.Inci
 // Pending lists incidents the pipeline has not finished, most severe
 // first.
 func (s *Store) Pending(ctx context.Context, limit int) ([]domain.Incident, error) {
-	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack
+	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location
 		FROM incidents WHERE state IN ('new', 'triaged', 'analyzed', 'proposed')
 		ORDER BY severity DESC, first_seen, fingerprint LIMIT ?`, limit)
 }

@@ -184,6 +184,9 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 			return err
 		}
 		m.Budget = cfg.CodeBudget
+		if gt, ok := target.(*githubpr.Target); ok {
+			m.SCM = gt.Source() // repos with source: scm read through the delivery client
+		}
 		code = m
 	}
 	pipe, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Provider: provider, Store: store, Code: code, Deliverer: target, Gate: gate,

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -34,6 +35,9 @@ type Repo struct {
 	// PathPrefix limits the service to a directory of a monorepo.
 	PathPrefix string `yaml:"path_prefix"`
 	Language   string `yaml:"language"`
+	// Source "scm" reads the repository through the delivery target's API
+	// (GitHub contents and trees at the base branch) instead of Path.
+	Source string `yaml:"source"`
 }
 
 // Window is a piece of a file with its line numbers.
@@ -50,6 +54,9 @@ type Window struct {
 type Source interface {
 	Files(ctx context.Context) ([]string, error)
 	Read(ctx context.Context, path string) (string, error)
+	// Revision names what Files and Read see (a commit); the finder's
+	// cache is kept per revision.
+	Revision(ctx context.Context) (string, error)
 }
 
 // Local reads a checkout on disk; vendored and hidden directories are
@@ -76,6 +83,16 @@ func (l Local) Files(context.Context) ([]string, error) {
 	return out, err
 }
 
+// Revision implements Source: the checkout's HEAD commit, when it is a git
+// work tree.
+func (l Local) Revision(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "git", "-C", l.Root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "", nil // not a git work tree: one revision
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
 // Read implements Source.
 func (l Local) Read(_ context.Context, p string) (string, error) {
 	if strings.Contains(p, "..") {
@@ -96,6 +113,7 @@ type Finder struct {
 	src    Source
 	prefix string
 	mu     sync.Mutex
+	rev    string
 	files  []string
 	cache  map[string]string
 }
@@ -106,8 +124,15 @@ func NewFinder(src Source, prefix string) *Finder {
 }
 
 func (f *Finder) list(ctx context.Context) ([]string, error) {
+	rev, err := f.src.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if rev != f.rev { // a new commit: what was cached is stale
+		f.rev, f.files, f.cache = rev, nil, map[string]string{}
+	}
 	if f.files != nil {
 		return f.files, nil
 	}
@@ -325,6 +350,9 @@ type Map struct {
 	repos   []Repo
 	finders map[string]*Finder
 	mu      sync.Mutex
+	// SCM reads repositories through the delivery target's API, for
+	// entries with source: scm and no path.
+	SCM Source
 	// Budget bounds the bytes of code gathered per incident.
 	Budget int
 }
@@ -356,8 +384,8 @@ func (m *Map) Root(service string) string {
 // NewMap builds the service map.
 func NewMap(repos []Repo) (*Map, error) {
 	for _, r := range repos {
-		if r.Service == "" || r.Path == "" {
-			return nil, errors.New("repos: each entry needs service and path")
+		if r.Service == "" || (r.Path == "" && r.Source != "scm") {
+			return nil, errors.New("repos: each entry needs service, and path (a local checkout) or source: scm")
 		}
 	}
 	return &Map{repos: repos, finders: map[string]*Finder{}}, nil
@@ -371,7 +399,14 @@ func (m *Map) For(service string) (*Finder, Repo) {
 		if r.Service == service || r.Service == "*" {
 			f := m.finders[r.Path+"|"+r.PathPrefix]
 			if f == nil {
-				f = NewFinder(Local{Root: r.Path}, r.PathPrefix)
+				var src Source = Local{Root: r.Path}
+				if r.Path == "" {
+					if m.SCM == nil {
+						return nil, r
+					}
+					src = m.SCM
+				}
+				f = NewFinder(src, r.PathPrefix)
 				m.finders[r.Path+"|"+r.PathPrefix] = f
 			}
 			return f, r

@@ -378,3 +378,46 @@ func values(m map[string]string) []string {
 	}
 	return out
 }
+
+// Source reads the repository at the base branch through the API, for
+// grounded analysis (coderef.Source).
+func (t *Target) Source() *Source { return &Source{t: t} }
+
+// Source is the repository as the GitHub API shows it.
+type Source struct{ t *Target }
+
+// Revision is the base branch's head commit.
+func (s *Source) Revision(ctx context.Context) (string, error) {
+	var ref *github.Reference
+	err := s.t.call(ctx, func() (*github.Response, error) {
+		var resp *github.Response
+		var err error
+		ref, resp, err = s.t.gh.Git.GetRef(ctx, s.t.cfg.Owner, s.t.cfg.Repo, "heads/"+s.t.cfg.BaseBranch)
+		return resp, err
+	})
+	return ref.GetObject().GetSHA(), err
+}
+
+// Files lists the blobs of the base branch's tree.
+func (s *Source) Files(ctx context.Context) ([]string, error) {
+	var tree *github.Tree
+	err := s.t.call(ctx, func() (*github.Response, error) {
+		var resp *github.Response
+		var err error
+		tree, resp, err = s.t.gh.Git.GetTree(ctx, s.t.cfg.Owner, s.t.cfg.Repo, s.t.cfg.BaseBranch, true)
+		return resp, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range tree.Entries {
+		if e.GetType() == "blob" {
+			out = append(out, e.GetPath())
+		}
+	}
+	return out, nil
+}
+
+// Read fetches a file at the base branch.
+func (s *Source) Read(ctx context.Context, p string) (string, error) { return s.t.fetch(ctx)(p) }

@@ -17,10 +17,12 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
+	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/githubpr/githubtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
+	"github.com/cloud-sre-agent/sre-agent/internal/stack"
 )
 
 func proposal(diff string) pipeline.Proposal {
@@ -212,5 +214,26 @@ func TestRateLimitsAndServerErrorsAreRetried(t *testing.T) {
 	}
 	if len(waits) != 2 || waits[0] != time.Second {
 		t.Fatalf("waits %v: want the 1 s Retry-After, then a backoff", waits)
+	}
+}
+
+// The repository as the API shows it feeds grounded analysis: a frame maps
+// to main.go and its window comes from the base branch.
+func TestSourceForGroundedAnalysis(t *testing.T) {
+	f := githubtest.New()
+	tg, _ := patTarget(t, f, "github_pat_x")
+	fd := coderef.NewFinder(tg.Source(), "")
+	ws, err := fd.Gather(context.Background(), coderef.Inputs{Frames: []stack.Frame{{File: "/go/src/app/main.go", Line: 4, InApp: true, Lang: "go"}}}, 4000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].Path != "main.go" || !strings.Contains(ws[0].Text, "4: \tprintln(\"hi\")") || ws[0].Version != coderef.Version(githubtest.MainGo) {
+		t.Fatalf("windows %+v", ws)
+	}
+	// Cached per commit: a second gather reads nothing new.
+	before := f.Count("GET /repos/o/r/contents/main.go")
+	fd.Gather(context.Background(), coderef.Inputs{Frames: []stack.Frame{{File: "main.go", Line: 2, InApp: true}}}, 4000)
+	if f.Count("GET /repos/o/r/contents/main.go") != before {
+		t.Fatal("the same commit's file was fetched again")
 	}
 }

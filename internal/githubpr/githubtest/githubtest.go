@@ -79,6 +79,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]any{"ref": "refs/" + name, "object": map[string]any{"sha": sha, "type": "commit"}})
+	case r.Method == "GET" && strings.HasPrefix(p, "/repos/o/r/git/trees/"):
+		w.Write([]byte(`{"sha":"tree0","truncated":false,"tree":[{"path":"main.go","type":"blob","mode":"100644","sha":"f1"},{"path":"docs","type":"tree","mode":"040000","sha":"d1"}]}`))
 	case r.Method == "GET" && p == "/repos/o/r/git/commits/base123":
 		w.Write([]byte(`{"sha":"base123","tree":{"sha":"tree0"}}`))
 	case r.Method == "POST" && p == "/repos/o/r/git/blobs":

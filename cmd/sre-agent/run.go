@@ -184,8 +184,11 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 			return err
 		}
 		m.Budget = cfg.CodeBudget
-		if gt, ok := target.(*githubpr.Target); ok {
-			m.SCM = gt.Source() // repos with source: scm read through the delivery client
+		switch t := target.(type) { // repos with source: scm read through the delivery client
+		case *githubpr.Target:
+			m.SCM = t.Source()
+		case *gitlabmr.Target:
+			m.SCM = t.Source()
 		}
 		code = m
 	}

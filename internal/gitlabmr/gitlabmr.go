@@ -147,3 +147,49 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 	}
 	return pipeline.Delivery{Target: "gitlab", Location: mr.WebURL, Files: scm.Sorted(files)}, nil
 }
+
+// Source reads the project at the base branch through the API, for
+// grounded analysis (coderef.Source).
+func (t *Target) Source() *Source { return &Source{t: t} }
+
+// Source is the project as the GitLab API shows it.
+type Source struct{ t *Target }
+
+// Revision is the base branch's head commit.
+func (s *Source) Revision(ctx context.Context) (string, error) {
+	b, _, err := s.t.gl.Branches.GetBranch(s.t.cfg.Project, s.t.cfg.BaseBranch, gitlab.WithContext(ctx))
+	if err != nil {
+		return "", err
+	}
+	if b.Commit == nil {
+		return "", nil
+	}
+	return b.Commit.ID, nil
+}
+
+// Files lists the blobs of the base branch, page by page.
+func (s *Source) Files(ctx context.Context) ([]string, error) {
+	var out []string
+	opt := &gitlab.ListTreeOptions{Ref: gitlab.Ptr(s.t.cfg.BaseBranch), Recursive: gitlab.Ptr(true), ListOptions: gitlab.ListOptions{PerPage: 100}}
+	for {
+		nodes, resp, err := s.t.gl.Repositories.ListTree(s.t.cfg.Project, opt, gitlab.WithContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range nodes {
+			if n.Type == "blob" {
+				out = append(out, n.Path)
+			}
+		}
+		if resp == nil || resp.NextPage == 0 {
+			return out, nil
+		}
+		opt.Page = resp.NextPage
+	}
+}
+
+// Read fetches a file at the base branch.
+func (s *Source) Read(ctx context.Context, p string) (string, error) {
+	b, _, err := s.t.gl.RepositoryFiles.GetRawFile(s.t.cfg.Project, p, &gitlab.GetRawFileOptions{Ref: gitlab.Ptr(s.t.cfg.BaseBranch)}, gitlab.WithContext(ctx))
+	return string(b), err
+}

@@ -43,6 +43,10 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(f.mrs)
 	case r.Method == "GET" && (p == "/repository/files/main.go/raw" || p == "/repository/files/main%2Ego/raw"):
 		w.Write([]byte("package main\n\nfunc main() {\n\tprintln(\"hi\")\n}\n"))
+	case r.Method == "GET" && p == "/repository/tree":
+		w.Write([]byte(`[{"id":"a","name":"main.go","type":"blob","path":"main.go","mode":"100644"},{"id":"b","name":"docs","type":"tree","path":"docs","mode":"040000"}]`))
+	case r.Method == "GET" && p == "/repository/branches/main":
+		w.Write([]byte(`{"name":"main","commit":{"id":"c0ffee"}}`))
 	case r.Method == "GET" && strings.HasPrefix(p, "/repository/branches/"):
 		if !f.branch {
 			w.WriteHeader(404)
@@ -155,5 +159,16 @@ func TestCrashBetweenCommitAndMergeRequestReusesTheBranch(t *testing.T) {
 	}
 	if len(f.mrs) != 1 || len(f.commitOps) != 2 || f.commitOps[1]["force"] != true {
 		t.Fatalf("mrs %d, commits %v", len(f.mrs), f.commitOps)
+	}
+}
+
+func TestSourceForGroundedAnalysis(t *testing.T) {
+	f := &fakeGitLab{bodies: map[string]string{}}
+	src := target(t, f).Source()
+	rev, err := src.Revision(context.Background())
+	files, err2 := src.Files(context.Background())
+	content, err3 := src.Read(context.Background(), "main.go")
+	if err != nil || err2 != nil || err3 != nil || rev != "c0ffee" || len(files) != 1 || files[0] != "main.go" || !strings.Contains(content, "println") {
+		t.Fatalf("rev %q files %v content %q errs %v %v %v", rev, files, content, err, err2, err3)
 	}
 }

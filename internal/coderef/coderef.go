@@ -38,6 +38,22 @@ type Repo struct {
 	// Source "scm" reads the repository through the delivery target's API
 	// (GitHub contents and trees at the base branch) instead of Path.
 	Source string `yaml:"source"`
+	// Labels, when set, must all match the incident's resource labels
+	// (resource_type and the LogEntry's resource.labels).
+	Labels map[string]string `yaml:"labels"`
+}
+
+// matches reports whether the entry is the incident's repository.
+func (r Repo) matches(in domain.Incident) bool {
+	if r.Service != "" && r.Service != "*" && r.Service != in.Service {
+		return false
+	}
+	for k, v := range r.Labels {
+		if in.Labels[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Window is a piece of a file with its line numbers.
@@ -359,7 +375,7 @@ type Map struct {
 
 // Find gathers the code an incident points to (pipeline.CodeFinder).
 func (m *Map) Find(ctx context.Context, in domain.Incident, frames []stack.Frame) ([]Window, error) {
-	f, _ := m.For(in.Service)
+	f, _ := m.For(in)
 	if f == nil {
 		return nil, nil
 	}
@@ -375,28 +391,29 @@ func (m *Map) Find(ctx context.Context, in domain.Incident, frames []stack.Frame
 	return f.Gather(ctx, Inputs{Frames: frames, Texts: texts, Templates: tmpls}, budget)
 }
 
-// Root is the checkout of a service's repository.
-func (m *Map) Root(service string) string {
-	_, r := m.For(service)
+// Root is the checkout of an incident's repository ("" if none).
+func (m *Map) Root(in domain.Incident) string {
+	_, r := m.For(in)
 	return r.Path
 }
 
 // NewMap builds the service map.
 func NewMap(repos []Repo) (*Map, error) {
 	for _, r := range repos {
-		if r.Service == "" || (r.Path == "" && r.Source != "scm") {
-			return nil, errors.New("repos: each entry needs service, and path (a local checkout) or source: scm")
+		if (r.Service == "" && len(r.Labels) == 0) || (r.Path == "" && r.Source != "scm") {
+			return nil, errors.New("repos: each entry needs service or labels, and path (a local checkout) or source: scm")
 		}
 	}
 	return &Map{repos: repos, finders: map[string]*Finder{}}, nil
 }
 
-// For returns the finder of a service's repository, or nil.
-func (m *Map) For(service string) (*Finder, Repo) {
+// For returns the finder of an incident's repository (the first entry
+// that matches its service and labels), or nil.
+func (m *Map) For(in domain.Incident) (*Finder, Repo) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, r := range m.repos {
-		if r.Service == service || r.Service == "*" {
+		if r.matches(in) {
 			f := m.finders[r.Path+"|"+r.PathPrefix]
 			if f == nil {
 				var src Source = Local{Root: r.Path}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/stack"
 )
 
@@ -77,5 +78,28 @@ func TestMapPath(t *testing.T) {
 		if got, _ := MapPath(files, in); got != want {
 			t.Errorf("%s -> %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestMapMatchesServiceOrResourceLabels(t *testing.T) {
+	m, err := NewMap([]Repo{
+		{Labels: map[string]string{"resource_type": "cloud_run_revision", "service_name": "reports"}, Path: repo, PathPrefix: "tools"},
+		{Service: "checkout", Path: repo, PathPrefix: "svc"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byLabels := domain.Incident{Service: "whatever", Labels: map[string]string{"resource_type": "cloud_run_revision", "service_name": "reports", "region": "eu"}}
+	if f, r := m.For(byLabels); f == nil || r.PathPrefix != "tools" {
+		t.Fatalf("labels: %+v", r)
+	}
+	if f, r := m.For(domain.Incident{Service: "checkout"}); f == nil || r.PathPrefix != "svc" {
+		t.Fatalf("service: %+v", r)
+	}
+	if f, _ := m.For(domain.Incident{Service: "other", Labels: map[string]string{"service_name": "reports"}}); f != nil {
+		t.Fatal("a partial label match chose a repository")
+	}
+	if _, err := NewMap([]Repo{{Path: repo}}); err == nil {
+		t.Fatal("an entry with neither service nor labels was accepted")
 	}
 }

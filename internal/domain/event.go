@@ -27,6 +27,9 @@ type Event struct {
 	InsertID       string
 	Trace          string
 	SourceLocation *SourceLocation
+	// Labels are the monitored resource's labels (LogEntry resource.type
+	// as "resource_type", and resource.labels), when the log has them.
+	Labels map[string]string
 	// HTTPStatus is the response status of an httpRequest, 0 when absent.
 	HTTPStatus int
 	// Truncated is set when an input line was cut at the size limit.

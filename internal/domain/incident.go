@@ -105,6 +105,8 @@ type Incident struct {
 	// SourceLocation is where the code logged the first event, when the
 	// log says (a LogEntry's sourceLocation).
 	SourceLocation *SourceLocation `json:"source_location,omitempty"`
+	// Labels are the resource labels of the first event that had them.
+	Labels map[string]string `json:"labels,omitempty"`
 	// ReopenedAt is the time of the first event after a quiet gap (the
 	// re-open period) in this run, zero when there was none.
 	ReopenedAt time.Time `json:"reopened_at,omitzero"`
@@ -162,6 +164,9 @@ func (in *Incident) Merge(o *Incident) {
 	}
 	if in.SourceLocation == nil {
 		in.SourceLocation = o.SourceLocation
+	}
+	if in.Labels == nil {
+		in.Labels = o.Labels
 	}
 	if o.ReopenedAt.After(in.ReopenedAt) {
 		in.ReopenedAt = o.ReopenedAt

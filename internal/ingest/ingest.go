@@ -161,6 +161,12 @@ func (s *Spine) Event(ev domain.Event) {
 	if len(b.inc.Samples) < domain.MaxSamples {
 		b.inc.AddSample(sample(&ev))
 	}
+	if b.inc.Labels == nil && len(ev.Labels) > 0 {
+		b.inc.Labels = make(map[string]string, len(ev.Labels))
+		for k, v := range ev.Labels { // label values come from the log: redacted like the rest
+			b.inc.Labels[k] = s.redactor.Redact(v)
+		}
+	}
 	if b.inc.SourceLocation == nil && ev.SourceLocation != nil {
 		sl := *ev.SourceLocation
 		b.inc.SourceLocation = &sl

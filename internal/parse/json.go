@@ -146,6 +146,7 @@ func fromLogEntry(v *fastjson.Value) domain.Event {
 	ev.Trace = str(v, "trace")
 	ev.SourceLocation = sourceLocation(v.Get("sourceLocation"))
 	ev.Service = logEntryService(v)
+	ev.Labels = resourceLabels(v)
 
 	switch {
 	case v.Exists("textPayload"):
@@ -179,6 +180,26 @@ func urlPath(u string) string {
 		return u[:i]
 	}
 	return u
+}
+
+// resourceLabels copies the monitored resource's type and labels.
+func resourceLabels(v *fastjson.Value) map[string]string {
+	r := v.Get("resource")
+	if r == nil {
+		return nil
+	}
+	out := map[string]string{}
+	if t := str(r, "type"); t != "" {
+		out["resource_type"] = t
+	}
+	if o, err := r.Get("labels").Object(); err == nil && o != nil {
+		o.Visit(func(k []byte, x *fastjson.Value) {
+			if x.Type() == fastjson.TypeString && len(out) < 16 {
+				out[string(k)] = string(x.GetStringBytes())
+			}
+		})
+	}
+	return out
 }
 
 func logEntryService(v *fastjson.Value) string {

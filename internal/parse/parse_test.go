@@ -416,3 +416,11 @@ func TestPauseFlushesHeldRecordAndReadsOn(t *testing.T) {
 		t.Fatal("no pause reported")
 	}
 }
+
+func TestLogEntryResourceLabels(t *testing.T) {
+	var p Parser
+	ev := p.ParseLine(`{"severity":"ERROR","textPayload":"boom","resource":{"type":"cloud_run_revision","labels":{"service_name":"pay","location":"eu"}}}`)
+	if ev.Labels["resource_type"] != "cloud_run_revision" || ev.Labels["service_name"] != "pay" || ev.Labels["location"] != "eu" {
+		t.Fatalf("labels %v", ev.Labels)
+	}
+}

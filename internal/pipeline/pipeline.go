@@ -119,8 +119,8 @@ func (c Config) Validate() error {
 // CodeFinder finds the repository source an incident points to.
 type CodeFinder interface {
 	Find(ctx context.Context, in domain.Incident, frames []stack.Frame) ([]coderef.Window, error)
-	// Root is the local checkout of a service's repository ("" if none).
-	Root(service string) string
+	// Root is the local checkout of an incident's repository ("" if none).
+	Root(in domain.Incident) string
 }
 
 // Gate is the policy check a proposal must pass.
@@ -353,7 +353,7 @@ func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Inci
 		next, err := p.ask(ctx, StageRemediation, in, ev, run, &r)
 		if next == domain.StateProposed {
 			run.Remediation = &r
-			if root := p.root(in.Service); r.Diff != "" && root != "" {
+			if root := p.root(*in); r.Diff != "" && root != "" {
 				v := validate.Run(ctx, root, r.Diff)
 				run.Validation = &v
 			}
@@ -553,11 +553,11 @@ func (p *Pipeline) reject(in *domain.Incident, run *Run, d policy.Decision) (dom
 	return domain.StateRejected, nil
 }
 
-func (p *Pipeline) root(service string) string {
+func (p *Pipeline) root(in domain.Incident) string {
 	if p.code == nil {
 		return ""
 	}
-	return p.code.Root(service)
+	return p.code.Root(in)
 }
 
 // scan flags instruction-like log text once per run: the incident is

@@ -98,6 +98,8 @@ var migrations = []string{
 	CREATE INDEX seen_at ON seen(at);`,
 	// 5: where the code logged an incident (LogEntry sourceLocation).
 	`ALTER TABLE incidents ADD COLUMN source_location TEXT NOT NULL DEFAULT '';`,
+	// 6: the resource labels of an incident, for the service -> repository map.
+	`ALTER TABLE incidents ADD COLUMN labels TEXT NOT NULL DEFAULT '';`,
 }
 
 // DefaultPath is the store under the user's state directory
@@ -328,14 +330,14 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 	}
 	merged.Count, merged.Templates, merged.FirstSeen, merged.LastSeen = total.Count, total.Templates, total.FirstSeen, total.LastSeen
 	_, err = tx.ExecContext(ctx, `INSERT INTO incidents
-		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at, source_location)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at, source_location, labels)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(fingerprint) DO UPDATE SET severity = excluded.severity, first_seen = excluded.first_seen,
 			last_seen = excluded.last_seen, count = excluded.count, reasons = excluded.reasons,
 			templates = excluded.templates, samples = excluded.samples, stack = excluded.stack, updated_at = excluded.updated_at,
-			source_location = excluded.source_location`,
+			source_location = excluded.source_location, labels = excluded.labels`,
 		string(in.Fingerprint), in.Service, int(merged.Severity), string(merged.State), ts(merged.FirstSeen), ts(merged.LastSeen),
-		merged.Count, mustJSON(merged.Reasons), mustJSON(merged.Templates), mustJSON(merged.Samples), merged.Stack, now, sourceLocationJSON(merged.SourceLocation))
+		merged.Count, mustJSON(merged.Reasons), mustJSON(merged.Templates), mustJSON(merged.Samples), merged.Stack, now, sourceLocationJSON(merged.SourceLocation), labelsJSON(merged.Labels))
 	if err != nil {
 		return err
 	}
@@ -384,6 +386,13 @@ func reopens(ctx context.Context, tx *sql.Tx, existing *domain.Incident, in doma
 	return in.FirstSeen.Sub(cutoff) >= reopenAfter, nil
 }
 
+func labelsJSON(l map[string]string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	return mustJSON(l)
+}
+
 func sourceLocationJSON(sl *domain.SourceLocation) string {
 	if sl == nil {
 		return ""
@@ -396,7 +405,7 @@ type querier interface {
 }
 
 func getIncident(ctx context.Context, q querier, fp domain.Fingerprint) (*domain.Incident, error) {
-	row := q.QueryRowContext(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location
+	row := q.QueryRowContext(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels
 		FROM incidents WHERE fingerprint = ?`, string(fp))
 	return scanIncident(row)
 }
@@ -405,10 +414,15 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanIncident(r scanner) (*domain.Incident, error) {
 	var in domain.Incident
-	var fp, state, first, last, reasons, templates, samples, srcLoc string
+	var fp, state, first, last, reasons, templates, samples, srcLoc, labels string
 	var sev int
-	if err := r.Scan(&fp, &in.Service, &sev, &state, &first, &last, &in.Count, &reasons, &templates, &samples, &in.Stack, &srcLoc); err != nil {
+	if err := r.Scan(&fp, &in.Service, &sev, &state, &first, &last, &in.Count, &reasons, &templates, &samples, &in.Stack, &srcLoc, &labels); err != nil {
 		return nil, err
+	}
+	if labels != "" {
+		if err := json.Unmarshal([]byte(labels), &in.Labels); err != nil {
+			return nil, fmt.Errorf("decode incident %s: %w", fp, err)
+		}
 	}
 	if srcLoc != "" {
 		in.SourceLocation = new(domain.SourceLocation)
@@ -440,7 +454,7 @@ func (s *Store) Incident(ctx context.Context, fp domain.Fingerprint) (*domain.In
 
 // Incidents lists every incident, most severe first.
 func (s *Store) Incidents(ctx context.Context) ([]domain.Incident, error) {
-	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location
+	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels
 		FROM incidents ORDER BY severity DESC, count DESC, first_seen, fingerprint`)
 }
 
@@ -464,7 +478,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]domain.Inci
 // Pending lists incidents the pipeline has not finished, most severe
 // first.
 func (s *Store) Pending(ctx context.Context, limit int) ([]domain.Incident, error) {
-	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location
+	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels
 		FROM incidents WHERE state IN ('new', 'triaged', 'analyzed', 'proposed')
 		ORDER BY severity DESC, first_seen, fingerprint LIMIT ?`, limit)
 }

@@ -1,0 +1,143 @@
+// Package deploy_test checks the container and Kubernetes manifests the
+// way a reviewer would: non-root, read-only, no key files, probes on the
+// health endpoints, restricted Pod Security, egress only to DNS and HTTPS.
+package deploy_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
+)
+
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var froms []string
+	user := ""
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		switch strings.ToUpper(f[0]) {
+		case "FROM":
+			froms = append(froms, f[1])
+		case "USER":
+			user = f[1]
+		}
+	}
+	if len(froms) < 2 {
+		t.Fatal("not a multi-stage build")
+	}
+	if last := froms[len(froms)-1]; !strings.Contains(last, "distroless") && last != "scratch" {
+		t.Fatalf("final image %s is neither distroless nor scratch", last)
+	}
+	if user == "" || user == "root" || strings.HasPrefix(user, "0") {
+		t.Fatalf("runs as %q", user)
+	}
+	for _, want := range []string{"-trimpath", "-X main.version=", "CGO_ENABLED=0", "ENTRYPOINT"} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("Dockerfile lacks %s", want)
+		}
+	}
+}
+
+type obj = map[string]any
+
+func get(o any, path ...string) any {
+	for _, p := range path {
+		m, ok := o.(obj)
+		if !ok {
+			return nil
+		}
+		o = m[p]
+	}
+	return o
+}
+
+func manifests(t *testing.T) map[string]obj {
+	t.Helper()
+	files, _ := filepath.Glob("kubernetes/*.yaml")
+	out := map[string]obj{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o obj
+		if err := yaml.Unmarshal(b, &o); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		kind, _ := o["kind"].(string)
+		out[kind] = o
+	}
+	return out
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	m := manifests(t)
+	for _, kind := range []string{"Kustomization", "Namespace", "ServiceAccount", "ConfigMap", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "PersistentVolumeClaim"} {
+		if m[kind] == nil {
+			t.Fatalf("no %s", kind)
+		}
+	}
+	if get(m["Namespace"], "metadata", "labels", "pod-security.kubernetes.io/enforce") != "restricted" {
+		t.Error("namespace does not enforce the restricted Pod Security Standard")
+	}
+	if a, _ := get(m["ServiceAccount"], "metadata", "annotations", "iam.gke.io/gcp-service-account").(string); !strings.HasSuffix(a, ".iam.gserviceaccount.com") {
+		t.Error("service account lacks the Workload Identity annotation")
+	}
+	pod := get(m["Deployment"], "spec", "template", "spec")
+	if get(pod, "securityContext", "runAsNonRoot") != true || get(pod, "securityContext", "seccompProfile", "type") != "RuntimeDefault" {
+		t.Error("pod security context is not restricted")
+	}
+	for _, v := range get(pod, "volumes").([]any) {
+		if get(v, "secret") != nil {
+			t.Error("a secret volume is mounted: key files do not belong in the pod")
+		}
+	}
+	c := get(pod, "containers").([]any)[0]
+	if get(c, "securityContext", "allowPrivilegeEscalation") != false || get(c, "securityContext", "readOnlyRootFilesystem") != true {
+		t.Error("container may escalate or write its root filesystem")
+	}
+	if caps, _ := get(c, "securityContext", "capabilities", "drop").([]any); len(caps) != 1 || caps[0] != "ALL" {
+		t.Error("capabilities are not all dropped")
+	}
+	if get(c, "resources", "requests", "memory") == nil || get(c, "resources", "limits", "memory") == nil {
+		t.Error("no resource requests and limits")
+	}
+	if get(c, "livenessProbe", "httpGet", "path") != "/healthz" || get(c, "readinessProbe", "httpGet", "path") != "/readyz" {
+		t.Error("probes are not on /healthz and /readyz")
+	}
+	for _, e := range get(c, "env").([]any) {
+		if get(e, "name") == "GOOGLE_APPLICATION_CREDENTIALS" {
+			t.Error("a key file is named in the environment")
+		}
+	}
+	for _, rule := range get(m["NetworkPolicy"], "spec", "egress").([]any) {
+		for _, p := range get(rule, "ports").([]any) {
+			if port := get(p, "port"); port != 53 && port != 443 {
+				t.Errorf("egress to port %v", port)
+			}
+		}
+	}
+	// The config in the ConfigMap loads: references only, valid.
+	cfgText, _ := get(m["ConfigMap"], "data", "config.yaml").(string)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(path, []byte(cfgText), 0o600)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("the ConfigMap's config: %v", err)
+	}
+	if !cfg.Production() {
+		t.Error("the deployed config is not in production mode")
+	}
+}

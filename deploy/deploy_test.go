@@ -141,3 +141,44 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Error("the deployed config is not in production mode")
 	}
 }
+
+// The Terraform grants only what the agent uses: no project-wide role but
+// log writing (and Vertex when asked), subscriber on the one subscription,
+// no service-account keys.
+func TestTerraformLeastPrivilege(t *testing.T) {
+	files, _ := filepath.Glob("terraform/*.tf")
+	var all strings.Builder
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		all.Write(b)
+	}
+	tf := all.String()
+	if strings.Contains(tf, "google_service_account_key") {
+		t.Fatal("a service-account key is created")
+	}
+	for _, block := range strings.Split(tf, "resource \"google_project_iam_member\"")[1:] {
+		role := block[strings.Index(block, "role"):]
+		role = role[:strings.Index(role, "\n")]
+		if !strings.Contains(role, "roles/logging.logWriter") && !strings.Contains(role, "roles/aiplatform.user") {
+			t.Errorf("project-wide %s", role)
+		}
+		if strings.Contains(role, "aiplatform") && !strings.Contains(block, "var.use_vertex ? 1 : 0") {
+			t.Error("roles/aiplatform.user is granted unconditionally")
+		}
+	}
+	for _, want := range []string{
+		"resource \"google_pubsub_subscription_iam_member\" \"agent_subscribes\"", "roles/pubsub.subscriber",
+		"roles/secretmanager.secretAccessor", "for_each  = toset(var.secret_ids)",
+		"dead_letter_policy", "filter                 = var.log_filter", "roles/iam.workloadIdentityUser",
+		"INGRESS_TRAFFIC_INTERNAL_ONLY",
+	} {
+		if !strings.Contains(tf, want) {
+			t.Errorf("terraform lacks %s", want)
+		}
+	}
+	for _, broad := range []string{"roles/owner", "roles/editor", "roles/pubsub.admin", "roles/secretmanager.admin"} {
+		if strings.Contains(tf, broad) {
+			t.Errorf("terraform grants %s", broad)
+		}
+	}
+}

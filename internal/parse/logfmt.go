@@ -27,7 +27,7 @@ func parseLogfmt(s string) (domain.Event, bool) {
 	dec := logfmt.NewDecoder(strings.NewReader(s))
 	pairs := 0
 	var msg, errText string
-	for dec.ScanRecord() {
+	if dec.ScanRecord() { // one record per line
 		for dec.ScanKeyval() {
 			pairs++
 			k, v := string(dec.Key()), string(dec.Value())
@@ -50,7 +50,6 @@ func parseLogfmt(s string) (domain.Event, bool) {
 				ev.Trace = v
 			}
 		}
-		break // one record per line
 	}
 	if dec.Err() != nil || pairs < 2 {
 		return domain.Event{}, false

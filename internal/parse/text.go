@@ -134,7 +134,6 @@ func afterLevel(line string, t []token, levelAt int) int {
 		switch {
 		case t[i].kind == tokTag:
 			pos = t[i].end
-			i++
 		case isLoggerName(w):
 			// "org.foo.Bar -", "Foo.java:12 -", "org.foo.Bar" then message.
 			pos = t[i].end

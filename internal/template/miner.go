@@ -176,7 +176,6 @@ func (m *Miner) Add(msg string) *Cluster {
 		m.touch(c)
 		return c
 	}
-	group = m.groups[key]
 	c := &Cluster{tokens: make([]string, len(toks)), hashes: make([]uint64, len(toks)), count: 1, key: key}
 	for i, t := range toks {
 		c.tokens[i] = strings.Clone(t.template())

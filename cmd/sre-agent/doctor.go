@@ -25,10 +25,9 @@ import (
 // egress transport.
 func secretStore(ctx context.Context, cfg config.Config, client *egress.Transport, aud secrets.Auditor, masker *telemetry.Masker, warn func(string, string)) (*secrets.Store, error) {
 	backends := map[string]secrets.Backend{}
-	refs := append([]string{cfg.GitHub.Token, cfg.Delivery.GitHub.Token, cfg.Delivery.GitHub.PrivateKey, cfg.Delivery.GitLab.Token}, providerRefs(cfg.Provider)...)
-	for _, ref := range refs {
+	for _, ref := range cfg.SecretRefs() {
 		r, err := secrets.Parse(ref)
-		if ref == "" || err != nil {
+		if err != nil {
 			continue
 		}
 		if _, ok := backends[r.Scheme]; ok {

@@ -18,11 +18,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
 
-// providerRefs are the secret references the provider config names.
-func providerRefs(p config.Provider) []string {
-	return []string{p.Gemini.APIKey, p.OpenAI.APIKey, p.Anthropic.APIKey, p.Ollama.APIKey}
-}
-
 // keyed is an HTTP client that sends the secret ref in header on every
 // request, through the egress transport.
 func keyed(st *secrets.Store, tr *egress.Transport, ref, header, prefix string) *http.Client {

@@ -246,6 +246,9 @@ func (c *consumer) nackAll() {
 // it, and only then acknowledges it. When it cannot be kept, it is nacked
 // and will come back; nothing is dropped silently.
 func (c *consumer) deadLetter(m Message, bad *decode.BadMessage) error {
+	// Parser errors quote the message ("unexpected tail: ..."): the detail
+	// is log text, redacted before it is audited or kept with the letter.
+	detail := c.a.red.Redact(bad.Detail)
 	dl := c.src.DeadLetter
 	if dl == nil {
 		m.Nack()
@@ -253,14 +256,14 @@ func (c *consumer) deadLetter(m Message, bad *decode.BadMessage) error {
 		c.a.log.Error("bad message and no dead-letter destination: nacked", "source", c.src.Name, "reason", bad.Reason)
 		return nil
 	}
-	if err := dl.Put(c.ctx, m, bad.Reason, bad.Detail); err != nil {
+	if err := dl.Put(c.ctx, m, bad.Reason, detail); err != nil {
 		m.Nack()
 		c.count("nacked")
 		c.a.log.Error("dead-letter failed: nacked", "source", c.src.Name, "reason", bad.Reason, "error", err)
 		return nil
 	}
 	if _, err := c.a.audit.Append(audit.Record{Kind: audit.KindDeadLetter, Outcome: bad.Reason, Fields: map[string]any{
-		"source": c.src.Name, "message_id": m.ID, "bytes": len(m.Data), "destination": dl.Name(), "detail": bad.Detail}}); err != nil {
+		"source": c.src.Name, "message_id": m.ID, "bytes": len(m.Data), "destination": dl.Name(), "detail": detail}}); err != nil {
 		m.Nack()
 		return fmt.Errorf("audit dead letter: %w", err)
 	}

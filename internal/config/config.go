@@ -74,6 +74,27 @@ type GitHub struct {
 	BaseURL string `yaml:"base_url"`
 }
 
+// SecretRefs are the secret references the config names, by setting: the
+// one list the secret store, the validation and the doctor use.
+func (c Config) SecretRefs() map[string]string {
+	out := map[string]string{}
+	for field, ref := range map[string]string{
+		"github.token":                c.GitHub.Token,
+		"delivery.github.token":       c.Delivery.GitHub.Token,
+		"delivery.github.private_key": c.Delivery.GitHub.PrivateKey,
+		"delivery.gitlab.token":       c.Delivery.GitLab.Token,
+		"provider.gemini.api_key":     c.Provider.Gemini.APIKey,
+		"provider.openai.api_key":     c.Provider.OpenAI.APIKey,
+		"provider.anthropic.api_key":  c.Provider.Anthropic.APIKey,
+		"provider.ollama.api_key":     c.Provider.Ollama.APIKey,
+	} {
+		if ref != "" {
+			out[field] = ref
+		}
+	}
+	return out
+}
+
 // Production reports production mode.
 func (c Config) Production() bool { return c.Mode == "production" }
 
@@ -310,12 +331,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("provider %s sends incident data to a third party: set provider.allow_third_party: true to use it", n)
 		}
 	}
-	for field, ref := range map[string]string{"provider.gemini.api_key": c.Provider.Gemini.APIKey, "provider.openai.api_key": c.Provider.OpenAI.APIKey,
-		"provider.anthropic.api_key": c.Provider.Anthropic.APIKey, "provider.ollama.api_key": c.Provider.Ollama.APIKey} {
-		if ref != "" {
-			if _, err := secrets.Parse(ref); err != nil {
-				return fmt.Errorf("%s: %w", field, err)
-			}
+	for field, ref := range c.SecretRefs() {
+		if _, err := secrets.Parse(ref); err != nil {
+			return fmt.Errorf("%s: %w", field, err)
 		}
 	}
 	switch c.Delivery.Type {
@@ -327,19 +345,9 @@ func (c Config) Validate() error {
 		if err := c.Delivery.GitHub.Validate(); err != nil {
 			return err
 		}
-		for _, ref := range []string{c.Delivery.GitHub.Token, c.Delivery.GitHub.PrivateKey} {
-			if ref != "" {
-				if _, err := secrets.Parse(ref); err != nil {
-					return fmt.Errorf("delivery.github: %w", err)
-				}
-			}
-		}
 	case "gitlab":
 		if err := c.Delivery.GitLab.Validate(); err != nil {
 			return err
-		}
-		if _, err := secrets.Parse(c.Delivery.GitLab.Token); err != nil {
-			return fmt.Errorf("delivery.gitlab.token: %w", err)
 		}
 	default:
 		return fmt.Errorf("delivery: unknown type %q (local, github or gitlab)", c.Delivery.Type)
@@ -371,11 +379,6 @@ func (c Config) Validate() error {
 	}
 	if c.Secrets.TTL <= 0 {
 		return errors.New("secrets.ttl must be positive")
-	}
-	if c.GitHub.Token != "" {
-		if _, err := secrets.Parse(c.GitHub.Token); err != nil {
-			return fmt.Errorf("github.token: %w", err)
-		}
 	}
 	return nil
 }

@@ -77,24 +77,10 @@ func Failed(cs []Check) bool {
 	return false
 }
 
-// refs lists every secret reference the config names.
-func refs(c config.Config) map[string]string {
-	out := map[string]string{}
-	for field, ref := range map[string]string{"github.token": c.GitHub.Token, "delivery.github.token": c.Delivery.GitHub.Token,
-		"delivery.github.private_key": c.Delivery.GitHub.PrivateKey, "delivery.gitlab.token": c.Delivery.GitLab.Token,
-		"provider.gemini.api_key": c.Provider.Gemini.APIKey, "provider.openai.api_key": c.Provider.OpenAI.APIKey,
-		"provider.anthropic.api_key": c.Provider.Anthropic.APIKey} {
-		if ref != "" {
-			out[field] = ref
-		}
-	}
-	return out
-}
-
 func secretRefs(in Inputs) Check {
 	c := Check{Name: "secrets are references, not env, in production", Status: Pass, Detail: "every credential is named by reference"}
 	var envs []string
-	for field, ref := range refs(in.Config) {
+	for field, ref := range in.Config.SecretRefs() {
 		if strings.HasPrefix(ref, secrets.SchemeEnv+"://") {
 			envs = append(envs, field)
 		}

@@ -206,7 +206,7 @@ func TestCrashBeforeAckCountsOnce(t *testing.T) {
 func TestBadMessagesAreDeadLettered(t *testing.T) {
 	f := newFake(t)
 	bad := map[string][]byte{
-		"invalid-json": []byte(`{"insertId": "x", `),
+		"invalid-json": []byte(`{"insertId": "x", "token": "ghp_abcdefghijklmnopqrstuvwxyz0123456789" oops`),
 		"wrong-shape":  []byte(`{"hello":"world"}`),
 		"oversized":    []byte(`{"insertId":"big","textPayload":"` + strings.Repeat("x", 70<<10) + `"}`),
 		"compression":  append([]byte{0x1f, 0x8b}, []byte("not gzip at all")...),
@@ -239,6 +239,9 @@ func TestBadMessagesAreDeadLettered(t *testing.T) {
 		t.Fatalf("good messages counted %d, want 5", r.Total(t))
 	}
 	b, _ := os.ReadFile(filepath.Join(r.Dir, "audit.jsonl"))
+	if strings.Contains(string(b), "ghp_abcdefghij") {
+		t.Fatal("a secret quoted by a parser error reached the audit log")
+	}
 	if got := strings.Count(string(b), `"kind":"dead_letter"`); got != len(bad) {
 		t.Fatalf("%d dead letters audited, want %d", got, len(bad))
 	}

@@ -51,10 +51,6 @@ type building struct {
 	inc     domain.Incident
 	reasons detect.Reasons
 	cluster *template.Cluster
-	// fp is fixed the first time the incident is reported: its template
-	// may generalise as more lines arrive, but an incident already handed
-	// to the store and the pipeline keeps its identity.
-	fp domain.Fingerprint
 }
 
 type baselineKey struct {
@@ -169,6 +165,7 @@ func (s *Spine) Event(ev domain.Event) {
 	}
 	if b.inc.SourceLocation == nil && ev.SourceLocation != nil {
 		sl := *ev.SourceLocation
+		sl.File, sl.Function = s.redactor.Redact(sl.File), s.redactor.Redact(sl.Function)
 		b.inc.SourceLocation = &sl
 	}
 	if b.inc.Stack == "" && ev.Stack != "" {
@@ -204,9 +201,7 @@ func (s *Spine) Stats() Stats {
 	return st
 }
 
-// Incidents returns the incidents found so far, most severe first. An
-// incident's fingerprint comes from its template text when it is first
-// reported and stays fixed after.
+// Incidents returns the incidents found so far, most severe first.
 func (s *Spine) Incidents() []domain.Incident {
 	// Templates merged in the miner leave one incident under each of their
 	// old keys; they share a fingerprint and are one incident. Keys are
@@ -230,10 +225,9 @@ func (s *Spine) Incidents() []domain.Incident {
 		in.Templates = []domain.Template{{ID: b.cluster.ID(), Text: b.cluster.Template(), Count: b.inc.Count}}
 		in.Samples = append([]string(nil), in.Samples...)
 		in.Lines = append([]int(nil), in.Lines...)
-		if b.fp == "" {
-			b.fp = domain.NewFingerprint(in.Service, b.cluster.ID())
-		}
-		in.Fingerprint = b.fp
+		// Template ids do not change as templates widen, so neither do
+		// fingerprints; templates merged in the miner share one.
+		in.Fingerprint = domain.NewFingerprint(in.Service, b.cluster.ID())
 		if have, ok := merged[in.Fingerprint]; ok {
 			have.Merge(&in)
 			continue

@@ -43,6 +43,14 @@ type Store interface {
 	CountByState(ctx context.Context) (map[domain.State]int, error)
 }
 
+// SharedStore is a store several replicas share (PostgreSQL): detection
+// runs on every replica's counts merged at each flush, and templates one
+// replica registers are picked up by the others.
+type SharedStore interface {
+	SaveShared(ctx context.Context, source string, counts []domain.WindowCount, keys []domain.WindowKey, decide detect.Decider, seen []string) error
+	TemplatesSince(ctx context.Context, mark int64) ([]domain.Template, int64, error)
+}
+
 // Pipeline is what the agent needs from the pipeline.
 type Pipeline interface {
 	Drain(ctx context.Context) (moved int, waiting bool, err error)
@@ -90,6 +98,8 @@ type Options struct {
 	ShutdownGrace time.Duration
 	Log           *slog.Logger
 	Registerer    prometheus.Registerer
+	// Replica names this process among the replicas sharing a store.
+	Replica string
 }
 
 // Agent runs sources and the pipeline.
@@ -266,6 +276,9 @@ func (a *Agent) newSpine(src Source, learnt ingest.Learnt) (*ingest.Spine, error
 	spine.DefaultService = src.Service
 	spine.ReopenAfter = a.opts.ReopenAfter
 	spine.Seed(learnt)
+	if _, ok := a.store.(SharedStore); ok {
+		spine.Share()
+	}
 	return spine, nil
 }
 
@@ -320,6 +333,9 @@ type sourceState struct {
 	spine      *ingest.Spine
 	last       time.Time
 	savedStats ingest.Stats
+	// templateMark is how far this source has read the shared template
+	// registry.
+	templateMark int64
 }
 
 // save stores the spine's incidents when anything was read since the last
@@ -340,6 +356,9 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, 
 		a.parseErrs.WithLabelValues(s.src.Name).Add(float64(d))
 	}
 	s.savedStats = st
+	if sh, ok := a.store.(SharedStore); ok && s.spine.Shared() {
+		return a.saveShared(ctx, sh, s, wake, seen)
+	}
 	incidents := s.spine.Incidents()
 	if len(incidents) == 0 && len(seen) == 0 {
 		return nil
@@ -349,6 +368,35 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, 
 		return err
 	}
 	a.saves.WithLabelValues(s.src.Name, "ok").Inc()
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// saveShared is a replica's flush: its counts join every replica's in the
+// store, the decision is taken on the sum, and what it finds is saved with
+// the message keys in the same transaction. Then the templates other
+// replicas registered are taken into this spine's miner.
+func (a *Agent) saveShared(ctx context.Context, sh SharedStore, s *sourceState, wake chan<- struct{}, seen []string) error {
+	f := s.spine.TakeShared()
+	err := sh.SaveShared(ctx, s.key, f.Counts, f.Keys, func(m map[domain.WindowID]detect.Merged) ([]detect.KeyedBaseline, []domain.Incident) {
+		bases := s.spine.Decide(m)
+		return bases, s.spine.Incidents()
+	}, seen)
+	if err != nil {
+		a.saves.WithLabelValues(s.src.Name, "error").Inc()
+		return err
+	}
+	s.spine.Settle()
+	a.saves.WithLabelValues(s.src.Name, "ok").Inc()
+	ts, mark, err := sh.TemplatesSince(ctx, s.templateMark)
+	if err != nil {
+		return err
+	}
+	s.templateMark = mark
+	s.spine.RestoreTemplates(ts)
 	select {
 	case wake <- struct{}{}:
 	default:

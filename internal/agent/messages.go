@@ -70,7 +70,8 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 	}
 	// Each run of a stream is its own share: a restart does not re-read
 	// what the last run saved, so it must not replace it.
-	s := &sourceState{src: src, key: src.Key + "@" + a.started.Format(time.RFC3339Nano), spine: spine, last: time.Now()}
+	// Each replica's run is its own share too.
+	s := &sourceState{src: src, key: src.Key + "@" + a.opts.Replica + "@" + a.started.Format(time.RFC3339Nano), spine: spine, last: time.Now()}
 	saveCtx := context.WithoutCancel(ctx)
 	if n, err := a.store.PruneSeen(saveCtx, time.Now().Add(-seenRetention)); err != nil {
 		return err

@@ -68,16 +68,56 @@ func sum(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// Log appends records to a file. It is safe for concurrent use.
+// Log appends records to one chain, kept by a Backend (a file here, a
+// table in a shared PostgreSQL store). It is safe for concurrent use.
 type Log struct {
 	mu       sync.Mutex
-	f        *os.File
-	path     string
+	b        Backend
 	seq      int64
 	prevHash string
 	now      func() time.Time
 	replica  string
 }
+
+// Backend keeps one chain's lines durably: Write returns once the line
+// and the new head (its sequence number and the line's hash) are stored.
+type Backend interface {
+	Write(seq int64, line []byte, lineHash string) error
+	Close() error
+}
+
+// Head is the last record a chain says it wrote.
+type Head struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"line_hash"`
+}
+
+// New continues a chain whose last record is head (zero for a new chain)
+// on backend b; records name replica.
+func New(b Backend, head Head, replica string) *Log {
+	return &Log{b: b, seq: head.Seq, prevHash: head.Hash, now: time.Now, replica: replica}
+}
+
+// LineHash is the hash of a stored line, as the next record's prev_hash.
+func LineHash(line []byte) string { return sum(line) }
+
+// fileBackend is a JSON-lines file with a head file beside it.
+type fileBackend struct {
+	f    *os.File
+	path string
+}
+
+func (fb *fileBackend) Write(seq int64, line []byte, lineHash string) error {
+	if _, err := fb.f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("write audit log: %w", err)
+	}
+	if err := fb.f.Sync(); err != nil {
+		return fmt.Errorf("sync audit log: %w", err)
+	}
+	return writeHead(fb.path, Head{Seq: seq, Hash: lineHash})
+}
+
+func (fb *fileBackend) Close() error { return fb.f.Close() }
 
 // HeadPath is where the head of the log at path is kept.
 func HeadPath(path string) string { return path + ".head" }
@@ -93,21 +133,21 @@ func Open(path, replica string) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
-	l := &Log{f: f, path: path, now: time.Now, replica: replica}
 	last, err := lastLine(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open audit log %s: %w", path, err)
 	}
+	var h Head
 	if last != nil {
 		var r Record
 		if err := json.Unmarshal(last, &r); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("audit log %s: last record does not parse (run `sre-agent audit verify`): %w", path, err)
 		}
-		l.seq, l.prevHash = r.Seq, sum(last)
+		h = Head{Seq: r.Seq, Hash: sum(last)}
 	}
-	return l, nil
+	return New(&fileBackend{f: f, path: path}, h, replica), nil
 }
 
 // lastLine returns the last non-empty line of f, reading backwards from
@@ -175,29 +215,17 @@ func (l *Log) Append(r Record) (Record, error) {
 	if err != nil {
 		return r, fmt.Errorf("audit record: %w", err)
 	}
-	line = append(line, '\n')
-	if _, err := l.f.Write(line); err != nil {
-		return r, fmt.Errorf("write audit log: %w", err)
-	}
-	if err := l.f.Sync(); err != nil {
-		return r, fmt.Errorf("sync audit log: %w", err)
-	}
-	l.seq, l.prevHash = r.Seq, sum(line[:len(line)-1])
-	if err := writeHead(l.path, head{Seq: l.seq, Hash: l.prevHash}); err != nil {
+	if err := l.b.Write(r.Seq, line, sum(line)); err != nil {
 		return r, err
 	}
+	l.seq, l.prevHash = r.Seq, sum(line)
 	return r, nil
 }
 
-// Close closes the file.
-func (l *Log) Close() error { return l.f.Close() }
+// Close closes the backend.
+func (l *Log) Close() error { return l.b.Close() }
 
-type head struct {
-	Seq  int64  `json:"seq"`
-	Hash string `json:"line_hash"`
-}
-
-func writeHead(path string, h head) error {
+func writeHead(path string, h Head) error {
 	b, _ := json.Marshal(h)
 	tmp := HeadPath(path) + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
@@ -235,6 +263,29 @@ type Summary struct {
 // file (it may not exist for a log copied elsewhere), the log must end at
 // the head's record. The error is a *Problem naming the first bad record.
 func Verify(r io.Reader, headPath string) (Summary, error) {
+	var prevHash string
+	s, err := verify(r, &prevHash)
+	if err != nil {
+		return s, err
+	}
+	if headPath == "" {
+		return s, nil
+	}
+	b, err := os.ReadFile(headPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read audit head: %w", err)
+	}
+	var h Head
+	if err := json.Unmarshal(b, &h); err != nil {
+		return s, &Problem{Reason: "head file does not parse: " + err.Error()}
+	}
+	return s, checkHead(s, prevHash, h)
+}
+
+func verify(r io.Reader, last *string) (Summary, error) {
 	var s Summary
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -270,24 +321,25 @@ func Verify(r io.Reader, headPath string) (Summary, error) {
 	if err := sc.Err(); err != nil {
 		return s, fmt.Errorf("read audit log: %w", err)
 	}
-	if headPath == "" {
-		return s, nil
-	}
-	b, err := os.ReadFile(headPath)
-	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
-	if err != nil {
-		return s, fmt.Errorf("read audit head: %w", err)
-	}
-	var h head
-	if err := json.Unmarshal(b, &h); err != nil {
-		return s, &Problem{Reason: "head file does not parse: " + err.Error()}
-	}
-	if h.Seq != s.LastSeq || h.Hash != prevHash {
-		return s, &Problem{Reason: fmt.Sprintf("the log ends at seq %d but its head says %d was written (records were cut from the end, or the last one edited)", s.LastSeq, h.Seq)}
-	}
+	*last = prevHash
 	return s, nil
+}
+
+func checkHead(s Summary, lastHash string, h Head) error {
+	if h.Seq != s.LastSeq || h.Hash != lastHash {
+		return &Problem{Reason: fmt.Sprintf("the log ends at seq %d but its head says %d was written (records were cut from the end, or the last one edited)", s.LastSeq, h.Seq)}
+	}
+	return nil
+}
+
+// VerifyHead is Verify against a head kept elsewhere than a file.
+func VerifyHead(r io.Reader, h Head) (Summary, error) {
+	var last string
+	s, err := verify(r, &last)
+	if err != nil {
+		return s, err
+	}
+	return s, checkHead(s, last, h)
 }
 
 // VerifyFile verifies the log at path against its head file.

@@ -40,6 +40,7 @@ type Spine struct {
 	ReopenAfter time.Duration
 
 	incidents   map[detect.TemplateKey]*building
+	shared      *shared
 	known       map[baselineKey]domain.Baseline
 	events      int
 	parseErrors int
@@ -136,17 +137,27 @@ func (s *Spine) Event(ev domain.Event) {
 		}
 	}
 	reasons := s.detector.Observe(key, ev.Time, &ev, isErr)
+	if s.shared != nil {
+		// Only a fatal event decides alone; the rest is decided on every
+		// replica's counts at the flush (Decide).
+		s.shared.count(ev.Service, s.detector.Bucket(ev.Time), isErr, key, ev.Time)
+		reasons &= detect.Fatal
+	}
 	if !isErr {
 		return
 	}
 	b := s.incidents[key]
+	if b == nil && s.shared != nil && reasons == 0 {
+		if b = s.shared.candidates[key]; b == nil {
+			b = s.newBuilding(&ev, cluster)
+			s.shared.candidates[key] = b
+		}
+	}
 	if b == nil {
 		if reasons == 0 {
 			return
 		}
-		// The service name comes from the log too: redact it before it
-		// can reach the store.
-		b = &building{cluster: cluster, inc: domain.Incident{Service: s.redactor.Redact(ev.Service), State: domain.StateNew}}
+		b = s.newBuilding(&ev, cluster)
 		s.incidents[key] = b
 	}
 	if s.ReopenAfter > 0 && b.inc.Count > 0 && ev.Time.Sub(b.inc.LastSeen) >= s.ReopenAfter {
@@ -174,6 +185,12 @@ func (s *Spine) Event(ev domain.Event) {
 	if s.KeepLines {
 		b.inc.Lines = append(b.inc.Lines, ev.Line)
 	}
+}
+
+func (s *Spine) newBuilding(ev *domain.Event, cluster *template.Cluster) *building {
+	// The service name comes from the log too: redact it before it can
+	// reach the store.
+	return &building{cluster: cluster, inc: domain.Incident{Service: s.redactor.Redact(ev.Service), State: domain.StateNew}}
 }
 
 // sample is the redacted event as a person would want to read it: its time,

@@ -47,6 +47,26 @@ type Store interface {
 	Advance(ctx context.Context, fp domain.Fingerprint, state domain.State, run json.RawMessage) error
 }
 
+// Claimer is a store several replicas share: an incident is worked only
+// by the replica that holds its lease. Claim leases the most urgent
+// unfinished incident no live lease holds (nil when none); Renew is the
+// heartbeat; both, and Advance, fail with domain.ErrLeaseLost once another
+// replica has taken the incident over.
+type Claimer interface {
+	Claim(ctx context.Context, skip []domain.Fingerprint) (*domain.Incident, error)
+	Renew(ctx context.Context, fp domain.Fingerprint) error
+	Release(ctx context.Context, fp domain.Fingerprint) error
+	LeaseDuration() time.Duration
+}
+
+// Ledger records deliveries so that each run of an incident is delivered
+// once whichever replica gets there: BeginDelivery returns the delivery
+// already made, if any; EndDelivery records the one just made.
+type Ledger interface {
+	BeginDelivery(ctx context.Context, fp domain.Fingerprint, run int, key string) (*domain.Delivery, error)
+	EndDelivery(ctx context.Context, fp domain.Fingerprint, run int, d domain.Delivery) error
+}
+
 // Auditor appends audit records.
 type Auditor interface {
 	Append(audit.Record) (audit.Record, error)
@@ -205,6 +225,9 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 // Drain processes every pending incident that is due. It reports how many
 // it moved forward and whether any are still waiting for a retry.
 func (p *Pipeline) Drain(ctx context.Context) (moved int, waiting bool, err error) {
+	if cl, ok := p.store.(Claimer); ok {
+		return p.drainClaimed(ctx, cl)
+	}
 	pending, err := p.store.Pending(ctx, 1000)
 	if err != nil {
 		return 0, false, err
@@ -229,6 +252,82 @@ func (p *Pipeline) Drain(ctx context.Context) (moved int, waiting bool, err erro
 		}
 	}
 	return moved, waiting, nil
+}
+
+// drainClaimed works incidents one claim at a time, each under a lease
+// kept alive by a heartbeat, until none is left to claim.
+func (p *Pipeline) drainClaimed(ctx context.Context, cl Claimer) (moved int, waiting bool, err error) {
+	var done []domain.Fingerprint
+	for {
+		if p.stopped() {
+			return moved, true, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return moved, true, err
+		}
+		in, err := cl.Claim(ctx, done)
+		if err != nil {
+			return moved, true, err
+		}
+		if in == nil {
+			return moved, waiting, nil
+		}
+		done = append(done, in.Fingerprint)
+		before := in.State
+		state, err := p.processLeased(ctx, cl, *in)
+		if err != nil {
+			return moved, true, err
+		}
+		if state != before {
+			moved++
+		}
+		if !state.Terminal() {
+			waiting = true
+		}
+	}
+}
+
+// processLeased runs Process while a heartbeat renews the lease. A lost
+// lease cancels the work in hand: the replica that took the incident
+// over finishes it, and this one does not count that as an error.
+func (p *Pipeline) processLeased(ctx context.Context, cl Claimer, in domain.Incident) (domain.State, error) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	beat := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(max(cl.LeaseDuration()/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-beat:
+				return
+			case <-t.C:
+				if err := cl.Renew(context.WithoutCancel(ctx), in.Fingerprint); err != nil {
+					p.log.Warn("lease renewal failed: stopping work on the incident", "fingerprint", string(in.Fingerprint), "error", err.Error())
+					cancel(err)
+					return
+				}
+			}
+		}
+	}()
+	state, err := p.Process(wctx, in)
+	close(beat)
+	<-stopped
+	if errors.Is(err, domain.ErrLeaseLost) || errors.Is(context.Cause(wctx), domain.ErrLeaseLost) {
+		p.log.Info("incident taken over by another replica", "fingerprint", string(in.Fingerprint))
+		return in.State, nil
+	}
+	if err != nil {
+		return state, err
+	}
+	if !state.Terminal() {
+		if err := cl.Release(context.WithoutCancel(ctx), in.Fingerprint); err != nil {
+			return state, err
+		}
+	}
+	return state, nil
 }
 
 // Process takes one incident as far as it can go now: to a terminal state,
@@ -505,10 +604,26 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 	}
 	ctx, span = p.tracer.Start(ctx, "delivery")
 	defer span.End()
+	key := IdempotencyKey(in.Fingerprint, run.Number)
+	led, _ := p.store.(Ledger)
+	if led != nil {
+		done, err := led.BeginDelivery(ctx, in.Fingerprint, run.Number, key)
+		if err != nil {
+			return in.State, err
+		}
+		if done != nil {
+			// Another replica delivered this run and died before it
+			// could record the state: take its delivery, send nothing.
+			p.log.Info("delivery already made", "fingerprint", string(in.Fingerprint), "location", done.Location)
+			run.Delivery = done
+			run.Errors, run.RetryAt = 0, time.Time{}
+			return domain.StateDelivered, nil
+		}
+	}
 	start = p.now()
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.StageTimeout)
 	del, err := p.deliver.Deliver(dctx, Proposal{Incident: *in, Triage: *run.Triage, Analysis: *run.Analysis, Remediation: *rem, AuditSeq: run.AuditSeq, Attention: run.Attention,
-		Code: run.Code, Validation: run.Validation})
+		Code: run.Code, Validation: run.Validation, IdempotencyKey: key})
 	cancel()
 	p.metrics.stageSeconds.WithLabelValues("delivery").Observe(p.now().Sub(start).Seconds())
 	var rej *RejectError
@@ -535,9 +650,21 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 		}
 		return p.retryLater(run, "delivery", domain.StateProposed, err), nil
 	}
+	if led != nil {
+		if err := led.EndDelivery(context.WithoutCancel(ctx), in.Fingerprint, run.Number, del); err != nil {
+			return in.State, err
+		}
+	}
 	run.Delivery = &del
 	run.Errors, run.RetryAt = 0, time.Time{}
 	return domain.StateDelivered, nil
+}
+
+// IdempotencyKey names one run of an incident's delivery, the same from
+// every replica and every attempt.
+func IdempotencyKey(fp domain.Fingerprint, run int) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("sre-agent-delivery\x00%s\x00%d", fp, run)))
+	return hex.EncodeToString(h[:16])
 }
 
 func (p *Pipeline) reject(in *domain.Incident, run *Run, d policy.Decision) (domain.State, error) {

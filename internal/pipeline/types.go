@@ -156,14 +156,14 @@ type Proposal struct {
 	Code []coderef.Window `json:"code,omitempty"`
 	// Validation is how the diff fared with the language's tools.
 	Validation *validate.Result `json:"validation,omitempty"`
+	// IdempotencyKey is the same for every attempt to deliver one run of
+	// an incident, from any replica: a target that sees it twice must
+	// update what the first made, never make a second.
+	IdempotencyKey string `json:"idempotency_key"`
 }
 
 // Delivery says where a proposal went.
-type Delivery struct {
-	Target   string   `json:"target"`
-	Location string   `json:"location"`
-	Files    []string `json:"files,omitempty"`
-}
+type Delivery = domain.Delivery
 
 // Deliverer sends a proposal somewhere people will review it. Delivering
 // the same incident again must update, not duplicate.

@@ -285,9 +285,8 @@ func mustJSON(v any) string {
 // the incident's totals from every source's share. What is not counted per
 // source (samples, reasons, stack, state) is merged into what is stored.
 func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.Incident, now string, reopenAfter time.Duration) error {
-	share := domain.Incident{Count: in.Count, Templates: in.Templates, FirstSeen: in.FirstSeen, LastSeen: in.LastSeen}
-	// Totals: every other source's stored share plus this one.
-	total := domain.Incident{}
+	// Every other source's stored share, plus this one.
+	var shares []domain.Incident
 	rows, err := tx.QueryContext(ctx, `SELECT count, templates, first_seen, last_seen FROM incident_sources
 		WHERE fingerprint = ? AND source <> ? ORDER BY source`, string(in.Fingerprint), source)
 	if err != nil {
@@ -305,30 +304,30 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 			return fmt.Errorf("decode templates: %w", err)
 		}
 		sh.FirstSeen, sh.LastSeen = parseTS(f), parseTS(l)
-		total.Merge(&sh)
+		shares = append(shares, sh)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	total.Merge(&share)
-	merged := in
-	merged.State = domain.StateNew
+	share := domain.ShareOf(in)
+	shares = append(shares, share)
 	existing, err := getIncident(ctx, tx, in.Fingerprint)
-	reopen := false
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
+		existing = nil
 	case err != nil:
 		return err
-	default:
-		merged = *existing
-		merged.Merge(&domain.Incident{Severity: in.Severity, Reasons: in.Reasons, Samples: in.Samples, Stack: in.Stack})
-		reopen, err = reopens(ctx, tx, existing, in, reopenAfter)
-		if err != nil {
+	}
+	reopen := false
+	if existing != nil {
+		var closed string
+		if err := tx.QueryRowContext(ctx, `SELECT closed_last_seen FROM incidents WHERE fingerprint = ?`, string(in.Fingerprint)).Scan(&closed); err != nil {
 			return err
 		}
+		reopen = domain.Reopens(existing, parseTS(closed), in, reopenAfter)
 	}
-	merged.Count, merged.Templates, merged.FirstSeen, merged.LastSeen = total.Count, total.Templates, total.FirstSeen, total.LastSeen
+	merged := domain.Combine(in, existing, shares)
 	_, err = tx.ExecContext(ctx, `INSERT INTO incidents
 		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at, source_location, labels)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -347,12 +346,8 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 		if err := tx.QueryRowContext(ctx, `SELECT run FROM incidents WHERE fingerprint = ?`, string(in.Fingerprint)).Scan(&runJSON); err != nil {
 			return err
 		}
-		var prev struct {
-			Number int `json:"number"`
-		}
-		_ = json.Unmarshal([]byte(runJSON), &prev) // an empty run is run 0
 		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, run = ?, closed_last_seen = '' WHERE fingerprint = ?`,
-			string(domain.StateNew), fmt.Sprintf(`{"number":%d}`, max(prev.Number, 1)+1), string(in.Fingerprint)); err != nil {
+			string(domain.StateNew), fmt.Sprintf(`{"number":%d}`, domain.NextRun(RunNumber(runJSON))), string(in.Fingerprint)); err != nil {
 			return err
 		}
 	}
@@ -364,26 +359,13 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 	return err
 }
 
-// reopens reports whether new evidence re-opens an incident whose run has
-// ended: an event after a quiet gap of at least reopenAfter that came after
-// the run ended, seen by the spine within this source (ReopenedAt) or
-// between the stored incident and this source's first event.
-func reopens(ctx context.Context, tx *sql.Tx, existing *domain.Incident, in domain.Incident, reopenAfter time.Duration) (bool, error) {
-	if reopenAfter <= 0 || !existing.State.Terminal() {
-		return false, nil
+// RunNumber reads the run number from a stored run record (0 when empty).
+func RunNumber(runJSON string) int {
+	var prev struct {
+		Number int `json:"number"`
 	}
-	var closed string
-	if err := tx.QueryRowContext(ctx, `SELECT closed_last_seen FROM incidents WHERE fingerprint = ?`, string(in.Fingerprint)).Scan(&closed); err != nil {
-		return false, err
-	}
-	cutoff := existing.LastSeen
-	if closed != "" {
-		cutoff = parseTS(closed)
-	}
-	if in.ReopenedAt.After(cutoff) {
-		return true, nil
-	}
-	return in.FirstSeen.Sub(cutoff) >= reopenAfter, nil
+	_ = json.Unmarshal([]byte(runJSON), &prev) // an empty run is run 0
+	return prev.Number
 }
 
 func labelsJSON(l map[string]string) string {

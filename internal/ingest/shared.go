@@ -1,0 +1,218 @@
+package ingest
+
+import (
+	"sort"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/template"
+)
+
+// Shared detection: when several replicas read one stream between them,
+// each spine counts its events per bucket and holds the error events of
+// templates that are not yet incidents as candidates. At every flush the
+// counts go to the shared store and the decision is taken there on every
+// replica's counts together (Decide); only a fatal event makes an incident
+// on its own, as it does for a single agent.
+
+type svcBucket struct {
+	service string
+	bucket  int64
+}
+
+type keyWindow struct {
+	buckets  map[int64]int64
+	earliest time.Time
+}
+
+type shared struct {
+	all, errs  map[svcBucket]int64
+	keys       map[detect.TemplateKey]*keyWindow
+	candidates map[detect.TemplateKey]*building
+	// flushed is what the last TakeShared handed out, for Decide.
+	flushed map[domain.WindowID]detect.TemplateKey
+}
+
+// Share turns shared detection on; call it before the first event.
+func (s *Spine) Share() {
+	s.shared = &shared{all: map[svcBucket]int64{}, errs: map[svcBucket]int64{}, keys: map[detect.TemplateKey]*keyWindow{},
+		candidates: map[detect.TemplateKey]*building{}}
+}
+
+// Shared reports whether the spine detects on merged counts.
+func (s *Spine) Shared() bool { return s.shared != nil }
+
+func (sh *shared) count(service string, bucket int64, isErr bool, key detect.TemplateKey, t time.Time) {
+	sb := svcBucket{service, bucket}
+	sh.all[sb]++
+	if !isErr {
+		return
+	}
+	sh.errs[sb]++
+	kw := sh.keys[key]
+	if kw == nil {
+		kw = &keyWindow{buckets: map[int64]int64{}, earliest: t}
+		sh.keys[key] = kw
+	}
+	kw.buckets[bucket]++
+	if t.Before(kw.earliest) {
+		kw.earliest = t
+	}
+}
+
+// Flush is what a spine hands the shared store at a flush.
+type Flush struct {
+	Counts []domain.WindowCount
+	Keys   []domain.WindowKey
+}
+
+// Empty reports whether nothing was counted.
+func (f Flush) Empty() bool { return len(f.Counts) == 0 }
+
+// TakeShared returns the counts since the last flush and the error
+// templates to decide on, and starts counting afresh. Services are
+// redacted, as in incidents. Counts come sorted (service, series,
+// bucket), the order a store locks them in.
+func (s *Spine) TakeShared() Flush {
+	sh := s.shared
+	var f Flush
+	red := map[string]string{}
+	redacted := func(svc string) string {
+		r, ok := red[svc]
+		if !ok {
+			r = s.redactor.Redact(svc)
+			red[svc] = r
+		}
+		return r
+	}
+	// Distinct raw services may redact to one name: sum them.
+	sums := map[domain.WindowCount]int64{}
+	add := func(svc, series string, b, n int64) {
+		sums[domain.WindowCount{Service: redacted(svc), Series: series, Bucket: b}] += n
+	}
+	for sb, n := range sh.all {
+		add(sb.service, detect.SeriesAll, sb.bucket, n)
+	}
+	for sb, n := range sh.errs {
+		add(sb.service, detect.SeriesErrors, sb.bucket, n)
+	}
+	sh.flushed = map[domain.WindowID]detect.TemplateKey{}
+	type window struct {
+		from, to int64
+		earliest time.Time
+	}
+	wins := map[domain.WindowID]*window{}
+	for key, kw := range sh.keys {
+		c := s.cluster(key)
+		if c == nil {
+			continue
+		}
+		id := domain.WindowID{Service: redacted(key.Service), Template: c.ID()}
+		sh.flushed[id] = key
+		w := wins[id]
+		for b, n := range kw.buckets {
+			add(key.Service, string(id.Template), b, n)
+			if w == nil {
+				w = &window{from: b, to: b, earliest: kw.earliest}
+				wins[id] = w
+			}
+			w.from, w.to = min(w.from, b), max(w.to, b)
+		}
+		if kw.earliest.Before(w.earliest) {
+			w.earliest = kw.earliest
+		}
+	}
+	for c, n := range sums {
+		c.N = n
+		f.Counts = append(f.Counts, c)
+	}
+	sort.Slice(f.Counts, func(i, j int) bool {
+		a, b := f.Counts[i], f.Counts[j]
+		if a.Service != b.Service {
+			return a.Service < b.Service
+		}
+		if a.Series != b.Series {
+			return a.Series < b.Series
+		}
+		return a.Bucket < b.Bucket
+	})
+	for id, w := range wins {
+		f.Keys = append(f.Keys, domain.WindowKey{Service: id.Service, Template: id.Template, From: w.from, To: w.to, Earliest: w.earliest})
+	}
+	sort.Slice(f.Keys, func(i, j int) bool {
+		if f.Keys[i].Service != f.Keys[j].Service {
+			return f.Keys[i].Service < f.Keys[j].Service
+		}
+		return f.Keys[i].Template < f.Keys[j].Template
+	})
+	clear(sh.all)
+	clear(sh.errs)
+	// Keys stay until Decide has their buckets.
+	return f
+}
+
+// cluster is the template of a key the spine is counting.
+func (s *Spine) cluster(key detect.TemplateKey) *template.Cluster {
+	if b := s.incidents[key]; b != nil {
+		return b.cluster
+	}
+	if b := s.shared.candidates[key]; b != nil {
+		return b.cluster
+	}
+	return nil
+}
+
+// Decide takes the decision for the templates of the last TakeShared on
+// the merged counts: a candidate with a reason becomes an incident (its
+// events since the last flush count), an incident gains the reasons; the
+// other candidates are dropped by Settle. It returns the templates' baselines with
+// the windows that closed folded in.
+func (s *Spine) Decide(merged map[domain.WindowID]detect.Merged) []detect.KeyedBaseline {
+	sh := s.shared
+	var out []detect.KeyedBaseline
+	for id, key := range sh.flushed {
+		kw := sh.keys[key]
+		m, ok := merged[id]
+		if kw == nil || !ok {
+			continue
+		}
+		bs := make([]int64, 0, len(kw.buckets))
+		for b := range kw.buckets {
+			bs = append(bs, b)
+		}
+		sort.Slice(bs, func(i, j int) bool { return bs[i] < bs[j] })
+		r := s.detector.EvaluateMerged(m, bs, kw.earliest)
+		if b := s.incidents[key]; b != nil {
+			b.reasons |= r
+		} else if c := sh.candidates[key]; c != nil && r != 0 {
+			c.reasons |= r
+			s.incidents[key] = c
+		}
+		out = append(out, detect.KeyedBaseline{WindowID: id, SharedBaseline: s.detector.FoldMerged(m.Baseline, m.Errors, bs[len(bs)-1])})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].Template < out[j].Template
+	})
+	return out
+}
+
+// Settle ends a flush once the store holds it: the candidates the merged
+// counts did not make incidents are dropped. Decide may run more than once
+// before (a store retrying its transaction); it gives the same answer.
+func (s *Spine) Settle() {
+	clear(s.shared.keys)
+	clear(s.shared.candidates)
+	s.shared.flushed = nil
+}
+
+// RestoreTemplates adds templates other replicas registered, with their
+// ids, so lines that match them here get the same ids.
+func (s *Spine) RestoreTemplates(ts []domain.Template) {
+	for _, t := range ts {
+		s.miner.Restore(t.ID, t.Text)
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/gitlabmr"
 	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
+	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/quarantine"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
@@ -126,11 +127,9 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
-	aud, err := audit.Open(p.audit, host)
-	if err != nil {
-		return err
-	}
+	// The audit log opens once the store is open (with PostgreSQL it
+	// lives there); what happens before is held and written first.
+	aud := &pendingAudit{}
 	defer aud.Close()
 	// Every outside call goes through one transport: https only, TLS 1.2+,
 	// the configured hosts; refusals are audited.
@@ -156,12 +155,25 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 			log.Warn("flush traces", "error", err)
 		}
 	}()
-	store, err := sqlite.Open(ctx, p.store)
+	store, err := openStore(ctx, cfg, p, secretSt)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	store.ReopenAfter = cfg.Pipeline.ReopenAfter
+	replica := replicaName(cfg)
+	var auditDest auditLog
+	if pg, ok := store.(*postgres.Store); ok {
+		auditDest, err = pg.OpenAudit(ctx)
+		p.audit = "postgres, chain of replica " + replica
+	} else {
+		auditDest, err = audit.Open(p.audit, replica)
+	}
+	if err != nil {
+		return err
+	}
+	if err := aud.attach(auditDest); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -204,7 +216,7 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	defer closeSources()
 	ag, err := agent.New(store, pipe, aud, sources, agent.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect,
 		ReopenAfter: cfg.Pipeline.ReopenAfter, FlushEvery: cfg.FlushEvery, Poll: time.Second, ShutdownGrace: 10 * time.Second,
-		Log: log, Registerer: reg})
+		Log: log, Registerer: reg, Replica: replica})
 	if err != nil {
 		return err
 	}
@@ -247,7 +259,7 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 		where = "draft merge requests on gitlab " + cfg.Delivery.GitLab.Project
 	}
 	fmt.Fprintf(stdout, "incidents: %s\nreports:   %s\nstore:     %s\naudit log: %s\n",
-		strings.Join(parts, ", "), where, p.store, p.audit)
+		strings.Join(parts, ", "), where, storeName(cfg, p), p.audit)
 	return runErr
 }
 
@@ -400,15 +412,16 @@ func firstNonEmpty(a, b string) string {
 func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 	var dbPath string
 	var asJSON bool
-	openStore := func(cmd *cobra.Command) (*sqlite.Store, error) {
-		_, p, err := loadPaths(load, dbPath)
+	openStore := func(cmd *cobra.Command) (incidentStore, error) {
+		cfg, p, err := loadPaths(load, dbPath)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := os.Stat(p.store); err != nil {
-			return nil, fmt.Errorf("no store at %s (run `sre-agent run` or `analyze` first): %w", p.store, err)
+		st, closeAudit, err := openStoreCLI(cmd.Context(), cfg, p)
+		if err != nil {
+			return nil, err
 		}
-		return sqlite.Open(cmd.Context(), p.store)
+		return closingStore{st, closeAudit}, nil
 	}
 	cmd := &cobra.Command{Use: "incidents", Short: "List and show incidents in the store"}
 	cmd.PersistentFlags().StringVar(&dbPath, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
@@ -541,9 +554,12 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 		Short: "Check the audit log's hash chain; name the first bad record",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, p, err := loadPaths(load, dbPath)
+			cfg, p, err := loadPaths(load, dbPath)
 			if err != nil {
 				return err
+			}
+			if cfg.Store.Type == "postgres" && len(args) == 0 {
+				return verifyReplicaChains(cmd, cfg, p)
 			}
 			path := p.audit
 			if len(args) == 1 {

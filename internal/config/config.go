@@ -79,6 +79,7 @@ type GitHub struct {
 func (c Config) SecretRefs() map[string]string {
 	out := map[string]string{}
 	for field, ref := range map[string]string{
+		"store.dsn":                   c.Store.DSN,
 		"github.token":                c.GitHub.Token,
 		"delivery.github.token":       c.Delivery.GitHub.Token,
 		"delivery.github.private_key": c.Delivery.GitHub.PrivateKey,
@@ -100,8 +101,42 @@ func (c Config) Production() bool { return c.Mode == "production" }
 
 // Store configures the incident store.
 type Store struct {
+	// Type is sqlite (one agent; the default) or postgres (replicas
+	// sharing one subscription and one database).
+	Type string `yaml:"type"`
 	// Path of the SQLite file; empty means the user's state directory.
 	Path string `yaml:"path"`
+	// DSN is a secret reference to the PostgreSQL connection string
+	// (postgres://user:password@host:5432/db?sslmode=verify-full).
+	DSN string `yaml:"dsn"`
+	// Replica names this process among the replicas (audit chains, leases,
+	// source shares); empty means $SRE_AGENT_REPLICA, else the host name
+	// (the pod name on Kubernetes).
+	Replica string `yaml:"replica"`
+	// LeaseTTL is how long a replica's claim on an incident lasts without
+	// a heartbeat: how soon another replica finishes the work of one that
+	// died.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+}
+
+// Validate checks the store settings.
+func (s Store) Validate() error {
+	switch s.Type {
+	case "sqlite":
+		if s.DSN != "" {
+			return errors.New("store.dsn is for type: postgres")
+		}
+	case "postgres":
+		if s.DSN == "" {
+			return errors.New("store: type postgres needs dsn, a secret reference to the connection string")
+		}
+		if s.LeaseTTL < time.Second {
+			return fmt.Errorf("store.lease_ttl %v: want at least 1s", s.LeaseTTL)
+		}
+	default:
+		return fmt.Errorf("store.type %q: want sqlite or postgres", s.Type)
+	}
+	return nil
 }
 
 // Source is one input of the daemon.
@@ -238,6 +273,7 @@ const DefaultHTTPAddr = "127.0.0.1:9469"
 // offline provider, local delivery into ./out.
 func Default() Config {
 	return Config{
+		Store:    Store{Type: "sqlite", LeaseTTL: 30 * time.Second},
 		Redact:   redact.DefaultOptions(),
 		Template: template.DefaultConfig(),
 		Detect:   detect.DefaultConfig(),
@@ -287,7 +323,7 @@ func Load(path string) (Config, error) {
 // Validate reports the first setting out of range; each part checks its
 // own settings.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.Template, c.Detect, c.Pipeline, c.Policy} {
+	for _, v := range []interface{ Validate() error }{c.Store, c.Template, c.Detect, c.Pipeline, c.Policy} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

@@ -35,6 +35,10 @@ type Merged struct {
 	SvcAll    map[int64]int64 // the service's events
 	FirstSeen time.Time
 	Baseline  SharedBaseline
+	// Open says the store already holds an incident for the template: a
+	// replica counts into it as a single agent counts into the incident it
+	// opened, reasons or not.
+	Open bool
 }
 
 // SharedBaseline is a template's baseline kept in the shared store:

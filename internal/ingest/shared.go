@@ -185,7 +185,7 @@ func (s *Spine) Decide(merged map[domain.WindowID]detect.Merged) []detect.KeyedB
 		r := s.detector.EvaluateMerged(m, bs, kw.earliest)
 		if b := s.incidents[key]; b != nil {
 			b.reasons |= r
-		} else if c := sh.candidates[key]; c != nil && r != 0 {
+		} else if c := sh.candidates[key]; c != nil && (r != 0 || m.Open) {
 			c.reasons |= r
 			s.incidents[key] = c
 		}

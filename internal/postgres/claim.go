@@ -168,8 +168,8 @@ func (s *Store) EndDelivery(ctx context.Context, fp domain.Fingerprint, run int,
 	return nil
 }
 
-// Deliveries counts finished deliveries per fingerprint (for tests and
-// the status page).
+// Deliveries counts finished deliveries per fingerprint, one per run (for
+// tests and the status page).
 func (s *Store) Deliveries(ctx context.Context) (map[domain.Fingerprint]int, error) {
 	rows, err := s.pool.Query(ctx, `SELECT fingerprint, count(*) FROM deliveries WHERE delivered_at IS NOT NULL GROUP BY fingerprint`)
 	if err != nil {

@@ -161,6 +161,26 @@ func (s *Store) merged(ctx context.Context, tx pgx.Tx, keys []domain.WindowKey) 
 		return nil, fmt.Errorf("register first sightings: %w", err)
 	}
 	s.writes.n.Add(1)
+	fps := make([]string, 0, len(out))
+	byFP := map[string]domain.WindowID{}
+	for id := range out {
+		fp := string(domain.NewFingerprint(id.Service, id.Template))
+		fps = append(fps, fp)
+		byFP[fp] = id
+	}
+	rows, err = tx.Query(ctx, `SELECT fingerprint FROM incidents WHERE fingerprint = ANY($1)`, fps)
+	if err != nil {
+		return nil, fmt.Errorf("look up open incidents: %w", err)
+	}
+	open, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("look up open incidents: %w", err)
+	}
+	for _, fp := range open {
+		m := out[byFP[fp]]
+		m.Open = true
+		out[byFP[fp]] = m
+	}
 	// The ranges to read: each window ending in a bucket the replica saw,
 	// and the closed windows the baseline still has to fold.
 	var qsvc, qseries []string

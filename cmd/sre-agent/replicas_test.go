@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/githubpr/githubtest"
+	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
+	"github.com/cloud-sre-agent/sre-agent/internal/postgres/pgtest"
+	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
+	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
+)
+
+// logLines is a real log (Loghub's Zookeeper sample), one message per line.
+func logLines(t *testing.T) []string {
+	f, err := os.Open(shareddata.Path(t, "loghub", "Zookeeper", "Zookeeper_2k.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// emulator is a pstest server holding lines on topic logs, subscription
+// agent.
+func emulator(t *testing.T, lines []string) *pstest.Server {
+	t.Helper()
+	srv := pstest.NewServer()
+	t.Cleanup(func() { srv.Close() })
+	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
+	ctx := context.Background()
+	client, err := gcppubsub.NewClient(ctx, "proj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/proj/topics/logs"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: "projects/proj/subscriptions/agent",
+		Topic: "projects/proj/topics/logs", AckDeadlineSeconds: 10, MessageRetentionDuration: durationpb.New(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		srv.Publish("projects/proj/topics/logs", []byte(l), nil)
+	}
+	return srv
+}
+
+func allAcked(srv *pstest.Server) bool {
+	for _, m := range srv.Messages() {
+		if m.Acks == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// counts is each incident's event count, by fingerprint.
+func counts(incs []domain.Incident) map[domain.Fingerprint]int64 {
+	out := map[domain.Fingerprint]int64{}
+	for _, in := range incs {
+		out[in.Fingerprint] = in.Count
+	}
+	return out
+}
+
+// singleAgent runs one agent on SQLite over the messages: the reference.
+func singleAgent(t *testing.T, lines []string) map[domain.Fingerprint]int64 {
+	srv := emulator(t, lines)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+store: {path: %s}
+http: {addr: ""}
+delivery: {type: local, local: {dir: %s}}
+sources:
+  - type: pubsub
+    pubsub: {project: proj, subscription: agent, max_outstanding_messages: 100}
+    decode: {format: auto}
+`, filepath.Join(dir, "s.db"), filepath.Join(dir, "out"))), 0o600)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var stdout, stderr bytes.Buffer
+	go func() { done <- runAgent(ctx, cfg, "", nil, false, strings.NewReader(""), &stdout, &stderr) }()
+	agenttest.WaitFor(t, "the single agent acknowledges every message", 60*time.Second, func() bool { return allAcked(srv) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("single agent: %v\n%s", err, stderr.String())
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	all, err := st.Incidents(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counts(all)
+}
+
+type replica struct {
+	name   string
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+func startReplica(t *testing.T, name, cfgPath string, env ...string) *replica {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "--config", cfgPath, "run")
+	cmd.Env = append(append(os.Environ(), "SRE_AGENT_BE_MAIN=1", "SRE_AGENT_REPLICA="+name), env...)
+	r := &replica{name: name, cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = r.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return r
+}
+
+// Three agent processes share one subscription and one PostgreSQL: they
+// find the incidents a single agent finds on the same messages, with the
+// same counts, although one of them is killed mid-stream; each incident
+// gets one pull request; every replica's audit chain verifies.
+func TestThreeReplicasBehaveAsOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three agent processes")
+	}
+	lines := logLines(t)
+	want := singleAgent(t, lines)
+	if len(want) < 5 {
+		t.Fatalf("the reference found only %d incidents", len(want))
+	}
+
+	srv := emulator(t, lines)
+	dsn := pgtest.DSN(t)
+	gh := githubtest.New()
+	ghSrv := httptest.NewServer(gh)
+	defer ghSrv.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+store: {type: postgres, dsn: env://SRE_TEST_PG_DSN, lease_ttl: 2s}
+http: {addr: ""}
+flush_every: 200ms
+delivery:
+  type: github
+  github: {base_url: %s/api/v3/, owner: o, repo: r, base_branch: main, token: env://SRE_TEST_GITHUB_TOKEN}
+sources:
+  - type: pubsub
+    pubsub: {project: proj, subscription: agent, max_outstanding_messages: 20, max_ack_extension: 10s}
+    decode: {format: auto}
+`, ghSrv.URL)), 0o600)
+	t.Setenv("SRE_TEST_PG_DSN", dsn)
+	t.Setenv("SRE_TEST_GITHUB_TOKEN", "github_pat_finegrained")
+	var env []string
+	var reps []*replica
+	for i := range 3 {
+		reps = append(reps, startReplica(t, fmt.Sprintf("r%d", i), cfgPath, env...))
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	savedBy := func(r string) int {
+		var n int
+		conn.QueryRow(ctx, `SELECT count(*) FROM seen WHERE source LIKE '%@'||$1||'@%'`, r).Scan(&n)
+		return n
+	}
+	// Kill r0 once it has saved some messages and holds others unacknowledged.
+	agenttest.WaitFor(t, "r0 saves messages", 60*time.Second, func() bool { return savedBy("r0") >= 20 })
+	reps[0].cmd.Process.Signal(syscall.SIGKILL)
+	<-reps[0].done
+	killedAt := savedBy("r0")
+	agenttest.WaitFor(t, "every message acknowledged", 90*time.Second, func() bool { return allAcked(srv) })
+	st, err := postgres.Open(ctx, dsn, "check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	agenttest.WaitFor(t, "every incident through the pipeline", 60*time.Second, func() bool {
+		all, err := st.Pending(ctx, 10)
+		return err == nil && len(all) == 0
+	})
+	for _, r := range reps[1:] {
+		r.cmd.Process.Signal(syscall.SIGTERM)
+		if err := <-r.done; err != nil {
+			t.Fatalf("%s exited: %v\n%s", r.name, err, r.stderr)
+		}
+	}
+	redelivered := 0
+	for _, m := range srv.Messages() {
+		if m.Deliveries > 1 {
+			redelivered++
+		}
+	}
+	if redelivered == 0 {
+		t.Error("no message came back after r0 was killed: the kill tested nothing")
+	}
+	t.Logf("r0 killed after saving %d messages; %d messages redelivered to r1 and r2", killedAt, redelivered)
+	if savedBy("r1") == 0 || savedBy("r2") == 0 || savedBy("r0") != killedAt {
+		t.Errorf("work not shared: r0 %d, r1 %d, r2 %d messages", savedBy("r0"), savedBy("r1"), savedBy("r2"))
+	}
+
+	// The same incidents, the same counts.
+	all, err := st.Incidents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := counts(all)
+	for fp, n := range want {
+		if got[fp] != n {
+			t.Errorf("incident %s: %d events, the single agent counted %d", fp.Short(), got[fp], n)
+		}
+	}
+	for fp, n := range got {
+		if _, ok := want[fp]; !ok {
+			t.Errorf("incident %s (%d events) the single agent did not find", fp.Short(), n)
+		}
+	}
+	// One pull request per delivered incident, one branch each; a run
+	// re-opened later is delivered as a comment on the same pull request.
+	delivered, err := st.Deliveries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The replicas have stopped: nothing writes to the fake any more.
+	prs := gh.Count("POST /repos/o/r/pulls")
+	branches := map[string]int{}
+	for _, pr := range gh.PRs {
+		head, _ := pr["head"].(map[string]any)["ref"].(string)
+		branches[head]++
+	}
+	if prs == 0 || prs != len(delivered) {
+		t.Errorf("%d pull requests for %d delivered incidents", prs, len(delivered))
+	}
+	for b, n := range branches {
+		if n != 1 {
+			t.Errorf("branch %s has %d pull requests", b, n)
+		}
+	}
+	// Every replica's audit chain, the killed one's included, verifies.
+	res, err := st.VerifyAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chains := map[string]bool{}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Errorf("replica %s: %v", r.Replica, r.Err)
+		}
+		chains[r.Replica] = r.Summary.Records > 0
+	}
+	for _, r := range []string{"r0", "r1", "r2"} {
+		if !chains[r] {
+			t.Errorf("no audit chain for %s: %v", r, res)
+		}
+	}
+	out := execute(t, "", "--config", cfgPath, "audit", "verify")
+	for _, r := range []string{"r0", "r1", "r2"} {
+		if !strings.Contains(out, "ok: replica "+r+":") {
+			t.Errorf("audit verify does not vouch for %s:\n%s", r, out)
+		}
+	}
+}

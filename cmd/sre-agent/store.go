@@ -1,0 +1,197 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/agent"
+	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/egress"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
+	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
+	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
+	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
+)
+
+// incidentStore is what the commands need from a store, SQLite or
+// PostgreSQL.
+type incidentStore interface {
+	agent.Store
+	pipeline.Store
+	Incidents(ctx context.Context) ([]domain.Incident, error)
+	Find(ctx context.Context, id string) (*domain.Incident, json.RawMessage, error)
+	Close() error
+}
+
+// replicaName is this process's name among replicas: the config's, else
+// $SRE_AGENT_REPLICA, else the host name (a pod's name).
+func replicaName(cfg config.Config) string {
+	if cfg.Store.Replica != "" {
+		return cfg.Store.Replica
+	}
+	if r := os.Getenv("SRE_AGENT_REPLICA"); r != "" {
+		return r
+	}
+	host, _ := os.Hostname()
+	return host
+}
+
+// openStore opens the configured store; PostgreSQL's connection string is
+// read through the secret store, never from the config itself.
+func openStore(ctx context.Context, cfg config.Config, p paths, st *secrets.Store) (incidentStore, error) {
+	if cfg.Store.Type != "postgres" {
+		s, err := sqlite.Open(ctx, p.store)
+		if err != nil {
+			return nil, err
+		}
+		s.ReopenAfter = cfg.Pipeline.ReopenAfter
+		return s, nil
+	}
+	dsn, err := st.Get(ctx, cfg.Store.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("store.dsn: %w", err)
+	}
+	s, err := postgres.Open(ctx, dsn, replicaName(cfg))
+	if err != nil {
+		return nil, err
+	}
+	s.ReopenAfter, s.LeaseTTL = cfg.Pipeline.ReopenAfter, cfg.Store.LeaseTTL
+	return s, nil
+}
+
+// storeName says where the store is, for people: never the DSN.
+func storeName(cfg config.Config, p paths) string {
+	if cfg.Store.Type == "postgres" {
+		return "postgres (" + cfg.Store.DSN + ")"
+	}
+	return p.store
+}
+
+// auditLog is the audit log as the agent writes it.
+type auditLog interface {
+	Append(audit.Record) (audit.Record, error)
+	Close() error
+}
+
+// pendingAudit holds the records of actions taken before the audit log
+// could open (reading the PostgreSQL DSN from a secret manager is itself
+// audited, and the chain lives in that database), and writes them first
+// once it opens.
+type pendingAudit struct {
+	mu      sync.Mutex
+	log     auditLog
+	pending []audit.Record
+}
+
+func (a *pendingAudit) Append(r audit.Record) (audit.Record, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.log == nil {
+		if r.Time.IsZero() {
+			r.Time = time.Now().UTC()
+		}
+		a.pending = append(a.pending, r)
+		return r, nil
+	}
+	return a.log.Append(r)
+}
+
+// attach opens the way to log and writes what was held.
+func (a *pendingAudit) attach(log auditLog) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.log = log
+	for _, r := range a.pending {
+		if _, err := log.Append(r); err != nil {
+			return err
+		}
+	}
+	a.pending = nil
+	return nil
+}
+
+func (a *pendingAudit) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.log == nil {
+		if len(a.pending) > 0 {
+			return errors.New("audit records were never written: the audit log did not open")
+		}
+		return nil
+	}
+	return a.log.Close()
+}
+
+// openStoreCLI opens the store for a command other than run. With
+// PostgreSQL, reading the DSN is audited in this host's command-line chain.
+func openStoreCLI(ctx context.Context, cfg config.Config, p paths) (incidentStore, func() error, error) {
+	if cfg.Store.Type != "postgres" {
+		if _, err := os.Stat(p.store); err != nil {
+			return nil, nil, fmt.Errorf("no store at %s (run `sre-agent run` or `analyze` first): %w", p.store, err)
+		}
+		st, err := openStore(ctx, cfg, p, nil)
+		return st, func() error { return nil }, err
+	}
+	aud := &pendingAudit{}
+	secretSt, err := secretStore(ctx, cfg, egress.New(cfg.Egress, aud, nil), aud, nil, func(string, string) {})
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Store.Replica = replicaName(cfg) + "-cli"
+	st, err := openStore(ctx, cfg, p, secretSt)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := st.(*postgres.Store).OpenAudit(ctx)
+	if err == nil {
+		err = aud.attach(log)
+	}
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, aud.Close, nil
+}
+
+// closingStore closes the command's audit log with the store.
+type closingStore struct {
+	incidentStore
+	closeAudit func() error
+}
+
+func (c closingStore) Close() error { return errors.Join(c.incidentStore.Close(), c.closeAudit()) }
+
+// verifyReplicaChains checks every replica's audit chain in PostgreSQL.
+func verifyReplicaChains(cmd *cobra.Command, cfg config.Config, p paths) error {
+	st, closeAudit, err := openStoreCLI(cmd.Context(), cfg, p)
+	if err != nil {
+		return err
+	}
+	defer closingStore{st, closeAudit}.Close()
+	res, err := st.(*postgres.Store).VerifyAudit(cmd.Context())
+	if err != nil {
+		return err
+	}
+	var bad []error
+	for _, r := range res {
+		if r.Err != nil {
+			fmt.Fprintf(cmd.OutOrStdout(), "FAIL: replica %s: %v\n", r.Replica, r.Err)
+			bad = append(bad, fmt.Errorf("replica %s: %w", r.Replica, r.Err))
+			continue
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "ok: replica %s: %d records, chain intact (last seq %d)\n", r.Replica, r.Summary.Records, r.Summary.LastSeq)
+	}
+	if len(res) == 0 {
+		fmt.Fprintln(cmd.OutOrStdout(), "no audit records yet")
+	}
+	return errors.Join(bad...)
+}

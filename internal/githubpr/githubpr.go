@@ -219,6 +219,30 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 
 // comment adds the new evidence to the incident's open pull request.
 func (t *Target) comment(ctx context.Context, pr *github.PullRequest, p pipeline.Proposal) (pipeline.Delivery, error) {
+	done := pipeline.Delivery{Target: "github", Location: pr.GetHTMLURL()}
+	// This delivery made the pull request, or commented, before its
+	// replica died: nothing to write again.
+	if scm.HasKey(pr.GetBody(), p.IdempotencyKey) {
+		return done, nil
+	}
+	if p.IdempotencyKey != "" {
+		var comments []*github.IssueComment
+		err := t.call(ctx, func() (*github.Response, error) {
+			var resp *github.Response
+			var err error
+			comments, resp, err = t.gh.Issues.ListComments(ctx, t.cfg.Owner, t.cfg.Repo, pr.GetNumber(), &github.IssueListCommentsOptions{
+				ListOptions: github.ListOptions{PerPage: 100}})
+			return resp, err
+		})
+		if err != nil {
+			return pipeline.Delivery{}, err
+		}
+		for _, c := range comments {
+			if scm.HasKey(c.GetBody(), p.IdempotencyKey) {
+				return done, nil
+			}
+		}
+	}
 	text := scm.Comment(p)
 	if err := scm.CheckSecrets(t.red, text); err != nil {
 		return pipeline.Delivery{}, err
@@ -230,7 +254,7 @@ func (t *Target) comment(ctx context.Context, pr *github.PullRequest, p pipeline
 	if err != nil {
 		return pipeline.Delivery{}, err
 	}
-	return pipeline.Delivery{Target: "github", Location: pr.GetHTMLURL()}, nil
+	return done, nil
 }
 
 // fetch reads a file of the base branch.

@@ -236,3 +236,32 @@ func TestSourceForGroundedAnalysis(t *testing.T) {
 		t.Fatal("the same commit's file was fetched again")
 	}
 }
+
+// A delivery retried with its idempotency key (its replica died after
+// writing) finds what it wrote and writes nothing; a new run's key comments.
+func TestIdempotencyKeyMakesRetriesWriteNothing(t *testing.T) {
+	f := githubtest.New()
+	tg, _ := patTarget(t, f, "github_pat_finegrained")
+	p := proposal(diff)
+	p.IdempotencyKey = "run1key"
+	for range 2 {
+		if _, err := tg.Deliver(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.Count("POST /repos/o/r/pulls") != 1 || f.Count("POST /repos/o/r/issues/1/comments") != 0 {
+		t.Fatalf("a retried delivery wrote again: %v", f.Seq)
+	}
+	p.IdempotencyKey = "run2key"
+	for range 2 {
+		if _, err := tg.Deliver(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.Count("POST /repos/o/r/pulls") != 1 || f.Count("POST /repos/o/r/issues/1/comments") != 1 {
+		t.Fatalf("the second run: %d comments, want 1", f.Count("POST /repos/o/r/issues/1/comments"))
+	}
+	if !strings.Contains(f.Comments[0]["body"].(string), "idempotency-key: run2key") {
+		t.Errorf("the comment does not carry its key: %v", f.Comments[0])
+	}
+}

@@ -86,6 +86,11 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 	}
 	for _, mr := range mrs {
 		if mr.State == "opened" {
+			if scm.HasKey(mr.Description, p.IdempotencyKey) {
+				// This delivery opened the merge request before its
+				// replica died: nothing to write again.
+				return pipeline.Delivery{Target: "gitlab", Location: mr.WebURL}, nil
+			}
 			note := scm.Comment(p)
 			if err := scm.CheckSecrets(t.red, note); err != nil {
 				return pipeline.Delivery{}, err

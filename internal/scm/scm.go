@@ -49,7 +49,24 @@ func Body(p pipeline.Proposal, logQueryURL string) (string, error) {
 		fmt.Fprintf(&b, "\n[Log query](%s)\n", u)
 	}
 	b.WriteString("\n---\nOpened as a draft by sre-agent. It never merges; review, test and merge it yourself.\n")
+	b.WriteString(KeyMarker(p.IdempotencyKey))
 	return b.String(), nil
+}
+
+// KeyMarker is the hidden line that carries a delivery's idempotency key
+// in what it wrote (a pull request's body, a comment), so that a retry of
+// the same delivery, from any replica, finds it instead of writing again.
+// Empty for an empty key.
+func KeyMarker(key string) string {
+	if key == "" {
+		return ""
+	}
+	return "\n<!-- sre-agent idempotency-key: " + key + " -->\n"
+}
+
+// HasKey reports whether text carries the key's marker.
+func HasKey(text, key string) bool {
+	return key != "" && strings.Contains(text, strings.TrimSpace(KeyMarker(key)))
 }
 
 // Comment is the note added to an open pull request when the incident is
@@ -60,8 +77,8 @@ func Comment(p pipeline.Proposal) string {
 	if len(in.Templates) > 0 {
 		t = in.Templates[0].Text
 	}
-	return fmt.Sprintf("sre-agent saw this incident again: %d events, last at %s (incident %s).\n\nLeading template:\n\n```\n%s\n```",
-		in.Count, in.LastSeen.UTC().Format(time.RFC3339), in.Fingerprint.Short(), strings.ReplaceAll(t, "```", "'''"))
+	return fmt.Sprintf("sre-agent saw this incident again: %d events, last at %s (incident %s).\n\nLeading template:\n\n```\n%s\n```\n",
+		in.Count, in.LastSeen.UTC().Format(time.RFC3339), in.Fingerprint.Short(), strings.ReplaceAll(t, "```", "'''")) + KeyMarker(p.IdempotencyKey)
 }
 
 // Files are the new contents the proposal writes: its diff applied to the

@@ -26,6 +26,7 @@ type Fake struct {
 	mu         sync.Mutex
 	Seq        []string
 	PRs        []map[string]any
+	Comments   []map[string]any
 	Refs       map[string]string
 	Bodies     map[string]string // "POST /repos/o/r/pulls" -> body
 	FailPulls  int               // fail this many pull creations (a crash)
@@ -111,7 +112,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.Unmarshal(b, &in)
 		n := len(f.PRs) + 1
 		pr := map[string]any{"number": n, "state": "open", "draft": in["draft"], "merged": false,
-			"html_url": fmt.Sprintf("https://github.example/o/r/pull/%d", n), "head": map[string]any{"ref": in["head"]}}
+			"html_url": fmt.Sprintf("https://github.example/o/r/pull/%d", n), "head": map[string]any{"ref": in["head"]}, "body": in["body"]}
 		f.PRs = append(f.PRs, pr)
 		w.WriteHeader(201)
 		json.NewEncoder(w).Encode(pr)
@@ -124,8 +125,17 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(201)
 		w.Write([]byte(`{"number":1}`))
 	case r.Method == "POST" && strings.HasSuffix(p, "/comments"):
+		var in map[string]any
+		json.Unmarshal(b, &in)
+		f.Comments = append(f.Comments, map[string]any{"id": len(f.Comments) + 1, "body": in["body"]})
 		w.WriteHeader(201)
 		w.Write([]byte(`{"id":1}`))
+	case r.Method == "GET" && strings.HasSuffix(p, "/comments"):
+		out := f.Comments
+		if out == nil {
+			out = []map[string]any{}
+		}
+		json.NewEncoder(w).Encode(out)
 	default:
 		w.WriteHeader(404)
 		w.Write([]byte(`{"message":"Not Found"}`))

@@ -40,6 +40,8 @@ const (
 	// batchSize is how many processed messages trigger a save; a quiet
 	// transport saves after idleFlush, a busy one every FlushEvery.
 	batchSize = 500
+	// lookupBatch bounds the messages whose keys are looked up together.
+	lookupBatch = 256
 	idleFlush = 20 * time.Millisecond
 	// recentKeys bounds the in-memory set of keys already saved; older
 	// ones are looked up in the store.
@@ -101,7 +103,18 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 	for {
 		select {
 		case m := <-in:
-			if err := c.handle(m); err != nil {
+			// Take what else is waiting too: one store lookup for the
+			// keys of all of them.
+			msgs := []Message{m}
+			for more := true; more && len(msgs) < lookupBatch; {
+				select {
+				case m := <-in:
+					msgs = append(msgs, m)
+				default:
+					more = false
+				}
+			}
+			if err := c.handleAll(msgs); err != nil {
 				c.nackAll()
 				return err
 			}
@@ -127,16 +140,18 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 			c.nackAll()
 			return errors.New("the transport did not stop within the shutdown grace; unsaved messages were nacked")
 		case rerr := <-recvDone:
+			var rest []Message
 			for drained := false; !drained; {
 				select {
 				case m := <-in:
-					if err := c.handle(m); err != nil {
-						c.nackAll()
-						return err
-					}
+					rest = append(rest, m)
 				default:
 					drained = true
 				}
+			}
+			if err := c.handleAll(rest); err != nil {
+				c.nackAll()
+				return err
 			}
 			if err := c.flush(); err != nil {
 				return err
@@ -166,39 +181,63 @@ func (c *consumer) count(outcome string) {
 	c.a.messages.WithLabelValues(c.src.Name, outcome).Inc()
 }
 
-// handle processes one message; an error stops the source.
-func (c *consumer) handle(m Message) error {
-	msg, err := c.dec.Decode(m.Data)
-	var badMsg *decode.BadMessage
-	if errors.As(err, &badMsg) {
-		return c.deadLetter(m, badMsg)
+type decoded struct {
+	m   Message
+	msg decode.Message
+	key string
+}
+
+// handleAll processes messages in order, looking up in the store at once
+// the keys not known in memory; an error stops the source.
+func (c *consumer) handleAll(ms []Message) error {
+	var todo []decoded
+	var lookup []string
+	for _, m := range ms {
+		msg, err := c.dec.Decode(m.Data)
+		var badMsg *decode.BadMessage
+		if errors.As(err, &badMsg) {
+			if err := c.deadLetter(m, badMsg); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if msg.Control {
+			m.Ack()
+			c.count("control")
+			continue
+		}
+		key := msg.Key
+		if key == "" {
+			key = "msg:" + c.src.Key + "|" + m.ID
+		}
+		if !c.recent.has(key) && !c.inBatch[key] {
+			lookup = append(lookup, key)
+		}
+		todo = append(todo, decoded{m, msg, key})
 	}
+	seen, err := c.a.store.Seen(c.ctx, lookup)
 	if err != nil {
 		return err
 	}
-	if msg.Control {
-		m.Ack()
-		c.count("control")
-		return nil
+	for _, d := range todo {
+		c.handle(d, seen[d.key])
 	}
-	key := msg.Key
-	if key == "" {
-		key = "msg:" + c.src.Key + "|" + m.ID
-	}
-	if c.recent.has(key) || c.inBatch[key] {
-		m.Ack()
-		c.count("duplicate")
-		return nil
-	}
-	seen, err := c.a.store.Seen(c.ctx, []string{key})
-	if err != nil {
-		return err
-	}
-	if seen[key] {
+	return nil
+}
+
+// handle feeds one decoded message to the spine, unless it is a duplicate.
+func (c *consumer) handle(d decoded, saved bool) {
+	m, msg, key := d.m, d.msg, d.key
+	if saved {
 		c.recent.add(key)
+	}
+	if saved || c.recent.has(key) || c.inBatch[key] {
 		m.Ack()
 		c.count("duplicate")
-		return nil
+		return
 	}
 	for _, r := range msg.Records {
 		c.s.spine.Record(r)
@@ -208,7 +247,6 @@ func (c *consumer) handle(m Message) error {
 	}
 	c.batch = append(c.batch, pending{m: m, key: key})
 	c.inBatch[key] = true
-	return nil
 }
 
 // flush saves the spine with the batch's keys, then acknowledges the batch.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -79,13 +80,19 @@ func BenchmarkReplicas(b *testing.B) {
 				}
 				ag, err := agent.New(st, nopPipeline{}, aud, []agent.Source{{Name: "sub", Key: "sub", Service: "zk", Messages: queueReceiver{q}, Decode: d}},
 					agent.Options{Redact: c.Redact, Template: c.Template, Detect: c.Detect, ReopenAfter: time.Hour, Replica: fmt.Sprintf("r%d", r),
-						FlushEvery: time.Second, Poll: time.Second, ShutdownGrace: 5 * time.Second})
+						FlushEvery: time.Second, Poll: time.Second, ShutdownGrace: 5 * time.Second,
+						Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 				if err != nil {
 					b.Fatal(err)
 				}
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan struct{})
-				go func() { ag.Run(ctx); close(done) }()
+				go func() {
+					if err := ag.Run(ctx); err != nil {
+						b.Error(err)
+					}
+					close(done)
+				}()
 				stops = append(stops, func() { cancel(); <-done; st.Close() })
 			}
 			defer func() {

@@ -122,8 +122,10 @@ func (s *Store) maybePrune(ctx context.Context, counts []domain.WindowCount) err
 	if !due {
 		return nil
 	}
-	_, err := s.PruneCounts(ctx, newest-(detect.MaxFoldWindows+2)*detect.BucketsPerWindow)
-	return err
+	// Forgetting old counts is housekeeping: a failure is retried at the
+	// next prune and never stops a flush that has committed.
+	s.PruneCounts(ctx, newest-(detect.MaxFoldWindows+2)*detect.BucketsPerWindow)
+	return nil
 }
 
 // merged registers each key's first sighting and reads every replica's
@@ -586,7 +588,10 @@ func (s *Store) PruneSeen(ctx context.Context, before time.Time) (int64, error) 
 
 // PruneCounts forgets window counts of buckets before bucket.
 func (s *Store) PruneCounts(ctx context.Context, bucket int64) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM window_counts WHERE bucket < $1`, bucket)
+	// Rows a flush holds are skipped, never waited for: a prune cannot
+	// deadlock with the flushes of other replicas.
+	tag, err := s.pool.Exec(ctx, `DELETE FROM window_counts WHERE ctid IN (
+		SELECT ctid FROM window_counts WHERE bucket < $1 FOR UPDATE SKIP LOCKED)`, bucket)
 	if err != nil {
 		return 0, fmt.Errorf("prune window counts: %w", err)
 	}

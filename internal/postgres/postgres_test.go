@@ -470,3 +470,36 @@ func contains(rs []domain.Reason, r domain.Reason) bool {
 	}
 	return false
 }
+
+func TestPruneCountsSkipsRowsAFlushHolds(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	s := open(t, dsn, "a")
+	counts := []domain.WindowCount{{Service: "pay", Series: "", Bucket: 10, N: 1}, {Service: "pay", Series: "", Bucket: 20, N: 1}}
+	if err := s.SaveShared(ctx, "src", counts, nil, func(map[domain.WindowID]detect.Merged) ([]detect.KeyedBaseline, []domain.Incident) {
+		return nil, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE window_counts SET n = n + 1 WHERE bucket = 10`); err != nil {
+		t.Fatal(err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if n, err := s.PruneCounts(pctx, 100); err != nil || n != 1 {
+		t.Fatalf("prune beside a held row: %d %v", n, err)
+	}
+	tx.Rollback(ctx)
+	if n, err := s.PruneCounts(ctx, 100); err != nil || n != 1 {
+		t.Fatalf("prune after: %d %v", n, err)
+	}
+}

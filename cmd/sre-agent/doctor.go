@@ -75,7 +75,11 @@ func doctorCmd(load func() (config.Config, error), cfgPath *string) *cobra.Comma
 			if err != nil {
 				return err
 			}
-			checks := doctor.Run(cmd.Context(), doctor.Inputs{Config: cfg, ConfigPath: *cfgPath, AuditPath: p.audit, Secrets: st, HTTP: tr.Client()})
+			in := doctor.Inputs{Config: cfg, ConfigPath: *cfgPath, AuditPath: p.audit, Secrets: st, HTTP: tr.Client()}
+			if cfg.Store.Type == "postgres" {
+				in.AuditChains = func(ctx context.Context) (int, error) { return verifyChains(ctx, cfg, p) }
+			}
+			checks := doctor.Run(cmd.Context(), in)
 			if asJSON {
 				if err := writeJSON(cmd.OutOrStdout(), checks); err != nil {
 					return err

@@ -289,6 +289,10 @@ sources:
 			t.Errorf("no audit chain for %s: %v", r, res)
 		}
 	}
+	doc, _ := executeErr("", "--config", cfgPath, "doctor")
+	if !strings.Contains(doc, "records verified across every replica's chain") {
+		t.Errorf("doctor does not check the replicas' chains:\n%s", doc)
+	}
 	out := execute(t, "", "--config", cfgPath, "audit", "verify")
 	for _, r := range []string{"r0", "r1", "r2"} {
 		if !strings.Contains(out, "ok: replica "+r+":") {

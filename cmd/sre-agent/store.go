@@ -170,14 +170,36 @@ type closingStore struct {
 
 func (c closingStore) Close() error { return errors.Join(c.incidentStore.Close(), c.closeAudit()) }
 
-// verifyReplicaChains checks every replica's audit chain in PostgreSQL.
-func verifyReplicaChains(cmd *cobra.Command, cfg config.Config, p paths) error {
-	st, closeAudit, err := openStoreCLI(cmd.Context(), cfg, p)
+// replicaChains verifies every replica's audit chain in PostgreSQL.
+func replicaChains(ctx context.Context, cfg config.Config, p paths) ([]postgres.ChainResult, error) {
+	st, closeAudit, err := openStoreCLI(ctx, cfg, p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer closingStore{st, closeAudit}.Close()
-	res, err := st.(*postgres.Store).VerifyAudit(cmd.Context())
+	return st.(*postgres.Store).VerifyAudit(ctx)
+}
+
+// verifyChains is replicaChains as one result: the records verified, or
+// the first broken chain.
+func verifyChains(ctx context.Context, cfg config.Config, p paths) (int, error) {
+	res, err := replicaChains(ctx, cfg, p)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range res {
+		if r.Err != nil {
+			return n, fmt.Errorf("replica %s: %w", r.Replica, r.Err)
+		}
+		n += r.Summary.Records
+	}
+	return n, nil
+}
+
+// verifyReplicaChains checks every replica's audit chain in PostgreSQL.
+func verifyReplicaChains(cmd *cobra.Command, cfg config.Config, p paths) error {
+	res, err := replicaChains(cmd.Context(), cfg, p)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ const (
 	batchSize = 500
 	// lookupBatch bounds the messages whose keys are looked up together.
 	lookupBatch = 256
-	idleFlush = 20 * time.Millisecond
+	idleFlush   = 20 * time.Millisecond
 	// recentKeys bounds the in-memory set of keys already saved; older
 	// ones are looked up in the store.
 	recentKeys = 100_000

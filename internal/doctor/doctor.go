@@ -43,10 +43,10 @@ type Inputs struct {
 	// AuditChains, when set, verifies audit chains kept elsewhere than a
 	// file (every replica's, in PostgreSQL) and says how many records.
 	AuditChains func(ctx context.Context) (int, error)
-	Secrets    *secrets.Store
-	HTTP       *http.Client
-	Getenv     func(string) string
-	Geteuid    func() int
+	Secrets     *secrets.Store
+	HTTP        *http.Client
+	Getenv      func(string) string
+	Geteuid     func() int
 }
 
 // Run runs every check.

@@ -429,13 +429,12 @@ func TestBurstSplitAcrossReplicasIsFound(t *testing.T) {
 	}
 	// Replica 0 flushed first, on its own counts only: the later flushes
 	// found the burst; replica 0 finds it at its next flush.
-	got, err := stores[0].Incident(ctx, want[0].Fingerprint)
-	if err != nil {
+	if _, err := stores[0].Incident(ctx, want[0].Fingerprint); err != nil {
 		t.Fatalf("the replicas missed the burst: %v", err)
 	}
 	spines[0].Event(domain.Event{Time: t0.Add(21 * time.Second), Service: "pay", Severity: domain.Error, Message: text})
 	flush(t, stores[0], spines[0], "sub@r0")
-	got, err = stores[0].Incident(ctx, want[0].Fingerprint)
+	got, err := stores[0].Incident(ctx, want[0].Fingerprint)
 	if err != nil {
 		t.Fatal(err)
 	}

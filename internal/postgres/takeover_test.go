@@ -17,11 +17,8 @@ import (
 )
 
 // frozen is a replica that stopped mid-run: its heartbeat no longer
-// renews, and its model call hangs until released.
-type frozen struct {
-	*postgres.Store
-	release chan struct{}
-}
+// renews (its model call hangs: hangingProvider).
+type frozen struct{ *postgres.Store }
 
 func (f *frozen) Renew(context.Context, domain.Fingerprint) error { return nil }
 

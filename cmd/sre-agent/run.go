@@ -221,11 +221,18 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 		return err
 	}
 	if cfg.HTTP.Addr != "" {
-		srv, err := server.Listen(cfg.HTTP.Addr, reg, ag.Ready)
+		ui, err := buildDashboard(ctx, cfg, store, p.audit, reg, secretSt, egressTr)
 		if err != nil {
 			return err
 		}
-		log.Info("serving health and metrics", "addr", srv.Addr())
+		srv, err := server.Listen(cfg.HTTP.Addr, reg, ag.Ready, ui)
+		if err != nil {
+			return err
+		}
+		log.Info("serving health and metrics", "addr", srv.Addr(), "dashboard", ui != nil)
+		if ui != nil && !server.Loopback(cfg.HTTP.Addr) && cfg.Dashboard.Token == "" && cfg.Dashboard.IAPAudience == "" {
+			log.Warn("the dashboard is bound beyond loopback without authentication: it refuses every request until dashboard.token or dashboard.iap_audience is set")
+		}
 		go func() {
 			if err := srv.Serve(); err != nil {
 				log.Error("http server", "error", err)

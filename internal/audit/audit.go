@@ -351,3 +351,32 @@ func VerifyFile(path string) (Summary, error) {
 	defer f.Close()
 	return Verify(f, HeadPath(path))
 }
+
+// ReadFile returns the records of the log at path, oldest first; a missing
+// log has none.
+func ReadFile(path string) ([]Record, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	defer f.Close()
+	return ReadRecords(f)
+}
+
+// ReadRecords parses JSON-lines records.
+func ReadRecords(r io.Reader) ([]Record, error) {
+	var out []Record
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		var rec Record
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			return out, fmt.Errorf("audit log line %d: %w", n, err)
+		}
+		out = append(out, rec)
+	}
+	return out, sc.Err()
+}

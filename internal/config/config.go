@@ -58,6 +58,23 @@ type Config struct {
 	Repos []coderef.Repo `yaml:"repos"`
 	// CodeBudget bounds the repository code put in a prompt, in bytes.
 	CodeBudget int `yaml:"code_budget_bytes"`
+	// Dashboard is the read-only web UI served on http.addr.
+	Dashboard Dashboard `yaml:"dashboard"`
+}
+
+// Dashboard configures the web UI. On a loopback http.addr it is open to
+// whoever reaches the port; beyond loopback every page needs the bearer
+// token or a verified Identity-Aware Proxy assertion, and with neither
+// nothing is served.
+type Dashboard struct {
+	// Disabled turns the UI off (health and metrics stay).
+	Disabled bool `yaml:"disabled"`
+	// Token is a secret reference to the bearer token.
+	Token string `yaml:"token"`
+	// IAPAudience is the audience of the IAP assertions to accept
+	// (/projects/NUMBER/global/backendServices/ID, or
+	// /projects/NUMBER/apps/PROJECT for App Engine).
+	IAPAudience string `yaml:"iap_audience"`
 }
 
 // Secrets tunes secret references.
@@ -80,6 +97,7 @@ func (c Config) SecretRefs() map[string]string {
 	out := map[string]string{}
 	for field, ref := range map[string]string{
 		"store.dsn":                   c.Store.DSN,
+		"dashboard.token":             c.Dashboard.Token,
 		"github.token":                c.GitHub.Token,
 		"delivery.github.token":       c.Delivery.GitHub.Token,
 		"delivery.github.private_key": c.Delivery.GitHub.PrivateKey,

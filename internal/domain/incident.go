@@ -110,6 +110,9 @@ type Incident struct {
 	// ReopenedAt is the time of the first event after a quiet gap (the
 	// re-open period) in this run, zero when there was none.
 	ReopenedAt time.Time `json:"reopened_at,omitzero"`
+	// Timeline is the incident's events per minute of event time, the
+	// latest MaxTimeline minutes, for the event-rate chart.
+	Timeline Timeline `json:"timeline,omitempty"`
 	// Lines are the input line numbers of the incident's events in this run;
 	// kept in memory for reports and tests, not persisted.
 	Lines []int `json:"-"`
@@ -119,6 +122,49 @@ type Incident struct {
 func (in *Incident) Observe(sev Severity, t time.Time) {
 	in.Count++
 	in.widen(sev, t, t)
+	if !t.IsZero() {
+		if in.Timeline == nil {
+			in.Timeline = Timeline{}
+		}
+		in.Timeline.Add(t.Unix()/60, 1)
+	}
+}
+
+// MaxTimeline bounds the minutes a timeline keeps (a day).
+const MaxTimeline = 24 * 60
+
+// Timeline counts events per minute (Unix time / 60).
+type Timeline map[int64]int64
+
+// Add counts n events in minute m, forgetting minutes more than
+// MaxTimeline before the latest.
+func (tl Timeline) Add(m, n int64) {
+	tl[m] += n
+	if len(tl) <= MaxTimeline {
+		return
+	}
+	latest := m
+	for k := range tl {
+		latest = max(latest, k)
+	}
+	for k := range tl {
+		if k <= latest-MaxTimeline {
+			delete(tl, k)
+		}
+	}
+}
+
+// Merge adds another timeline's counts.
+func (tl *Timeline) Merge(o Timeline) {
+	if len(o) == 0 {
+		return
+	}
+	if *tl == nil {
+		*tl = Timeline{}
+	}
+	for m, n := range o {
+		tl.Add(m, n)
+	}
 }
 
 func (in *Incident) widen(sev Severity, first, last time.Time) {
@@ -139,6 +185,7 @@ func (in *Incident) widen(sev Severity, first, last time.Time) {
 // has one.
 func (in *Incident) Merge(o *Incident) {
 	in.Count += o.Count
+	in.Timeline.Merge(o.Timeline)
 	in.widen(o.Severity, o.FirstSeen, o.LastSeen)
 	for _, t := range o.Templates {
 		found := false

@@ -12,7 +12,7 @@ import (
 
 // ShareOf is the part of an incident one source counts.
 func ShareOf(in Incident) Incident {
-	return Incident{Count: in.Count, Templates: in.Templates, FirstSeen: in.FirstSeen, LastSeen: in.LastSeen}
+	return Incident{Count: in.Count, Templates: in.Templates, FirstSeen: in.FirstSeen, LastSeen: in.LastSeen, Timeline: in.Timeline}
 }
 
 // Combine builds the stored incident from the one a source saves (in),
@@ -32,6 +32,7 @@ func Combine(in Incident, existing *Incident, shares []Incident) Incident {
 			SourceLocation: in.SourceLocation, Labels: in.Labels})
 	}
 	merged.Count, merged.Templates, merged.FirstSeen, merged.LastSeen = total.Count, total.Templates, total.FirstSeen, total.LastSeen
+	merged.Timeline = total.Timeline
 	return merged
 }
 

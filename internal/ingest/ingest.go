@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -242,6 +243,7 @@ func (s *Spine) Incidents() []domain.Incident {
 		in.Templates = []domain.Template{{ID: b.cluster.ID(), Text: b.cluster.Template(), Count: b.inc.Count}}
 		in.Samples = append([]string(nil), in.Samples...)
 		in.Lines = append([]int(nil), in.Lines...)
+		in.Timeline = maps.Clone(in.Timeline)
 		// Template ids do not change as templates widen, so neither do
 		// fingerprints; templates merged in the miner share one.
 		in.Fingerprint = domain.NewFingerprint(in.Service, b.cluster.ID())

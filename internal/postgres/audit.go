@@ -122,3 +122,21 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]ChainResult, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Replica < out[j].Replica })
 	return out, nil
 }
+
+// AuditRecords returns every replica's records, oldest first.
+func (s *Store) AuditRecords(ctx context.Context) ([]audit.Record, error) {
+	rows, err := s.pool.Query(ctx, `SELECT line FROM audit_log ORDER BY (line::jsonb->>'time')::timestamptz, replica, seq`)
+	if err != nil {
+		return nil, fmt.Errorf("read audit records: %w", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read audit records: %w", err)
+	}
+	var buf bytes.Buffer
+	for _, l := range lines {
+		buf.WriteString(l)
+		buf.WriteByte('\n')
+	}
+	return audit.ReadRecords(&buf)
+}

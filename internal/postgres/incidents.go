@@ -304,7 +304,7 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-const incidentCols = `fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels`
+const incidentCols = `fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline`
 
 // upsertIncident writes this source's share of an incident and rebuilds the
 // incident from every share, holding the incident's row lock so that
@@ -312,7 +312,7 @@ const incidentCols = `fingerprint, service, severity, state, first_seen, last_se
 func (s *Store) upsertIncident(ctx context.Context, tx pgx.Tx, source string, in domain.Incident, now time.Time) error {
 	fp := string(in.Fingerprint)
 	if _, err := s.exec(ctx, tx, `INSERT INTO incidents (`+incidentCols+`, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 0, '[]', '[]', '[]', '', '', '', $7) ON CONFLICT (fingerprint) DO NOTHING`,
+		VALUES ($1, $2, $3, $4, $5, $6, 0, '[]', '[]', '[]', '', '', '', '', $7) ON CONFLICT (fingerprint) DO NOTHING`,
 		fp, in.Service, int(in.Severity), string(domain.StateNew), in.FirstSeen, in.LastSeen, now); err != nil {
 		return err
 	}
@@ -326,16 +326,22 @@ func (s *Store) upsertIncident(ctx context.Context, tx pgx.Tx, source string, in
 		existing = nil // the row was just made
 	}
 	var shares []domain.Incident
-	rows, err := tx.Query(ctx, `SELECT count, templates, first_seen, last_seen FROM incident_sources WHERE fingerprint = $1 AND source <> $2 ORDER BY source`, fp, source)
+	rows, err := tx.Query(ctx, `SELECT count, templates, first_seen, last_seen, timeline FROM incident_sources WHERE fingerprint = $1 AND source <> $2 ORDER BY source`, fp, source)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		var sh domain.Incident
-		var tj string
-		if err := rows.Scan(&sh.Count, &tj, &sh.FirstSeen, &sh.LastSeen); err != nil {
+		var tj, tl string
+		if err := rows.Scan(&sh.Count, &tj, &sh.FirstSeen, &sh.LastSeen, &tl); err != nil {
 			rows.Close()
 			return err
+		}
+		if tl != "" {
+			if err := json.Unmarshal([]byte(tl), &sh.Timeline); err != nil {
+				rows.Close()
+				return fmt.Errorf("decode timeline: %w", err)
+			}
 		}
 		if err := json.Unmarshal([]byte(tj), &sh.Templates); err != nil {
 			rows.Close()
@@ -356,9 +362,9 @@ func (s *Store) upsertIncident(ctx context.Context, tx pgx.Tx, source string, in
 	reopen := domain.Reopens(existing, closedAt, in, s.ReopenAfter)
 	m := domain.Combine(in, existing, shares)
 	if _, err := s.exec(ctx, tx, `UPDATE incidents SET severity = $2, first_seen = $3, last_seen = $4, count = $5, reasons = $6, templates = $7,
-		samples = $8, stack = $9, source_location = $10, labels = $11, updated_at = $12 WHERE fingerprint = $1`,
+		samples = $8, stack = $9, source_location = $10, labels = $11, updated_at = $12, timeline = $13 WHERE fingerprint = $1`,
 		fp, int(m.Severity), m.FirstSeen, m.LastSeen, m.Count, mustJSON(m.Reasons), mustJSON(m.Templates), mustJSON(m.Samples), m.Stack,
-		optJSON(m.SourceLocation, m.SourceLocation == nil), optJSON(m.Labels, len(m.Labels) == 0), now); err != nil {
+		optJSON(m.SourceLocation, m.SourceLocation == nil), optJSON(m.Labels, len(m.Labels) == 0), now, optJSON(m.Timeline, len(m.Timeline) == 0)); err != nil {
 		return err
 	}
 	if reopen {
@@ -371,20 +377,25 @@ func (s *Store) upsertIncident(ctx context.Context, tx pgx.Tx, source string, in
 			return err
 		}
 	}
-	_, err = s.exec(ctx, tx, `INSERT INTO incident_sources (fingerprint, source, count, templates, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6)
+	_, err = s.exec(ctx, tx, `INSERT INTO incident_sources (fingerprint, source, count, templates, first_seen, last_seen, timeline) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (fingerprint, source) DO UPDATE SET count = excluded.count, templates = excluded.templates,
-			first_seen = excluded.first_seen, last_seen = excluded.last_seen`,
-		fp, source, share.Count, mustJSON(share.Templates), share.FirstSeen, share.LastSeen)
+			first_seen = excluded.first_seen, last_seen = excluded.last_seen, timeline = excluded.timeline`,
+		fp, source, share.Count, mustJSON(share.Templates), share.FirstSeen, share.LastSeen, optJSON(share.Timeline, len(share.Timeline) == 0))
 	return err
 }
 
 func scanIncident(r pgx.Row, extra ...any) (*domain.Incident, error) {
 	var in domain.Incident
-	var fp, state, reasons, templates, samples, srcLoc, labels string
+	var fp, state, reasons, templates, samples, srcLoc, labels, timeline string
 	var sev int
-	dest := append([]any{&fp, &in.Service, &sev, &state, &in.FirstSeen, &in.LastSeen, &in.Count, &reasons, &templates, &samples, &in.Stack, &srcLoc, &labels}, extra...)
+	dest := append([]any{&fp, &in.Service, &sev, &state, &in.FirstSeen, &in.LastSeen, &in.Count, &reasons, &templates, &samples, &in.Stack, &srcLoc, &labels, &timeline}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
+	}
+	if timeline != "" {
+		if err := json.Unmarshal([]byte(timeline), &in.Timeline); err != nil {
+			return nil, fmt.Errorf("decode incident %s: %w", fp, err)
+		}
 	}
 	in.FirstSeen, in.LastSeen = in.FirstSeen.UTC(), in.LastSeen.UTC()
 	if labels != "" {

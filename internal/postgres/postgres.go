@@ -135,6 +135,9 @@ var migrations = []string{
 		seq BIGINT NOT NULL,
 		line_hash TEXT NOT NULL
 	);`,
+	// 2: events per minute, for the dashboard's event-rate chart.
+	`ALTER TABLE incidents ADD COLUMN timeline TEXT NOT NULL DEFAULT '';
+	ALTER TABLE incident_sources ADD COLUMN timeline TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrationLock is the advisory lock key replicas take to migrate.

@@ -22,8 +22,8 @@ type Server struct {
 }
 
 // Listen binds addr; ready reports readiness (nil when ready, else why
-// not).
-func Listen(addr string, gatherer prometheus.Gatherer, ready func() error) (*Server, error) {
+// not). ui, when not nil, serves every other path (the dashboard).
+func Listen(addr string, gatherer prometheus.Gatherer, ready func() error, ui http.Handler) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (set http.addr in the config, or --http-addr): %w", addr, err)
@@ -43,6 +43,9 @@ func Listen(addr string, gatherer prometheus.Gatherer, ready func() error) (*Ser
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: nil}))
+	if ui != nil {
+		mux.Handle("/", ui)
+	}
 	s := &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}}
 	return s, nil
 }
@@ -60,3 +63,16 @@ func (s *Server) Serve() error {
 
 // Shutdown stops serving, letting requests in flight finish.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// Loopback reports whether addr (host:port) listens on loopback only.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -100,6 +100,10 @@ var migrations = []string{
 	`ALTER TABLE incidents ADD COLUMN source_location TEXT NOT NULL DEFAULT '';`,
 	// 6: the resource labels of an incident, for the service -> repository map.
 	`ALTER TABLE incidents ADD COLUMN labels TEXT NOT NULL DEFAULT '';`,
+	// 7: events per minute, for the dashboard's event-rate chart; counted
+	// per source like the totals.
+	`ALTER TABLE incidents ADD COLUMN timeline TEXT NOT NULL DEFAULT '';
+	ALTER TABLE incident_sources ADD COLUMN timeline TEXT NOT NULL DEFAULT '';`,
 }
 
 // DefaultPath is the store under the user's state directory
@@ -287,21 +291,25 @@ func mustJSON(v any) string {
 func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.Incident, now string, reopenAfter time.Duration) error {
 	// Every other source's stored share, plus this one.
 	var shares []domain.Incident
-	rows, err := tx.QueryContext(ctx, `SELECT count, templates, first_seen, last_seen FROM incident_sources
+	rows, err := tx.QueryContext(ctx, `SELECT count, templates, first_seen, last_seen, timeline FROM incident_sources
 		WHERE fingerprint = ? AND source <> ? ORDER BY source`, string(in.Fingerprint), source)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		var sh domain.Incident
-		var tj, f, l string
-		if err := rows.Scan(&sh.Count, &tj, &f, &l); err != nil {
+		var tj, f, l, tl string
+		if err := rows.Scan(&sh.Count, &tj, &f, &l, &tl); err != nil {
 			rows.Close()
 			return err
 		}
 		if err := json.Unmarshal([]byte(tj), &sh.Templates); err != nil {
 			rows.Close()
 			return fmt.Errorf("decode templates: %w", err)
+		}
+		if err := decodeTimeline(tl, &sh.Timeline); err != nil {
+			rows.Close()
+			return err
 		}
 		sh.FirstSeen, sh.LastSeen = parseTS(f), parseTS(l)
 		shares = append(shares, sh)
@@ -329,14 +337,15 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 	}
 	merged := domain.Combine(in, existing, shares)
 	_, err = tx.ExecContext(ctx, `INSERT INTO incidents
-		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at, source_location, labels)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at, source_location, labels, timeline)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(fingerprint) DO UPDATE SET severity = excluded.severity, first_seen = excluded.first_seen,
 			last_seen = excluded.last_seen, count = excluded.count, reasons = excluded.reasons,
 			templates = excluded.templates, samples = excluded.samples, stack = excluded.stack, updated_at = excluded.updated_at,
-			source_location = excluded.source_location, labels = excluded.labels`,
+			source_location = excluded.source_location, labels = excluded.labels, timeline = excluded.timeline`,
 		string(in.Fingerprint), in.Service, int(merged.Severity), string(merged.State), ts(merged.FirstSeen), ts(merged.LastSeen),
-		merged.Count, mustJSON(merged.Reasons), mustJSON(merged.Templates), mustJSON(merged.Samples), merged.Stack, now, sourceLocationJSON(merged.SourceLocation), labelsJSON(merged.Labels))
+		merged.Count, mustJSON(merged.Reasons), mustJSON(merged.Templates), mustJSON(merged.Samples), merged.Stack, now, sourceLocationJSON(merged.SourceLocation), labelsJSON(merged.Labels),
+		timelineJSON(merged.Timeline))
 	if err != nil {
 		return err
 	}
@@ -351,11 +360,11 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 			return err
 		}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO incident_sources (fingerprint, source, count, templates, first_seen, last_seen)
-		VALUES (?, ?, ?, ?, ?, ?)
+	_, err = tx.ExecContext(ctx, `INSERT INTO incident_sources (fingerprint, source, count, templates, first_seen, last_seen, timeline)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(fingerprint, source) DO UPDATE SET count = excluded.count, templates = excluded.templates,
-			first_seen = excluded.first_seen, last_seen = excluded.last_seen`,
-		string(in.Fingerprint), source, share.Count, mustJSON(share.Templates), ts(share.FirstSeen), ts(share.LastSeen))
+			first_seen = excluded.first_seen, last_seen = excluded.last_seen, timeline = excluded.timeline`,
+		string(in.Fingerprint), source, share.Count, mustJSON(share.Templates), ts(share.FirstSeen), ts(share.LastSeen), timelineJSON(share.Timeline))
 	return err
 }
 
@@ -366,6 +375,23 @@ func RunNumber(runJSON string) int {
 	}
 	_ = json.Unmarshal([]byte(runJSON), &prev) // an empty run is run 0
 	return prev.Number
+}
+
+func timelineJSON(tl domain.Timeline) string {
+	if len(tl) == 0 {
+		return ""
+	}
+	return mustJSON(tl)
+}
+
+func decodeTimeline(s string, tl *domain.Timeline) error {
+	if s == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), tl); err != nil {
+		return fmt.Errorf("decode timeline: %w", err)
+	}
+	return nil
 }
 
 func labelsJSON(l map[string]string) string {
@@ -387,7 +413,7 @@ type querier interface {
 }
 
 func getIncident(ctx context.Context, q querier, fp domain.Fingerprint) (*domain.Incident, error) {
-	row := q.QueryRowContext(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels
+	row := q.QueryRowContext(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline
 		FROM incidents WHERE fingerprint = ?`, string(fp))
 	return scanIncident(row)
 }
@@ -396,10 +422,13 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanIncident(r scanner) (*domain.Incident, error) {
 	var in domain.Incident
-	var fp, state, first, last, reasons, templates, samples, srcLoc, labels string
+	var fp, state, first, last, reasons, templates, samples, srcLoc, labels, timeline string
 	var sev int
-	if err := r.Scan(&fp, &in.Service, &sev, &state, &first, &last, &in.Count, &reasons, &templates, &samples, &in.Stack, &srcLoc, &labels); err != nil {
+	if err := r.Scan(&fp, &in.Service, &sev, &state, &first, &last, &in.Count, &reasons, &templates, &samples, &in.Stack, &srcLoc, &labels, &timeline); err != nil {
 		return nil, err
+	}
+	if err := decodeTimeline(timeline, &in.Timeline); err != nil {
+		return nil, fmt.Errorf("incident %s: %w", fp, err)
 	}
 	if labels != "" {
 		if err := json.Unmarshal([]byte(labels), &in.Labels); err != nil {
@@ -436,7 +465,7 @@ func (s *Store) Incident(ctx context.Context, fp domain.Fingerprint) (*domain.In
 
 // Incidents lists every incident, most severe first.
 func (s *Store) Incidents(ctx context.Context) ([]domain.Incident, error) {
-	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels
+	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline
 		FROM incidents ORDER BY severity DESC, count DESC, first_seen, fingerprint`)
 }
 
@@ -460,7 +489,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]domain.Inci
 // Pending lists incidents the pipeline has not finished, most severe
 // first.
 func (s *Store) Pending(ctx context.Context, limit int) ([]domain.Incident, error) {
-	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels
+	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline
 		FROM incidents WHERE state IN ('new', 'triaged', 'analyzed', 'proposed')
 		ORDER BY severity DESC, first_seen, fingerprint LIMIT ?`, limit)
 }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/api/idtoken"
+	"google.golang.org/api/option"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/dashboard"
+	"github.com/cloud-sre-agent/sre-agent/internal/egress"
+	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
+	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
+	"github.com/cloud-sre-agent/sre-agent/internal/server"
+)
+
+// fileTrail is the audit log file as the dashboard reads it.
+type fileTrail struct{ path string }
+
+func (f fileTrail) Records(context.Context) ([]audit.Record, error) { return audit.ReadFile(f.path) }
+
+func (f fileTrail) Verify(context.Context) (string, error) {
+	if _, err := os.Stat(f.path); os.IsNotExist(err) {
+		return "no records yet", nil
+	}
+	s, err := audit.VerifyFile(f.path)
+	return fmt.Sprintf("%d records, last seq %d, head matches (%s)", s.Records, s.LastSeq, f.path), err
+}
+
+// pgTrail is every replica's chain in PostgreSQL.
+type pgTrail struct{ s *postgres.Store }
+
+func (p pgTrail) Records(ctx context.Context) ([]audit.Record, error) { return p.s.AuditRecords(ctx) }
+
+func (p pgTrail) Verify(ctx context.Context) (string, error) {
+	res, err := p.s.VerifyAudit(ctx)
+	if err != nil {
+		return "", err
+	}
+	n := 0
+	for _, r := range res {
+		if r.Err != nil {
+			return "", fmt.Errorf("replica %s: %w", r.Replica, r.Err)
+		}
+		n += r.Summary.Records
+	}
+	return fmt.Sprintf("%d replicas' chains, %d records, every head matches", len(res), n), nil
+}
+
+// buildDashboard is the web UI for the run command, or nil when it is off.
+func buildDashboard(ctx context.Context, cfg config.Config, store incidentStore, auditPath string, reg prometheus.Gatherer,
+	st *secrets.Store, tr *egress.Transport) (http.Handler, error) {
+	if cfg.Dashboard.Disabled || cfg.HTTP.Addr == "" {
+		return nil, nil
+	}
+	var trail dashboard.AuditTrail = fileTrail{auditPath}
+	if pg, ok := store.(*postgres.Store); ok {
+		trail = pgTrail{pg}
+	}
+	auth := dashboard.Auth{Required: !server.Loopback(cfg.HTTP.Addr)}
+	if ref := cfg.Dashboard.Token; ref != "" {
+		auth.Token = func(ctx context.Context) (string, error) { return st.Get(ctx, ref) }
+	}
+	if aud := cfg.Dashboard.IAPAudience; aud != "" {
+		// IAP's signing keys come from www.gstatic.com through the egress
+		// transport (allow the host in egress.allow_hosts).
+		v, err := idtoken.NewValidator(ctx, option.WithHTTPClient(tr.Client()))
+		if err != nil {
+			return nil, fmt.Errorf("dashboard: IAP validator: %w", err)
+		}
+		auth.IAP, auth.IAPAudience = v, aud
+	}
+	pc := cfg.Provider
+	return dashboard.New(dashboard.Options{Store: store, Audit: trail, Gatherer: reg, Auth: auth,
+		Budget: dashboard.Budget{Tokens: pc.DailyTokens, CostUSD: pc.DailyCostUSD}})
+}

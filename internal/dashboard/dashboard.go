@@ -1,0 +1,342 @@
+// Package dashboard is the agent's read-only web UI: the incident list, an
+// incident's evidence and what the agent concluded, proposed and did, the
+// audit trail with its verification, and the agent's status. Pages are
+// rendered on the server with html/template (every piece of log text is
+// escaped), the few assets are embedded, nothing is loaded from elsewhere,
+// and a strict Content-Security-Policy allows no inline script. Only GET
+// and HEAD are served. Bound beyond loopback it requires authentication
+// (auth.go).
+package dashboard
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
+)
+
+//go:embed web
+var webFS embed.FS
+
+// Store is what the dashboard reads incidents from.
+type Store interface {
+	Incidents(ctx context.Context) ([]domain.Incident, error)
+	Find(ctx context.Context, id string) (*domain.Incident, json.RawMessage, error)
+}
+
+// AuditTrail is the audit log as the dashboard reads it.
+type AuditTrail interface {
+	// Records returns every record, oldest first (every replica's).
+	Records(ctx context.Context) ([]audit.Record, error)
+	// Verify checks every chain: a summary, or the first problem.
+	Verify(ctx context.Context) (string, error)
+}
+
+// Budget is the daily model budget the status page shows use against.
+type Budget struct {
+	Tokens  int64
+	CostUSD float64
+}
+
+// Options build a dashboard.
+type Options struct {
+	Store    Store
+	Audit    AuditTrail
+	Gatherer prometheus.Gatherer
+	Budget   Budget
+	Auth     Auth
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+type dashboard struct {
+	o     Options
+	pages map[string]*template.Template
+	rates rateSampler
+}
+
+// New builds the dashboard's handler; mount it at "/".
+func New(o Options) (http.Handler, error) {
+	if o.Store == nil || o.Audit == nil || o.Gatherer == nil {
+		return nil, errors.New("dashboard: a store, an audit trail and a metrics gatherer are needed")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	d := &dashboard{o: o, pages: map[string]*template.Template{}}
+	funcs := template.FuncMap{
+		"when":      func(t time.Time) string { return when(t) },
+		"pct":       func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+		"short":     func(fp domain.Fingerprint) string { return fp.Short() },
+		"join":      strings.Join,
+		"hasPrefix": strings.HasPrefix,
+		"json":      func(v any) string { b, _ := json.MarshalIndent(v, "", "  "); return string(b) },
+		"usd":       func(f float64) string { return fmt.Sprintf("$%.4f", f) },
+		"sevclass": func(s domain.Severity) string {
+			return "sev-" + strings.ToLower(s.String())
+		},
+		"lines": func(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") },
+		"diffclass": func(l string) string {
+			switch {
+			case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+				return "diff-file"
+			case strings.HasPrefix(l, "+"):
+				return "diff-add"
+			case strings.HasPrefix(l, "-"):
+				return "diff-del"
+			case strings.HasPrefix(l, "@@"):
+				return "diff-hunk"
+			}
+			return ""
+		},
+	}
+	for _, p := range []string{"list", "incident", "audit", "status", "error"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html", "web/"+p+".html")
+		if err != nil {
+			return nil, fmt.Errorf("dashboard template %s: %w", p, err)
+		}
+		d.pages[p] = t
+	}
+	static, err := fs.Sub(webFS, "web/static")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", d.list)
+	mux.HandleFunc("GET /incidents/{id}", d.incident)
+	mux.HandleFunc("GET /audit", d.auditPage)
+	mux.HandleFunc("GET /status", d.status)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	return secure(o.Auth.wrap(mux, o.Log)), nil
+}
+
+// csp allows the page's own stylesheet, script and images and nothing
+// else: no inline script or style, no framing, no form posts elsewhere.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// secure refuses every method but GET and HEAD and sets the security
+// headers on every answer.
+func secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			http.Error(w, "the dashboard is read-only", http.StatusMethodNotAllowed)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (d *dashboard) render(w http.ResponseWriter, page string, status int, data any) {
+	var b strings.Builder
+	if err := d.pages[page].Execute(&b, data); err != nil {
+		d.o.Log.Error("dashboard render", "page", page, "error", err)
+		http.Error(w, "could not render the page", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprint(w, b.String())
+}
+
+func (d *dashboard) fail(w http.ResponseWriter, status int, msg string) {
+	d.render(w, "error", status, map[string]any{"Title": http.StatusText(status), "Nav": "", "Message": msg})
+}
+
+// listData is the incident list page.
+type listData struct {
+	Title, Nav               string
+	Incidents                []domain.Incident
+	Total                    int
+	State, Service, Severity string
+	Query, Sort              string
+	States, Services, Sevs   []string
+	Counts                   map[domain.State]int
+}
+
+func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
+	all, err := d.o.Store.Incidents(r.Context())
+	if err != nil {
+		d.o.Log.Error("dashboard: list incidents", "error", err)
+		d.fail(w, http.StatusInternalServerError, "The incident store could not be read.")
+		return
+	}
+	q := r.URL.Query()
+	data := listData{Title: "Incidents", Nav: "list", Total: len(all), State: q.Get("state"), Service: q.Get("service"),
+		Severity: q.Get("severity"), Query: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort"), Counts: map[domain.State]int{}}
+	services := map[string]bool{}
+	for _, st := range domain.States {
+		data.States = append(data.States, string(st))
+	}
+	for _, s := range []domain.Severity{domain.Emergency, domain.Alert, domain.Critical, domain.Error, domain.Warning} {
+		data.Sevs = append(data.Sevs, s.String())
+	}
+	needle := strings.ToLower(data.Query)
+	for _, in := range all {
+		services[in.Service] = true
+		data.Counts[in.State]++
+		if (data.State != "" && string(in.State) != data.State) || (data.Service != "" && in.Service != data.Service) ||
+			(data.Severity != "" && in.Severity.String() != data.Severity) || (needle != "" && !matches(in, needle)) {
+			continue
+		}
+		data.Incidents = append(data.Incidents, in)
+	}
+	for s := range services {
+		data.Services = append(data.Services, s)
+	}
+	sort.Strings(data.Services)
+	sortIncidents(data.Incidents, data.Sort)
+	d.render(w, "list", http.StatusOK, data)
+}
+
+// matches is the text search: service, fingerprint, templates, samples.
+func matches(in domain.Incident, needle string) bool {
+	hay := []string{in.Service, string(in.Fingerprint), in.Stack}
+	for _, t := range in.Templates {
+		hay = append(hay, t.Text)
+	}
+	hay = append(hay, in.Samples...)
+	for _, h := range hay {
+		if strings.Contains(strings.ToLower(h), needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortIncidents orders most severe first, newest first within a severity;
+// "newest" orders by last event only.
+func sortIncidents(in []domain.Incident, by string) {
+	sort.SliceStable(in, func(i, j int) bool {
+		a, b := in[i], in[j]
+		if by != "newest" && a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if !a.LastSeen.Equal(b.LastSeen) {
+			return a.LastSeen.After(b.LastSeen)
+		}
+		return a.Fingerprint < b.Fingerprint
+	})
+}
+
+// incidentData is an incident's page.
+type incidentData struct {
+	Title, Nav string
+	Incident   *domain.Incident
+	Run        *pipeline.Run
+	Chart      Chart
+	Audit      []audit.Record
+	DiffLines  []string
+}
+
+func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
+	in, raw, err := d.o.Store.Find(r.Context(), r.PathValue("id"))
+	if err != nil {
+		d.fail(w, http.StatusNotFound, "No such incident.")
+		return
+	}
+	data := incidentData{Title: "Incident " + in.Fingerprint.Short(), Incident: in, Chart: NewChart(in.Timeline)}
+	if len(raw) > 0 {
+		data.Run = new(pipeline.Run)
+		if err := json.Unmarshal(raw, data.Run); err != nil {
+			d.o.Log.Error("dashboard: decode run", "fingerprint", string(in.Fingerprint), "error", err)
+			data.Run = nil
+		}
+	}
+	if data.Run != nil && data.Run.Remediation != nil && data.Run.Remediation.Diff != "" {
+		data.DiffLines = strings.Split(strings.TrimRight(data.Run.Remediation.Diff, "\n"), "\n")
+	}
+	recs, err := d.o.Audit.Records(r.Context())
+	if err != nil {
+		d.o.Log.Error("dashboard: read audit", "error", err)
+	}
+	for _, rec := range recs {
+		if rec.Fingerprint == string(in.Fingerprint) {
+			data.Audit = append(data.Audit, rec)
+		}
+	}
+	d.render(w, "incident", http.StatusOK, data)
+}
+
+// maxAuditRows bounds the audit page.
+const maxAuditRows = 500
+
+func (d *dashboard) auditPage(w http.ResponseWriter, r *http.Request) {
+	recs, err := d.o.Audit.Records(r.Context())
+	data := map[string]any{"Title": "Audit log", "Nav": "audit"}
+	if err != nil {
+		data["ReadError"] = err.Error()
+	}
+	summary, verr := d.o.Audit.Verify(r.Context())
+	data["Verified"], data["Summary"] = verr == nil, summary
+	if verr != nil {
+		data["Problem"] = verr.Error()
+	}
+	data["Total"] = len(recs)
+	rows := make([]audit.Record, 0, min(len(recs), maxAuditRows))
+	for i := len(recs) - 1; i >= 0 && len(rows) < maxAuditRows; i-- {
+		rows = append(rows, recs[i])
+	}
+	data["Records"] = rows
+	d.render(w, "audit", http.StatusOK, data)
+}
+
+// when formats a time for people: UTC, to the second.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+// rateSampler turns counters into rates between two status page visits.
+type rateSampler struct {
+	mu   sync.Mutex
+	at   time.Time
+	last map[string]float64
+}
+
+// rates returns per-key rates since the previous sample (at least a second
+// before), and the seconds they cover (0: no earlier sample yet).
+func (s *rateSampler) rates(now time.Time, cur map[string]float64) (map[string]float64, float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]float64{}
+	secs := now.Sub(s.at).Seconds()
+	if s.last == nil || secs < 1 {
+		if s.last == nil {
+			s.at, s.last = now, cur
+		}
+		return out, 0
+	}
+	for k, v := range cur {
+		out[k] = max(v-s.last[k], 0) / secs
+	}
+	s.at, s.last = now, cur
+	return out, secs
+}

@@ -1,0 +1,291 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/api/idtoken"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
+)
+
+var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+
+type fakeStore struct {
+	incs []domain.Incident
+	runs map[domain.Fingerprint]json.RawMessage
+}
+
+func (f *fakeStore) Incidents(context.Context) ([]domain.Incident, error) { return f.incs, nil }
+
+func (f *fakeStore) Find(_ context.Context, id string) (*domain.Incident, json.RawMessage, error) {
+	for _, in := range f.incs {
+		if strings.HasPrefix(string(in.Fingerprint), id) {
+			return &in, f.runs[in.Fingerprint], nil
+		}
+	}
+	return nil, nil, errors.New("no incident")
+}
+
+type fakeTrail struct {
+	recs []audit.Record
+	bad  error
+}
+
+func (f *fakeTrail) Records(context.Context) ([]audit.Record, error) { return f.recs, nil }
+func (f *fakeTrail) Verify(context.Context) (string, error)          { return "3 records", f.bad }
+
+const hostile = `checkout failed <script>document.title="pwned"</script> <img src=x onerror=alert(1)>`
+
+func fixture(t *testing.T) (*fakeStore, *fakeTrail, *prometheus.Registry) {
+	t.Helper()
+	tl := domain.Timeline{}
+	tl.Add(t0.Unix()/60, 5)
+	tl.Add(t0.Unix()/60+3, 12)
+	st := &fakeStore{runs: map[domain.Fingerprint]json.RawMessage{}}
+	st.incs = []domain.Incident{
+		{Fingerprint: "aaaa1111bbbb2222cccc", Service: "checkout", Severity: domain.Critical, State: domain.StateDelivered, Count: 17,
+			FirstSeen: t0, LastSeen: t0.Add(3 * time.Minute), Reasons: []domain.Reason{domain.ReasonFatal}, Timeline: tl,
+			Templates: []domain.Template{{ID: "t1", Text: hostile, Count: 17}}, Samples: []string{hostile}, Stack: "panic: boom\n\tmain.go:7"},
+		{Fingerprint: "dddd3333eeee4444ffff", Service: "payments", Severity: domain.Error, State: domain.StateNew, Count: 3,
+			FirstSeen: t0, LastSeen: t0.Add(10 * time.Minute), Templates: []domain.Template{{ID: "t2", Text: "gateway timeout after <*>", Count: 3}}},
+		{Fingerprint: "9999aaaa0000bbbb1111", Service: "checkout", Severity: domain.Error, State: domain.StateFailed, Count: 1,
+			FirstSeen: t0, LastSeen: t0.Add(20 * time.Minute), Templates: []domain.Template{{ID: "t3", Text: "cache miss storm", Count: 1}}},
+	}
+	run := pipeline.Run{Number: 1, Triage: &pipeline.Triage{Category: "code-defect", Actionable: true, Confidence: 0.8, Reasoning: "a nil map"},
+		Analysis:    &pipeline.Analysis{RootCause: "the cart map is never made", Confidence: 0.65},
+		Remediation: &pipeline.Remediation{Summary: "make the map", Risk: "low", Diff: "--- a/cart.go\n+++ b/cart.go\n@@ -1 +1 @@\n-var m map[string]int\n+var m = map[string]int{}\n"},
+		Delivery:    &pipeline.Delivery{Target: "github", Location: "https://github.example/o/r/pull/7"}}
+	b, _ := json.Marshal(run)
+	st.runs["aaaa1111bbbb2222cccc"] = b
+	tr := &fakeTrail{recs: []audit.Record{
+		{Seq: 1, Time: time.Now().AddDate(0, 0, -2), Kind: audit.KindModelCall, Replica: "r1", Fingerprint: "aaaa1111bbbb2222cccc", Outcome: "ok",
+			Fields: map[string]any{"input_tokens": json.Number("1200"), "output_tokens": json.Number("300"), "cost_usd": json.Number("0.01")}},
+		{Seq: 2, Time: time.Now(), Kind: audit.KindModelCall, Replica: "r1", Fingerprint: "aaaa1111bbbb2222cccc", Outcome: "ok",
+			Fields: map[string]any{"input_tokens": json.Number("1000"), "output_tokens": json.Number("500"), "cost_usd": json.Number("0.25")}},
+		{Seq: 3, Time: time.Now(), Kind: audit.KindDelivery, Replica: "r1", Fingerprint: "aaaa1111bbbb2222cccc", Outcome: "delivered"},
+		{Seq: 4, Time: time.Now(), Kind: audit.KindDeadLetter, Replica: "r1", Outcome: "invalid-json"},
+	}}
+	reg := prometheus.NewRegistry()
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_events_total"}, []string{"source", "severity"})
+	events.WithLabelValues("pubsub:logs", "ERROR").Add(40)
+	events.WithLabelValues("pubsub:logs", "INFO").Add(60)
+	msgs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_messages_total"}, []string{"source", "outcome"})
+	msgs.WithLabelValues("pubsub:logs", "processed").Add(98)
+	msgs.WithLabelValues("pubsub:logs", "dead_lettered").Add(2)
+	calls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_model_calls_total"}, []string{"provider", "stage", "outcome"})
+	calls.WithLabelValues("gemini", "triage", "ok").Add(5)
+	calls.WithLabelValues("gemini", "analysis", "error").Add(1)
+	reg.MustRegister(events, msgs, calls)
+	return st, tr, reg
+}
+
+func get(t *testing.T, h http.Handler, method, path string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	b, _ := io.ReadAll(rec.Result().Body)
+	return rec.Result(), string(b)
+}
+
+func newUI(t *testing.T, auth Auth) (http.Handler, *fakeStore) {
+	t.Helper()
+	st, tr, reg := fixture(t)
+	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg, Auth: auth, Budget: Budget{Tokens: 10000, CostUSD: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, st
+}
+
+func TestListFiltersSearchesAndOrders(t *testing.T) {
+	h, _ := newUI(t, Auth{})
+	resp, body := get(t, h, "GET", "/")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	// Most severe first, then newest.
+	a, b, c := strings.Index(body, "aaaa1111"), strings.Index(body, "9999aaaa"), strings.Index(body, "dddd3333")
+	if a < 0 || !(a < b && b < c) {
+		t.Errorf("order: critical %d, newest error %d, older error %d", a, b, c)
+	}
+	for _, tc := range []struct{ q, want, not string }{
+		{"/?state=new", "dddd3333", "aaaa1111"},
+		{"/?service=checkout", "9999aaaa", "dddd3333"},
+		{"/?severity=CRITICAL", "aaaa1111", "9999aaaa"},
+		{"/?q=GATEWAY", "dddd3333", "aaaa1111"},
+		{"/?q=nothing-like-it", "No incident matches", "incident-link"},
+	} {
+		_, body := get(t, h, "GET", tc.q)
+		if !strings.Contains(body, tc.want) || strings.Contains(body, tc.not) {
+			t.Errorf("%s: want %s and not %s", tc.q, tc.want, tc.not)
+		}
+	}
+	if _, body := get(t, h, "GET", "/?sort=newest"); strings.Index(body, "9999aaaa") > strings.Index(body, "aaaa1111") {
+		t.Error("sort=newest does not put the newest first")
+	}
+}
+
+func TestIncidentPageShowsEvidenceAndEscapesLogText(t *testing.T) {
+	h, _ := newUI(t, Auth{})
+	resp, body := get(t, h, "GET", "/incidents/aaaa1111")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{`<svg class="chart"`, `<rect class="bar"`, "the cart map is never made", "confidence 65%", "a nil map",
+		`<span class="diff-add">&#43;var m = map[string]int{}</span>`, `href="https://github.example/o/r/pull/7"`, "panic: boom",
+		"model_call", "delivered", `&lt;script&gt;document.title=&#34;pwned&#34;&lt;/script&gt;`, `&lt;img src=x onerror=alert(1)&gt;`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("incident page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script>document") || strings.Contains(body, "<img src=x") {
+		t.Error("log text reached the page as markup")
+	}
+	if n := strings.Count(body, "<script"); n != 1 {
+		t.Errorf("%d script elements, want only app.js", n)
+	}
+	if resp, _ := get(t, h, "GET", "/incidents/ffffffff"); resp.StatusCode != 404 {
+		t.Errorf("unknown incident: %d", resp.StatusCode)
+	}
+}
+
+func TestReadOnlyAndHeaders(t *testing.T) {
+	h, _ := newUI(t, Auth{})
+	for _, m := range []string{"POST", "PUT", "DELETE", "PATCH"} {
+		resp, _ := get(t, h, m, "/")
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s: %d", m, resp.StatusCode)
+		}
+	}
+	resp, _ := get(t, h, "GET", "/status")
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("CSP %q", csp)
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Error("security headers missing")
+	}
+	resp, body := get(t, h, "GET", "/static/app.js")
+	if resp.StatusCode != 200 || !strings.Contains(body, "DOMContentLoaded") {
+		t.Errorf("app.js: %d", resp.StatusCode)
+	}
+}
+
+func TestAuditAndStatusPages(t *testing.T) {
+	st, tr, reg := fixture(t)
+	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg, Budget: Budget{Tokens: 10000, CostUSD: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, h, "GET", "/audit")
+	if !strings.Contains(body, "Chain verified: 3 records") || !strings.Contains(body, "invalid-json") {
+		t.Errorf("audit page:\n%s", body)
+	}
+	tr.bad = errors.New("line 2 (seq 2): hash does not match")
+	if _, body := get(t, h, "GET", "/audit"); !strings.Contains(body, "Chain broken: line 2 (seq 2): hash does not match") {
+		t.Error("a broken chain is not shown")
+	}
+	_, body = get(t, h, "GET", "/status")
+	// Today's calls only (the first record is from another day): 1,500
+	// tokens of 10,000, $0.25 of $1.
+	for _, want := range []string{"pubsub:logs", ">100<", "Dead-lettered in all: 2", "1 calls, 1500 tokens of 10000 (15%)", "$0.2500 of $1.0000 (25%)",
+		"<td>gemini</td>", "Rates show from the next visit"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+}
+
+type fakeValidator struct {
+	payload *idtoken.Payload
+	err     error
+}
+
+func (f fakeValidator) Validate(_ context.Context, tok, aud string) (*idtoken.Payload, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	if aud != "/projects/1/global/backendServices/2" || tok != "signed" {
+		return nil, errors.New("wrong audience or token")
+	}
+	return f.payload, nil
+}
+
+func TestBeyondLoopbackEveryPageNeedsAuthentication(t *testing.T) {
+	open, _ := newUI(t, Auth{Required: true})
+	if resp, body := get(t, open, "GET", "/"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "dashboard.token") {
+		t.Errorf("no authentication configured: %d", resp.StatusCode)
+	}
+	token := func(context.Context) (string, error) { return "s3cret-token", nil }
+	h, _ := newUI(t, Auth{Required: true, Token: token})
+	for _, p := range []string{"/", "/incidents/aaaa1111", "/audit", "/status", "/static/app.js"} {
+		if resp, _ := get(t, h, "GET", p); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s without a token: %d", p, resp.StatusCode)
+		}
+	}
+	if resp, _ := get(t, h, "GET", "/", "Authorization", "Bearer wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a wrong token: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, h, "GET", "/", "Authorization", "Bearer s3cret-token"); resp.StatusCode != 200 {
+		t.Errorf("the right token: %d", resp.StatusCode)
+	}
+	iap := func(p *idtoken.Payload, err error) http.Handler {
+		h, _ := newUI(t, Auth{Required: true, IAP: fakeValidator{p, err}, IAPAudience: "/projects/1/global/backendServices/2"})
+		return h
+	}
+	good := &idtoken.Payload{Issuer: iapIssuer, Claims: map[string]any{"email": "sre@example.com"}}
+	if resp, _ := get(t, iap(good, nil), "GET", "/", "X-Goog-Iap-Jwt-Assertion", "signed"); resp.StatusCode != 200 {
+		t.Errorf("a verified IAP assertion: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, iap(good, nil), "GET", "/", "X-Goog-Authenticated-User-Email", "accounts.google.com:sre@example.com"); resp.StatusCode != 401 {
+		t.Errorf("an unsigned identity header was trusted: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, iap(&idtoken.Payload{Issuer: "https://evil.example"}, nil), "GET", "/", "X-Goog-Iap-Jwt-Assertion", "signed"); resp.StatusCode != 401 {
+		t.Errorf("an assertion from another issuer: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, iap(nil, errors.New("bad signature")), "GET", "/", "X-Goog-Iap-Jwt-Assertion", "signed"); resp.StatusCode != 401 {
+		t.Errorf("a badly signed assertion: %d", resp.StatusCode)
+	}
+}
+
+func TestChartBinsAndPads(t *testing.T) {
+	if c := NewChart(nil); !c.Empty {
+		t.Error("an empty timeline drew bars")
+	}
+	tl := domain.Timeline{}
+	tl.Add(1000, 4)
+	c := NewChart(tl)
+	if len(c.Bars) != 30 || c.Max != 4 || c.BinMinutes != 1 {
+		t.Fatalf("one minute: %d bars, max %d, bin %d", len(c.Bars), c.Max, c.BinMinutes)
+	}
+	tl = domain.Timeline{}
+	for m := int64(0); m < 600; m++ {
+		tl.Add(m, 1)
+	}
+	c = NewChart(tl)
+	var total int64
+	for _, b := range c.Bars {
+		total += b.Count
+		if b.H <= 0 || b.Y+b.H != c.Height {
+			t.Fatalf("bar %+v", b)
+		}
+	}
+	if len(c.Bars) != 60 || c.BinMinutes != 10 || total != 600 {
+		t.Fatalf("ten hours: %d bars of %d min, %d events", len(c.Bars), c.BinMinutes, total)
+	}
+}

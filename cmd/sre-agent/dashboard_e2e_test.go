@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
+)
+
+// chromium is the browser the end-to-end test drives: $SRE_AGENT_CHROMIUM,
+// else Debian's. CI installs it (.ci/run); elsewhere its absence skips.
+func chromium(t *testing.T) string {
+	p := os.Getenv("SRE_AGENT_CHROMIUM")
+	if p == "" {
+		p = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("chromium is missing (.ci/run installs it): %v", err)
+		}
+		t.Skipf("no chromium at %s (apt-get install chromium); CI runs this test", p)
+	}
+	return p
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// injected is a log line carrying script and HTML: the dashboard must show
+// it as text and never run it.
+const injected = `2026-11-20T09:05:00Z ERROR checkout failed for item <script>document.title="pwned";window.__pwned=1</script> <img src=x onerror="window.__pwned=2"> <b>bold</b>`
+
+// An agent fed the sample log (plus a hostile line) serves its dashboard;
+// headless Chromium opens the list, opens an incident, finds the chart and
+// the evidence, takes a screenshot, and shows the hostile line as text
+// that never ran.
+func TestDashboardInHeadlessChromium(t *testing.T) {
+	exe := chromium(t)
+	dir := t.TempDir()
+	sample, err := os.ReadFile(sampleLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "app.log")
+	os.WriteFile(logPath, append(sample, []byte(injected+"\n")...), 0o644)
+	addr := freeAddr(t)
+	cfgPath := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("http: {addr: %q}\ndelivery: {type: local, local: {dir: %s}}\n", addr, filepath.Join(dir, "out"))), 0o600)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var stdout, stderr bytes.Buffer
+	go func() {
+		done <- runAgent(ctx, cfg, filepath.Join(dir, "s.db"), []string{logPath}, true, strings.NewReader(""), &stdout, &stderr)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v\n%s", err, stderr.String())
+		}
+	}()
+	base := "http://" + addr
+	agenttest.WaitFor(t, "the agent takes every incident through the pipeline", 30*time.Second, func() bool {
+		resp, err := http.Get(base + "/")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		page := string(b)
+		for _, pending := range []string{"state-new", "state-triaged", "state-analyzed", "state-proposed"} {
+			if strings.Contains(page, `class="state `+pending) {
+				return false
+			}
+		}
+		return strings.Count(page, "incident-link") >= 5 && strings.Contains(page, "checkout failed for item")
+	})
+
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 1600))...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+	bctx, tcancel := context.WithTimeout(bctx, 60*time.Second)
+	defer tcancel()
+
+	// The list, most severe first; then the incident that carries the
+	// hostile line, by clicking its link.
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`table.incidents`))); err != nil {
+		t.Fatalf("browser: open the list: %v", err)
+	}
+	rows := evaluate[int](t, bctx, `document.querySelectorAll("a.incident-link").length`)
+	if enhanced := evaluate[string](t, bctx, `document.documentElement.dataset.enhanced || ""`); enhanced != "true" {
+		t.Error("the dashboard's own script did not run: the test below could not tell a blocked script from a missing one")
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.Search(`//tr[td[contains(., "checkout failed for item")]]//a[contains(@class, "incident-link")]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart`)),
+	); err != nil {
+		t.Fatalf("browser: open the incident: %v", err)
+	}
+	if rows < 5 {
+		t.Errorf("the list shows %d incidents", rows)
+	}
+	bars := evaluate[int](t, bctx, `document.querySelectorAll("svg.chart rect.bar").length`)
+	scripts := evaluate[int](t, bctx, `document.querySelectorAll("script").length`)
+	title := evaluate[string](t, bctx, `document.title`)
+	pwned := evaluate[bool](t, bctx, `window.__pwned !== undefined`)
+	samples := evaluate[string](t, bctx, `document.querySelector("#samples pre").textContent`)
+	templates := evaluate[string](t, bctx, `document.querySelector("#templates").textContent`)
+	triage := evaluate[string](t, bctx, `document.querySelector("#triage").textContent`)
+	if bars == 0 {
+		t.Error("the event-rate chart has no bars")
+	}
+	if !strings.Contains(samples, `<script>document.title="pwned";window.__pwned=1</script>`) || !strings.Contains(samples, `<b>bold</b>`) {
+		t.Errorf("the hostile line is not shown as text: %q", samples)
+	}
+	if !strings.Contains(templates, "checkout failed for item") || !strings.Contains(triage, "Category") {
+		t.Errorf("evidence missing: templates %q, triage %q", templates, triage)
+	}
+	if pwned || strings.Contains(title, "pwned") || scripts != 1 {
+		t.Errorf("the hostile line ran: title %q, __pwned %v, %d script elements", title, pwned, scripts)
+	}
+
+	// The most severe incident, from the list: its root cause and proposal,
+	// and the screenshot of the page.
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`table.incidents`)),
+		chromedp.Click(chromedp.CSS(`a.incident-link`)), chromedp.WaitVisible(chromedp.CSS(`svg.chart`))); err != nil {
+		t.Fatalf("browser: open the first incident: %v", err)
+	}
+	rootCause := evaluate[string](t, bctx, `(document.querySelector("#analysis") || {}).textContent || ""`)
+	proposal := evaluate[string](t, bctx, `(document.querySelector("#proposal") || {}).textContent || ""`)
+	if !strings.Contains(rootCause, "Root cause") || !strings.Contains(rootCause, "confidence") || !strings.Contains(proposal, "Proposal") {
+		t.Errorf("the most severe incident lacks its root cause or proposal: %q %q", rootCause, proposal)
+	}
+	if n := evaluate[int](t, bctx, `document.querySelectorAll("svg.chart rect.bar").length`); n == 0 {
+		t.Error("no chart bars on the most severe incident")
+	}
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	if err != nil {
+		t.Fatalf("browser: screenshot: %v", err)
+	}
+	if len(shot) < 10_000 {
+		t.Fatalf("screenshot of %d bytes", len(shot))
+	}
+	out := filepath.Join(dir, "incident.png")
+	if p := os.Getenv("SRE_AGENT_SCREENSHOT"); p != "" {
+		out = p
+	}
+	if err := os.WriteFile(out, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", out)
+}
+
+// evaluate runs a JavaScript expression in the page and returns its value.
+func evaluate[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("browser: %s: %v", expr, err)
+	}
+	return v
+}

@@ -111,8 +111,9 @@ type Incident struct {
 	// re-open period) in this run, zero when there was none.
 	ReopenedAt time.Time `json:"reopened_at,omitzero"`
 	// Timeline is the incident's events per minute of event time, the
-	// latest MaxTimeline minutes, for the event-rate chart.
-	Timeline Timeline `json:"timeline,omitempty"`
+	// latest MaxTimeline minutes, for the event-rate chart; stores keep
+	// it, the JSON forms leave it out.
+	Timeline Timeline `json:"-"`
 	// Lines are the input line numbers of the incident's events in this run;
 	// kept in memory for reports and tests, not persisted.
 	Lines []int `json:"-"`

@@ -37,7 +37,8 @@ func incident(fp string, count int64, first time.Time) domain.Incident {
 	return domain.Incident{Fingerprint: domain.Fingerprint(fp), Service: "pay", Severity: domain.Error, State: domain.StateNew,
 		FirstSeen: first, LastSeen: first.Add(time.Minute), Count: count, Reasons: []domain.Reason{domain.ReasonNewTemplate},
 		Templates: []domain.Template{{ID: "t1", Text: "timeout calling <*>", Count: count}}, Samples: []string{"ERROR timeout calling <IP>"},
-		Labels: map[string]string{"region": "eu"}, SourceLocation: &domain.SourceLocation{File: "pay.go", Line: 7}}
+		Labels: map[string]string{"region": "eu"}, SourceLocation: &domain.SourceLocation{File: "pay.go", Line: 7},
+		Timeline: domain.Timeline{first.Unix() / 60: count}}
 }
 
 func TestMigratesOnceWhenReplicasStartTogether(t *testing.T) {
@@ -83,7 +84,8 @@ func TestSharesFromReplicasAddUpAndResavingReplaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.Count != 9 || !in.FirstSeen.Equal(t0.Add(-time.Hour)) || in.Templates[0].Count != 9 || in.Labels["region"] != "eu" || in.SourceLocation.Line != 7 {
+	if in.Count != 9 || !in.FirstSeen.Equal(t0.Add(-time.Hour)) || in.Templates[0].Count != 9 || in.Labels["region"] != "eu" || in.SourceLocation.Line != 7 ||
+		in.Timeline[t0.Unix()/60] != 5 || in.Timeline[t0.Add(-time.Hour).Unix()/60] != 4 {
 		t.Errorf("incident %+v", in)
 	}
 	if run != nil {

@@ -31,6 +31,7 @@ func incident(count int64, samples ...string) domain.Incident {
 		Reasons:   []domain.Reason{domain.ReasonNewTemplate},
 		Templates: []domain.Template{{ID: "t1", Text: "disk <*> full", Count: count}},
 		Samples:   samples,
+		Timeline:  domain.Timeline{t0.Unix() / 60: count},
 	}
 }
 
@@ -84,6 +85,11 @@ func TestSaveBySource(t *testing.T) {
 	}
 	if !got.FirstSeen.Equal(t0) || !got.LastSeen.Equal(t0.Add(4*time.Minute)) {
 		t.Errorf("range %s..%s", got.FirstSeen, got.LastSeen)
+	}
+	// The timeline is counted per source like the totals: 4 from a (its
+	// latest share), 2 from b.
+	if got.Timeline[t0.Unix()/60] != 6 {
+		t.Errorf("timeline %v, want 6 events in the first minute", got.Timeline)
 	}
 	all, err := s.Incidents(ctx)
 	if err != nil || len(all) != 1 {

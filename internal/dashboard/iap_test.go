@@ -52,8 +52,12 @@ func assertion(t *testing.T, key *ecdsa.PrivateKey, claims map[string]any) strin
 func TestIAPAssertionVerifiedWithGooglesValidator(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, err := key.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		t.Fatal(err)
+	}
 	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]string{{"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": "k1",
-		"x": b64(key.PublicKey.X.FillBytes(make([]byte, 32))), "y": b64(key.PublicKey.Y.FillBytes(make([]byte, 32)))}}})
+		"x": b64(pub[1:33]), "y": b64(pub[33:65])}}})
 	v, err := idtoken.NewValidator(context.Background(), option.WithHTTPClient(&http.Client{Transport: iapKeys{jwks}}))
 	if err != nil {
 		t.Fatal(err)

@@ -185,3 +185,60 @@ func evaluate[T any](t *testing.T, ctx context.Context, expr string) T {
 	}
 	return v
 }
+
+// Bound beyond loopback, the running agent's dashboard refuses requests
+// without the configured token, serves them with it, and serves nothing at
+// all when no authentication is configured; health stays open for probes.
+func TestDashboardBeyondLoopbackNeedsTheToken(t *testing.T) {
+	for _, withToken := range []bool{true, false} {
+		dir := t.TempDir()
+		_, port, _ := net.SplitHostPort(freeAddr(t))
+		cfgYAML := fmt.Sprintf("http: {addr: \"0.0.0.0:%s\"}\ndelivery: {type: local, local: {dir: %s}}\n", port, filepath.Join(dir, "out"))
+		if withToken {
+			t.Setenv("SRE_TEST_DASHBOARD_TOKEN", "d4shb0ard-t0ken")
+			cfgYAML += "dashboard: {token: env://SRE_TEST_DASHBOARD_TOKEN}\n"
+		}
+		cfgPath := filepath.Join(dir, "c.yaml")
+		os.WriteFile(cfgPath, []byte(cfgYAML), 0o600)
+		cfg, err := config.Load(cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- runAgent(ctx, cfg, filepath.Join(dir, "s.db"), []string{sampleLog}, true, strings.NewReader(""), io.Discard, io.Discard)
+		}()
+		base := "http://127.0.0.1:" + port
+		status := func(path, token string) int {
+			req, _ := http.NewRequest("GET", base+path, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return 0
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		agenttest.WaitFor(t, "the endpoint", 20*time.Second, func() bool { return status("/healthz", "") == 200 })
+		if withToken {
+			if got := status("/", ""); got != http.StatusUnauthorized {
+				t.Errorf("no token: %d", got)
+			}
+			if got := status("/incidents/x", "wrong"); got != http.StatusUnauthorized {
+				t.Errorf("a wrong token: %d", got)
+			}
+			if got := status("/", "d4shb0ard-t0ken"); got != http.StatusOK {
+				t.Errorf("the token: %d", got)
+			}
+		} else if got := status("/", ""); got != http.StatusForbidden {
+			t.Errorf("no authentication configured: %d", got)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("agent: %v", err)
+		}
+	}
+}

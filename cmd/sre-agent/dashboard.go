@@ -55,14 +55,18 @@ func (p pgTrail) Verify(ctx context.Context) (string, error) {
 // buildDashboard is the web UI for the run command, or nil when it is off.
 func buildDashboard(ctx context.Context, cfg config.Config, store incidentStore, auditPath string, reg prometheus.Gatherer,
 	st *secrets.Store, tr *egress.Transport) (http.Handler, error) {
-	if cfg.Dashboard.Disabled || cfg.HTTP.Addr == "" {
+	addr := cfg.HTTP.Addr
+	if cfg.Dashboard.Addr != "" {
+		addr = cfg.Dashboard.Addr
+	}
+	if cfg.Dashboard.Disabled || addr == "" {
 		return nil, nil
 	}
 	var trail dashboard.AuditTrail = fileTrail{auditPath}
 	if pg, ok := store.(*postgres.Store); ok {
 		trail = pgTrail{pg}
 	}
-	auth := dashboard.Auth{Required: !server.Loopback(cfg.HTTP.Addr)}
+	auth := dashboard.Auth{Required: !server.Loopback(addr)}
 	if ref := cfg.Dashboard.Token; ref != "" {
 		auth.Token = func(ctx context.Context) (string, error) { return st.Get(ctx, ref) }
 	}

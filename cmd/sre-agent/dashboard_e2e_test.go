@@ -242,3 +242,47 @@ func TestDashboardBeyondLoopbackNeedsTheToken(t *testing.T) {
 		}
 	}
 }
+
+// dashboard.addr on loopback gives the UI its own listener (for kubectl
+// port-forward) while http.addr serves health and metrics only.
+func TestDashboardOwnLoopbackListener(t *testing.T) {
+	dir := t.TempDir()
+	_, mport, _ := net.SplitHostPort(freeAddr(t))
+	uiAddr := freeAddr(t)
+	cfgPath := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("http: {addr: \"0.0.0.0:%s\"}\ndashboard: {addr: %q}\ndelivery: {type: local, local: {dir: %s}}\n",
+		mport, uiAddr, filepath.Join(dir, "out"))), 0o600)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runAgent(ctx, cfg, filepath.Join(dir, "s.db"), []string{sampleLog}, true, strings.NewReader(""), io.Discard, io.Discard)
+	}()
+	code := func(url string) int {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	agenttest.WaitFor(t, "both listeners", 20*time.Second, func() bool {
+		return code("http://127.0.0.1:"+mport+"/healthz") == 200 && code("http://"+uiAddr+"/healthz") == 200
+	})
+	if got := code("http://" + uiAddr + "/"); got != 200 {
+		t.Errorf("the loopback dashboard: %d", got)
+	}
+	if got := code("http://127.0.0.1:" + mport + "/"); got != 404 {
+		t.Errorf("the metrics listener serves the UI: %d", got)
+	}
+	if got := code("http://127.0.0.1:" + mport + "/metrics"); got != 200 {
+		t.Errorf("metrics: %d", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

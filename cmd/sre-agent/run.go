@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,17 +221,33 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
-	if cfg.HTTP.Addr != "" {
-		ui, err := buildDashboard(ctx, cfg, store, p.audit, reg, secretSt, egressTr)
+	ui, err := buildDashboard(ctx, cfg, store, p.audit, reg, secretSt, egressTr)
+	if err != nil {
+		return err
+	}
+	// The dashboard shares http.addr, or has its own listener (say on
+	// loopback, for kubectl port-forward, while metrics listen for
+	// Prometheus on the pod's address).
+	listeners := []struct {
+		addr string
+		ui   http.Handler
+	}{{cfg.HTTP.Addr, ui}}
+	if cfg.Dashboard.Addr != "" {
+		listeners = []struct {
+			addr string
+			ui   http.Handler
+		}{{cfg.HTTP.Addr, nil}, {cfg.Dashboard.Addr, ui}}
+	}
+	for _, l := range listeners {
+		if l.addr == "" {
+			continue
+		}
+		srv, err := server.Listen(l.addr, reg, ag.Ready, l.ui)
 		if err != nil {
 			return err
 		}
-		srv, err := server.Listen(cfg.HTTP.Addr, reg, ag.Ready, ui)
-		if err != nil {
-			return err
-		}
-		log.Info("serving health and metrics", "addr", srv.Addr(), "dashboard", ui != nil)
-		if ui != nil && !server.Loopback(cfg.HTTP.Addr) && cfg.Dashboard.Token == "" && cfg.Dashboard.IAPAudience == "" {
+		log.Info("serving health and metrics", "addr", srv.Addr(), "dashboard", l.ui != nil)
+		if l.ui != nil && !server.Loopback(l.addr) && cfg.Dashboard.Token == "" && cfg.Dashboard.IAPAudience == "" {
 			log.Warn("the dashboard is bound beyond loopback without authentication: it refuses every request until dashboard.token or dashboard.iap_audience is set")
 		}
 		go func() {

@@ -69,6 +69,10 @@ type Config struct {
 type Dashboard struct {
 	// Disabled turns the UI off (health and metrics stay).
 	Disabled bool `yaml:"disabled"`
+	// Addr gives the UI its own listener (127.0.0.1:9470 for kubectl
+	// port-forward while http.addr serves metrics on the pod's address);
+	// empty shares http.addr.
+	Addr string `yaml:"addr"`
 	// Token is a secret reference to the bearer token.
 	Token string `yaml:"token"`
 	// IAPAudience is the audience of the IAP assertions to accept

@@ -172,7 +172,7 @@ func (d *dashboard) fail(w http.ResponseWriter, status int, msg string) {
 type listData struct {
 	Title, Nav               string
 	Incidents                []domain.Incident
-	Total                    int
+	Total, Matched           int
 	State, Service, Severity string
 	Query, Sort              string
 	States, Services, Sevs   []string
@@ -211,8 +211,15 @@ func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Strings(data.Services)
 	sortIncidents(data.Incidents, data.Sort)
+	data.Matched = len(data.Incidents)
+	if len(data.Incidents) > maxListRows {
+		data.Incidents = data.Incidents[:maxListRows]
+	}
 	d.render(w, "list", http.StatusOK, data)
 }
+
+// maxListRows bounds the list page; filters narrow it.
+const maxListRows = 500
 
 // matches is the text search: service, fingerprint, templates, samples.
 func matches(in domain.Incident, needle string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -287,5 +288,21 @@ func TestChartBinsAndPads(t *testing.T) {
 	}
 	if len(c.Bars) != 60 || c.BinMinutes != 10 || total != 600 {
 		t.Fatalf("ten hours: %d bars of %d min, %d events", len(c.Bars), c.BinMinutes, total)
+	}
+}
+
+func TestListIsCappedWithANote(t *testing.T) {
+	st, tr, reg := fixture(t)
+	for i := range 600 {
+		st.incs = append(st.incs, domain.Incident{Fingerprint: domain.Fingerprint(strings.Repeat("0", 12) + fmt.Sprintf("%08d", i)),
+			Service: "bulk", Severity: domain.Warning, State: domain.StateNew, Templates: []domain.Template{{Text: "x"}}})
+	}
+	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, h, "GET", "/")
+	if n := strings.Count(body, "incident-link"); n != maxListRows || !strings.Contains(body, "The first 500 of 603 matching incidents") {
+		t.Errorf("%d rows shown", n)
 	}
 }

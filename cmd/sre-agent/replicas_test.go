@@ -293,6 +293,13 @@ sources:
 	if !strings.Contains(doc, "records verified across every replica's chain") {
 		t.Errorf("doctor does not check the replicas' chains:\n%s", doc)
 	}
+	list := execute(t, "", "--config", cfgPath, "incidents", "list")
+	for fp := range want {
+		if !strings.Contains(list, fp.Short()) {
+			t.Errorf("incidents list against PostgreSQL lacks %s:\n%s", fp.Short(), list)
+			break
+		}
+	}
 	out := execute(t, "", "--config", cfgPath, "audit", "verify")
 	for _, r := range []string{"r0", "r1", "r2"} {
 		if !strings.Contains(out, "ok: replica "+r+":") {

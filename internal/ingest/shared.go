@@ -30,8 +30,10 @@ type shared struct {
 	all, errs  map[svcBucket]int64
 	keys       map[detect.TemplateKey]*keyWindow
 	candidates map[detect.TemplateKey]*building
-	// flushed is what the last TakeShared handed out, for Decide.
-	flushed map[domain.WindowID]detect.TemplateKey
+	// flushed is what the last TakeShared handed out, for Decide: the
+	// local keys of each template (templates merged in the miner have
+	// several).
+	flushed map[domain.WindowID][]detect.TemplateKey
 }
 
 // Share turns shared detection on; call it before the first event.
@@ -97,7 +99,7 @@ func (s *Spine) TakeShared() Flush {
 	for sb, n := range sh.errs {
 		add(sb.service, detect.SeriesErrors, sb.bucket, n)
 	}
-	sh.flushed = map[domain.WindowID]detect.TemplateKey{}
+	sh.flushed = map[domain.WindowID][]detect.TemplateKey{}
 	type window struct {
 		from, to int64
 		earliest time.Time
@@ -109,7 +111,7 @@ func (s *Spine) TakeShared() Flush {
 			continue
 		}
 		id := domain.WindowID{Service: redacted(key.Service), Template: c.ID()}
-		sh.flushed[id] = key
+		sh.flushed[id] = append(sh.flushed[id], key)
 		w := wins[id]
 		for b, n := range kw.buckets {
 			add(key.Service, string(id.Template), b, n)
@@ -171,25 +173,43 @@ func (s *Spine) cluster(key detect.TemplateKey) *template.Cluster {
 func (s *Spine) Decide(merged map[domain.WindowID]detect.Merged) []detect.KeyedBaseline {
 	sh := s.shared
 	var out []detect.KeyedBaseline
-	for id, key := range sh.flushed {
-		kw := sh.keys[key]
+	for id, keys := range sh.flushed {
 		m, ok := merged[id]
-		if kw == nil || !ok {
+		if !ok {
 			continue
 		}
-		bs := make([]int64, 0, len(kw.buckets))
-		for b := range kw.buckets {
-			bs = append(bs, b)
+		// The template's local keys are one template: judged together,
+		// made incidents together.
+		var all []int64
+		reasons := make([]detect.Reasons, len(keys))
+		open := m.Open
+		for i, key := range keys {
+			kw := sh.keys[key]
+			if kw == nil {
+				continue
+			}
+			bs := make([]int64, 0, len(kw.buckets))
+			for b := range kw.buckets {
+				bs = append(bs, b)
+			}
+			sort.Slice(bs, func(i, j int) bool { return bs[i] < bs[j] })
+			all = append(all, bs...)
+			reasons[i] = s.detector.EvaluateMerged(m, bs, kw.earliest)
+			open = open || reasons[i] != 0 || s.incidents[key] != nil
 		}
-		sort.Slice(bs, func(i, j int) bool { return bs[i] < bs[j] })
-		r := s.detector.EvaluateMerged(m, bs, kw.earliest)
-		if b := s.incidents[key]; b != nil {
-			b.reasons |= r
-		} else if c := sh.candidates[key]; c != nil && (r != 0 || m.Open) {
-			c.reasons |= r
-			s.incidents[key] = c
+		for i, key := range keys {
+			if b := s.incidents[key]; b != nil {
+				b.reasons |= reasons[i]
+			} else if c := sh.candidates[key]; c != nil && open {
+				c.reasons |= reasons[i]
+				s.incidents[key] = c
+			}
 		}
-		out = append(out, detect.KeyedBaseline{WindowID: id, SharedBaseline: s.detector.FoldMerged(m.Baseline, m.Errors, bs[len(bs)-1])})
+		if len(all) == 0 {
+			continue
+		}
+		sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+		out = append(out, detect.KeyedBaseline{WindowID: id, SharedBaseline: s.detector.FoldMerged(m.Baseline, m.Errors, all[len(all)-1])})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {

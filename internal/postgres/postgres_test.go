@@ -504,3 +504,52 @@ func TestPruneCountsSkipsRowsAFlushHolds(t *testing.T) {
 		t.Fatalf("prune after: %d %v", n, err)
 	}
 }
+
+// A template one replica generalised (three user names at one position
+// made it "user <*> failed login") is registered in the store; another
+// replica that has seen none of those lines takes it in at its next flush,
+// and its first line of the kind gets the same id, so both count into one
+// incident.
+func TestTemplatesRegisteredOnceAcrossReplicas(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	a, b := open(t, dsn, "a"), open(t, dsn, "b")
+	sa, sb := replicaSpine(t, true), replicaSpine(t, true)
+	ev := func(sec int, msg string) domain.Event {
+		return domain.Event{Time: t0.Add(time.Duration(sec) * time.Second), Service: "auth", Severity: domain.Error, Message: msg}
+	}
+	for i, u := range []string{"alice", "bob", "carol", "erin"} {
+		sa.Event(ev(i, "user "+u+" failed login"))
+	}
+	flush(t, a, sa, "sub@a")
+	incs := sa.Incidents()
+	if len(incs) != 1 || incs[0].Templates[0].Text != "user <*> failed login" {
+		t.Fatalf("replica a: %+v", incs)
+	}
+	// Replica b, alone, would make its own template of dave's line.
+	alone := replicaSpine(t, true)
+	alone.Event(ev(10, "user dave failed login"))
+	if got := alone.Incidents(); len(got) != 0 {
+		t.Fatalf("a candidate became an incident before the decision: %+v", got)
+	}
+	aloneID := alone.TakeShared().Keys[0].Template
+	if aloneID == incs[0].Templates[0].ID {
+		t.Fatal("the test needs a line that alone makes a template of its own")
+	}
+	// b flushes (nothing yet), takes in the registry, then sees dave.
+	flush(t, b, sb, "sub@b")
+	ts, _, err := b.TemplatesSince(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.RestoreTemplates(ts)
+	sb.Event(ev(10, "user dave failed login"))
+	flush(t, b, sb, "sub@b")
+	got, err := b.Incident(ctx, incs[0].Fingerprint)
+	if err != nil {
+		t.Fatalf("b's line did not join a's incident: %v", err)
+	}
+	if got.Count != 5 {
+		t.Errorf("the shared incident counts %d events, want 5; b has %+v", got.Count, sb.Incidents())
+	}
+}

@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -306,4 +308,113 @@ sources:
 			t.Errorf("audit verify does not vouch for %s:\n%s", r, out)
 		}
 	}
+}
+
+// A replica killed while it holds an incident's lease (its model call in
+// flight) hands the incident over: while it lives no other replica touches
+// the incident; after its lease expires another replica claims it and
+// takes it to the end, once.
+func TestLeaseTakeoverAcrossProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts agent processes")
+	}
+	lines := logLines(t)[:600]
+	srv := emulator(t, lines)
+	dsn := pgtest.DSN(t)
+	t.Setenv("SRE_TEST_PG_DSN", dsn)
+	// r3's model never answers: its first call hangs until r3 dies.
+	var calls atomic.Int32
+	quit := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		select {
+		case <-r.Context().Done():
+		case <-quit:
+		}
+	}))
+	defer hang.Close()
+	defer close(quit) // before Close, which waits for the handlers
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	common := fmt.Sprintf(`
+store: {type: postgres, dsn: env://SRE_TEST_PG_DSN, lease_ttl: 2s}
+http: {addr: ""}
+flush_every: 200ms
+delivery: {type: local, local: {dir: %s}}
+sources:
+  - type: pubsub
+    pubsub: {project: proj, subscription: agent, max_outstanding_messages: 20, max_ack_extension: 10s}
+    decode: {format: auto}
+`, out)
+	hangCfg, offlineCfg := filepath.Join(dir, "hang.yaml"), filepath.Join(dir, "offline.yaml")
+	os.WriteFile(hangCfg, []byte(common+fmt.Sprintf("provider: {name: ollama, max_retries: 0, timeout: 5m, ollama: {base_url: %s/v1, model: m}}\n", hang.URL)), 0o600)
+	os.WriteFile(offlineCfg, []byte(common), 0o600)
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	r3 := startReplica(t, "r3", hangCfg)
+	var held string
+	agenttest.WaitFor(t, "r3 holds an incident, its model call in flight", 60*time.Second, func() bool {
+		if calls.Load() == 0 {
+			return false
+		}
+		conn.QueryRow(ctx, `SELECT fingerprint FROM incidents WHERE lease_owner = 'r3' AND state = 'new'`).Scan(&held)
+		return held != ""
+	})
+	r1 := startReplica(t, "r1", offlineCfg)
+	// While r3 lives (and beats), r1 leaves its incident alone.
+	time.Sleep(3 * time.Second)
+	var owner, state string
+	conn.QueryRow(ctx, `SELECT coalesce(lease_owner, ''), state FROM incidents WHERE fingerprint = $1`, held).Scan(&owner, &state)
+	if owner != "r3" || state != "new" {
+		t.Fatalf("while r3 lives its incident is %s, leased by %q", state, owner)
+	}
+	r3.cmd.Process.Signal(syscall.SIGKILL)
+	<-r3.done
+	agenttest.WaitFor(t, "r1 finishes r3's incident", 60*time.Second, func() bool {
+		conn.QueryRow(ctx, `SELECT state FROM incidents WHERE fingerprint = $1`, held).Scan(&state)
+		return state == "delivered" || state == "not-actionable" || state == "rejected" || state == "failed"
+	})
+	agenttest.WaitFor(t, "every message acknowledged", 60*time.Second, func() bool { return allAcked(srv) })
+	st, err := postgres.Open(ctx, dsn, "check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	agenttest.WaitFor(t, "every incident through the pipeline", 60*time.Second, func() bool {
+		p, err := st.Pending(ctx, 1)
+		return err == nil && len(p) == 0
+	})
+	r1.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-r1.done; err != nil {
+		t.Fatalf("r1: %v\n%s", err, r1.stderr)
+	}
+	// r1 made the model calls and the outcome for the incident r3 held; r3
+	// made one call that never returned, and nothing else for it.
+	recs, err := st.AuditRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]int{}
+	for _, r := range recs {
+		if r.Fingerprint == held {
+			by[r.Replica+" "+string(r.Kind)]++
+		}
+	}
+	if by["r1 model_call"] == 0 || by["r3 model_call"] != 0 || by["r3 delivery"] != 0 {
+		t.Errorf("audit records of the held incident: %v", by)
+	}
+	if state == "delivered" {
+		if by["r1 delivery"] != 1 {
+			t.Errorf("deliveries of the held incident: %v", by)
+		}
+		if _, err := os.Stat(filepath.Join(out, held+".md")); err != nil {
+			t.Errorf("no report for the held incident: %v", err)
+		}
+	}
+	t.Logf("r3 held %s; r1 took it to %s; audit %v", held[:8], state, by)
 }

@@ -98,9 +98,6 @@ func New(b Backend, head Head, replica string) *Log {
 	return &Log{b: b, seq: head.Seq, prevHash: head.Hash, now: time.Now, replica: replica}
 }
 
-// LineHash is the hash of a stored line, as the next record's prev_hash.
-func LineHash(line []byte) string { return sum(line) }
-
 // fileBackend is a JSON-lines file with a head file beside it.
 type fileBackend struct {
 	f    *os.File

@@ -263,8 +263,13 @@ type incidentData struct {
 
 func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 	in, raw, err := d.o.Store.Find(r.Context(), r.PathValue("id"))
-	if err != nil {
+	switch {
+	case errors.Is(err, domain.ErrNoIncident):
 		d.fail(w, http.StatusNotFound, "No such incident.")
+		return
+	case err != nil:
+		d.o.Log.Error("dashboard: find incident", "error", err)
+		d.fail(w, http.StatusInternalServerError, "The incident store could not be read.")
 		return
 	}
 	data := incidentData{Title: "Incident " + in.Fingerprint.Short(), Incident: in, Chart: NewChart(in.Timeline)}

@@ -23,7 +23,8 @@ import (
 var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 type fakeStore struct {
-	incs []domain.Incident
+	broken bool
+	incs   []domain.Incident
 	runs map[domain.Fingerprint]json.RawMessage
 }
 
@@ -35,7 +36,10 @@ func (f *fakeStore) Find(_ context.Context, id string) (*domain.Incident, json.R
 			return &in, f.runs[in.Fingerprint], nil
 		}
 	}
-	return nil, nil, errors.New("no incident")
+	if f.broken {
+		return nil, nil, errors.New("database is down")
+	}
+	return nil, nil, fmt.Errorf("incident %s: %w", id, domain.ErrNoIncident)
 }
 
 type fakeTrail struct {
@@ -142,7 +146,7 @@ func TestListFiltersSearchesAndOrders(t *testing.T) {
 }
 
 func TestIncidentPageShowsEvidenceAndEscapesLogText(t *testing.T) {
-	h, _ := newUI(t, Auth{})
+	h, st := newUI(t, Auth{})
 	resp, body := get(t, h, "GET", "/incidents/aaaa1111")
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
@@ -162,6 +166,10 @@ func TestIncidentPageShowsEvidenceAndEscapesLogText(t *testing.T) {
 	}
 	if resp, _ := get(t, h, "GET", "/incidents/ffffffff"); resp.StatusCode != 404 {
 		t.Errorf("unknown incident: %d", resp.StatusCode)
+	}
+	st.broken = true
+	if resp, body := get(t, h, "GET", "/incidents/ffffffff"); resp.StatusCode != 500 || strings.Contains(body, "database is down") {
+		t.Errorf("a broken store: %d (its error must be logged, not shown)", resp.StatusCode)
 	}
 }
 

@@ -83,8 +83,6 @@ func (d *Detector) EvaluateMerged(m Merged, buckets []int64, earliest time.Time)
 // the baseline is about zero anyway.
 const MaxFoldWindows = 64
 
-const maxFold = MaxFoldWindows
-
 // FoldMerged folds every whole window that closed before bucket upTo into
 // a shared baseline (EWMA of the template's merged error counts per
 // window). Windows are aligned to multiples of the window so that every
@@ -96,8 +94,8 @@ func (d *Detector) FoldMerged(b SharedBaseline, errs map[int64]int64, upTo int64
 		b.Through = end
 		return b
 	}
-	if end-b.Through > maxFold*buckets {
-		b.Through = end - maxFold*buckets
+	if end-b.Through > MaxFoldWindows*buckets {
+		b.Through = end - MaxFoldWindows*buckets
 	}
 	a := d.cfg.BaselineAlpha
 	for w := b.Through; w+buckets <= end; w += buckets {
@@ -121,7 +119,7 @@ func FoldFrom(b SharedBaseline, upTo int64) int64 {
 	if b.Through == 0 {
 		return end
 	}
-	return max(b.Through, end-maxFold*buckets)
+	return max(b.Through, end-MaxFoldWindows*buckets)
 }
 
 func floorDiv(a, b int64) int64 {

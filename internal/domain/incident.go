@@ -131,17 +131,18 @@ func (in *Incident) Observe(sev Severity, t time.Time) {
 	}
 }
 
-// MaxTimeline bounds the minutes a timeline keeps (a day).
+// MaxTimeline is how many minutes a timeline keeps at least (a day).
 const MaxTimeline = 24 * 60
 
 // Timeline counts events per minute (Unix time / 60).
 type Timeline map[int64]int64
 
-// Add counts n events in minute m, forgetting minutes more than
-// MaxTimeline before the latest.
+// Add counts n events in minute m. Past twice MaxTimeline minutes it
+// forgets those more than MaxTimeline before the latest, so a timeline
+// holds one to two days and adding stays cheap on the ingest path.
 func (tl Timeline) Add(m, n int64) {
 	tl[m] += n
-	if len(tl) <= MaxTimeline {
+	if len(tl) <= 2*MaxTimeline {
 		return
 	}
 	latest := m

@@ -95,3 +95,6 @@ type Delivery struct {
 	Location string   `json:"location"`
 	Files    []string `json:"files,omitempty"`
 }
+
+// ErrNoIncident says a store holds no incident by the id asked for.
+var ErrNoIncident = errors.New("no such incident")

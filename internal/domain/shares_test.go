@@ -7,11 +7,16 @@ import (
 
 func TestTimelineKeepsTheLatestDay(t *testing.T) {
 	tl := Timeline{}
-	for m := int64(0); m < MaxTimeline+100; m++ {
+	for m := int64(0); m < 3*MaxTimeline; m++ {
 		tl.Add(m, 1)
 	}
-	if len(tl) > MaxTimeline || tl[0] != 0 || tl[MaxTimeline+99] != 1 {
-		t.Fatalf("%d minutes kept; oldest %d, newest %d", len(tl), tl[0], tl[MaxTimeline+99])
+	if len(tl) < MaxTimeline || len(tl) > 2*MaxTimeline || tl[0] != 0 || tl[3*MaxTimeline-1] != 1 {
+		t.Fatalf("%d minutes kept; oldest %d, newest %d", len(tl), tl[0], tl[3*MaxTimeline-1])
+	}
+	for m := int64(2 * MaxTimeline); m < 3*MaxTimeline; m++ {
+		if tl[m] != 1 {
+			t.Fatalf("minute %d of the latest day lost", m)
+		}
 	}
 	var merged Timeline
 	merged.Merge(Timeline{5: 2})

@@ -69,9 +69,6 @@ type Flush struct {
 	Keys   []domain.WindowKey
 }
 
-// Empty reports whether nothing was counted.
-func (f Flush) Empty() bool { return len(f.Counts) == 0 }
-
 // TakeShared returns the counts since the last flush and the error
 // templates to decide on, and starts counting afresh. Services are
 // redacted, as in incidents. Counts come sorted (service, series,

@@ -51,7 +51,7 @@ func (b *auditBackend) Write(seq int64, line []byte, lineHash string) error {
 	if err != nil {
 		return fmt.Errorf("write audit record: %w", err)
 	}
-	b.s.writes.n.Add(2)
+	b.s.writes.Add(2)
 	b.seq = seq
 	return nil
 }

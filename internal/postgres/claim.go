@@ -13,11 +13,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 )
 
-// ErrLeaseLost is returned when this replica no longer holds an incident's
-// lease (it expired and another replica claimed the incident): the work in
-// hand must stop, the other replica finishes it.
-var ErrLeaseLost = domain.ErrLeaseLost
-
 // Claim leases the most urgent unfinished incident that no live lease
 // holds and that is not in skip, to this replica for LeaseTTL. It returns
 // nil when there is none. Rows other replicas are claiming are skipped
@@ -49,7 +44,7 @@ func (s *Store) Claim(ctx context.Context, skip []domain.Fingerprint) (*domain.I
 		return nil, fmt.Errorf("claim an incident: %w", err)
 	}
 	if in != nil {
-		s.writes.n.Add(1)
+		s.writes.Add(1)
 	}
 	return in, nil
 }
@@ -64,9 +59,9 @@ func (s *Store) Renew(ctx context.Context, fp domain.Fingerprint) error {
 	if err != nil {
 		return fmt.Errorf("renew lease on %s: %w", fp, err)
 	}
-	s.writes.n.Add(1)
+	s.writes.Add(1)
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("renew lease on %s: %w", fp, ErrLeaseLost)
+		return fmt.Errorf("renew lease on %s: %w", fp, domain.ErrLeaseLost)
 	}
 	return nil
 }
@@ -78,7 +73,7 @@ func (s *Store) Release(ctx context.Context, fp domain.Fingerprint) error {
 		string(fp), s.replica); err != nil {
 		return fmt.Errorf("release lease on %s: %w", fp, err)
 	}
-	s.writes.n.Add(1)
+	s.writes.Add(1)
 	return nil
 }
 
@@ -101,15 +96,15 @@ func (s *Store) Advance(ctx context.Context, fp domain.Fingerprint, state domain
 	if err != nil {
 		return fmt.Errorf("advance %s to %s: %w", fp, state, err)
 	}
-	s.writes.n.Add(1)
+	s.writes.Add(1)
 	if tag.RowsAffected() == 1 {
 		return nil
 	}
 	var n int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM incidents WHERE fingerprint = $1`, string(fp)).Scan(&n); err == nil && n == 0 {
-		return fmt.Errorf("advance %s: %w", fp, errNoIncident)
+		return fmt.Errorf("advance %s: %w", fp, domain.ErrNoIncident)
 	}
-	return fmt.Errorf("advance %s to %s: %w", fp, state, ErrLeaseLost)
+	return fmt.Errorf("advance %s to %s: %w", fp, state, domain.ErrLeaseLost)
 }
 
 // BeginDelivery records that this replica is about to deliver run of an
@@ -125,7 +120,7 @@ func (s *Store) BeginDelivery(ctx context.Context, fp domain.Fingerprint, run in
 			return err
 		}
 		if owner != nil && *owner != s.replica {
-			return ErrLeaseLost
+			return domain.ErrLeaseLost
 		}
 		if _, err := s.exec(ctx, tx, `INSERT INTO deliveries (fingerprint, run, idempotency_key, replica, started_at) VALUES ($1, $2, $3, $4, now())
 			ON CONFLICT (fingerprint, run) DO UPDATE SET replica = excluded.replica WHERE deliveries.delivered_at IS NULL`,
@@ -161,29 +156,14 @@ func (s *Store) EndDelivery(ctx context.Context, fp domain.Fingerprint, run int,
 	if err != nil {
 		return fmt.Errorf("end delivery of %s: %w", fp, err)
 	}
-	s.writes.n.Add(1)
+	s.writes.Add(1)
 	if tag.RowsAffected() != 1 {
 		return fmt.Errorf("end delivery of %s run %d: already delivered or taken over", fp, run)
 	}
 	return nil
 }
 
-// Deliveries counts finished deliveries per fingerprint, one per run (for
-// tests and the status page).
+// Deliveries counts finished deliveries per fingerprint, one per run.
 func (s *Store) Deliveries(ctx context.Context) (map[domain.Fingerprint]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT fingerprint, count(*) FROM deliveries WHERE delivered_at IS NOT NULL GROUP BY fingerprint`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[domain.Fingerprint]int{}
-	for rows.Next() {
-		var fp string
-		var n int
-		if err := rows.Scan(&fp, &n); err != nil {
-			return nil, err
-		}
-		out[domain.Fingerprint(fp)] = n
-	}
-	return out, rows.Err()
+	return countBy[domain.Fingerprint](ctx, s, `SELECT fingerprint, count(*) FROM deliveries WHERE delivered_at IS NOT NULL GROUP BY fingerprint`)
 }

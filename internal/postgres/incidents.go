@@ -6,43 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/incidentrow"
 )
 
-type writeCounter struct{ n atomic.Int64 }
-
 // Writes is how many row-changing statements this store has sent.
-func (s *Store) Writes() int64 { return s.writes.n.Load() }
+func (s *Store) Writes() int64 { return s.writes.Load() }
 
 func (s *Store) exec(ctx context.Context, tx pgx.Tx, q string, args ...any) (int64, error) {
 	tag, err := tx.Exec(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
-	s.writes.n.Add(1)
+	s.writes.Add(1)
 	return tag.RowsAffected(), nil
-}
-
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only plain data types are marshalled here
-	}
-	return string(b)
-}
-
-func optJSON[T any](v T, empty bool) string {
-	if empty {
-		return ""
-	}
-	return mustJSON(v)
 }
 
 // Save records one source's incidents, their templates and the baselines.
@@ -162,7 +144,7 @@ func (s *Store) merged(ctx context.Context, tx pgx.Tx, keys []domain.WindowKey) 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("register first sightings: %w", err)
 	}
-	s.writes.n.Add(1)
+	s.writes.Add(1)
 	fps := make([]string, 0, len(out))
 	byFP := map[string]domain.WindowID{}
 	for id := range out {
@@ -311,19 +293,24 @@ const incidentCols = `fingerprint, service, severity, state, first_seen, last_se
 // replicas saving the same incident take turns.
 func (s *Store) upsertIncident(ctx context.Context, tx pgx.Tx, source string, in domain.Incident, now time.Time) error {
 	fp := string(in.Fingerprint)
-	if _, err := s.exec(ctx, tx, `INSERT INTO incidents (`+incidentCols+`, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 0, '[]', '[]', '[]', '', '', '', '', $7) ON CONFLICT (fingerprint) DO NOTHING`,
-		fp, in.Service, int(in.Severity), string(domain.StateNew), in.FirstSeen, in.LastSeen, now); err != nil {
+	// Make the row if there is none (readers never see it before the
+	// commit fills it), then lock it.
+	var made bool
+	err := tx.QueryRow(ctx, `INSERT INTO incidents (`+incidentCols+`, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 0, '[]', '[]', '[]', '', '', '', '', $7) ON CONFLICT (fingerprint) DO NOTHING RETURNING true`,
+		fp, in.Service, int(in.Severity), string(domain.StateNew), in.FirstSeen, in.LastSeen, now).Scan(&made)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
+	s.writes.Add(1)
 	var closed *time.Time
 	var runJSON string
 	existing, err := scanIncident(tx.QueryRow(ctx, `SELECT `+incidentCols+`, closed_last_seen, run FROM incidents WHERE fingerprint = $1 FOR UPDATE`, fp), &closed, &runJSON)
 	if err != nil {
 		return err
 	}
-	if existing.Count == 0 && len(existing.Templates) == 0 {
-		existing = nil // the row was just made
+	if made {
+		existing = nil
 	}
 	var shares []domain.Incident
 	rows, err := tx.Query(ctx, `SELECT count, templates, first_seen, last_seen, timeline FROM incident_sources WHERE fingerprint = $1 AND source <> $2 ORDER BY source`, fp, source)
@@ -337,15 +324,9 @@ func (s *Store) upsertIncident(ctx context.Context, tx pgx.Tx, source string, in
 			rows.Close()
 			return err
 		}
-		if tl != "" {
-			if err := json.Unmarshal([]byte(tl), &sh.Timeline); err != nil {
-				rows.Close()
-				return fmt.Errorf("decode timeline: %w", err)
-			}
-		}
-		if err := json.Unmarshal([]byte(tj), &sh.Templates); err != nil {
+		if err := incidentrow.DecodeShare(tj, tl, &sh); err != nil {
 			rows.Close()
-			return fmt.Errorf("decode templates: %w", err)
+			return err
 		}
 		shares = append(shares, sh)
 	}
@@ -361,62 +342,41 @@ func (s *Store) upsertIncident(ctx context.Context, tx pgx.Tx, source string, in
 	}
 	reopen := domain.Reopens(existing, closedAt, in, s.ReopenAfter)
 	m := domain.Combine(in, existing, shares)
+	c := incidentrow.Encode(m)
 	if _, err := s.exec(ctx, tx, `UPDATE incidents SET severity = $2, first_seen = $3, last_seen = $4, count = $5, reasons = $6, templates = $7,
 		samples = $8, stack = $9, source_location = $10, labels = $11, updated_at = $12, timeline = $13 WHERE fingerprint = $1`,
-		fp, int(m.Severity), m.FirstSeen, m.LastSeen, m.Count, mustJSON(m.Reasons), mustJSON(m.Templates), mustJSON(m.Samples), m.Stack,
-		optJSON(m.SourceLocation, m.SourceLocation == nil), optJSON(m.Labels, len(m.Labels) == 0), now, optJSON(m.Timeline, len(m.Timeline) == 0)); err != nil {
+		fp, int(m.Severity), m.FirstSeen, m.LastSeen, m.Count, c.Reasons, c.Templates, c.Samples, m.Stack,
+		c.SourceLocation, c.Labels, now, c.Timeline); err != nil {
 		return err
 	}
 	if reopen {
-		var prev struct {
-			Number int `json:"number"`
-		}
-		_ = json.Unmarshal([]byte(runJSON), &prev)
 		if _, err := s.exec(ctx, tx, `UPDATE incidents SET state = $2, run = $3, closed_last_seen = NULL, lease_owner = NULL, lease_until = NULL WHERE fingerprint = $1`,
-			fp, string(domain.StateNew), fmt.Sprintf(`{"number":%d}`, domain.NextRun(prev.Number))); err != nil {
+			fp, string(domain.StateNew), incidentrow.NewRun(incidentrow.RunNumber(runJSON))); err != nil {
 			return err
 		}
 	}
+	shareTemplates, shareTimeline := incidentrow.EncodeShare(share)
 	_, err = s.exec(ctx, tx, `INSERT INTO incident_sources (fingerprint, source, count, templates, first_seen, last_seen, timeline) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (fingerprint, source) DO UPDATE SET count = excluded.count, templates = excluded.templates,
 			first_seen = excluded.first_seen, last_seen = excluded.last_seen, timeline = excluded.timeline`,
-		fp, source, share.Count, mustJSON(share.Templates), share.FirstSeen, share.LastSeen, optJSON(share.Timeline, len(share.Timeline) == 0))
+		fp, source, share.Count, shareTemplates, share.FirstSeen, share.LastSeen, shareTimeline)
 	return err
 }
 
 func scanIncident(r pgx.Row, extra ...any) (*domain.Incident, error) {
 	var in domain.Incident
-	var fp, state, reasons, templates, samples, srcLoc, labels, timeline string
+	var c incidentrow.Columns
+	var fp, state string
 	var sev int
-	dest := append([]any{&fp, &in.Service, &sev, &state, &in.FirstSeen, &in.LastSeen, &in.Count, &reasons, &templates, &samples, &in.Stack, &srcLoc, &labels, &timeline}, extra...)
+	dest := append([]any{&fp, &in.Service, &sev, &state, &in.FirstSeen, &in.LastSeen, &in.Count, &c.Reasons, &c.Templates, &c.Samples, &in.Stack,
+		&c.SourceLocation, &c.Labels, &c.Timeline}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
-	if timeline != "" {
-		if err := json.Unmarshal([]byte(timeline), &in.Timeline); err != nil {
-			return nil, fmt.Errorf("decode incident %s: %w", fp, err)
-		}
-	}
-	in.FirstSeen, in.LastSeen = in.FirstSeen.UTC(), in.LastSeen.UTC()
-	if labels != "" {
-		if err := json.Unmarshal([]byte(labels), &in.Labels); err != nil {
-			return nil, fmt.Errorf("decode incident %s: %w", fp, err)
-		}
-	}
-	if srcLoc != "" {
-		in.SourceLocation = new(domain.SourceLocation)
-		if err := json.Unmarshal([]byte(srcLoc), in.SourceLocation); err != nil {
-			return nil, fmt.Errorf("decode incident %s: %w", fp, err)
-		}
-	}
 	in.Fingerprint, in.Severity, in.State = domain.Fingerprint(fp), domain.Severity(sev), domain.State(state)
-	for _, f := range []struct {
-		s string
-		v any
-	}{{reasons, &in.Reasons}, {templates, &in.Templates}, {samples, &in.Samples}} {
-		if err := json.Unmarshal([]byte(f.s), f.v); err != nil {
-			return nil, fmt.Errorf("decode incident %s: %w", fp, err)
-		}
+	in.FirstSeen, in.LastSeen = in.FirstSeen.UTC(), in.LastSeen.UTC()
+	if err := c.Decode(&in); err != nil {
+		return nil, err
 	}
 	return &in, nil
 }
@@ -449,7 +409,7 @@ func (s *Store) Incident(ctx context.Context, fp domain.Fingerprint) (*domain.In
 
 // Incidents lists every incident, most severe first.
 func (s *Store) Incidents(ctx context.Context) ([]domain.Incident, error) {
-	return s.query(ctx, `SELECT `+incidentCols+` FROM incidents WHERE count > 0 ORDER BY severity DESC, count DESC, first_seen, fingerprint`)
+	return s.query(ctx, `SELECT `+incidentCols+` FROM incidents ORDER BY severity DESC, count DESC, first_seen, fingerprint`)
 }
 
 // Pending lists incidents the pipeline has not finished, most severe first.
@@ -523,27 +483,32 @@ func (s *Store) TemplatesSince(ctx context.Context, mark int64) ([]domain.Templa
 
 // CountByState counts incidents in each state.
 func (s *Store) CountByState(ctx context.Context) (map[domain.State]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT state, count(*) FROM incidents WHERE count > 0 GROUP BY state`)
+	return countBy[domain.State](ctx, s, `SELECT state, count(*) FROM incidents GROUP BY state`)
+}
+
+// countBy reads a "SELECT key, count(*) ... GROUP BY key" into a map.
+func countBy[K ~string](ctx context.Context, s *Store, q string) (map[K]int, error) {
+	rows, err := s.pool.Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("count incidents: %w", err)
+		return nil, fmt.Errorf("count: %w", err)
 	}
 	defer rows.Close()
-	out := map[domain.State]int{}
+	out := map[K]int{}
 	for rows.Next() {
-		var st string
+		var k string
 		var n int
-		if err := rows.Scan(&st, &n); err != nil {
+		if err := rows.Scan(&k, &n); err != nil {
 			return nil, err
 		}
-		out[domain.State(st)] = n
+		out[K(k)] = n
 	}
 	return out, rows.Err()
 }
 
 // Find resolves an incident id given in full or as a unique prefix.
 func (s *Store) Find(ctx context.Context, id string) (*domain.Incident, json.RawMessage, error) {
-	if id == "" || strings.ContainsAny(id, `%_\`) {
-		return nil, nil, fmt.Errorf("bad incident id %q", id)
+	if err := incidentrow.CheckID(id); err != nil {
+		return nil, nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT fingerprint FROM incidents WHERE fingerprint LIKE $1 LIMIT 2`, id+"%")
 	if err != nil {
@@ -553,13 +518,11 @@ func (s *Store) Find(ctx context.Context, id string) (*domain.Incident, json.Raw
 	if err != nil {
 		return nil, nil, fmt.Errorf("find incident %s: %w", id, err)
 	}
-	switch len(fps) {
-	case 0:
-		return nil, nil, fmt.Errorf("no incident %s", id)
-	case 2:
-		return nil, nil, fmt.Errorf("incident id %s is ambiguous; give more of it", id)
+	fp, err := incidentrow.Resolve(id, fps)
+	if err != nil {
+		return nil, nil, err
 	}
-	in, err := s.Incident(ctx, domain.Fingerprint(fps[0]))
+	in, err := s.Incident(ctx, fp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -608,5 +571,3 @@ func (s *Store) PruneCounts(ctx context.Context, bucket int64) (int64, error) {
 	}
 	return tag.RowsAffected(), nil
 }
-
-var errNoIncident = errors.New("no such incident")

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,9 +42,8 @@ type Store struct {
 	ReopenAfter time.Duration
 	// LeaseTTL is how long a claim lasts without a heartbeat.
 	LeaseTTL time.Duration
-	// Writes counts statements that changed rows, for the benchmark and
-	// the store-writes metric.
-	writes writeCounter
+	// writes counts statements that changed rows (Writes).
+	writes atomic.Int64
 
 	pruneMu   sync.Mutex
 	lastPrune time.Time

@@ -14,12 +14,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/incidentrow"
 )
 
 // Store is an open incident database.
@@ -277,14 +277,6 @@ func (s *Store) SaveSeen(ctx context.Context, source string, baselines []domain.
 	return nil
 }
 
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only plain data types are marshalled here
-	}
-	return string(b)
-}
-
 // upsertIncident writes this source's share of an incident, then rebuilds
 // the incident's totals from every source's share. What is not counted per
 // source (samples, reasons, stack, state) is merged into what is stored.
@@ -303,11 +295,7 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 			rows.Close()
 			return err
 		}
-		if err := json.Unmarshal([]byte(tj), &sh.Templates); err != nil {
-			rows.Close()
-			return fmt.Errorf("decode templates: %w", err)
-		}
-		if err := decodeTimeline(tl, &sh.Timeline); err != nil {
+		if err := incidentrow.DecodeShare(tj, tl, &sh); err != nil {
 			rows.Close()
 			return err
 		}
@@ -336,6 +324,7 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 		reopen = domain.Reopens(existing, parseTS(closed), in, reopenAfter)
 	}
 	merged := domain.Combine(in, existing, shares)
+	c := incidentrow.Encode(merged)
 	_, err = tx.ExecContext(ctx, `INSERT INTO incidents
 		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at, source_location, labels, timeline)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -344,8 +333,7 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 			templates = excluded.templates, samples = excluded.samples, stack = excluded.stack, updated_at = excluded.updated_at,
 			source_location = excluded.source_location, labels = excluded.labels, timeline = excluded.timeline`,
 		string(in.Fingerprint), in.Service, int(merged.Severity), string(merged.State), ts(merged.FirstSeen), ts(merged.LastSeen),
-		merged.Count, mustJSON(merged.Reasons), mustJSON(merged.Templates), mustJSON(merged.Samples), merged.Stack, now, sourceLocationJSON(merged.SourceLocation), labelsJSON(merged.Labels),
-		timelineJSON(merged.Timeline))
+		merged.Count, c.Reasons, c.Templates, c.Samples, merged.Stack, now, c.SourceLocation, c.Labels, c.Timeline)
 	if err != nil {
 		return err
 	}
@@ -356,56 +344,17 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, run = ?, closed_last_seen = '' WHERE fingerprint = ?`,
-			string(domain.StateNew), fmt.Sprintf(`{"number":%d}`, domain.NextRun(RunNumber(runJSON))), string(in.Fingerprint)); err != nil {
+			string(domain.StateNew), incidentrow.NewRun(incidentrow.RunNumber(runJSON)), string(in.Fingerprint)); err != nil {
 			return err
 		}
 	}
+	shareTemplates, shareTimeline := incidentrow.EncodeShare(share)
 	_, err = tx.ExecContext(ctx, `INSERT INTO incident_sources (fingerprint, source, count, templates, first_seen, last_seen, timeline)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(fingerprint, source) DO UPDATE SET count = excluded.count, templates = excluded.templates,
 			first_seen = excluded.first_seen, last_seen = excluded.last_seen, timeline = excluded.timeline`,
-		string(in.Fingerprint), source, share.Count, mustJSON(share.Templates), ts(share.FirstSeen), ts(share.LastSeen), timelineJSON(share.Timeline))
+		string(in.Fingerprint), source, share.Count, shareTemplates, ts(share.FirstSeen), ts(share.LastSeen), shareTimeline)
 	return err
-}
-
-// RunNumber reads the run number from a stored run record (0 when empty).
-func RunNumber(runJSON string) int {
-	var prev struct {
-		Number int `json:"number"`
-	}
-	_ = json.Unmarshal([]byte(runJSON), &prev) // an empty run is run 0
-	return prev.Number
-}
-
-func timelineJSON(tl domain.Timeline) string {
-	if len(tl) == 0 {
-		return ""
-	}
-	return mustJSON(tl)
-}
-
-func decodeTimeline(s string, tl *domain.Timeline) error {
-	if s == "" {
-		return nil
-	}
-	if err := json.Unmarshal([]byte(s), tl); err != nil {
-		return fmt.Errorf("decode timeline: %w", err)
-	}
-	return nil
-}
-
-func labelsJSON(l map[string]string) string {
-	if len(l) == 0 {
-		return ""
-	}
-	return mustJSON(l)
-}
-
-func sourceLocationJSON(sl *domain.SourceLocation) string {
-	if sl == nil {
-		return ""
-	}
-	return mustJSON(sl)
 }
 
 type querier interface {
@@ -422,34 +371,17 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanIncident(r scanner) (*domain.Incident, error) {
 	var in domain.Incident
-	var fp, state, first, last, reasons, templates, samples, srcLoc, labels, timeline string
+	var c incidentrow.Columns
+	var fp, state, first, last string
 	var sev int
-	if err := r.Scan(&fp, &in.Service, &sev, &state, &first, &last, &in.Count, &reasons, &templates, &samples, &in.Stack, &srcLoc, &labels, &timeline); err != nil {
+	if err := r.Scan(&fp, &in.Service, &sev, &state, &first, &last, &in.Count, &c.Reasons, &c.Templates, &c.Samples, &in.Stack,
+		&c.SourceLocation, &c.Labels, &c.Timeline); err != nil {
 		return nil, err
-	}
-	if err := decodeTimeline(timeline, &in.Timeline); err != nil {
-		return nil, fmt.Errorf("incident %s: %w", fp, err)
-	}
-	if labels != "" {
-		if err := json.Unmarshal([]byte(labels), &in.Labels); err != nil {
-			return nil, fmt.Errorf("decode incident %s: %w", fp, err)
-		}
-	}
-	if srcLoc != "" {
-		in.SourceLocation = new(domain.SourceLocation)
-		if err := json.Unmarshal([]byte(srcLoc), in.SourceLocation); err != nil {
-			return nil, fmt.Errorf("decode incident %s: %w", fp, err)
-		}
 	}
 	in.Fingerprint, in.Severity, in.State = domain.Fingerprint(fp), domain.Severity(sev), domain.State(state)
 	in.FirstSeen, in.LastSeen = parseTS(first), parseTS(last)
-	for _, f := range []struct {
-		s string
-		v any
-	}{{reasons, &in.Reasons}, {templates, &in.Templates}, {samples, &in.Samples}} {
-		if err := json.Unmarshal([]byte(f.s), f.v); err != nil {
-			return nil, fmt.Errorf("decode incident %s: %w", fp, err)
-		}
+	if err := c.Decode(&in); err != nil {
+		return nil, err
 	}
 	return &in, nil
 }
@@ -548,8 +480,8 @@ func (s *Store) CountByState(ctx context.Context) (map[domain.State]int, error) 
 // Find resolves an incident id given in full or as a unique prefix (the
 // short fingerprint) to its incident and run.
 func (s *Store) Find(ctx context.Context, id string) (*domain.Incident, json.RawMessage, error) {
-	if id == "" || strings.ContainsAny(id, "%_") {
-		return nil, nil, fmt.Errorf("bad incident id %q", id)
+	if err := incidentrow.CheckID(id); err != nil {
+		return nil, nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT fingerprint FROM incidents WHERE fingerprint LIKE ? LIMIT 2`, id+"%")
 	if err != nil {
@@ -565,13 +497,14 @@ func (s *Store) Find(ctx context.Context, id string) (*domain.Incident, json.Raw
 		fps = append(fps, fp)
 	}
 	rows.Close()
-	switch len(fps) {
-	case 0:
-		return nil, nil, fmt.Errorf("no incident %s", id)
-	case 2:
-		return nil, nil, fmt.Errorf("incident id %s is ambiguous; give more of it", id)
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("find incident %s: %w", id, err)
 	}
-	in, err := s.Incident(ctx, domain.Fingerprint(fps[0]))
+	fp, err := incidentrow.Resolve(id, fps)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := s.Incident(ctx, fp)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,108 @@
+// Package incidentrow is how an incident is laid out in a store's row,
+// the same for the SQLite and the PostgreSQL store: the fields kept as
+// JSON text, a source's share, the run number inside the run record, and
+// how an id given in full or as a prefix resolves.
+package incidentrow
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+)
+
+// Columns are the incident fields a store keeps as JSON text. An absent
+// source location, label set or timeline is the empty string.
+type Columns struct {
+	Reasons, Templates, Samples      string
+	SourceLocation, Labels, Timeline string
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only plain data types are marshalled here
+	}
+	return string(b)
+}
+
+func optional(v any, empty bool) string {
+	if empty {
+		return ""
+	}
+	return mustJSON(v)
+}
+
+// Encode lays an incident's JSON fields out for a row.
+func Encode(in domain.Incident) Columns {
+	return Columns{Reasons: mustJSON(in.Reasons), Templates: mustJSON(in.Templates), Samples: mustJSON(in.Samples),
+		SourceLocation: optional(in.SourceLocation, in.SourceLocation == nil), Labels: optional(in.Labels, len(in.Labels) == 0),
+		Timeline: optional(in.Timeline, len(in.Timeline) == 0)}
+}
+
+// Decode reads the JSON fields back into in.
+func (c Columns) Decode(in *domain.Incident) error {
+	for _, f := range []struct {
+		name, s string
+		v       any
+	}{{"reasons", c.Reasons, &in.Reasons}, {"templates", c.Templates, &in.Templates}, {"samples", c.Samples, &in.Samples},
+		{"labels", c.Labels, &in.Labels}, {"timeline", c.Timeline, &in.Timeline}} {
+		if f.s == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(f.s), f.v); err != nil {
+			return fmt.Errorf("decode incident %s %s: %w", in.Fingerprint, f.name, err)
+		}
+	}
+	if c.SourceLocation != "" {
+		in.SourceLocation = new(domain.SourceLocation)
+		if err := json.Unmarshal([]byte(c.SourceLocation), in.SourceLocation); err != nil {
+			return fmt.Errorf("decode incident %s source location: %w", in.Fingerprint, err)
+		}
+	}
+	return nil
+}
+
+// EncodeShare lays a source's share out: its templates and timeline.
+func EncodeShare(sh domain.Incident) (templates, timeline string) {
+	return mustJSON(sh.Templates), optional(sh.Timeline, len(sh.Timeline) == 0)
+}
+
+// DecodeShare reads a share's templates and timeline back into sh.
+func DecodeShare(templates, timeline string, sh *domain.Incident) error {
+	return Columns{Templates: templates, Timeline: timeline}.Decode(sh)
+}
+
+// RunNumber reads the run number from a stored run record (0 when empty).
+func RunNumber(run string) int {
+	var r struct {
+		Number int `json:"number"`
+	}
+	_ = json.Unmarshal([]byte(run), &r) // an empty run is run 0
+	return r.Number
+}
+
+// NewRun is the record a re-opened incident's next run starts with.
+func NewRun(prev int) string { return fmt.Sprintf(`{"number":%d}`, domain.NextRun(prev)) }
+
+// CheckID refuses an id that is empty or would be a pattern in LIKE: it
+// names no incident.
+func CheckID(id string) error {
+	if id == "" || strings.ContainsAny(id, `%_\`) {
+		return fmt.Errorf("bad incident id %q: %w", id, domain.ErrNoIncident)
+	}
+	return nil
+}
+
+// Resolve picks the incident an id names from the fingerprints that
+// start with it (a store fetches at most two).
+func Resolve(id string, matches []string) (domain.Fingerprint, error) {
+	switch len(matches) {
+	case 0:
+		return "", fmt.Errorf("incident %s: %w", id, domain.ErrNoIncident)
+	case 1:
+		return domain.Fingerprint(matches[0]), nil
+	}
+	return "", fmt.Errorf("incident id %s is ambiguous; give more of it", id)
+}

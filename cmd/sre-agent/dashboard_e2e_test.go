@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
-	"github.com/cloud-sre-agent/sre-agent/internal/config"
 )
 
 // chromium is the browser the end-to-end test drives: $SRE_AGENT_CHROMIUM,
@@ -62,22 +60,10 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 	logPath := filepath.Join(dir, "app.log")
 	os.WriteFile(logPath, append(sample, []byte(injected+"\n")...), 0o644)
 	addr := freeAddr(t)
-	cfgPath := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf("http: {addr: %q}\ndelivery: {type: local, local: {dir: %s}}\n", addr, filepath.Join(dir, "out"))), 0o600)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var stdout, stderr bytes.Buffer
-	go func() {
-		done <- runAgent(ctx, cfg, filepath.Join(dir, "s.db"), []string{logPath}, true, strings.NewReader(""), &stdout, &stderr)
-	}()
+	a := startAgent(t, fmt.Sprintf("http: {addr: %q}\ndelivery: {type: local, local: {dir: %s}}\n", addr, filepath.Join(dir, "out")), logPath)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v\n%s", err, stderr.String())
+		if err := a.stop(); err != nil {
+			t.Errorf("agent: %v\n%s", err, a.Stderr.String())
 		}
 	}()
 	base := "http://" + addr
@@ -198,17 +184,7 @@ func TestDashboardBeyondLoopbackNeedsTheToken(t *testing.T) {
 			t.Setenv("SRE_TEST_DASHBOARD_TOKEN", "d4shb0ard-t0ken")
 			cfgYAML += "dashboard: {token: env://SRE_TEST_DASHBOARD_TOKEN}\n"
 		}
-		cfgPath := filepath.Join(dir, "c.yaml")
-		os.WriteFile(cfgPath, []byte(cfgYAML), 0o600)
-		cfg, err := config.Load(cfgPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() {
-			done <- runAgent(ctx, cfg, filepath.Join(dir, "s.db"), []string{sampleLog}, true, strings.NewReader(""), io.Discard, io.Discard)
-		}()
+		a := startAgent(t, cfgYAML, sampleLog)
 		base := "http://127.0.0.1:" + port
 		status := func(path, token string) int {
 			req, _ := http.NewRequest("GET", base+path, nil)
@@ -236,8 +212,7 @@ func TestDashboardBeyondLoopbackNeedsTheToken(t *testing.T) {
 		} else if got := status("/", ""); got != http.StatusForbidden {
 			t.Errorf("no authentication configured: %d", got)
 		}
-		cancel()
-		if err := <-done; err != nil {
+		if err := a.stop(); err != nil {
 			t.Fatalf("agent: %v", err)
 		}
 	}
@@ -246,21 +221,10 @@ func TestDashboardBeyondLoopbackNeedsTheToken(t *testing.T) {
 // dashboard.addr on loopback gives the UI its own listener (for kubectl
 // port-forward) while http.addr serves health and metrics only.
 func TestDashboardOwnLoopbackListener(t *testing.T) {
-	dir := t.TempDir()
 	_, mport, _ := net.SplitHostPort(freeAddr(t))
 	uiAddr := freeAddr(t)
-	cfgPath := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf("http: {addr: \"0.0.0.0:%s\"}\ndashboard: {addr: %q}\ndelivery: {type: local, local: {dir: %s}}\n",
-		mport, uiAddr, filepath.Join(dir, "out"))), 0o600)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- runAgent(ctx, cfg, filepath.Join(dir, "s.db"), []string{sampleLog}, true, strings.NewReader(""), io.Discard, io.Discard)
-	}()
+	a := startAgent(t, fmt.Sprintf("http: {addr: \"0.0.0.0:%s\"}\ndashboard: {addr: %q}\ndelivery: {type: local, local: {dir: %s}}\n",
+		mport, uiAddr, t.TempDir()), sampleLog)
 	code := func(url string) int {
 		resp, err := http.Get(url)
 		if err != nil {
@@ -281,8 +245,7 @@ func TestDashboardOwnLoopbackListener(t *testing.T) {
 	if got := code("http://127.0.0.1:" + mport + "/metrics"); got != 200 {
 		t.Errorf("metrics: %d", got)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := a.stop(); err != nil {
 		t.Fatal(err)
 	}
 }

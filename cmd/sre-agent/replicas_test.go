@@ -16,15 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
-	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/githubpr/githubtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/postgres/pgtest"
@@ -47,41 +42,6 @@ func logLines(t *testing.T) []string {
 	return out
 }
 
-// emulator is a pstest server holding lines on topic logs, subscription
-// agent.
-func emulator(t *testing.T, lines []string) *pstest.Server {
-	t.Helper()
-	srv := pstest.NewServer()
-	t.Cleanup(func() { srv.Close() })
-	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
-	ctx := context.Background()
-	client, err := gcppubsub.NewClient(ctx, "proj")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if _, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/proj/topics/logs"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: "projects/proj/subscriptions/agent",
-		Topic: "projects/proj/topics/logs", AckDeadlineSeconds: 10, MessageRetentionDuration: durationpb.New(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range lines {
-		srv.Publish("projects/proj/topics/logs", []byte(l), nil)
-	}
-	return srv
-}
-
-func allAcked(srv *pstest.Server) bool {
-	for _, m := range srv.Messages() {
-		if m.Acks == 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // counts is each incident's event count, by fingerprint.
 func counts(incs []domain.Incident) map[domain.Fingerprint]int64 {
 	out := map[domain.Fingerprint]int64{}
@@ -93,32 +53,20 @@ func counts(incs []domain.Incident) map[domain.Fingerprint]int64 {
 
 // singleAgent runs one agent on SQLite over the messages: the reference.
 func singleAgent(t *testing.T, lines []string) map[domain.Fingerprint]int64 {
-	srv := emulator(t, lines)
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
-store: {path: %s}
+	srv := emulator(t, messages(lines)...)
+	a := startAgent(t, fmt.Sprintf(`
 http: {addr: ""}
 delivery: {type: local, local: {dir: %s}}
 sources:
   - type: pubsub
     pubsub: {project: proj, subscription: agent, max_outstanding_messages: 100}
     decode: {format: auto}
-`, filepath.Join(dir, "s.db"), filepath.Join(dir, "out"))), 0o600)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var stdout, stderr bytes.Buffer
-	go func() { done <- runAgent(ctx, cfg, "", nil, false, strings.NewReader(""), &stdout, &stderr) }()
+`, t.TempDir()))
 	agenttest.WaitFor(t, "the single agent acknowledges every message", 60*time.Second, func() bool { return allAcked(srv) })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("single agent: %v\n%s", err, stderr.String())
+	if err := a.stop(); err != nil {
+		t.Fatalf("single agent: %v\n%s", err, a.Stderr.String())
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "s.db"))
+	st, err := sqlite.Open(context.Background(), a.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +76,15 @@ sources:
 		t.Fatal(err)
 	}
 	return counts(all)
+}
+
+// messages are lines as message payloads.
+func messages(lines []string) [][]byte {
+	out := make([][]byte, len(lines))
+	for i, l := range lines {
+		out[i] = []byte(l)
+	}
+	return out
 }
 
 type replica struct {
@@ -165,7 +122,7 @@ func TestThreeReplicasBehaveAsOne(t *testing.T) {
 		t.Fatalf("the reference found only %d incidents", len(want))
 	}
 
-	srv := emulator(t, lines)
+	srv := emulator(t, messages(lines)...)
 	dsn := pgtest.DSN(t)
 	gh := githubtest.New()
 	ghSrv := httptest.NewServer(gh)
@@ -319,7 +276,7 @@ func TestLeaseTakeoverAcrossProcesses(t *testing.T) {
 		t.Skip("starts agent processes")
 	}
 	lines := logLines(t)[:600]
-	srv := emulator(t, lines)
+	srv := emulator(t, messages(lines)...)
 	dsn := pgtest.DSN(t)
 	t.Setenv("SRE_TEST_PG_DSN", dsn)
 	// r3's model never answers: its first call hangs until r3 dies.

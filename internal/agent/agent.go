@@ -105,6 +105,7 @@ type Options struct {
 // Agent runs sources and the pipeline.
 type Agent struct {
 	store   Store
+	shared  SharedStore // the store, when replicas share it; else nil
 	pipe    Pipeline
 	audit   pipeline.Auditor
 	sources []Source
@@ -132,7 +133,8 @@ func New(store Store, pipe Pipeline, aud pipeline.Auditor, sources []Source, opt
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &Agent{store: store, pipe: pipe, audit: aud, sources: sources, opts: opts, red: redact.New(opts.Redact), log: opts.Log,
+	shared, _ := store.(SharedStore)
+	a := &Agent{store: store, shared: shared, pipe: pipe, audit: aud, sources: sources, opts: opts, red: redact.New(opts.Redact), log: opts.Log,
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_events_total",
 			Help: "Log events read, by source and severity."}, []string{"source", "severity"}),
 		parseErrs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_parse_errors_total",
@@ -276,7 +278,7 @@ func (a *Agent) newSpine(src Source, learnt ingest.Learnt) (*ingest.Spine, error
 	spine.DefaultService = src.Service
 	spine.ReopenAfter = a.opts.ReopenAfter
 	spine.Seed(learnt)
-	if _, ok := a.store.(SharedStore); ok {
+	if a.shared != nil {
 		spine.Share()
 	}
 	return spine, nil
@@ -356,14 +358,17 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, 
 		a.parseErrs.WithLabelValues(s.src.Name).Add(float64(d))
 	}
 	s.savedStats = st
-	if sh, ok := a.store.(SharedStore); ok && s.spine.Shared() {
-		return a.saveShared(ctx, sh, s, wake, seen)
+	var err error
+	if a.shared != nil {
+		err = a.saveShared(ctx, s, seen)
+	} else {
+		incidents := s.spine.Incidents()
+		if len(incidents) == 0 && len(seen) == 0 {
+			return nil
+		}
+		err = a.store.SaveSeen(ctx, s.key, s.spine.Baselines(), incidents, seen)
 	}
-	incidents := s.spine.Incidents()
-	if len(incidents) == 0 && len(seen) == 0 {
-		return nil
-	}
-	if err := a.store.SaveSeen(ctx, s.key, s.spine.Baselines(), incidents, seen); err != nil {
+	if err != nil {
 		a.saves.WithLabelValues(s.src.Name, "error").Inc()
 		return err
 	}
@@ -379,28 +384,22 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, 
 // store, the decision is taken on the sum, and what it finds is saved with
 // the message keys in the same transaction. Then the templates other
 // replicas registered are taken into this spine's miner.
-func (a *Agent) saveShared(ctx context.Context, sh SharedStore, s *sourceState, wake chan<- struct{}, seen []string) error {
+func (a *Agent) saveShared(ctx context.Context, s *sourceState, seen []string) error {
 	f := s.spine.TakeShared()
-	err := sh.SaveShared(ctx, s.key, f.Counts, f.Keys, func(m map[domain.WindowID]detect.Merged) ([]detect.KeyedBaseline, []domain.Incident) {
+	err := a.shared.SaveShared(ctx, s.key, f.Counts, f.Keys, func(m map[domain.WindowID]detect.Merged) ([]detect.KeyedBaseline, []domain.Incident) {
 		bases := s.spine.Decide(m)
 		return bases, s.spine.Incidents()
 	}, seen)
 	if err != nil {
-		a.saves.WithLabelValues(s.src.Name, "error").Inc()
 		return err
 	}
 	s.spine.Settle()
-	a.saves.WithLabelValues(s.src.Name, "ok").Inc()
-	ts, mark, err := sh.TemplatesSince(ctx, s.templateMark)
+	ts, mark, err := a.shared.TemplatesSince(ctx, s.templateMark)
 	if err != nil {
 		return err
 	}
 	s.templateMark = mark
 	s.spine.RestoreTemplates(ts)
-	select {
-	case wake <- struct{}{}:
-	default:
-	}
 	return nil
 }
 

@@ -105,16 +105,7 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 		case m := <-in:
 			// Take what else is waiting too: one store lookup for the
 			// keys of all of them.
-			msgs := []Message{m}
-			for more := true; more && len(msgs) < lookupBatch; {
-				select {
-				case m := <-in:
-					msgs = append(msgs, m)
-				default:
-					more = false
-				}
-			}
-			if err := c.handleAll(msgs); err != nil {
+			if err := c.handleAll(waiting(in, []Message{m}, lookupBatch)); err != nil {
 				c.nackAll()
 				return err
 			}
@@ -140,16 +131,7 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 			c.nackAll()
 			return errors.New("the transport did not stop within the shutdown grace; unsaved messages were nacked")
 		case rerr := <-recvDone:
-			var rest []Message
-			for drained := false; !drained; {
-				select {
-				case m := <-in:
-					rest = append(rest, m)
-				default:
-					drained = true
-				}
-			}
-			if err := c.handleAll(rest); err != nil {
+			if err := c.handleAll(waiting(in, nil, cap(in))); err != nil {
 				c.nackAll()
 				return err
 			}
@@ -162,6 +144,19 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 			return nil
 		}
 	}
+}
+
+// waiting appends to ms what in holds now, without waiting, up to limit.
+func waiting(in <-chan Message, ms []Message, limit int) []Message {
+	for len(ms) < limit {
+		select {
+		case m := <-in:
+			ms = append(ms, m)
+		default:
+			return ms
+		}
+	}
+	return ms
 }
 
 type consumer struct {

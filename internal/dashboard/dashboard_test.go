@@ -25,7 +25,7 @@ var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 type fakeStore struct {
 	broken bool
 	incs   []domain.Incident
-	runs map[domain.Fingerprint]json.RawMessage
+	runs   map[domain.Fingerprint]json.RawMessage
 }
 
 func (f *fakeStore) Incidents(context.Context) ([]domain.Incident, error) { return f.incs, nil }

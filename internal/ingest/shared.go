@@ -42,9 +42,6 @@ func (s *Spine) Share() {
 		candidates: map[detect.TemplateKey]*building{}}
 }
 
-// Shared reports whether the spine detects on merged counts.
-func (s *Spine) Shared() bool { return s.shared != nil }
-
 func (sh *shared) count(service string, bucket int64, isErr bool, key detect.TemplateKey, t time.Time) {
 	sb := svcBucket{service, bucket}
 	sh.all[sb]++

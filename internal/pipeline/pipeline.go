@@ -225,39 +225,10 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 // Drain processes every pending incident that is due. It reports how many
 // it moved forward and whether any are still waiting for a retry.
 func (p *Pipeline) Drain(ctx context.Context) (moved int, waiting bool, err error) {
-	if cl, ok := p.store.(Claimer); ok {
-		return p.drainClaimed(ctx, cl)
-	}
-	pending, err := p.store.Pending(ctx, 1000)
+	next, process, err := p.work(ctx)
 	if err != nil {
 		return 0, false, err
 	}
-	for _, in := range pending {
-		if p.stopped() {
-			return moved, true, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return moved, true, err
-		}
-		before := in.State
-		state, err := p.Process(ctx, in)
-		if err != nil {
-			return moved, true, err
-		}
-		if state != before {
-			moved++
-		}
-		if !state.Terminal() {
-			waiting = true
-		}
-	}
-	return moved, waiting, nil
-}
-
-// drainClaimed works incidents one claim at a time, each under a lease
-// kept alive by a heartbeat, until none is left to claim.
-func (p *Pipeline) drainClaimed(ctx context.Context, cl Claimer) (moved int, waiting bool, err error) {
-	var done []domain.Fingerprint
 	for {
 		if p.stopped() {
 			return moved, true, nil
@@ -265,16 +236,15 @@ func (p *Pipeline) drainClaimed(ctx context.Context, cl Claimer) (moved int, wai
 		if err := ctx.Err(); err != nil {
 			return moved, true, err
 		}
-		in, err := cl.Claim(ctx, done)
+		in, err := next()
 		if err != nil {
 			return moved, true, err
 		}
 		if in == nil {
 			return moved, waiting, nil
 		}
-		done = append(done, in.Fingerprint)
 		before := in.State
-		state, err := p.processLeased(ctx, cl, *in)
+		state, err := process(*in)
 		if err != nil {
 			return moved, true, err
 		}
@@ -285,6 +255,36 @@ func (p *Pipeline) drainClaimed(ctx context.Context, cl Claimer) (moved int, wai
 			waiting = true
 		}
 	}
+}
+
+// work is where Drain takes incidents from and how it runs each: the
+// store's pending list, or, from a store replicas share, one claim at a
+// time, each under a lease kept alive by a heartbeat.
+func (p *Pipeline) work(ctx context.Context) (next func() (*domain.Incident, error), process func(domain.Incident) (domain.State, error), err error) {
+	if cl, ok := p.store.(Claimer); ok {
+		var done []domain.Fingerprint
+		next = func() (*domain.Incident, error) {
+			in, err := cl.Claim(ctx, done)
+			if in != nil {
+				done = append(done, in.Fingerprint)
+			}
+			return in, err
+		}
+		return next, func(in domain.Incident) (domain.State, error) { return p.processLeased(ctx, cl, in) }, nil
+	}
+	pending, err := p.store.Pending(ctx, 1000)
+	if err != nil {
+		return nil, nil, err
+	}
+	next = func() (*domain.Incident, error) {
+		if len(pending) == 0 {
+			return nil, nil
+		}
+		in := pending[0]
+		pending = pending[1:]
+		return &in, nil
+	}
+	return next, func(in domain.Incident) (domain.State, error) { return p.Process(ctx, in) }, nil
 }
 
 // processLeased runs Process while a heartbeat renews the lease. A lost

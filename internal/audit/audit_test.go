@@ -143,5 +143,20 @@ func FuzzVerify(f *testing.F) {
 		if err == nil && sum.Records > 0 && sum.LastSeq != int64(sum.Records) {
 			t.Fatalf("verified %d records ending at seq %d", sum.Records, sum.LastSeq)
 		}
+		// The reader the dashboard uses: a verified log reads back whole.
+		recs, rerr := ReadRecords(strings.NewReader(s))
+		if err == nil && (rerr != nil || len(recs) != sum.Records) {
+			t.Fatalf("a verified log of %d records read back as %d: %v", sum.Records, len(recs), rerr)
+		}
 	})
+}
+
+func TestReadRecordsNamesTheBadLine(t *testing.T) {
+	recs, err := ReadRecords(strings.NewReader(`{"seq":1,"kind":"stage","prev_hash":"","hash":"h"}` + "\n{broken\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 2") || len(recs) != 1 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	if recs, err := ReadFile(t.TempDir() + "/absent.jsonl"); err != nil || recs != nil {
+		t.Fatalf("a missing log: %v %v", recs, err)
+	}
 }

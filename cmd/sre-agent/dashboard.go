@@ -42,14 +42,8 @@ func (p pgTrail) Verify(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	n := 0
-	for _, r := range res {
-		if r.Err != nil {
-			return "", fmt.Errorf("replica %s: %w", r.Replica, r.Err)
-		}
-		n += r.Summary.Records
-	}
-	return fmt.Sprintf("%d replicas' chains, %d records, every head matches", len(res), n), nil
+	n, err := postgres.Verdict(res)
+	return fmt.Sprintf("%d replicas' chains, %d records, every head matches", len(res), n), err
 }
 
 // buildDashboard is the web UI for the run command, or nil when it is off.

@@ -259,6 +259,9 @@ sources:
 			break
 		}
 	}
+	if use := execute(t, "", "--config", cfgPath, "usage"); !strings.Contains(use, "offline") {
+		t.Errorf("usage against PostgreSQL counts no model calls:\n%s", use)
+	}
 	out := execute(t, "", "--config", cfgPath, "audit", "verify")
 	for _, r := range []string{"r0", "r1", "r2"} {
 		if !strings.Contains(out, "ok: replica "+r+":") {

@@ -170,6 +170,20 @@ type closingStore struct {
 
 func (c closingStore) Close() error { return errors.Join(c.incidentStore.Close(), c.closeAudit()) }
 
+// auditRecords reads the audit records: the log file, or every replica's
+// chain in PostgreSQL.
+func auditRecords(ctx context.Context, cfg config.Config, p paths) ([]audit.Record, error) {
+	if cfg.Store.Type != "postgres" {
+		return audit.ReadFile(p.audit)
+	}
+	st, closeAudit, err := openStoreCLI(ctx, cfg, p)
+	if err != nil {
+		return nil, err
+	}
+	defer closingStore{st, closeAudit}.Close()
+	return st.(*postgres.Store).AuditRecords(ctx)
+}
+
 // replicaChains verifies every replica's audit chain in PostgreSQL.
 func replicaChains(ctx context.Context, cfg config.Config, p paths) ([]postgres.ChainResult, error) {
 	st, closeAudit, err := openStoreCLI(ctx, cfg, p)
@@ -187,14 +201,7 @@ func verifyChains(ctx context.Context, cfg config.Config, p paths) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, r := range res {
-		if r.Err != nil {
-			return n, fmt.Errorf("replica %s: %w", r.Replica, r.Err)
-		}
-		n += r.Summary.Records
-	}
-	return n, nil
+	return postgres.Verdict(res)
 }
 
 // verifyReplicaChains checks every replica's audit chain in PostgreSQL.

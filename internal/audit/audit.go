@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 )
@@ -376,4 +377,65 @@ func ReadRecords(r io.Reader) ([]Record, error) {
 		out = append(out, rec)
 	}
 	return out, sc.Err()
+}
+
+// Spend is one provider and model's model calls on a day, as the audit
+// records them.
+type Spend struct {
+	Provider     string  `json:"provider"`
+	Model        string  `json:"model"`
+	Calls        int     `json:"calls"`
+	Cached       int     `json:"cached"`
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
+	CostUSD      float64 `json:"cost_usd"`
+}
+
+// SpendOn sums the model calls recs record on day (UTC, YYYY-MM-DD) by
+// provider and model, in that order.
+func SpendOn(recs []Record, day string) []Spend {
+	by := map[[2]string]*Spend{}
+	for _, rec := range recs {
+		if rec.Kind != KindModelCall || rec.Time.UTC().Format(time.DateOnly) != day {
+			continue
+		}
+		str := func(k string) string { s, _ := rec.Fields[k].(string); return s }
+		key := [2]string{str("provider"), str("model")}
+		s := by[key]
+		if s == nil {
+			s = &Spend{Provider: key[0], Model: key[1]}
+			by[key] = s
+		}
+		s.Calls++
+		if c, _ := rec.Fields["cached"].(bool); c {
+			s.Cached++
+		}
+		s.InputTokens += int64(number(rec.Fields["input_tokens"]))
+		s.OutputTokens += int64(number(rec.Fields["output_tokens"]))
+		s.CostUSD += number(rec.Fields["cost_usd"])
+	}
+	out := make([]Spend, 0, len(by))
+	for _, s := range by {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Provider != out[j].Provider {
+			return out[i].Provider < out[j].Provider
+		}
+		return out[i].Model < out[j].Model
+	})
+	return out
+}
+
+// number reads a field's number as records hold it: a float64 when read
+// back, a json.Number as Append stores it.
+func number(v any) float64 {
+	switch n := v.(type) {
+	case float64:
+		return n
+	case json.Number:
+		f, _ := n.Float64()
+		return f
+	}
+	return 0
 }

@@ -2,11 +2,14 @@ package audit
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeLog appends n records and returns the log's path and lines.
@@ -158,5 +161,22 @@ func TestReadRecordsNamesTheBadLine(t *testing.T) {
 	}
 	if recs, err := ReadFile(t.TempDir() + "/absent.jsonl"); err != nil || recs != nil {
 		t.Fatalf("a missing log: %v %v", recs, err)
+	}
+}
+
+func TestSpendOnSumsTheDaysModelCalls(t *testing.T) {
+	day := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	recs := []Record{
+		{Time: day, Kind: KindModelCall, Fields: map[string]any{"provider": "gemini", "model": "m", "input_tokens": 100.0, "output_tokens": json.Number("20"), "cost_usd": 0.5}},
+		{Time: day.Add(time.Hour), Kind: KindModelCall, Fields: map[string]any{"provider": "gemini", "model": "m", "input_tokens": 10.0, "cached": true}},
+		{Time: day, Kind: KindModelCall, Fields: map[string]any{"provider": "anthropic", "model": "c", "cost_usd": json.Number("0.25")}},
+		{Time: day.AddDate(0, 0, -1), Kind: KindModelCall, Fields: map[string]any{"provider": "gemini", "model": "m", "input_tokens": 999.0}},
+		{Time: day, Kind: KindDelivery},
+	}
+	got := SpendOn(recs, "2026-11-28")
+	want := []Spend{{Provider: "anthropic", Model: "c", Calls: 1, CostUSD: 0.25},
+		{Provider: "gemini", Model: "m", Calls: 2, Cached: 1, InputTokens: 110, OutputTokens: 20, CostUSD: 0.5}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 }

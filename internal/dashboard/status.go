@@ -131,14 +131,10 @@ func (d *dashboard) status(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		d.o.Log.Error("dashboard: read audit", "error", err)
 	}
-	today := d.o.Now().UTC().Format(time.DateOnly)
-	for _, rec := range recs {
-		if rec.Kind != audit.KindModelCall || rec.Time.UTC().Format(time.DateOnly) != today {
-			continue
-		}
-		data.CallsToday++
-		data.TokensToday += int64(num(rec.Fields["input_tokens"]) + num(rec.Fields["output_tokens"]))
-		data.CostToday += num(rec.Fields["cost_usd"])
+	for _, sp := range audit.SpendOn(recs, d.o.Now().UTC().Format(time.DateOnly)) {
+		data.CallsToday += sp.Calls
+		data.TokensToday += sp.InputTokens + sp.OutputTokens
+		data.CostToday += sp.CostUSD
 	}
 	if d.o.Budget.Tokens > 0 {
 		data.TokenShare = float64(data.TokensToday) / float64(d.o.Budget.Tokens)
@@ -147,16 +143,4 @@ func (d *dashboard) status(w http.ResponseWriter, r *http.Request) {
 		data.CostShare = data.CostToday / d.o.Budget.CostUSD
 	}
 	d.render(w, "status", http.StatusOK, data)
-}
-
-// num reads an audit field's number (json.Number or float64).
-func num(v any) float64 {
-	switch n := v.(type) {
-	case float64:
-		return n
-	case interface{ Float64() (float64, error) }:
-		f, _ := n.Float64()
-		return f
-	}
-	return 0
 }

@@ -140,3 +140,16 @@ func (s *Store) AuditRecords(ctx context.Context) ([]audit.Record, error) {
 	}
 	return audit.ReadRecords(&buf)
 }
+
+// Verdict folds chain results into one: the records verified, or the first
+// broken chain.
+func Verdict(res []ChainResult) (int, error) {
+	n := 0
+	for _, r := range res {
+		if r.Err != nil {
+			return n, fmt.Errorf("replica %s: %w", r.Replica, r.Err)
+		}
+		n += r.Summary.Records
+	}
+	return n, nil
+}

@@ -95,7 +95,7 @@ func TestPathRules(t *testing.T) {
 func TestUnsafePathsDirectly(t *testing.T) {
 	g := gate(t, DefaultConfig())
 	for _, p := range []string{"/etc/passwd", "a/./b", "a//b", "..", "x\\y", ".git/hooks/pre-commit", "sub/.git/config"} {
-		if g.pathProblem(p) == "" {
+		if _, reason := g.pathProblem(p); reason == "" {
 			t.Errorf("%q passed", p)
 		}
 	}
@@ -125,9 +125,9 @@ func TestLimitsAndShape(t *testing.T) {
 	}
 }
 
-func TestDefaultDenyCanBeLiftedOnlyByName(t *testing.T) {
+func TestClassCanBeLiftedOnlyByName(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.AllowDefaultDenied = []string{"**/*.tf"}
+	cfg.AllowClasses = []string{"infra"}
 	diff := "--- a/main.tf\n+++ b/main.tf\n@@ -1 +1 @@\n-a\n+b\n"
 	if d := gate(t, cfg).Check("x", diff); !d.Allowed {
 		t.Fatalf("lifted pattern still denies: %+v", d.Violations)
@@ -157,7 +157,7 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("allowed=%v with %d violations", d.Allowed, len(d.Violations))
 		}
 		for _, p := range d.Files {
-			if d.Allowed && g.pathProblem(p) != "" {
+			if _, reason := g.pathProblem(p); d.Allowed && reason != "" {
 				t.Fatalf("allowed a diff touching %q", p)
 			}
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/scm"
@@ -55,6 +56,10 @@ type Config struct {
 	// LogQueryURL, when set, is linked from the body; {fingerprint} and
 	// {service} are filled in.
 	LogQueryURL string `yaml:"log_query_url"`
+	// LinkHosts are hosts, beyond github.com (or the Enterprise host) and
+	// the log console, that untrusted text may link to in what the agent
+	// writes.
+	LinkHosts []string `yaml:"link_hosts"`
 	// MaxAttempts bounds retries of one API call (rate limits, 5xx).
 	MaxAttempts int `yaml:"max_attempts"`
 }
@@ -165,12 +170,13 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 				pr.GetNumber(), pr.ClosedAt.Format(time.RFC3339))
 		}
 	}
-	title := scm.Title(p)
-	body, err := scm.Body(p, t.cfg.LogQueryURL)
+	md := scm.Links(t.cfg.BaseURL, t.cfg.LogQueryURL, t.cfg.LinkHosts)
+	title := scm.Title(p, md)
+	body, err := scm.Body(p, t.cfg.LogQueryURL, md)
 	if err != nil {
 		return pipeline.Delivery{}, err
 	}
-	files, _, err := scm.Files(p, t.cfg.ReportDir, t.fetch(ctx))
+	files, _, err := scm.Files(p, t.cfg.ReportDir, md, t.fetch(ctx))
 	if err != nil {
 		return pipeline.Delivery{}, err
 	}
@@ -321,7 +327,7 @@ func (t *Target) commit(ctx context.Context, branch string, p pipeline.Proposal,
 		return err
 	}
 	who := &github.CommitAuthor{Name: github.Ptr(t.cfg.AuthorName), Email: github.Ptr(t.cfg.AuthorEmail), Date: &github.Timestamp{Time: t.now()}}
-	msg := fmt.Sprintf("sre-agent: proposed fix for incident %s\n\n%s", p.Incident.Fingerprint.Short(), p.Remediation.Summary)
+	msg := fmt.Sprintf("sre-agent: proposed fix for incident %s\n\n%s", p.Incident.Fingerprint.Short(), inert.Markdown{}.Text(p.Remediation.Summary))
 	var c *github.Commit
 	if err := t.call(ctx, func() (*github.Response, error) {
 		var resp *github.Response

@@ -14,6 +14,7 @@ import (
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/scm"
@@ -33,6 +34,9 @@ type Config struct {
 	ReportDir          string        `yaml:"report_dir"`
 	SuppressAfterClose time.Duration `yaml:"suppress_after_close"`
 	LogQueryURL        string        `yaml:"log_query_url"`
+	// LinkHosts are hosts, beyond the GitLab host and the log console,
+	// that untrusted text may link to in what the agent writes.
+	LinkHosts []string `yaml:"link_hosts"`
 }
 
 // Validate checks the settings.
@@ -104,12 +108,13 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 			return pipeline.Delivery{}, scm.Reject("suppressed", "merge request !%d for this incident was closed without merging on %s", mr.IID, mr.ClosedAt.Format(time.RFC3339))
 		}
 	}
-	title := scm.Title(p)
-	body, err := scm.Body(p, t.cfg.LogQueryURL)
+	md := scm.Links(t.cfg.BaseURL, t.cfg.LogQueryURL, t.cfg.LinkHosts)
+	title := scm.Title(p, md)
+	body, err := scm.Body(p, t.cfg.LogQueryURL, md)
 	if err != nil {
 		return pipeline.Delivery{}, err
 	}
-	files, isNew, err := scm.Files(p, t.cfg.ReportDir, func(name string) (string, error) {
+	files, isNew, err := scm.Files(p, t.cfg.ReportDir, md, func(name string) (string, error) {
 		b, _, err := t.gl.RepositoryFiles.GetRawFile(pid, name, &gitlab.GetRawFileOptions{Ref: gitlab.Ptr(t.cfg.BaseBranch)}, gitlab.WithContext(ctx))
 		return string(b), err
 	})
@@ -132,7 +137,7 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 	// The commit starts the branch from the base branch; a branch left by
 	// a failed attempt is reset onto the base and reused (force).
 	opt := &gitlab.CreateCommitOptions{Branch: gitlab.Ptr(branch), StartBranch: gitlab.Ptr(t.cfg.BaseBranch), Actions: actions,
-		CommitMessage: gitlab.Ptr("sre-agent: proposed fix for incident " + p.Incident.Fingerprint.Short() + "\n\n" + p.Remediation.Summary)}
+		CommitMessage: gitlab.Ptr("sre-agent: proposed fix for incident " + p.Incident.Fingerprint.Short() + "\n\n" + inert.Markdown{}.Text(p.Remediation.Summary))}
 	if t.cfg.AuthorName != "" {
 		opt.AuthorName, opt.AuthorEmail = gitlab.Ptr(t.cfg.AuthorName), gitlab.Ptr(t.cfg.AuthorEmail)
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/report"
@@ -30,6 +31,9 @@ type Config struct {
 	Dir string `yaml:"dir"`
 	// RepoPath, when set, is the git work tree patches must apply to.
 	RepoPath string `yaml:"repo_path"`
+	// LinkHosts are the hosts untrusted text in a report may link to
+	// (none by default: a local report links nowhere).
+	LinkHosts []string `yaml:"link_hosts"`
 }
 
 // Validate checks the settings.
@@ -86,7 +90,7 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 		files = append(files, patch)
 	}
 	var md bytes.Buffer
-	if err := report.Markdown(&md, p); err != nil {
+	if err := report.Markdown(&md, p, inert.Markdown{Hosts: t.cfg.LinkHosts}); err != nil {
 		return pipeline.Delivery{}, err
 	}
 	if len(files) > 0 {

@@ -6,22 +6,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 // Markdown writes a proposal as a report a person reviews: the incident,
 // its evidence, the triage, the root cause and the proposed fix. Log text
 // and model text are untrusted: log text goes into code blocks whose fence
-// it cannot close, and prose has its HTML escaped.
-func Markdown(w io.Writer, p pipeline.Proposal) error {
+// it cannot close, and every other untrusted string (service, labels,
+// model prose) is rendered inert by md (links live only to md's hosts).
+func Markdown(w io.Writer, p pipeline.Proposal, md inert.Markdown) error {
+	prose, cell := md.Text, md.Line
 	in := p.Incident
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Incident %s: %s in %s\n\n", in.Fingerprint.Short(), prose(p.Triage.Category), prose(in.Service))
+	fmt.Fprintf(&b, "# Incident %s: %s in %s\n\n", in.Fingerprint.Short(), cell(p.Triage.Category), cell(in.Service))
 	b.WriteString("> Proposed by sre-agent for human review. Nothing here has been applied.\n\n")
 	if len(p.Attention) > 0 {
 		b.WriteString("> **Needs human attention**: the logs of this incident contain text written like instructions to a model. It was treated as data; check the proposal with that in mind.\n>\n")
 		for _, f := range p.Attention {
-			fmt.Fprintf(&b, "> - %s: %s\n", prose(f.Rule), code(f.Excerpt))
+			fmt.Fprintf(&b, "> - %s: %s\n", cell(f.Rule), code(f.Excerpt))
 		}
 		b.WriteString("\n")
 	}
@@ -55,15 +58,15 @@ func Markdown(w io.Writer, p pipeline.Proposal) error {
 	}
 	t := p.Triage
 	fmt.Fprintf(&b, "\n## Triage\n\n- Category: %s\n- Severity: %s\n- Actionable: %v\n- Confidence: %.2f\n\n%s\n",
-		prose(t.Category), prose(t.Severity), t.Actionable, t.Confidence, prose(t.Reasoning))
+		cell(t.Category), cell(t.Severity), t.Actionable, t.Confidence, prose(t.Reasoning))
 	a := p.Analysis
 	fmt.Fprintf(&b, "\n## Root cause (confidence %.2f)\n\n%s\n", a.Confidence, prose(a.RootCause))
 	if len(a.Evidence) > 0 {
 		b.WriteString("\nEvidence:\n\n")
 		for _, e := range a.Evidence {
-			fmt.Fprintf(&b, "- %s: %s", prose(e.Kind), code(e.Ref))
+			fmt.Fprintf(&b, "- %s: %s", cell(e.Kind), code(e.Ref))
 			if e.Note != "" {
-				fmt.Fprintf(&b, " (%s)", prose(e.Note))
+				fmt.Fprintf(&b, " (%s)", cell(e.Note))
 			}
 			b.WriteByte('\n')
 		}
@@ -77,23 +80,23 @@ func Markdown(w io.Writer, p pipeline.Proposal) error {
 			}
 			fmt.Fprintf(&b, "- %s", code(loc))
 			if f.Reason != "" {
-				fmt.Fprintf(&b, ": %s", prose(f.Reason))
+				fmt.Fprintf(&b, ": %s", cell(f.Reason))
 			}
 			b.WriteByte('\n')
 		}
 	}
 	r := p.Remediation
-	fmt.Fprintf(&b, "\n## Proposal (risk: %s)\n\n%s\n", prose(r.Risk), prose(r.Summary))
+	fmt.Fprintf(&b, "\n## Proposal (risk: %s)\n\n%s\n", cell(r.Risk), prose(r.Summary))
 	if len(r.Steps) > 0 {
 		b.WriteString("\nSteps:\n\n")
 		for i, s := range r.Steps {
-			fmt.Fprintf(&b, "%d. %s\n", i+1, prose(s))
+			fmt.Fprintf(&b, "%d. %s\n", i+1, cell(s))
 		}
 	}
 	if len(r.TestPlan) > 0 {
 		b.WriteString("\nTest plan:\n\n")
 		for _, s := range r.TestPlan {
-			fmt.Fprintf(&b, "- [ ] %s\n", prose(s))
+			fmt.Fprintf(&b, "- [ ] %s\n", cell(s))
 		}
 	}
 	if r.Diff != "" {
@@ -105,12 +108,12 @@ func Markdown(w io.Writer, p pipeline.Proposal) error {
 		if !v.Passed() {
 			status = "did not pass"
 		}
-		fmt.Fprintf(&b, "\n### Validation (%s)\n\n%s\n", status, prose(v.Summary()))
+		fmt.Fprintf(&b, "\n### Validation (%s)\n\n%s", status, fence(v.Summary(), "text"))
 	}
 	if len(p.Code) > 0 {
 		b.WriteString("\n### Code read\n\n")
 		for _, w := range p.Code {
-			fmt.Fprintf(&b, "- %s lines %d-%d (version %s): %s\n", code(w.Path), w.Start, w.End, w.Version, prose(w.Why))
+			fmt.Fprintf(&b, "- %s lines %d-%d (version %s): %s\n", code(w.Path), w.Start, w.End, cell(w.Version), cell(w.Why))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -124,9 +127,13 @@ func fence(text, lang string) string {
 	return f + lang + "\n" + strings.TrimRight(text, "\n") + "\n" + f + "\n"
 }
 
-// code is inline code that its content cannot close.
+// code is inline code that its content cannot close; code spans are
+// never linked or mentioned.
 func code(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(inert.Terminal(s), "\n", " ")
+	if len(s) > inert.MaxLine {
+		s = s[:inert.MaxLine] + "…"
+	}
 	f := strings.Repeat("`", longestBackticks(s)+1)
 	return f + " " + s + " " + f
 }
@@ -143,16 +150,6 @@ func longestBackticks(s string) int {
 		}
 	}
 	return longest
-}
-
-var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
-// prose escapes HTML so untrusted text renders as text.
-func prose(s string) string { return htmlEscaper.Replace(s) }
-
-// cell is prose fit for one table cell.
-func cell(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(prose(s), "|", "\\|"), "\n", " ")
 }
 
 func indent(s, pre string) string {

@@ -9,10 +9,14 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 )
 
-// Text writes incidents as a readable list, in the order given.
+// Text writes incidents as a readable list, in the order given. Log text
+// is shown with its control characters escaped (inert.Terminal), so a
+// line cannot drive the terminal it is printed on.
 func Text(w io.Writer, incidents []domain.Incident) error {
+	tt := inert.Terminal
 	if len(incidents) == 0 {
 		_, err := fmt.Fprintln(w, "no incidents")
 		return err
@@ -22,7 +26,7 @@ func Text(w io.Writer, incidents []domain.Incident) error {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "incident %s  %s  service=%s  events=%d\n", in.Fingerprint, in.Severity, in.Service, in.Count)
+		fmt.Fprintf(&b, "incident %s  %s  service=%s  events=%d\n", in.Fingerprint, in.Severity, tt(in.Service), in.Count)
 		fmt.Fprintf(&b, "  first seen  %s\n  last seen   %s\n", when(in.FirstSeen), when(in.LastSeen))
 		reasons := make([]string, len(in.Reasons))
 		for j, r := range in.Reasons {
@@ -31,15 +35,15 @@ func Text(w io.Writer, incidents []domain.Incident) error {
 		fmt.Fprintf(&b, "  reasons     %s\n", strings.Join(reasons, ", "))
 		b.WriteString("  templates\n")
 		for _, t := range in.Templates {
-			fmt.Fprintf(&b, "    %6d  %s  %s\n", t.Count, t.ID, t.Text)
+			fmt.Fprintf(&b, "    %6d  %s  %s\n", t.Count, t.ID, tt(t.Text))
 		}
 		b.WriteString("  samples\n")
 		for _, s := range in.Samples {
-			fmt.Fprintf(&b, "    %s\n", s)
+			fmt.Fprintf(&b, "    %s\n", tt(s))
 		}
 		if in.Stack != "" {
 			b.WriteString("  stack\n")
-			for _, l := range strings.Split(in.Stack, "\n") {
+			for _, l := range strings.Split(tt(in.Stack), "\n") {
 				fmt.Fprintf(&b, "    %s\n", l)
 			}
 		}

@@ -6,6 +6,7 @@ package scm
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"path"
 	"sort"
 	"strings"
@@ -14,6 +15,9 @@ import (
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
+	"github.com/cloud-sre-agent/sre-agent/internal/patch"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
@@ -23,9 +27,32 @@ import (
 // Branch is the incident's branch.
 func Branch(p pipeline.Proposal) string { return "sre-agent/" + p.Incident.Fingerprint.Short() }
 
-// Title is the pull request's title.
-func Title(p pipeline.Proposal) string {
-	return fmt.Sprintf("sre-agent: %s in %s (%s)", p.Triage.Category, p.Incident.Service, p.Incident.Fingerprint.Short())
+// Title is the pull request's title; the category and service are
+// untrusted (a model's answer, a log field) and rendered inert.
+func Title(p pipeline.Proposal, md inert.Markdown) string {
+	return fmt.Sprintf("sre-agent: %s in %s (%s)", md.Line(p.Triage.Category), md.Line(p.Incident.Service), p.Incident.Fingerprint.Short())
+}
+
+// Links is the Markdown renderer for a target: links may point to the
+// repository's own host (from its API base URL), the log console (from
+// the log query URL) and the extra hosts configured.
+func Links(apiBase, logQueryURL string, extra []string) inert.Markdown {
+	var hosts []string
+	for _, raw := range []string{apiBase, logQueryURL} {
+		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
+			h := strings.ToLower(u.Hostname())
+			hosts = append(hosts, h, strings.TrimPrefix(h, "api."))
+		}
+	}
+	return inert.Markdown{Hosts: append(hosts, extra...)}
+}
+
+// LogQuery fills a log query URL template; what it substitutes is
+// percent-encoded, so a service name cannot add parameters or leave the
+// URL.
+func LogQuery(tmpl string, in domain.Incident) string {
+	esc := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+	return strings.NewReplacer("{fingerprint}", esc(string(in.Fingerprint)), "{service}", esc(in.Service)).Replace(tmpl)
 }
 
 // Labels mark the pull request for review.
@@ -39,14 +66,13 @@ func Reject(rule, format string, args ...any) error {
 }
 
 // Body is the report with links and the promise that a person merges.
-func Body(p pipeline.Proposal, logQueryURL string) (string, error) {
+func Body(p pipeline.Proposal, logQueryURL string, md inert.Markdown) (string, error) {
 	var b bytes.Buffer
-	if err := report.Markdown(&b, p); err != nil {
+	if err := report.Markdown(&b, p, md); err != nil {
 		return "", err
 	}
 	if logQueryURL != "" {
-		u := strings.NewReplacer("{fingerprint}", string(p.Incident.Fingerprint), "{service}", p.Incident.Service).Replace(logQueryURL)
-		fmt.Fprintf(&b, "\n[Log query](%s)\n", u)
+		fmt.Fprintf(&b, "\n[Log query](<%s>)\n", LogQuery(logQueryURL, p.Incident))
 	}
 	b.WriteString("\n---\nOpened as a draft by sre-agent. It never merges; review, test and merge it yourself.\n")
 	b.WriteString(KeyMarker(p.IdempotencyKey))
@@ -84,40 +110,41 @@ func Comment(p pipeline.Proposal) string {
 // Files are the new contents the proposal writes: its diff applied to the
 // base branch's files as fetched, or, for a words-only proposal, its report
 // under reportDir. isNew reports files the diff creates.
-func Files(p pipeline.Proposal, reportDir string, fetch func(path string) (string, error)) (files map[string]string, isNew map[string]bool, err error) {
+func Files(p pipeline.Proposal, reportDir string, md inert.Markdown, fetch func(path string) (string, error)) (files map[string]string, isNew map[string]bool, err error) {
 	files, isNew = map[string]string{}, map[string]bool{}
 	if p.Remediation.Diff == "" {
 		var b bytes.Buffer
-		if err := report.Markdown(&b, p); err != nil {
+		if err := report.Markdown(&b, p, md); err != nil {
 			return nil, nil, err
 		}
 		name := path.Join(reportDir, string(p.Incident.Fingerprint)+".md")
 		files[name], isNew[name] = b.String(), true
 		return files, isNew, nil
 	}
-	parsed, _, err := gitdiff.Parse(strings.NewReader(p.Remediation.Diff))
+	parsed, err := patch.Parse(p.Remediation.Diff)
 	if err != nil {
 		return nil, nil, Reject(policy.RuleDiffParse, "%v", err)
 	}
-	for _, f := range parsed {
-		name, oldName := policy.RepoPath(p.Remediation.Diff, f.NewName), policy.RepoPath(p.Remediation.Diff, f.OldName)
-		if f.IsDelete {
-			return nil, nil, Reject("delete", "the agent does not delete files (%s)", oldName)
+	for _, f := range parsed.Files {
+		// The gate refused these already; a target never writes them.
+		if f.IsDelete || f.IsRename || f.IsCopy || f.IsBinary || (f.Old != "" && f.Old != f.New) {
+			return nil, nil, Reject(policy.RuleFileOp, "the agent only edits and creates files (%s)", f.Path())
 		}
+		name := f.New
 		var old string
 		if !f.IsNew {
-			if old, err = fetch(oldName); err != nil {
+			if old, err = fetch(name); err != nil {
 				return nil, nil, err
 			}
 			// The diff must apply to exactly the version the model read.
 			for _, w := range p.Code {
-				if w.Path == oldName && w.Version != coderef.Version(old) {
-					return nil, nil, Reject("stale-file", "%s changed on the base branch since the model read it (version %s, now %s)", oldName, w.Version, coderef.Version(old))
+				if w.Path == name && w.Version != coderef.Version(old) {
+					return nil, nil, Reject("stale-file", "%s changed on the base branch since the model read it (version %s, now %s)", name, w.Version, coderef.Version(old))
 				}
 			}
 		}
 		var nb bytes.Buffer
-		if err := gitdiff.Apply(&nb, strings.NewReader(old), f); err != nil {
+		if err := gitdiff.Apply(&nb, strings.NewReader(old), f.Diff); err != nil {
 			return nil, nil, Reject(policy.RulePatchNotApply, "%s does not apply to the base branch: %v", name, err)
 		}
 		files[name], isNew[name] = nb.String(), f.IsNew

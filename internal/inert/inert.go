@@ -1,0 +1,209 @@
+// Package inert renders untrusted text (log lines, service names, labels,
+// model prose) so that it is shown and never acted on. For Markdown (pull
+// and merge requests, comments, reports): HTML is escaped; mentions and
+// issue references of GitHub and GitLab are broken; links and images stay
+// live only to the configured hosts, other URLs are shown defanged; no
+// line can start a heading, list, quote, table, fence or slash command;
+// and length is bounded. For a terminal: control characters are shown as
+// escapes, so a log line cannot move the cursor or retitle the window.
+package inert
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Markdown renders untrusted text for Markdown. The zero value allows no
+// links.
+type Markdown struct {
+	// Hosts are the hosts links and images may point to (the repository's
+	// own host, the log console); matched exactly, case-insensitively.
+	Hosts []string
+}
+
+// Default length bounds, in characters.
+const (
+	MaxText = 4000
+	MaxLine = 300
+)
+
+// Text renders prose that may span lines.
+func (m Markdown) Text(s string) string {
+	s = clean(s, MaxText)
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = m.line(strings.TrimLeft(l, " \t"))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Line renders text that must stay on one line and inside one table
+// cell: a title, a heading, a list item, a cell.
+func (m Markdown) Line(s string) string {
+	s = clean(s, MaxLine)
+	s = strings.Join(strings.Fields(s), " ")
+	return strings.ReplaceAll(m.line(s), "|", `\|`)
+}
+
+var (
+	mdLink  = regexp.MustCompile(`(!?)\[([^\[\]\n]{0,300})\]\(\s*<?([^()\s<>]+)>?(?:\s+"[^"\n]{0,200}")?\s*\)`)
+	bareURL = regexp.MustCompile(`(?i)\b(?:(?:https?|ftps?|file|javascript|data|vbscript|mailto|ssh|git):[^\s<>()\[\]{}"'` + "`" + `]+|www\.[^\s<>()\[\]{}"'` + "`" + `]+)`)
+	// A line that Markdown would read as a block (heading, quote, list,
+	// rule, table, fence, setext underline) or a chat/CI bot would read as
+	// a command.
+	blockStart = regexp.MustCompile(`^(?:[#>+*=|~/:!-]|[0-9]{1,9}[.)])`)
+)
+
+// line renders one line: links first, then the plain text between them.
+func (m Markdown) line(s string) string {
+	var b strings.Builder
+	rest := s
+	for rest != "" {
+		loc, isLink := nextLink(rest)
+		if loc == nil {
+			b.WriteString(plain(rest))
+			break
+		}
+		b.WriteString(plain(rest[:loc[0]]))
+		tok := rest[loc[0]:loc[1]]
+		if isLink {
+			sub := mdLink.FindStringSubmatch(tok)
+			if u, ok := m.allowed(sub[3]); ok {
+				b.WriteString(sub[1] + "[" + plain(sub[2]) + "](" + u + ")")
+			} else {
+				b.WriteString(plain(sub[2]) + " (" + defang(sub[3]) + ")")
+			}
+		} else if u, ok := m.allowed(tok); ok {
+			b.WriteString(u)
+		} else {
+			b.WriteString(defang(tok))
+		}
+		rest = rest[loc[1]:]
+	}
+	out := b.String()
+	if blockStart.MatchString(out) {
+		out = `\` + out
+	}
+	return out
+}
+
+func nextLink(s string) ([]int, bool) {
+	a := mdLink.FindStringIndex(s)
+	u := bareURL.FindStringIndex(s)
+	switch {
+	case a == nil:
+		return u, false
+	case u == nil || a[0] <= u[0]:
+		return a, true
+	}
+	return u, false
+}
+
+// allowed returns the URL, percent-encoded where Markdown would end it,
+// when it is http(s) to an allowed host.
+func (m Markdown) allowed(raw string) (string, bool) {
+	if len(m.Hosts) == 0 {
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if !slices.ContainsFunc(m.Hosts, func(h string) bool { return strings.EqualFold(h, host) }) {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// defang shows a URL as text no renderer links: https[:]//host/path.
+func defang(raw string) string {
+	s := raw
+	if i := strings.Index(s, ":"); i >= 0 {
+		s = s[:i] + "[:]" + s[i+1:]
+	}
+	s = strings.Replace(s, "www.", "www[.]", 1)
+	return plain(s)
+}
+
+var plainEscaper = strings.NewReplacer(
+	`\`, `\\`, "&", "&amp;", "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`, "`", "\\`", "_", `\_`, "*", `\*`,
+)
+
+// referenceMark finds what GitHub and GitLab turn into a notification or
+// a cross-reference: @user, @org/team, #123, !123 (a merge request), and
+// email addresses.
+var referenceMark = regexp.MustCompile(`([@#!~$%])([\p{L}\p{N}_])`)
+
+// plain escapes text that must stay text.
+func plain(s string) string {
+	s = plainEscaper.Replace(s)
+	// A zero-width space after the sigil: the text reads the same, and no
+	// mention, reference or quick action matches it.
+	return referenceMark.ReplaceAllString(s, "$1\u200b$2")
+}
+
+// clean drops control, bidirectional and zero-width characters (a line
+// break stays) and bounds the length.
+func clean(s string, max int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n >= max {
+			b.WriteString("…")
+			break
+		}
+		switch {
+		case r == '\n':
+		case r == '\t':
+			r = ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			continue
+		case r >= '\u200b' && r <= '\u200f', r >= '\u202a' && r <= '\u202e', r >= '\u2060' && r <= '\u2069', r == '\ufeff', r == '\u2028', r == '\u2029':
+			continue
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}
+
+// Terminal renders untrusted text for a terminal: control characters
+// other than line breaks and tabs, and bidirectional overrides, are shown
+// as Go escapes.
+func Terminal(s string) string {
+	if !needsTerminal(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069'):
+			b.WriteString(strings.Trim(strconv.QuoteRuneToASCII(r), "'"))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func needsTerminal(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') {
+			return true
+		}
+	}
+	return false
+}

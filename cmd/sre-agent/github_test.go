@@ -29,6 +29,7 @@ delivery:
   type: github
   github: {base_url: %s/api/v3/, owner: o, repo: r, base_branch: main, token: env://SRE_TEST_GITHUB_TOKEN}
 http: {addr: ""}
+pipeline: {bounds: {deliveries_per_hour: 50}}
 `, srv.URL)), 0o600)
 	args := []string{"--config", cfg, "run", "--db", filepath.Join(dir, "s.db"), sampleLog}
 	out := execute(t, "", args...)

@@ -133,6 +133,7 @@ func TestThreeReplicasBehaveAsOne(t *testing.T) {
 store: {type: postgres, dsn: env://SRE_TEST_PG_DSN, lease_ttl: 2s}
 http: {addr: ""}
 flush_every: 200ms
+pipeline: {bounds: {deliveries_per_hour: 50}}
 delivery:
   type: github
   github: {base_url: %s/api/v3/, owner: o, repo: r, base_branch: main, token: env://SRE_TEST_GITHUB_TOKEN}
@@ -300,6 +301,7 @@ func TestLeaseTakeoverAcrossProcesses(t *testing.T) {
 store: {type: postgres, dsn: env://SRE_TEST_PG_DSN, lease_ttl: 2s}
 http: {addr: ""}
 flush_every: 200ms
+pipeline: {bounds: {deliveries_per_hour: 50}}
 delivery: {type: local, local: {dir: %s}}
 sources:
   - type: pubsub

@@ -29,12 +29,14 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/githubpr"
 	"github.com/cloud-sre-agent/sre-agent/internal/gitlabmr"
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/quarantine"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 	"github.com/cloud-sre-agent/sre-agent/internal/server"
 	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
@@ -182,7 +184,8 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	// phone numbers, whatever the redaction settings for logs; IP addresses
 	// are left out, since code legitimately names loopback and documentation
 	// addresses.
-	gate, err := policy.New(cfg.Policy, redact.New(redact.Options{Email: true, Phone: true}))
+	answers := redact.New(redact.Options{Email: true, Phone: true})
+	gate, err := policy.New(cfg.Policy, answers)
 	if err != nil {
 		return err
 	}
@@ -206,7 +209,7 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 		code = m
 	}
 	pipe, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Provider: provider, Store: store, Code: code, Deliverer: target, Gate: gate,
-		Audit: aud, Log: log, Registerer: reg})
+		Audit: aud, Log: log, Registerer: reg, Redactor: answers})
 	if err != nil {
 		return err
 	}
@@ -284,6 +287,9 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	}
 	fmt.Fprintf(stdout, "incidents: %s\nreports:   %s\nstore:     %s\naudit log: %s\n",
 		strings.Join(parts, ", "), where, storeName(cfg, p), p.audit)
+	if held, summaries, err := bounded(context.WithoutCancel(ctx), store); err == nil && held+summaries > 0 {
+		fmt.Fprintf(stdout, "bounds:    %d waiting for a bound, %d summaries of errors over the incident bounds (sre-agent incidents list)\n", held, summaries)
+	}
 	return runErr
 }
 
@@ -467,15 +473,19 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), all)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tEVENTS\tSERVICE\tLAST SEEN\tTEMPLATE")
+			tw := tabwriter.NewWriter(inert.TerminalWriter(cmd.OutOrStdout()), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tEVENTS\tSERVICE\tLAST SEEN\tTEMPLATE\tNOTE")
 			for _, in := range all {
 				tmpl := ""
 				if len(in.Templates) > 0 {
 					tmpl = clip(in.Templates[0].Text, 70)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", in.Fingerprint.Short(), in.State, in.Severity, in.Count,
-					clip(in.Service, 24), in.LastSeen.UTC().Format(time.RFC3339), tmpl)
+				run, err := loadRun(cmd.Context(), st, in.Fingerprint)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", in.Fingerprint.Short(), in.State, in.Severity, in.Count,
+					clip(in.Service, 24), in.LastSeen.UTC().Format(time.RFC3339), tmpl, clip(report.RunNote(in, run), 90))
 			}
 			return tw.Flush()
 		},
@@ -507,7 +517,7 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 					Run      *pipeline.Run    `json:"run,omitempty"`
 				}{in, run})
 			}
-			return showIncident(cmd.OutOrStdout(), in, run)
+			return showIncident(inert.TerminalWriter(cmd.OutOrStdout()), in, run)
 		},
 	}
 	cmd.AddCommand(list, show)
@@ -567,7 +577,45 @@ func showIncident(w io.Writer, in *domain.Incident, run *pipeline.Run) error {
 	if run.Failure != "" {
 		fmt.Fprintf(w, "  failure:     %s\n", run.Failure)
 	}
+	if run.Deferred != "" {
+		fmt.Fprintf(w, "  deferred:    %s\n", run.Deferred)
+	}
 	return nil
+}
+
+// bounded counts incidents a bound holds back and summary incidents.
+func bounded(ctx context.Context, st incidentStore) (held, summaries int, err error) {
+	all, err := st.Incidents(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, in := range all {
+		if in.Summary() {
+			summaries++
+			continue
+		}
+		if in.State.Terminal() {
+			continue
+		}
+		if run, err := loadRun(ctx, st, in.Fingerprint); err == nil && run != nil && run.Deferred != "" {
+			held++
+		}
+	}
+	return held, summaries, nil
+}
+
+// loadRun reads an incident's pipeline run (nil before the pipeline
+// started on it).
+func loadRun(ctx context.Context, st pipeline.Store, fp domain.Fingerprint) (*pipeline.Run, error) {
+	raw, err := st.LoadRun(ctx, fp)
+	if err != nil || len(raw) == 0 {
+		return nil, err
+	}
+	run := new(pipeline.Run)
+	if err := json.Unmarshal(raw, run); err != nil {
+		return nil, fmt.Errorf("decode run of %s: %w", fp, err)
+	}
+	return run, nil
 }
 
 func auditCmd(load func() (config.Config, error)) *cobra.Command {

@@ -42,6 +42,9 @@ const (
 	KindStage           Kind = "stage"
 	KindStart           Kind = "agent_start"
 	KindStop            Kind = "agent_stop"
+	// KindBound: work held back, or incidents summarised, by a bound
+	// (once per bound and key per window).
+	KindBound Kind = "bound"
 )
 
 // Record is one audit entry. Fields are the caller's; Seq, Time, PrevHash

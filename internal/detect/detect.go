@@ -25,6 +25,14 @@ type Config struct {
 	SpikeMinCount int     `yaml:"spike_min_count"`
 	// BaselineAlpha weighs each closed window into the baseline (EWMA).
 	BaselineAlpha float64 `yaml:"baseline_alpha"`
+	// Bounds on incidents, since anyone who can write log text can make
+	// them: at most MaxNewPerService new incidents per service and
+	// MaxNewPerSource per source in each Window of event time, and at
+	// most MaxIncidents held in memory per source. Errors over a bound
+	// are folded into one summary incident per service (0: no bound).
+	MaxNewPerService int `yaml:"max_new_incidents_per_service"`
+	MaxNewPerSource  int `yaml:"max_new_incidents_per_source"`
+	MaxIncidents     int `yaml:"max_incidents"`
 }
 
 // DefaultConfig returns the defaults.
@@ -37,6 +45,10 @@ func DefaultConfig() Config {
 		SpikeFactor:    5,
 		SpikeMinCount:  10,
 		BaselineAlpha:  0.3,
+
+		MaxNewPerService: 10,
+		MaxNewPerSource:  50,
+		MaxIncidents:     1000,
 	}
 }
 
@@ -131,6 +143,9 @@ type Detector struct {
 	templates map[TemplateKey]*templateState
 }
 
+// Config is the detector's configuration.
+func (d *Detector) Config() Config { return d.cfg }
+
 // Validate reports the first setting out of range.
 func (c Config) Validate() error {
 	switch {
@@ -148,6 +163,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("detect.spike_min_count %d: want at least 1", c.SpikeMinCount)
 	case c.BaselineAlpha <= 0 || c.BaselineAlpha > 1:
 		return fmt.Errorf("detect.baseline_alpha %v: want 0 < a <= 1", c.BaselineAlpha)
+	case c.MaxNewPerService < 0 || c.MaxNewPerSource < 0 || c.MaxIncidents < 0:
+		return fmt.Errorf("detect: incident bounds must not be negative (0: no bound)")
 	}
 	return nil
 }

@@ -52,7 +52,29 @@ const (
 	ReasonNewTemplate Reason = "new-template"
 	ReasonBurst       Reason = "error-burst"
 	ReasonSpike       Reason = "template-spike"
+	// ReasonOverLimit marks a summary incident: the errors of a service
+	// that would have opened incidents beyond the per-service, per-source
+	// or in-memory bound, folded into one. It is reported, never sent to
+	// a model or delivered as a change.
+	ReasonOverLimit Reason = "incident-limit"
 )
+
+// MaxSummaryTemplates bounds the templates a summary incident lists.
+const MaxSummaryTemplates = 20
+
+// OverLimitTemplate is the template id a service's summary incident is
+// fingerprinted by.
+const OverLimitTemplate TemplateID = "incident-limit"
+
+// Summary reports whether the incident summarises incidents over a bound.
+func (in *Incident) Summary() bool {
+	for _, r := range in.Reasons {
+		if r == ReasonOverLimit {
+			return true
+		}
+	}
+	return false
+}
 
 // State is where an incident is in its lifecycle: found (new), then
 // through the pipeline's stages to one of the terminal states.

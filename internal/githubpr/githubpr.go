@@ -143,6 +143,10 @@ func New(ctx context.Context, cfg Config, st *secrets.Store, base http.RoundTrip
 // Name implements pipeline.Deliverer.
 func (*Target) Name() string { return "github" }
 
+// Repository names the repository pull requests go to; the pipeline
+// bounds deliveries per repository (pipeline.Repository).
+func (t *Target) Repository() string { return "github:" + t.cfg.Owner + "/" + t.cfg.Repo }
+
 // Deliver implements pipeline.Deliverer.
 func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Delivery, error) {
 	branch := scm.Branch(p)

@@ -77,6 +77,10 @@ func New(cfg Config, st *secrets.Store, base http.RoundTripper) (*Target, error)
 // Name implements pipeline.Deliverer.
 func (*Target) Name() string { return "gitlab" }
 
+// Repository names the project merge requests go to; the pipeline bounds
+// deliveries per repository (pipeline.Repository).
+func (t *Target) Repository() string { return "gitlab:" + t.cfg.Project }
+
 // Deliver implements pipeline.Deliverer.
 func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Delivery, error) {
 	pid, branch := t.cfg.Project, scm.Branch(p)

@@ -9,6 +9,7 @@
 package inert
 
 import (
+	"io"
 	"net/url"
 	"regexp"
 	"slices"
@@ -206,4 +207,16 @@ func needsTerminal(s string) bool {
 		}
 	}
 	return false
+}
+
+// TerminalWriter escapes what is written to w as Terminal does.
+func TerminalWriter(w io.Writer) io.Writer { return terminalWriter{w} }
+
+type terminalWriter struct{ w io.Writer }
+
+func (t terminalWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(t.w, Terminal(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -22,6 +22,8 @@ type Stats struct {
 	Truncated   int            `json:"truncated_lines"`
 	BySeverity  map[string]int `json:"by_severity"`
 	Templates   int            `json:"templates"`
+	// OverLimit counts incidents folded into summaries by a bound.
+	OverLimit int `json:"incidents_over_limit,omitempty"`
 }
 
 // Spine runs events through redaction, templating and detection and
@@ -41,6 +43,7 @@ type Spine struct {
 	ReopenAfter time.Duration
 
 	incidents   map[detect.TemplateKey]*building
+	bounds      bounds
 	shared      *shared
 	known       map[baselineKey]domain.Baseline
 	events      int
@@ -62,7 +65,7 @@ type baselineKey struct {
 
 // New builds a spine from its parts.
 func New(r *redact.Redactor, m *template.Miner, d *detect.Detector) *Spine {
-	return &Spine{redactor: r, miner: m, detector: d, incidents: make(map[detect.TemplateKey]*building)}
+	return &Spine{redactor: r, miner: m, detector: d, incidents: make(map[detect.TemplateKey]*building), bounds: newBounds()}
 }
 
 // Learnt is what earlier runs persisted for the spine.
@@ -148,6 +151,10 @@ func (s *Spine) Event(ev domain.Event) {
 		return
 	}
 	b := s.incidents[key]
+	if b == nil && s.bounds.summarised[key] {
+		s.fold(&ev, cluster)
+		return
+	}
 	if b == nil && s.shared != nil && reasons == 0 {
 		if b = s.shared.candidates[key]; b == nil {
 			b = s.newBuilding(&ev, cluster)
@@ -158,16 +165,25 @@ func (s *Spine) Event(ev domain.Event) {
 		if reasons == 0 {
 			return
 		}
+		if !s.admit(key, &ev) {
+			s.fold(&ev, cluster)
+			return
+		}
 		b = s.newBuilding(&ev, cluster)
 		s.incidents[key] = b
 	}
+	s.observe(b, &ev, reasons)
+}
+
+// observe folds one error event into an incident being built.
+func (s *Spine) observe(b *building, ev *domain.Event, reasons detect.Reasons) {
 	if s.ReopenAfter > 0 && b.inc.Count > 0 && ev.Time.Sub(b.inc.LastSeen) >= s.ReopenAfter {
 		b.inc.ReopenedAt = ev.Time
 	}
 	b.inc.Observe(ev.Severity, ev.Time)
 	b.reasons |= reasons
 	if len(b.inc.Samples) < domain.MaxSamples {
-		b.inc.AddSample(sample(&ev))
+		b.inc.AddSample(sample(ev))
 	}
 	if b.inc.Labels == nil && len(ev.Labels) > 0 {
 		b.inc.Labels = make(map[string]string, len(ev.Labels))
@@ -210,7 +226,7 @@ func sample(ev *domain.Event) string {
 
 // Stats reports counts so far; lines and truncation come from the reader.
 func (s *Spine) Stats() Stats {
-	st := Stats{Events: s.events, ParseErrors: s.parseErrors, Templates: s.miner.Len(), BySeverity: map[string]int{}}
+	st := Stats{Events: s.events, ParseErrors: s.parseErrors, Templates: s.miner.Len(), BySeverity: map[string]int{}, OverLimit: s.bounds.over}
 	for i, n := range s.bySeverity {
 		if n > 0 {
 			st.BySeverity[domain.Severity(i*100).String()] = n
@@ -253,10 +269,15 @@ func (s *Spine) Incidents() []domain.Incident {
 		}
 		merged[in.Fingerprint] = &in
 	}
-	out := make([]domain.Incident, 0, len(merged))
+	out := make([]domain.Incident, 0, len(merged)+len(s.bounds.summaries))
 	for _, in := range merged {
 		sort.Ints(in.Lines)
 		out = append(out, *in)
+	}
+	for _, sm := range s.bounds.summaries {
+		in := sm.incident()
+		sort.Ints(in.Lines)
+		out = append(out, in)
 	}
 	SortIncidents(out)
 	return out

@@ -194,7 +194,13 @@ func (s *Spine) Decide(merged map[domain.WindowID]detect.Merged) []detect.KeyedB
 		for i, key := range keys {
 			if b := s.incidents[key]; b != nil {
 				b.reasons |= reasons[i]
-			} else if c := sh.candidates[key]; c != nil && open {
+			} else if c := sh.candidates[key]; c != nil && open && !s.bounds.summarised[key] {
+				// (A key summarised here on an earlier run of this
+				// Decide is folded already.)
+				if !s.admit(key, &domain.Event{Service: key.Service, Time: c.inc.FirstSeen}) {
+					s.foldBuilding(&domain.Event{Service: key.Service}, c)
+					continue
+				}
 				c.reasons |= reasons[i]
 				s.incidents[key] = c
 			}

@@ -32,6 +32,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/injection"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/stack"
 	"github.com/cloud-sre-agent/sre-agent/internal/validate"
 )
@@ -109,11 +110,14 @@ type Config struct {
 	// ReopenAfter is the quiet period after which an incident that occurs
 	// again gets a new pipeline run.
 	ReopenAfter time.Duration `yaml:"reopen_after"`
+	// Bounds limit model calls and deliveries per repository.
+	Bounds Bounds `yaml:"bounds"`
 }
 
 // DefaultConfig suits the offline provider and a hosted model alike.
 func DefaultConfig() Config {
-	return Config{TokenBudget: PerStage[int]{Triage: 2000, Analysis: 6000, Remediation: 6000}, StageTimeout: 2 * time.Minute, MaxErrors: 3, RetryBackoff: 5 * time.Second, ReopenAfter: 6 * time.Hour}
+	return Config{TokenBudget: PerStage[int]{Triage: 2000, Analysis: 6000, Remediation: 6000}, StageTimeout: 2 * time.Minute, MaxErrors: 3, RetryBackoff: 5 * time.Second, ReopenAfter: 6 * time.Hour,
+		Bounds: DefaultBounds()}
 }
 
 // Validate checks the settings.
@@ -132,6 +136,8 @@ func (c Config) Validate() error {
 		return errors.New("pipeline: retry_backoff must not be negative")
 	case c.ReopenAfter <= 0:
 		return errors.New("pipeline: reopen_after must be positive")
+	case c.Bounds.ModelCallsPerHour < 0 || c.Bounds.DeliveriesPerHour < 0:
+		return errors.New("pipeline: bounds must not be negative (0: no bound)")
 	}
 	return nil
 }
@@ -165,6 +171,8 @@ type Pipeline struct {
 	gate     Gate
 	audit    Auditor
 	code     CodeFinder
+	red      Redactor
+	limits   *limiter
 	log      *slog.Logger
 	metrics  *metrics
 	tracer   trace.Tracer
@@ -199,6 +207,15 @@ type Deps struct {
 	// Code, optional, grounds analysis and remediation in the service's
 	// repository.
 	Code CodeFinder
+	// Redactor cleans model answers before they are stored; nil uses one
+	// that finds every secret kind, email addresses and phone numbers.
+	Redactor Redactor
+}
+
+// Redactor finds and removes secrets and personal data in text.
+type Redactor interface {
+	Redact(string) string
+	Find(string) []redact.Kind
 }
 
 // New builds a pipeline.
@@ -217,8 +234,12 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	red := d.Redactor
+	if red == nil {
+		red = redact.New(redact.Options{Email: true, Phone: true})
+	}
 	return &Pipeline{cfg: cfg, provider: d.Provider, store: d.Store, deliver: d.Deliverer, gate: d.Gate, audit: d.Audit, code: d.Code,
-		log: log, metrics: m, tracer: otel.Tracer("github.com/cloud-sre-agent/sre-agent/internal/pipeline"), now: time.Now,
+		red: red, limits: newLimiter(), log: log, metrics: m, tracer: otel.Tracer("github.com/cloud-sre-agent/sre-agent/internal/pipeline"), now: time.Now,
 		stop: make(chan struct{})}, nil
 }
 
@@ -244,14 +265,16 @@ func (p *Pipeline) Drain(ctx context.Context) (moved int, waiting bool, err erro
 			return moved, waiting, nil
 		}
 		before := in.State
-		state, err := process(*in)
+		state, deferred, err := process(*in)
 		if err != nil {
 			return moved, true, err
 		}
 		if state != before {
 			moved++
 		}
-		if !state.Terminal() {
+		// Work a bound holds back is not waited for: it resumes when the
+		// bound allows, in this process or the next.
+		if !state.Terminal() && !deferred {
 			waiting = true
 		}
 	}
@@ -260,7 +283,7 @@ func (p *Pipeline) Drain(ctx context.Context) (moved int, waiting bool, err erro
 // work is where Drain takes incidents from and how it runs each: the
 // store's pending list, or, from a store replicas share, one claim at a
 // time, each under a lease kept alive by a heartbeat.
-func (p *Pipeline) work(ctx context.Context) (next func() (*domain.Incident, error), process func(domain.Incident) (domain.State, error), err error) {
+func (p *Pipeline) work(ctx context.Context) (next func() (*domain.Incident, error), process func(domain.Incident) (domain.State, bool, error), err error) {
 	if cl, ok := p.store.(Claimer); ok {
 		var done []domain.Fingerprint
 		next = func() (*domain.Incident, error) {
@@ -270,7 +293,7 @@ func (p *Pipeline) work(ctx context.Context) (next func() (*domain.Incident, err
 			}
 			return in, err
 		}
-		return next, func(in domain.Incident) (domain.State, error) { return p.processLeased(ctx, cl, in) }, nil
+		return next, func(in domain.Incident) (domain.State, bool, error) { return p.processLeased(ctx, cl, in) }, nil
 	}
 	pending, err := p.store.Pending(ctx, 1000)
 	if err != nil {
@@ -284,13 +307,13 @@ func (p *Pipeline) work(ctx context.Context) (next func() (*domain.Incident, err
 		pending = pending[1:]
 		return &in, nil
 	}
-	return next, func(in domain.Incident) (domain.State, error) { return p.Process(ctx, in) }, nil
+	return next, func(in domain.Incident) (domain.State, bool, error) { return p.process(ctx, in) }, nil
 }
 
 // processLeased runs Process while a heartbeat renews the lease. A lost
 // lease cancels the work in hand: the replica that took the incident
 // over finishes it, and this one does not count that as an error.
-func (p *Pipeline) processLeased(ctx context.Context, cl Claimer, in domain.Incident) (domain.State, error) {
+func (p *Pipeline) processLeased(ctx context.Context, cl Claimer, in domain.Incident) (domain.State, bool, error) {
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	beat := make(chan struct{})
@@ -312,41 +335,50 @@ func (p *Pipeline) processLeased(ctx context.Context, cl Claimer, in domain.Inci
 			}
 		}
 	}()
-	state, err := p.Process(wctx, in)
+	state, deferred, err := p.process(wctx, in)
 	close(beat)
 	<-stopped
 	if errors.Is(err, domain.ErrLeaseLost) || errors.Is(context.Cause(wctx), domain.ErrLeaseLost) {
 		p.log.Info("incident taken over by another replica", "fingerprint", string(in.Fingerprint))
-		return in.State, nil
+		return in.State, false, nil
 	}
 	if err != nil {
-		return state, err
+		return state, deferred, err
 	}
 	if !state.Terminal() {
 		if err := cl.Release(context.WithoutCancel(ctx), in.Fingerprint); err != nil {
-			return state, err
+			return state, deferred, err
 		}
 	}
-	return state, nil
+	return state, deferred, nil
 }
 
 // Process takes one incident as far as it can go now: to a terminal state,
-// or to a stage waiting for a retry. The returned error is a store or
-// audit failure; stage failures are recorded in the incident.
+// or to a stage waiting for a retry or held back by a bound. The returned
+// error is a store or audit failure; stage failures are recorded in the
+// incident.
 func (p *Pipeline) Process(ctx context.Context, in domain.Incident) (domain.State, error) {
+	state, _, err := p.process(ctx, in)
+	return state, err
+}
+
+// process is Process, also reporting whether a bound holds the incident
+// back.
+func (p *Pipeline) process(ctx context.Context, in domain.Incident) (domain.State, bool, error) {
 	var run Run
 	raw, err := p.store.LoadRun(ctx, in.Fingerprint)
 	if err != nil {
-		return in.State, err
+		return in.State, false, err
 	}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &run); err != nil {
-			return in.State, fmt.Errorf("decode run of %s: %w", in.Fingerprint, err)
+			return in.State, false, fmt.Errorf("decode run of %s: %w", in.Fingerprint, err)
 		}
 	}
 	if run.RetryAt.After(p.now()) {
-		return in.State, nil
+		return in.State, run.Deferred != "", nil
 	}
+	run.Deferred = ""
 	if in.State == domain.StateNew && run.Number == 0 {
 		run.Number = 1
 	}
@@ -363,7 +395,7 @@ func (p *Pipeline) Process(ctx context.Context, in domain.Incident) (domain.Stat
 	ev := evidenceOf(in)
 	if !run.Scanned {
 		if err := p.scan(&in, ev, &run); err != nil {
-			return in.State, err
+			return in.State, false, err
 		}
 	}
 	state := in.State
@@ -372,12 +404,12 @@ func (p *Pipeline) Process(ctx context.Context, in domain.Incident) (domain.Stat
 		if err != nil {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
-			return state, err
+			return state, false, err
 		}
 		// The step's outcome is saved even when ctx was cancelled during
 		// it: that is what lets a restart resume from here.
 		if err := p.save(context.WithoutCancel(ctx), in.Fingerprint, next, &run); err != nil {
-			return state, err
+			return state, false, err
 		}
 		if next == state { // waiting for a retry
 			break
@@ -389,7 +421,7 @@ func (p *Pipeline) Process(ctx context.Context, in domain.Incident) (domain.Stat
 	if state == domain.StateFailed {
 		span.SetStatus(codes.Error, run.Failure)
 	}
-	return state, nil
+	return state, run.Deferred != "", nil
 }
 
 // traceParent makes a resumed run's spans part of the trace its first
@@ -421,11 +453,15 @@ func (p *Pipeline) save(ctx context.Context, fp domain.Fingerprint, state domain
 func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Incident, ev *Evidence, run *Run) (domain.State, error) {
 	switch state {
 	case domain.StateNew:
+		if in.Summary() {
+			return p.summarised(in, run)
+		}
 		var t Triage
 		next, err := p.ask(ctx, StageTriage, in, ev, run, &t)
 		if next != domain.StateTriaged || err != nil {
 			return next, err
 		}
+		p.clean(run, StageTriage, &t.Category, &t.Severity, &t.Reasoning)
 		run.Triage = &t
 		if !t.Actionable {
 			return domain.StateNotActionable, nil
@@ -443,6 +479,14 @@ func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Inci
 		var a Analysis
 		next, err := p.ask(ctx, StageAnalysis, in, ev, run, &a)
 		if next == domain.StateAnalyzed {
+			fields := []*string{&a.RootCause}
+			for i := range a.Evidence {
+				fields = append(fields, &a.Evidence[i].Kind, &a.Evidence[i].Ref, &a.Evidence[i].Note)
+			}
+			for i := range a.SuspectedFiles {
+				fields = append(fields, &a.SuspectedFiles[i].Path, &a.SuspectedFiles[i].Reason)
+			}
+			p.clean(run, StageAnalysis, fields...)
 			run.Analysis = &a
 		}
 		return next, err
@@ -451,11 +495,15 @@ func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Inci
 		var r Remediation
 		next, err := p.ask(ctx, StageRemediation, in, ev, run, &r)
 		if next == domain.StateProposed {
-			run.Remediation = &r
-			if root := p.root(*in); r.Diff != "" && root != "" {
-				v := validate.Run(ctx, root, r.Diff)
-				run.Validation = &v
+			fields := []*string{&r.Summary, &r.Diff, &r.Risk}
+			for i := range r.Steps {
+				fields = append(fields, &r.Steps[i])
 			}
+			for i := range r.TestPlan {
+				fields = append(fields, &r.TestPlan[i])
+			}
+			p.clean(run, StageRemediation, fields...)
+			run.Remediation = &r
 		}
 		return next, err
 	case domain.StateProposed:
@@ -482,6 +530,10 @@ func (p *Pipeline) ask(ctx context.Context, st Stage, in *domain.Incident, ev *E
 	span.SetAttributes(attribute.Int("prompt.tokens_estimate", EstimateTokens(pr.System)+EstimateTokens(pr.User)),
 		attribute.Int("prompt.omitted_items", pr.Omitted))
 	for attempt := 1; attempt <= 2; attempt++ {
+		repo := p.repository(*in)
+		if ok, until := p.limits.take(BoundModelCalls+"\x00"+repo, p.cfg.Bounds.ModelCallsPerHour, p.now()); !ok {
+			return stageFrom[st], p.over(in, run, BoundModelCalls, repo, p.cfg.Bounds.ModelCallsPerHour, until)
+		}
 		seq, verr, err := p.call(ctx, req, in.Fingerprint, attempt, out)
 		if err != nil {
 			span.RecordError(err)
@@ -594,13 +646,36 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 	ctx, span := p.tracer.Start(ctx, "policy")
 	start := p.now()
 	rem := run.Remediation
-	text := strings.Join(append(append([]string{rem.Summary}, rem.Steps...), rem.TestPlan...), "\n")
-	d := p.gate.Check(text, rem.Diff)
+	d := p.gate.Check(freeText(run), rem.Diff)
+	// What the redactor took out of the answers before they were stored
+	// counts as the gate's finding: the stored text no longer shows it.
+	d.Violations = append(append([]policy.Violation(nil), run.AnswerFindings...), d.Violations...)
+	d.Allowed = len(d.Violations) == 0
 	p.metrics.stageSeconds.WithLabelValues("policy").Observe(p.now().Sub(start).Seconds())
 	span.SetAttributes(attribute.Bool("policy.allowed", d.Allowed))
 	span.End()
 	if !d.Allowed {
 		return p.reject(in, run, d)
+	}
+	// Only a diff the gate passed is validated, and only in validate's
+	// sandbox; one that does not apply to the checkout goes nowhere.
+	if root := p.root(*in); rem.Diff != "" && root != "" && run.Validation == nil {
+		v := validate.Run(ctx, root, rem.Diff)
+		v.Error = p.red.Redact(v.Error)
+		for i := range v.Checks {
+			v.Checks[i].Output = p.red.Redact(v.Checks[i].Output)
+		}
+		run.Validation = &v
+	}
+	if v := run.Validation; v != nil && !v.Applied {
+		d.Allowed, d.Violations = false, append(d.Violations, policy.Violation{Rule: policy.RulePatchNotApply, Detail: "validation: " + v.Error})
+		return p.reject(in, run, d)
+	}
+	repo := p.repository(*in)
+	if _, bounded := p.deliver.(Repository); bounded {
+		if ok, until := p.limits.take(BoundDeliveries+"\x00"+repo, p.cfg.Bounds.DeliveriesPerHour, p.now()); !ok {
+			return domain.StateProposed, p.over(in, run, BoundDeliveries, repo, p.cfg.Bounds.DeliveriesPerHour, until)
+		}
 	}
 	ctx, span = p.tracer.Start(ctx, "delivery")
 	defer span.End()
@@ -680,6 +755,57 @@ func (p *Pipeline) reject(in *domain.Incident, run *Run, d policy.Decision) (dom
 	return domain.StateRejected, nil
 }
 
+// summarised records a summary incident (errors over an incident bound)
+// without a model call: it is reported, never proposed as a change.
+func (p *Pipeline) summarised(in *domain.Incident, run *Run) (domain.State, error) {
+	run.Triage = &Triage{Category: CategoryOther, Severity: strings.ToLower(in.Severity.String()), Actionable: false, Confidence: 1,
+		Reasoning: fmt.Sprintf("Summary of %d error events from %d templates of %s that would have opened incidents beyond the configured bounds (detect.max_new_incidents_per_service, max_new_incidents_per_source, max_incidents). Not sent to a model and not delivered; look at the templates, or raise the bounds.",
+			in.Count, len(in.Templates), in.Service)}
+	p.metrics.bounded.WithLabelValues("incidents").Inc()
+	if _, err := p.audit.Append(audit.Record{Kind: audit.KindBound, Fingerprint: string(in.Fingerprint), Outcome: "summarised",
+		Fields: map[string]any{"bound": "incidents", "service": in.Service, "events": in.Count, "templates": len(in.Templates)}}); err != nil {
+		return in.State, fmt.Errorf("audit bound: %w", err)
+	}
+	return domain.StateNotActionable, nil
+}
+
+// clean redacts a stage's answer fields in place before they are stored;
+// what it finds is recorded for the gate.
+func (p *Pipeline) clean(run *Run, st Stage, fields ...*string) {
+	for _, f := range fields {
+		kinds := p.red.Find(*f)
+		if len(kinds) == 0 {
+			continue
+		}
+		for _, k := range kinds {
+			run.AnswerFindings = append(run.AnswerFindings, policy.Violation{Rule: policy.RuleSecret,
+				Detail: fmt.Sprintf("the %s answer carried a %s (redacted before it was stored)", st, k)})
+		}
+		*f = p.red.Redact(*f)
+	}
+}
+
+// freeText is every prose field of the run's answers, for the gate.
+func freeText(run *Run) string {
+	var parts []string
+	if t := run.Triage; t != nil {
+		parts = append(parts, t.Category, t.Severity, t.Reasoning)
+	}
+	if a := run.Analysis; a != nil {
+		parts = append(parts, a.RootCause)
+		for _, e := range a.Evidence {
+			parts = append(parts, e.Kind, e.Ref, e.Note)
+		}
+		for _, f := range a.SuspectedFiles {
+			parts = append(parts, f.Path, f.Reason)
+		}
+	}
+	if r := run.Remediation; r != nil {
+		parts = append(append(append(parts, r.Summary, r.Risk), r.Steps...), r.TestPlan...)
+	}
+	return strings.Join(parts, "\n")
+}
+
 func (p *Pipeline) root(in domain.Incident) string {
 	if p.code == nil {
 		return ""
@@ -738,6 +864,7 @@ type metrics struct {
 	deliveries       *prometheus.CounterVec
 	policyRejections *prometheus.CounterVec
 	modelCost        *prometheus.CounterVec
+	bounded          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -754,11 +881,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Proposals refused by the policy gate, by rule."}, []string{"rule"}),
 		modelCost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_model_cost_usd_total",
 			Help: "Model spend in US dollars by the configured price table."}, []string{"provider", "model"}),
+		bounded: newBoundedCounter(),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.stageSeconds, m.modelCalls, m.modelTokens, m.deliveries, m.policyRejections, m.modelCost} {
+	for _, c := range []prometheus.Collector{m.stageSeconds, m.modelCalls, m.modelTokens, m.deliveries, m.policyRejections, m.modelCost, m.bounded} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register pipeline metrics: %w", err)
 		}

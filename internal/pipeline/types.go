@@ -199,4 +199,9 @@ type Run struct {
 	// incident fails when it reaches the configured limit.
 	Errors  int       `json:"errors,omitempty"`
 	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Deferred says which bound holds the run back, until RetryAt.
+	Deferred string `json:"deferred,omitempty"`
+	// AnswerFindings are what the redactor found in the model's answers:
+	// the answers are stored redacted, and the gate refuses the proposal.
+	AnswerFindings []policy.Violation `json:"answer_findings,omitempty"`
 }

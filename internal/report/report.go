@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 // Text writes incidents as a readable list, in the order given. Log text
@@ -65,4 +66,25 @@ func JSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// RunNote is one line on where an incident's pipeline run stands when it
+// is not plainly moving: a summary of incidents over a bound, work a
+// bound holds back, a refusal, a failure, a delivery.
+func RunNote(in domain.Incident, run *pipeline.Run) string {
+	switch {
+	case in.Summary():
+		return fmt.Sprintf("summary of %d errors over the incident bounds", in.Count)
+	case run == nil:
+		return ""
+	case run.Deferred != "":
+		return "deferred: " + run.Deferred
+	case run.Rejection != nil:
+		return "rejected: " + strings.Join(run.Rejection.Rules(), ", ")
+	case run.Failure != "":
+		return "failed: " + run.Failure
+	case run.Delivery != nil:
+		return run.Delivery.Location
+	}
+	return ""
 }

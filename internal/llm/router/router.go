@@ -157,7 +157,9 @@ func (r *Router) Complete(ctx context.Context, req pipeline.Request) (pipeline.R
 	}
 	key := cacheKey(req)
 	r.mu.Lock()
-	if resp, ok := r.cache[key]; ok {
+	// A retry after a refused answer must reach the model: the cached
+	// answer is the one that was refused. Its answer replaces it.
+	if resp, ok := r.cache[key]; ok && req.Retry == "" {
 		r.mu.Unlock()
 		resp.InputTokens, resp.OutputTokens, resp.CostUSD, resp.Cached = 0, 0, 0, true
 		return resp, nil

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,4 +87,25 @@ func startAgent(t *testing.T, yaml string, args ...string) *bgAgent {
 func (a *bgAgent) stop() error {
 	a.cancel()
 	return <-a.done
+}
+
+// stageOf is the stage an OpenAI chat request asks about: the name of its
+// response JSON schema.
+func stageOf(body []byte) string {
+	var req struct {
+		ResponseFormat struct {
+			JSONSchema struct{ Name string } `json:"json_schema"`
+		} `json:"response_format"`
+	}
+	json.Unmarshal(body, &req)
+	return req.ResponseFormat.JSONSchema.Name
+}
+
+// writeCompletion answers an OpenAI chat request with content, as the
+// chat completions API does.
+func writeCompletion(w http.ResponseWriter, content string, promptTokens, completionTokens int) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-test",
+		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": content}}},
+		"usage":   map[string]any{"prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens}})
 }

@@ -30,14 +30,8 @@ type hostileModel struct {
 }
 
 func (m *hostileModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		ResponseFormat struct {
-			JSONSchema struct{ Name string } `json:"json_schema"`
-		} `json:"response_format"`
-	}
 	b, _ := io.ReadAll(r.Body)
-	json.Unmarshal(b, &body)
-	stage := body.ResponseFormat.JSONSchema.Name
+	stage := stageOf(b)
 	m.mu.Lock()
 	m.calls[stage]++
 	answer := m.answers[stage]
@@ -45,10 +39,7 @@ func (m *hostileModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer = m.invalid
 	}
 	m.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-test",
-		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": answer}}},
-		"usage":   map[string]any{"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}})
+	writeCompletion(w, answer, 100, 10)
 }
 
 func answers(rootCause, remediation string) map[string]string {

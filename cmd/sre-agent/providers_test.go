@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -35,20 +34,11 @@ func TestGeminiOutageWithOpenAIFallback(t *testing.T) {
 	openai := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		openaiCalls.Add(1)
 		sawKey.Store(r.Header.Get("Authorization"))
-		var body struct {
-			ResponseFormat struct {
-				JSONSchema struct{ Name string } `json:"json_schema"`
-			} `json:"response_format"`
-		}
 		b, _ := io.ReadAll(r.Body)
-		json.Unmarshal(b, &body)
 		if bytes.Contains(b, []byte("sk-openai-test")) {
 			t.Error("the API key is in the request body")
 		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-test",
-			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": stageAnswers[body.ResponseFormat.JSONSchema.Name]}}},
-			"usage":   map[string]any{"prompt_tokens": 800, "completion_tokens": 90, "total_tokens": 890}})
+		writeCompletion(w, stageAnswers[stageOf(b)], 800, 90)
 	}))
 	defer openai.Close()
 	t.Setenv("SRE_TEST_GEMINI_KEY", "AIza-test")

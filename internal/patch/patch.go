@@ -214,6 +214,7 @@ func scanGit(lines []string, i int) (header, int, error) {
 	isNew, isDelete := false, false
 	var fromDash, fromPlus, renameFrom, renameTo *string
 	j := i + 1
+header:
 	for ; j < len(lines); j++ {
 		l := strings.TrimSuffix(lines[j], "\n")
 		rest := func(prefix string) string { return l[len(prefix):] }
@@ -248,13 +249,10 @@ func scanGit(lines []string, i int) (header, int, error) {
 			isDelete = true
 		case strings.HasPrefix(l, "old mode "), strings.HasPrefix(l, "new mode "), strings.HasPrefix(l, "index "),
 			strings.HasPrefix(l, "similarity index "), strings.HasPrefix(l, "dissimilarity index "):
-		case strings.HasPrefix(l, "@@ -"), strings.HasPrefix(l, "GIT binary patch"), strings.HasPrefix(l, "Binary files "):
-			goto body
-		default:
-			goto body
+		default: // hunks, a binary patch, or the next file
+			break header
 		}
 	}
-body:
 	// Every name a header line gives must agree with the diff --git line.
 	for _, c := range []struct {
 		got  *string

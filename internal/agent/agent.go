@@ -119,7 +119,9 @@ type Agent struct {
 	parseErrs *prometheus.CounterVec
 	saves     *prometheus.CounterVec
 	messages  *prometheus.CounterVec
-	started   time.Time
+	// overLimitTotal counts incidents summarised by a bound.
+	overLimitTotal *prometheus.CounterVec
+	started        time.Time
 }
 
 // New builds an agent.
@@ -143,10 +145,12 @@ func New(store Store, pipe Pipeline, aud pipeline.Auditor, sources []Source, opt
 			Help: "Saves of what a source found, by outcome."}, []string{"source", "outcome"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_messages_total",
 			Help: "Transport messages by outcome: processed, duplicate, control, dead_lettered, nacked."}, []string{"source", "outcome"}),
+		overLimitTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_incidents_over_limit_total",
+			Help: "Would-be incidents folded into a summary incident by an incident bound, by source."}, []string{"source"}),
 		started: time.Now().UTC(),
 	}
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{a.events, a.parseErrs, a.saves, a.messages, &stateCollector{a: a}} {
+		for _, c := range []prometheus.Collector{a.events, a.parseErrs, a.saves, a.messages, a.overLimitTotal, &stateCollector{a: a}} {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register agent metrics: %w", err)
 			}
@@ -338,6 +342,32 @@ type sourceState struct {
 	// templateMark is how far this source has read the shared template
 	// registry.
 	templateMark int64
+	// overAudited is when incidents over the bounds were last audited,
+	// overSince how many were summarised since.
+	overAudited time.Time
+	overSince   int
+}
+
+// overLimit counts the incidents a bound summarised since the last save
+// and audits them, once per detection window per source.
+func (a *Agent) overLimit(s *sourceState, st ingest.Stats) error {
+	d := st.OverLimit - s.savedStats.OverLimit
+	if d <= 0 {
+		return nil
+	}
+	a.overLimitTotal.WithLabelValues(s.src.Name).Add(float64(d))
+	s.overSince += d
+	if time.Since(s.overAudited) < a.opts.Detect.Window {
+		return nil
+	}
+	a.log.Warn("incidents over the bounds summarised", "source", s.src.Name, "incidents", s.overSince)
+	if _, err := a.audit.Append(audit.Record{Kind: audit.KindBound, Outcome: "summarised", Fields: map[string]any{"bound": "incidents",
+		"source": s.src.Name, "incidents": s.overSince, "max_new_per_service": a.opts.Detect.MaxNewPerService,
+		"max_new_per_source": a.opts.Detect.MaxNewPerSource, "max_incidents": a.opts.Detect.MaxIncidents}}); err != nil {
+		return fmt.Errorf("audit bound: %w", err)
+	}
+	s.overAudited, s.overSince = time.Now(), 0
+	return nil
 }
 
 // save stores the spine's incidents when anything was read since the last
@@ -356,6 +386,9 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, 
 	}
 	if d := st.ParseErrors - s.savedStats.ParseErrors; d > 0 {
 		a.parseErrs.WithLabelValues(s.src.Name).Add(float64(d))
+	}
+	if err := a.overLimit(s, st); err != nil {
+		return err
 	}
 	s.savedStats = st
 	var err error

@@ -1,17 +1,16 @@
 package redact
 
 // keywordSet is an Aho-Corasick automaton over ASCII-lowercased bytes. One
-// pass over a line reports which keywords occur, as a bit set; the rules that
-// need a keyword are skipped when it is absent.
+// pass over a line reports which rules' keywords occur, as a bit set of
+// rules; the rules none of whose keywords is present are skipped.
 type keywordSet struct {
 	next [][256]uint16
-	out  []uint64 // bit set of keywords ending at each state
+	out  []uint64 // bit set of the rules whose keywords end at each state
 }
 
-func newKeywordSet(words []string) *keywordSet {
-	if len(words) > 64 {
-		panic("redact: more than 64 keywords")
-	}
+// newKeywordSet builds the automaton; rules[i] is the bit set of the rules
+// words[i] triggers.
+func newKeywordSet(words []string, rules []uint64) *keywordSet {
 	k := &keywordSet{next: make([][256]uint16, 1), out: make([]uint64, 1)}
 	for i, w := range words {
 		s := 0
@@ -24,7 +23,7 @@ func newKeywordSet(words []string) *keywordSet {
 			}
 			s = int(k.next[s][c])
 		}
-		k.out[s] |= 1 << uint(i)
+		k.out[s] |= rules[i]
 	}
 	// Breadth-first pass turns the trie into a full transition table.
 	fail := make([]int, len(k.next))
@@ -56,14 +55,25 @@ func newKeywordSet(words []string) *keywordSet {
 func (k *keywordSet) scan(s string) (found uint64, classes int) {
 	st := uint16(0)
 	next, out := k.next, k.out
+	hexColons := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		st = next[st][lower(c)]
 		found |= out[st]
 		classes |= byteClass[c]
-		if c == ':' && i > 0 && i+1 < len(s) && (s[i-1] == ':' || isHex(s[i-1])) && (s[i+1] == ':' || isHex(s[i+1])) {
-			classes |= classColonPair
+		// An IPv6 address has "::" or six or seven colons between hex digits;
+		// a clock time ("16:13:38") has neither.
+		if c == ':' && i+1 < len(s) {
+			switch {
+			case s[i+1] == ':':
+				classes |= classColonPair
+			case i > 0 && isHex(s[i-1]) && isHex(s[i+1]):
+				hexColons++
+			}
 		}
+	}
+	if hexColons >= 6 { // six with an embedded IPv4 address
+		classes |= classColonPair
 	}
 	return found, classes
 }

@@ -35,6 +35,15 @@ const (
 	SSN             Kind = "us-ssn"
 	IPv4            Kind = "ipv4"
 	IPv6            Kind = "ipv6"
+	GoogleOAuth     Kind = "google-oauth-token"
+	GitLabToken     Kind = "gitlab-token"
+	VaultToken      Kind = "vault-token"
+	HuggingFace     Kind = "huggingface-token"
+	DigitalOcean    Kind = "digitalocean-token"
+	PyPIToken       Kind = "pypi-token"
+	TwilioKey       Kind = "twilio-key"
+	URLSignature    Kind = "url-signature"
+	DockerAuth      Kind = "docker-auth"
 )
 
 // Options chooses which optional kinds run. Secrets always run.
@@ -99,9 +108,74 @@ var regexRules = []regexRule{
 	{kind: AzureConnection, keywords: []string{"accountkey", "sharedaccesskey", "sharedaccesssignature", "sig="},
 		re:    regexp.MustCompile(`(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)=([^;"'\s&]+)`),
 		group: 1},
+	{kind: GoogleOAuth, keywords: []string{"ya29.", "1//0"},
+		re: regexp.MustCompile(`\bya29\.[0-9A-Za-z_-]{20,}|(?:^|[^0-9A-Za-z/])(1//0[0-9A-Za-z_-]{30,})`)},
+	{kind: GitLabToken, keywords: []string{"glpat-", "gldt-", "glrt-", "glptt-", "glcbt-"},
+		re: regexp.MustCompile(`\b(?:glpat|gldt|glrt|glptt|glcbt)-[0-9A-Za-z_-]{20,}`)},
+	{kind: VaultToken, keywords: []string{"hvs.", "hvb.", "hvr."},
+		re: regexp.MustCompile(`\bhv[sbr]\.[0-9A-Za-z_-]{24,}`)},
+	{kind: HuggingFace, keywords: []string{"hf_"},
+		re: regexp.MustCompile(`\bhf_[A-Za-z0-9]{30,}`)},
+	{kind: DigitalOcean, keywords: []string{"dop_v1_", "doo_v1_", "dor_v1_"},
+		re: regexp.MustCompile(`\bdo[opr]_v1_[a-f0-9]{64}`)},
+	{kind: PyPIToken, keywords: []string{"pypi-"},
+		re: regexp.MustCompile(`\bpypi-[A-Za-z0-9_-]{50,}`)},
+	{kind: URLSignature, keywords: []string{"signature", "x-amz-credential", "x-goog-credential", "sig="},
+		re:    regexp.MustCompile(`(?i)\b(?:X-(?:Goog|Amz)-(?:Signature|Credential|Security-Token)|Signature|sig)=([^&\s"'#]+)`),
+		group: 1},
+	{kind: DockerAuth, keywords: []string{`auth"`, `auth\`, "identitytoken", "registrytoken"},
+		re:    regexp.MustCompile(`\\*"(?:auth|identitytoken|registrytoken)\\*"\s*:\s*\\*"([A-Za-z0-9+/=_-]{8,})\\*"`),
+		group: 1},
 	{kind: Secret, keywords: []string{"pass", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_key", "accesskey", "private_key", "privatekey", "credential", "session_id", "sessionid", "cookie"},
-		re:    regexp.MustCompile(`(?i)["']?\b[A-Za-z0-9_.-]*(?:passwd|password|pwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key(?:_id)?|credentials?|session[_-]?id|cookie)["']?\s*(?:=|:|=>)\s*("[^"]+"|'[^']+'|[^\s,;&}"')]+)`),
+		// Keys as bare words, quoted, or quoted inside a JSON string
+		// (\"client_secret\": \"...\"); => before = so a Ruby hash's
+		// value is the value.
+		re:    regexp.MustCompile(`(?i)(?:\\*["'])?\b[A-Za-z0-9_.-]*(?:passwd|password|pass|pwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key(?:_id)?|credentials?|session[_-]?id|cookie)(?:[_.-]?(?:key|value|hash|b64|base64|enc|encrypted|plain|raw))?(?:\\*["'])?\s*(?:=>|=\\+u003e|=|:)\s*(\\+"[^"]*?\\+"|"[^"]+"|'[^']+'|[^\s,;&}"'\\)]+)`),
 		group: 1, keep: keepSecretValue},
+	// <password>...</password> and its relatives in XML.
+	{kind: Secret, keywords: []string{"pass", "secret", "token", "key>", "credential"},
+		re:    regexp.MustCompile(`(?i)(?:<|\\+u003c)(?:[A-Za-z0-9_.-]*:)?[A-Za-z0-9_.-]*(?:password|passwd|secret|token|apikey|api_key|privatekey|credential)[A-Za-z0-9_.-]*(?:>|\\+u003e)(.+?)(?:<|\\+u003c)/`),
+		group: 1, keep: keepSecretValue},
+	// "password hunter2": a password named in prose, when the word after
+	// it looks like one (letters and digits, or symbols).
+	{kind: Secret, keywords: []string{"password", "passwd", "passphrase"},
+		re:    regexp.MustCompile(`(?i)\b(?:password|passwd|passphrase)(?:\s+is)?\s+([^\s,;"'<>()\[\]]{6,})`),
+		group: 1, keep: keepProse},
+	// An SSN named as one, with or without dashes.
+	{kind: SSN, keywords: []string{"ssn", "social"},
+		re:    regexp.MustCompile(`(?i)\b(?:ssn|social[_ -]?security(?:[_ -]?(?:number|no))?)["']?\s*(?:[:=#]|is)?\s*["']?(\d{3}-?\d{2}-?\d{4})\b`),
+		group: 1},
+	// A card number in a payment context, whatever its length for the
+	// brand, when it passes the Luhn check.
+	{kind: CardNumber, keywords: []string{"card", "pan=", "pan:", `pan"`, "pan'", "cc=", "cc:", `cc"`, "cc'", "ccnum", "cc_num"},
+		re:    regexp.MustCompile(`(?i)\b(?:card(?:_?num(?:ber)?)?|pan|cc(?:_?num(?:ber)?)?|credit_?card)["']?\s*[:=]\s*["']?(\d(?:[ -]?\d){11,18})\b`),
+		group: 1, keep: func(v string) bool { return !luhnString(v) }},
+}
+
+// keepProse reports a word after "password" that is prose, not a
+// password: letters only (reset, expired, incorrect) or a marker.
+func keepProse(v string) bool {
+	if strings.HasPrefix(v, "[REDACTED:") {
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// luhnString checks the digits of v (spaces and dashes skipped).
+func luhnString(v string) bool {
+	d := make([]byte, 0, 19)
+	for i := 0; i < len(v); i++ {
+		if isDigit(v[i]) {
+			d = append(d, v[i]-'0')
+		}
+	}
+	return len(d) >= 12 && luhn(d)
 }
 
 // keepSecretValue reports values of secret-named keys that carry nothing
@@ -154,15 +228,20 @@ type Redactor struct {
 
 // New builds a redactor.
 func New(opts Options) *Redactor {
+	if len(regexRules) > 64 {
+		panic("redact: more than 64 keyword rules")
+	}
 	var words []string
+	var triggers []uint64
 	masks := make([]uint64, len(regexRules))
 	for i, r := range regexRules {
+		masks[i] = 1 << uint(i)
 		for _, w := range r.keywords {
-			masks[i] |= 1 << uint(len(words))
 			words = append(words, w)
+			triggers = append(triggers, masks[i])
 		}
 	}
-	return &Redactor{opts: opts, keywords: newKeywordSet(words), ruleMasks: masks}
+	return &Redactor{opts: opts, keywords: newKeywordSet(words, triggers), ruleMasks: masks}
 }
 
 type span struct {
@@ -217,6 +296,10 @@ func (rr *regexRule) find(s string, spans []span) []span {
 			continue
 		}
 		if rr.keep != nil && rr.keep(s[a:b]) {
+			continue
+		}
+		// A marker is what an earlier pass left: never a secret again.
+		if v := strings.TrimLeft(s[a:b], `\"'`); strings.HasPrefix(v, "[REDACTED:") {
 			continue
 		}
 		if rr.group == 0 && a > 0 && s[a-1] == ']' && afterMarker(s, a) {

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"net/netip"
+	"regexp"
 	"strings"
 )
 
@@ -12,6 +13,7 @@ const (
 	classColonPair // "::" or hex:hex, a possible IPv6 address
 	classUpper
 	classPlus
+	classPercent
 )
 
 var byteClass = func() (t [256]int) {
@@ -23,6 +25,7 @@ var byteClass = func() (t [256]int) {
 	}
 	t['@'] = classAt
 	t['+'], t['('] = classPlus, classPlus
+	t['%'] = classPercent
 	return t
 }()
 
@@ -49,6 +52,9 @@ func (r *Redactor) findShaped(s string, classes int, spans []span) []span {
 	if classes&classAt != 0 && r.opts.Email {
 		spans = findEmails(s, spans)
 	}
+	if classes&classPercent != 0 && r.opts.Email && strings.Contains(s, "%40") {
+		spans = findEncodedEmails(s, spans)
+	}
 	if classes&classColonPair != 0 && r.opts.IPv6 {
 		spans = findIPv6(s, spans)
 	}
@@ -57,6 +63,7 @@ func (r *Redactor) findShaped(s string, classes int, spans []span) []span {
 	}
 	if classes&classUpper != 0 {
 		spans = findIBANs(s, spans)
+		spans = findTwilio(s, spans)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -445,6 +452,36 @@ func findEmails(s string, spans []span) []span {
 	}
 	return spans
 }
+
+// findTwilio finds Twilio API key SIDs: SK and 32 lower-case hex digits.
+func findTwilio(s string, spans []span) []span {
+	for i := 0; ; {
+		j := strings.Index(s[i:], "SK")
+		if j < 0 {
+			return spans
+		}
+		a := i + j
+		b := a + 2
+		for b < len(s) && b-a < 34 && (isDigit(s[b]) || s[b] >= 'a' && s[b] <= 'f') {
+			b++
+		}
+		if b-a == 34 && (a == 0 || !isWordByte(s[a-1])) && (b == len(s) || !isWordByte(s[b])) {
+			spans = append(spans, span{a, b, TwilioKey})
+		}
+		i = a + 2
+	}
+}
+
+// findEncodedEmails finds addresses whose @ is percent-encoded (%40), as
+// in a query string.
+func findEncodedEmails(s string, spans []span) []span {
+	for _, m := range encodedEmail.FindAllStringIndex(s, -1) {
+		spans = append(spans, span{m[0], m[1], Email})
+	}
+	return spans
+}
+
+var encodedEmail = regexp.MustCompile(`[A-Za-z0-9._+-]+%40[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`)
 
 func isEmailLocal(c byte) bool {
 	return isWordByte(c) || c == '.' || c == '%' || c == '+' || c == '-'

@@ -16,8 +16,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets/azkv"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets/gcpsm"
 	"github.com/cloud-sre-agent/sre-agent/internal/telemetry"
-
-	"google.golang.org/api/option"
 )
 
 // secretStore builds the store with a backend for each scheme the config
@@ -35,7 +33,7 @@ func secretStore(ctx context.Context, cfg config.Config, client *egress.Transpor
 		}
 		switch r.Scheme {
 		case secrets.SchemeGCP:
-			b, err := gcpsm.New(ctx, option.WithHTTPClient(client.Client()))
+			b, err := gcpsm.NewADC(ctx, client)
 			if err != nil {
 				return nil, err
 			}

@@ -8,6 +8,10 @@ import (
 	"context"
 	"fmt"
 	"hash/crc32"
+	"net/http"
+
+	"cloud.google.com/go/auth/credentials"
+	"cloud.google.com/go/auth/httptransport"
 
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
@@ -21,7 +25,29 @@ type Backend struct {
 	client *secretmanager.Client
 }
 
-// New opens a REST client (opts: a test endpoint, a shared HTTP client).
+// Scope is the OAuth scope Secret Manager calls need.
+const Scope = "https://www.googleapis.com/auth/cloud-platform"
+
+// NewADC opens a client that authenticates as the platform's identity
+// (Application Default Credentials: a credentials file named by
+// GOOGLE_APPLICATION_CREDENTIALS, gcloud's, or the metadata server under
+// Workload Identity, GCE and Cloud Run) and sends its requests over base
+// (the egress transport). A caller's HTTP client alone would carry no
+// credentials: option.WithHTTPClient turns the SDK's own auth off.
+func NewADC(ctx context.Context, base http.RoundTripper, opts ...option.ClientOption) (*Backend, error) {
+	creds, err := credentials.DetectDefault(&credentials.DetectOptions{Scopes: []string{Scope}})
+	if err != nil {
+		return nil, fmt.Errorf("secret manager: find Application Default Credentials: %w", err)
+	}
+	hc, err := httptransport.NewClient(&httptransport.Options{Credentials: creds, BaseRoundTripper: base})
+	if err != nil {
+		return nil, fmt.Errorf("secret manager: %w", err)
+	}
+	return New(ctx, append([]option.ClientOption{option.WithHTTPClient(hc)}, opts...)...)
+}
+
+// New opens a REST client with opts as given (a test endpoint, an HTTP
+// client that already authenticates).
 func New(ctx context.Context, opts ...option.ClientOption) (*Backend, error) {
 	c, err := secretmanager.NewRESTClient(ctx, opts...)
 	if err != nil {

@@ -354,3 +354,64 @@ func word(i, salt int) string {
 	}
 	return b.String()
 }
+
+// runAll runs the CLI and returns what it wrote to stdout and stderr.
+func runAll(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	root := newRoot()
+	var out, errOut strings.Builder
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetIn(strings.NewReader(""))
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), errOut.String(), err
+}
+
+// An upstream that echoes the Authorization header in its error body must
+// not get the token into the log, the audit log, the store or any output.
+func TestEchoedTokenNeverLeaves(t *testing.T) {
+	// No shape a rule knows: only the exact match of the loaded value finds it.
+	const token = "opaque7Zq9VALUEx4kq2"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		json.NewEncoder(w).Encode(map[string]string{"message": "Bad credentials: " + strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")})
+	}))
+	defer echo.Close()
+	t.Setenv("SRE_TEST_ECHO_TOKEN", token)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+delivery:
+  type: github
+  github: {base_url: %s/api/v3/, owner: o, repo: r, base_branch: main, token: env://SRE_TEST_ECHO_TOKEN}
+pipeline: {max_errors: 1}
+http: {addr: ""}
+`, echo.URL)), 0o600)
+	db := filepath.Join(dir, "s.db")
+	stdout, stderr, err := runAll(t, "--config", cfg, "run", "--db", db, sampleLog)
+	if err != nil {
+		t.Logf("run: %v", err)
+	}
+	list, _, _ := runAll(t, "incidents", "list", "--db", db, "--json")
+	var all []struct{ Fingerprint string }
+	json.Unmarshal([]byte(list), &all)
+	shown := ""
+	for _, in := range all {
+		s, _, _ := runAll(t, "incidents", "show", in.Fingerprint, "--db", db, "--json")
+		shown += s
+	}
+	if !strings.Contains(shown, "Bad credentials") {
+		t.Fatalf("the delivery error was not recorded:\n%.3000s", shown)
+	}
+	audit, _ := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
+	for name, text := range map[string]string{"stdout": stdout, "stderr (the agent's log)": stderr, "incidents show": shown, "audit log": string(audit)} {
+		if strings.Contains(text, token) {
+			t.Errorf("the echoed token is in %s", name)
+		}
+	}
+	if !strings.Contains(stderr, "delivery failed") {
+		t.Errorf("the delivery error did not reach the agent's log:\n%.2000s", stderr)
+	}
+}

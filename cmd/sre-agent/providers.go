@@ -31,7 +31,7 @@ func keyed(st *secrets.Store, tr *egress.Transport, ref, header, prefix string) 
 
 // buildProvider is the offline provider alone, or a router over the
 // configured primary and fallbacks.
-func buildProvider(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, aud router.Auditor, log *slog.Logger) (pipeline.Provider, error) {
+func buildProvider(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, aud router.Auditor, log *slog.Logger, red *redact.Redactor) (pipeline.Provider, error) {
 	pc := cfg.Provider
 	if pc.Name == "offline" && len(pc.Fallbacks) == 0 {
 		return offline.New(), nil
@@ -75,5 +75,5 @@ func buildProvider(ctx context.Context, cfg config.Config, st *secrets.Store, tr
 	}
 	return router.New(router.Config{AllowThirdParty: pc.AllowThirdParty, Timeout: pc.Timeout, MaxRetries: pc.MaxRetries,
 		DailyTokens: pc.DailyTokens, DailyCostUSD: pc.DailyCostUSD, Prices: pc.Prices},
-		chain, offline.New(), redact.New(redact.DefaultOptions()), aud, log)
+		chain, offline.New(), red, aud, log)
 }

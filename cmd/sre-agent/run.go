@@ -143,7 +143,7 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
-	provider, err := buildProvider(ctx, cfg, secretSt, egressTr, aud, log)
+	provider, err := buildProvider(ctx, cfg, secretSt, egressTr, aud, log, redact.New(redact.DefaultOptions()).WithKnown(masker))
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	// phone numbers, whatever the redaction settings for logs; IP addresses
 	// are left out, since code legitimately names loopback and documentation
 	// addresses.
-	answers := redact.New(redact.Options{Email: true, Phone: true})
+	answers := redact.New(redact.Options{Email: true, Phone: true}).WithKnown(masker)
 	gate, err := policy.New(cfg.Policy, answers)
 	if err != nil {
 		return err

@@ -547,7 +547,7 @@ func (p *Pipeline) ask(ctx context.Context, st Stage, in *domain.Incident, ev *E
 		if verr != nil {
 			p.log.Warn("model answer refused", "fingerprint", string(in.Fingerprint), "stage", string(st), "attempt", attempt, "error", verr.Error())
 			if attempt == 2 {
-				run.Failure = fmt.Sprintf("%s: the model's answer was invalid twice: %v", st, verr)
+				run.Failure = p.red.Redact(fmt.Sprintf("%s: the model's answer was invalid twice: %v", st, verr))
 				span.SetStatus(codes.Error, run.Failure)
 				return domain.StateFailed, nil
 			}
@@ -597,10 +597,10 @@ func (p *Pipeline) call(ctx context.Context, req Request, fp domain.Fingerprint,
 		fields["note"] = resp.Note
 	}
 	if err != nil {
-		fields["error"] = err.Error()
+		fields["error"] = p.red.Redact(err.Error())
 	}
 	if verr != nil {
-		fields["invalid"] = verr.Error()
+		fields["invalid"] = p.red.Redact(verr.Error())
 	}
 	rec, aerr := p.audit.Append(audit.Record{Kind: audit.KindModelCall, Fingerprint: string(fp), Outcome: outcome, Fields: fields})
 	if aerr != nil {
@@ -616,7 +616,7 @@ func (p *Pipeline) stageError(in *domain.Incident, run *Run, st Stage, err error
 	if errors.As(err, &ae) {
 		return in.State, err
 	}
-	p.log.Warn("stage error", "fingerprint", string(in.Fingerprint), "stage", string(st), "errors", run.Errors+1, "error", err.Error())
+	p.log.Warn("stage error", "fingerprint", string(in.Fingerprint), "stage", string(st), "errors", run.Errors+1, "error", p.red.Redact(err.Error()))
 	return p.retryLater(run, string(st), stageFrom[st], err), nil
 }
 
@@ -625,7 +625,7 @@ func (p *Pipeline) stageError(in *domain.Incident, run *Run, st Stage, err error
 func (p *Pipeline) retryLater(run *Run, step string, state domain.State, err error) domain.State {
 	run.Errors++
 	if run.Errors >= p.cfg.MaxErrors {
-		run.Failure = fmt.Sprintf("%s: %d errors, the last: %v", step, run.Errors, err)
+		run.Failure = p.red.Redact(fmt.Sprintf("%s: %d errors, the last: %v", step, run.Errors, err))
 		return domain.StateFailed
 	}
 	run.RetryAt = p.now().Add(p.cfg.RetryBackoff << (run.Errors - 1))
@@ -703,6 +703,7 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 	p.metrics.stageSeconds.WithLabelValues("delivery").Observe(p.now().Sub(start).Seconds())
 	var rej *RejectError
 	if errors.As(err, &rej) {
+		rej.Violation.Detail = p.red.Redact(rej.Violation.Detail)
 		d.Allowed, d.Violations = false, append(d.Violations, rej.Violation)
 		return p.reject(in, run, d)
 	}
@@ -710,7 +711,11 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 	fields := map[string]any{"target": p.deliver.Name()}
 	if err != nil {
 		outcome = "error"
-		fields["error"] = err.Error()
+		// Error text from an outside system can echo what was sent (an
+		// Authorization header): it is redacted, loaded secrets included,
+		// before it is logged, audited or stored.
+		fields["error"] = p.red.Redact(err.Error())
+		p.log.Warn("delivery failed", "fingerprint", string(in.Fingerprint), "target", p.deliver.Name(), "error", fields["error"])
 		span.RecordError(err)
 	} else {
 		fields["location"], fields["files"] = del.Location, del.Files

@@ -94,3 +94,27 @@ func TestMarkersAreNotSecrets(t *testing.T) {
 		}
 	}
 }
+
+type knownValues []string
+
+func (k knownValues) Mask(s string) string {
+	for _, v := range k {
+		s = strings.ReplaceAll(s, v, Marker(LoadedSecret))
+	}
+	return s
+}
+
+// The agent's own loaded secrets are masked by exact match, whatever their
+// shape, and found by the gates.
+func TestKnownValuesAreMaskedAndFound(t *testing.T) {
+	r := New(DefaultOptions()).WithKnown(knownValues{"opaque7Zq9VALUE"})
+	if got := r.Redact("401 Bad credentials: opaque7Zq9VALUE"); strings.Contains(got, "opaque7Zq9VALUE") {
+		t.Fatal(got)
+	}
+	if kinds := r.Find("echo opaque7Zq9VALUE"); len(kinds) != 1 || kinds[0] != LoadedSecret {
+		t.Fatalf("kinds %v", kinds)
+	}
+	if kinds := New(DefaultOptions()).Find("echo opaque7Zq9VALUE"); len(kinds) != 0 {
+		t.Fatalf("without the known values: %v", kinds)
+	}
+}

@@ -219,8 +219,25 @@ func priority(k Kind) int {
 	return 2
 }
 
+// Known masks exact values: the agent's own loaded secrets, which no rule
+// may recognise by shape (an upstream that echoes a token in an error).
+type Known interface {
+	Mask(string) string
+}
+
+// LoadedSecret is the kind Find reports for a Known value.
+const LoadedSecret Kind = "loaded-secret"
+
+// WithKnown returns a redactor that masks k's values before its rules run.
+func (r *Redactor) WithKnown(k Known) *Redactor {
+	c := *r
+	c.known = k
+	return &c
+}
+
 // Redactor replaces secrets and PII. It is safe for concurrent use.
 type Redactor struct {
+	known     Known
 	opts      Options
 	keywords  *keywordSet
 	ruleMasks []uint64 // keyword bits of each regexRule
@@ -252,6 +269,9 @@ type span struct {
 // Redact returns s with every secret and PII value replaced by its marker.
 // A clean line is returned as is, without allocating.
 func (r *Redactor) Redact(s string) string {
+	if r.known != nil {
+		s = r.known.Mask(s)
+	}
 	spans := r.spans(s)
 	if len(spans) == 0 {
 		return s
@@ -264,6 +284,11 @@ func (r *Redactor) Redact(s string) string {
 // (the policy gate, the last check on a prompt) use it.
 func (r *Redactor) Find(s string) []Kind {
 	var kinds []Kind
+	if r.known != nil {
+		if m := r.known.Mask(s); m != s {
+			kinds, s = append(kinds, LoadedSecret), m
+		}
+	}
 	for _, sp := range r.spans(s) {
 		if !slices.Contains(kinds, sp.kind) {
 			kinds = append(kinds, sp.kind)

@@ -234,7 +234,7 @@ func (r *Router) try(ctx context.Context, m *member, req pipeline.Request) (pipe
 			status = se.Status
 		}
 		r.record(audit.KindModelCall, req, "error", map[string]any{"provider": m.Provider.Name(), "model": req.Model,
-			"attempt": attempt + 1, "http_status": status, "latency_ms": r.now().Sub(start).Milliseconds(), "error": err.Error(),
+			"attempt": attempt + 1, "http_status": status, "latency_ms": r.now().Sub(start).Milliseconds(), "error": r.red.Redact(err.Error()),
 			"input_tokens": 0, "output_tokens": 0, "cost_usd": 0})
 		last = err
 		se, ok := llm.AsStatus(err)

@@ -143,6 +143,9 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
+	if err := secretSt.CheckAll(cfg.SecretRefs()); err != nil {
+		return err
+	}
 	provider, err := buildProvider(ctx, cfg, secretSt, egressTr, aud, log, redact.New(redact.DefaultOptions()).WithKnown(masker))
 	if err != nil {
 		return err

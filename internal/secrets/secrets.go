@@ -14,11 +14,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 )
 
 // Schemes a reference may use.
@@ -56,10 +59,16 @@ func IsRef(s string) bool {
 // Parse reads a reference.
 func Parse(raw string) (Ref, error) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		return Ref{}, fmt.Errorf("secret reference %q: want gcpsm://, awssm://, azkv://, file:// or env://", Describe(raw))
+	if err != nil || u.Scheme == "" || !IsRef(raw) {
+		// The string may be the secret itself, pasted where its reference
+		// belongs: it is never repeated.
+		return Ref{}, fmt.Errorf("secret reference %s: want gcpsm://, awssm://, azkv://, file:// or env://", Describe(raw))
 	}
 	r := Ref{Raw: raw, Scheme: u.Scheme}
+	if kinds := looksSecret.Find(strings.TrimPrefix(raw, u.Scheme+"://")); len(kinds) > 0 {
+		return Ref{}, fmt.Errorf("secret reference %s://…: what follows the scheme looks like a secret value (a %s), not where one is kept; put the value in a secret manager and name it here", u.Scheme, kinds[0])
+	}
+	hidden := u.Scheme + "://…"
 	path := strings.TrimPrefix(u.Path, "/")
 	switch u.Scheme {
 	case SchemeGCP:
@@ -70,40 +79,48 @@ func Parse(raw string) (Ref, error) {
 			parts = append(parts, "versions", "latest")
 		}
 		if len(parts) != 6 || parts[0] != "projects" || parts[2] != "secrets" || parts[4] != "versions" || parts[1] == "" || parts[3] == "" || parts[5] == "" {
-			return Ref{}, fmt.Errorf("secret reference %s: want gcpsm://projects/P/secrets/S/versions/V", raw)
+			return Ref{}, fmt.Errorf("secret reference %s: want gcpsm://projects/P/secrets/S/versions/V", hidden)
 		}
 		r.Name = strings.Join(parts, "/")
 	case SchemeAWS:
 		r.Region, r.Name, r.JSONKey = u.Host, path, u.Fragment
 		if r.Region == "" || r.Name == "" {
-			return Ref{}, fmt.Errorf("secret reference %s: want awssm://REGION/NAME[#jsonkey]", raw)
+			return Ref{}, fmt.Errorf("secret reference %s: want awssm://REGION/NAME[#jsonkey]", hidden)
 		}
 	case SchemeAzure:
 		r.Vault = u.Host
 		r.Name, r.Version, _ = strings.Cut(path, "/")
 		if r.Vault == "" || r.Name == "" {
-			return Ref{}, fmt.Errorf("secret reference %s: want azkv://VAULT/NAME[/VERSION]", raw)
+			return Ref{}, fmt.Errorf("secret reference %s: want azkv://VAULT/NAME[/VERSION]", hidden)
 		}
 	case SchemeFile:
 		if u.Host != "" || !strings.HasPrefix(u.Path, "/") {
-			return Ref{}, fmt.Errorf("secret reference %s: want file:///absolute/path", raw)
+			return Ref{}, fmt.Errorf("secret reference %s: want file:///absolute/path", hidden)
 		}
 		r.Name = u.Path
 	case SchemeEnv:
 		r.Name = u.Host
-		if r.Name == "" {
-			return Ref{}, fmt.Errorf("secret reference %s: want env://NAME", raw)
+		if !envName.MatchString(r.Name) || u.Path != "" {
+			return Ref{}, fmt.Errorf("secret reference %s: want env://NAME (letters, digits and _)", hidden)
 		}
-	default:
-		return Ref{}, fmt.Errorf("secret reference scheme %q: want gcpsm, awssm, azkv, file or env", u.Scheme)
 	}
 	return r, nil
 }
 
-// Describe shows a string that may be a secret without showing it.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// looksSecret finds a secret value where a reference's name should be.
+var looksSecret = redact.New(redact.Options{})
+
+// Describe shows a string that may be a secret without showing it: a
+// well-formed reference as itself, anything else by its length.
 func Describe(s string) string {
 	if IsRef(s) {
-		return s
+		scheme, rest, _ := strings.Cut(s, "://")
+		if len(looksSecret.Find(rest)) == 0 {
+			return s
+		}
+		return scheme + "://<hidden: looks like a secret value>"
 	}
 	return fmt.Sprintf("<%d characters, not a reference>", len(s))
 }
@@ -157,6 +174,24 @@ func New(opts Options, backends map[string]Backend) *Store {
 		b[k] = v
 	}
 	return &Store{opts: opts, backends: b, now: time.Now, cache: map[string]entry{}}
+}
+
+// Check applies the store's rules to every reference a config names, by
+// setting, before anything is fetched: the agent refuses to start on a
+// reference it would refuse later (one rule for every credential, a model
+// key as much as a GitHub token). Errors name the setting.
+func (s *Store) CheckAll(refs map[string]string) error {
+	fields := make([]string, 0, len(refs))
+	for f := range refs {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	for _, field := range fields {
+		if _, err := s.Check(refs[field]); err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+	}
+	return nil
 }
 
 // ErrEnvInProduction refuses env:// references in production mode.

@@ -139,3 +139,43 @@ func TestHeaderTransportRefetchesAfter401(t *testing.T) {
 		t.Fatalf("statuses %d %d, headers %v", r1.StatusCode, r2.StatusCode, seen)
 	}
 }
+
+// A secret pasted where its reference belongs is refused without being
+// repeated, whatever the scheme.
+func TestPastedSecretIsNeverEchoed(t *testing.T) {
+	const tok = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+	for _, raw := range []string{"gcpsm://" + tok, "file://" + tok, "env://" + tok, "azkv://" + tok, "awssm://" + tok, tok, "env://GH TOKEN"} {
+		_, err := Parse(raw)
+		if err == nil {
+			t.Errorf("%q accepted", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), tok) {
+			t.Errorf("%q: the error repeats the token: %v", raw, err)
+		}
+		if d := Describe(raw); strings.Contains(d, tok) {
+			t.Errorf("Describe(%q) = %q", raw, d)
+		}
+	}
+	for _, ok := range []string{"env://GITHUB_TOKEN", "gcpsm://projects/p/secrets/gh", "file:///var/run/secrets/gh"} {
+		if _, err := Parse(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
+// In production every env:// reference is refused before the agent
+// starts, a model key or dashboard token as much as a GitHub token, and
+// the error names the setting.
+func TestOneRuleForEveryCredential(t *testing.T) {
+	s := New(Options{Production: true}, map[string]Backend{})
+	for _, field := range []string{"provider.openai.api_key", "dashboard.token", "delivery.github.token"} {
+		err := s.CheckAll(map[string]string{field: "env://SOME_KEY"})
+		if !errors.Is(err, ErrEnvInProduction) || !strings.HasPrefix(err.Error(), field) {
+			t.Errorf("%s: %v", field, err)
+		}
+	}
+	if err := New(Options{Production: true, AllowEnv: true}, map[string]Backend{}).CheckAll(map[string]string{"dashboard.token": "env://T"}); err != nil {
+		t.Fatal(err)
+	}
+}

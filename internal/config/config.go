@@ -106,13 +106,16 @@ func (c Config) SecretRefs() map[string]string {
 		"delivery.github.token":       c.Delivery.GitHub.Token,
 		"delivery.github.private_key": c.Delivery.GitHub.PrivateKey,
 		"delivery.gitlab.token":       c.Delivery.GitLab.Token,
-		"provider.gemini.api_key":     c.Provider.Gemini.APIKey,
-		"provider.openai.api_key":     c.Provider.OpenAI.APIKey,
-		"provider.anthropic.api_key":  c.Provider.Anthropic.APIKey,
-		"provider.ollama.api_key":     c.Provider.Ollama.APIKey,
 	} {
 		if ref != "" {
 			out[field] = ref
+		}
+	}
+	for _, name := range ProviderNames {
+		if key := Providers[name].Key; key != nil {
+			if field, ref := key(c.Provider); ref != "" {
+				out[field] = ref
+			}
 		}
 	}
 	return out
@@ -250,11 +253,45 @@ type HTTPProvider struct {
 	TokensPerMinute   int     `yaml:"tokens_per_minute"`
 }
 
-// ProviderNames lists the providers this build has.
+// ProviderFact is what the agent knows about a provider kind: the one
+// table config validation, doctor and the wiring read.
+type ProviderFact struct {
+	// ThirdParty: incident data goes to someone else's service.
+	ThirdParty bool
+	// InProcess: nothing leaves the machine (the offline rules).
+	InProcess bool
+	// Endpoint is the provider's base URL setting and its value.
+	Endpoint func(Provider) (field, url string)
+	// Key is the provider's API key setting and its reference.
+	Key func(Provider) (field, ref string)
+}
+
+// Providers are the providers this build has.
+var Providers = map[string]ProviderFact{
+	"offline": {InProcess: true},
+	"gemini": {ThirdParty: true,
+		Endpoint: func(p Provider) (string, string) { return "provider.gemini.base_url", p.Gemini.BaseURL },
+		Key:      func(p Provider) (string, string) { return "provider.gemini.api_key", p.Gemini.APIKey }},
+	"openai": {ThirdParty: true,
+		Endpoint: func(p Provider) (string, string) { return "provider.openai.base_url", p.OpenAI.BaseURL },
+		Key:      func(p Provider) (string, string) { return "provider.openai.api_key", p.OpenAI.APIKey }},
+	"anthropic": {ThirdParty: true,
+		Endpoint: func(p Provider) (string, string) { return "provider.anthropic.base_url", p.Anthropic.BaseURL },
+		Key:      func(p Provider) (string, string) { return "provider.anthropic.api_key", p.Anthropic.APIKey }},
+	// Ollama is self-hosted: data goes to the operator's own server.
+	"ollama": {
+		Endpoint: func(p Provider) (string, string) { return "provider.ollama.base_url", p.Ollama.BaseURL },
+		Key:      func(p Provider) (string, string) { return "provider.ollama.api_key", p.Ollama.APIKey }},
+}
+
+// ProviderNames lists the providers this build has, in a fixed order.
 var ProviderNames = []string{"offline", "gemini", "openai", "anthropic", "ollama"}
 
 // ThirdParty reports whether a provider sends data to a third party.
-func ThirdParty(name string) bool { return name == "gemini" || name == "openai" || name == "anthropic" }
+func ThirdParty(name string) bool { return Providers[name].ThirdParty }
+
+// Chain is the primary provider and its fallbacks, in order.
+func (p Provider) Chain() []string { return append([]string{p.Name}, p.Fallbacks...) }
 
 // Delivery chooses where proposals go.
 type Delivery struct {
@@ -377,12 +414,8 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	for _, n := range append([]string{c.Provider.Name}, c.Provider.Fallbacks...) {
-		known := false
-		for _, k := range ProviderNames {
-			known = known || n == k
-		}
-		if !known {
+	for _, n := range c.Provider.Chain() {
+		if _, known := Providers[n]; !known {
 			return fmt.Errorf("provider: unknown provider %q (this build has: %s)", n, strings.Join(ProviderNames, ", "))
 		}
 		if ThirdParty(n) && !c.Provider.AllowThirdParty {

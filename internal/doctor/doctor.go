@@ -59,6 +59,7 @@ func Run(ctx context.Context, in Inputs) []Check {
 	}
 	return []Check{
 		secretRefs(in),
+		secretFiles(in),
 		configFile(in),
 		githubToken(ctx, in),
 		modelProviders(in),
@@ -187,10 +188,36 @@ func githubToken(ctx context.Context, in Inputs) Check {
 }
 
 func modelProviders(in Inputs) Check {
-	if in.Config.Provider.Name == "offline" {
-		return Check{Name: "model providers: no data to third parties", Status: Pass, Detail: "offline provider: nothing leaves the machine"}
+	c := Check{Name: "model providers: no data to third parties", Status: Pass}
+	var third, own []string
+	for i, name := range in.Config.Provider.Chain() {
+		role := "primary"
+		if i > 0 {
+			role = "fallback"
+		}
+		f := config.Providers[name]
+		switch {
+		case f.ThirdParty:
+			third = append(third, name+" ("+role+")")
+		case !f.InProcess:
+			host := "its default address"
+			if _, u := f.Endpoint(in.Config.Provider); u != "" {
+				if pu, err := url.Parse(u); err == nil {
+					host = pu.Host
+				}
+			}
+			own = append(own, fmt.Sprintf("%s (%s) at %s", name, role, host))
+		}
 	}
-	return Check{Name: "model providers: no data to third parties", Status: Warn, Detail: "provider " + in.Config.Provider.Name + " sends redacted incident data to a third party"}
+	switch {
+	case len(third) > 0:
+		c.Status, c.Detail = Warn, "redacted incident data goes to third parties: "+strings.Join(third, ", ")
+	case len(own) > 0:
+		c.Detail = "self-hosted model only: " + strings.Join(own, ", ")
+	default:
+		c.Detail = "offline provider only: nothing leaves the machine"
+	}
+	return c
 }
 
 func endpointsTLS(in Inputs) Check {
@@ -205,10 +232,48 @@ func endpointsTLS(in Inputs) Check {
 			bad = append(bad, field+"="+raw)
 		}
 	}
-	check("tracing.endpoint", in.Config.Tracing.Endpoint)
-	check("github.base_url", in.Config.GitHub.BaseURL)
+	cfg := in.Config
+	check("tracing.endpoint", cfg.Tracing.Endpoint)
+	check("github.base_url", cfg.GitHub.BaseURL)
+	check("delivery.github.base_url", cfg.Delivery.GitHub.BaseURL)
+	check("delivery.gitlab.base_url", cfg.Delivery.GitLab.BaseURL)
+	for _, name := range config.ProviderNames {
+		if ep := config.Providers[name].Endpoint; ep != nil {
+			check(ep(cfg.Provider))
+		}
+	}
 	if len(bad) > 0 {
 		c.Status, c.Detail = Fail, "plain http to remote hosts: "+strings.Join(bad, ", ")
+	}
+	return c
+}
+
+// secretFiles fails a file:// secret that others can read.
+func secretFiles(in Inputs) Check {
+	c := Check{Name: "secret files are private", Status: Pass, Detail: "no file:// secret"}
+	var bad, ok []string
+	for field, ref := range in.Config.SecretRefs() {
+		r, err := secrets.Parse(ref)
+		if err != nil || r.Scheme != secrets.SchemeFile {
+			continue
+		}
+		st, err := os.Stat(r.Name)
+		switch {
+		case err != nil:
+			bad = append(bad, fmt.Sprintf("%s: %s is missing", field, r.Name))
+		case st.Mode().Perm()&0o077 != 0:
+			bad = append(bad, fmt.Sprintf("%s: %s is readable by group or others (%v)", field, r.Name, st.Mode().Perm()))
+		default:
+			ok = append(ok, field)
+		}
+	}
+	sort.Strings(bad)
+	sort.Strings(ok)
+	switch {
+	case len(bad) > 0:
+		c.Status, c.Detail = Fail, strings.Join(bad, "; ")
+	case len(ok) > 0:
+		c.Detail = "owner-only: " + strings.Join(ok, ", ")
 	}
 	return c
 }

@@ -157,3 +157,65 @@ func TestExampleConfigs(t *testing.T) {
 		t.Errorf("insecure example: egress %s", c.Status)
 	}
 }
+
+// Plain http to any remote endpoint the config names fails, a model's
+// and a delivery target's included.
+func TestEveryEndpointIsChecked(t *testing.T) {
+	for field, set := range map[string]func(*config.Config){
+		"delivery.github.base_url":    func(c *config.Config) { c.Delivery.GitHub.BaseURL = "http://github.corp.example/api/v3/" },
+		"delivery.gitlab.base_url":    func(c *config.Config) { c.Delivery.GitLab.BaseURL = "http://gitlab.corp.example/api/v4" },
+		"provider.openai.base_url":    func(c *config.Config) { c.Provider.OpenAI.BaseURL = "http://llm.corp.example/v1" },
+		"provider.ollama.base_url":    func(c *config.Config) { c.Provider.Ollama.BaseURL = "http://gpu-box.corp.example:11434" },
+		"provider.gemini.base_url":    func(c *config.Config) { c.Provider.Gemini.BaseURL = "http://vertex.corp.example" },
+		"provider.anthropic.base_url": func(c *config.Config) { c.Provider.Anthropic.BaseURL = "http://claude.corp.example" },
+	} {
+		cfg := config.Default()
+		set(&cfg)
+		c := find(Run(context.Background(), inputs(t, cfg, nil)), "endpoints use TLS")
+		if c.Status != Fail || !strings.Contains(c.Detail, field) {
+			t.Errorf("%s: %+v", field, c)
+		}
+	}
+	cfg := config.Default()
+	cfg.Provider.Ollama.BaseURL = "http://127.0.0.1:11434"
+	if c := find(Run(context.Background(), inputs(t, cfg, nil)), "endpoints use TLS"); c.Status != Pass {
+		t.Errorf("loopback: %+v", c)
+	}
+}
+
+// The provider facts are one table: Ollama is self-hosted, not a third
+// party; a third-party fallback behind the offline primary is reported.
+func TestProvidersFromOneTable(t *testing.T) {
+	cfg := config.Default()
+	cfg.Provider.Name, cfg.Provider.Ollama.BaseURL = "ollama", "http://127.0.0.1:11434"
+	if c := find(Run(context.Background(), inputs(t, cfg, nil)), "model providers"); c.Status != Pass || !strings.Contains(c.Detail, "self-hosted") {
+		t.Errorf("ollama: %+v", c)
+	}
+	cfg = config.Default()
+	cfg.Provider.Fallbacks, cfg.Provider.AllowThirdParty = []string{"gemini"}, true
+	if c := find(Run(context.Background(), inputs(t, cfg, nil)), "model providers"); c.Status != Warn || !strings.Contains(c.Detail, "gemini (fallback)") {
+		t.Errorf("offline with a gemini fallback: %+v", c)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Provider.Name, cfg.Provider.Fallbacks, cfg.Provider.AllowThirdParty = "ollama", nil, false
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("ollama needs no third-party consent: %v", err)
+	}
+}
+
+func TestSecretFilesArePrivate(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "token")
+	os.WriteFile(p, []byte("x"), 0o644)
+	cfg := config.Default()
+	cfg.Delivery.GitHub.Token = "file://" + p
+	if c := find(Run(context.Background(), inputs(t, cfg, nil)), "secret files"); c.Status != Fail || !strings.Contains(c.Detail, "delivery.github.token") {
+		t.Errorf("%+v", c)
+	}
+	os.Chmod(p, 0o600)
+	if c := find(Run(context.Background(), inputs(t, cfg, nil)), "secret files"); c.Status != Pass {
+		t.Errorf("%+v", c)
+	}
+}

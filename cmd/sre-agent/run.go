@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -586,6 +587,40 @@ func showIncident(w io.Writer, in *domain.Incident, run *pipeline.Run) error {
 	return nil
 }
 
+// parseAnchors reads --anchor values: SEQ:HASH, or @FILE holding the
+// agent's JSON log, whose "audit anchor" lines are taken.
+func parseAnchors(values []string) ([]audit.Head, error) {
+	var out []audit.Head
+	for _, v := range values {
+		if file, ok := strings.CutPrefix(v, "@"); ok {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return nil, err
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				var a struct {
+					Msg, Hash string
+					Seq       int64
+				}
+				if json.Unmarshal([]byte(line), &a) == nil && a.Msg == "audit anchor" && a.Seq > 0 {
+					out = append(out, audit.Head{Seq: a.Seq, Hash: a.Hash})
+				}
+			}
+			continue
+		}
+		seq, hash, ok := strings.Cut(v, ":")
+		n, err := strconv.ParseInt(seq, 10, 64)
+		if !ok || err != nil || n < 1 || len(hash) != 64 {
+			return nil, fmt.Errorf("--anchor %q: want SEQ:HASH (a sha256 in hex) or @FILE", v)
+		}
+		out = append(out, audit.Head{Seq: n, Hash: hash})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("--anchor: no anchor found")
+	}
+	return out, nil
+}
+
 // bounded counts incidents a bound holds back and summary incidents.
 func bounded(ctx context.Context, st incidentStore) (held, summaries int, err error) {
 	all, err := st.Incidents(ctx)
@@ -623,6 +658,7 @@ func loadRun(ctx context.Context, st pipeline.Store, fp domain.Fingerprint) (*pi
 
 func auditCmd(load func() (config.Config, error)) *cobra.Command {
 	var dbPath string
+	var anchors []string
 	cmd := &cobra.Command{Use: "audit", Short: "Work with the audit log"}
 	verify := &cobra.Command{
 		Use:   "verify [FILE]",
@@ -644,10 +680,26 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
+			if len(anchors) > 0 {
+				heads, err := parseAnchors(anchors)
+				if err != nil {
+					return err
+				}
+				f, err := os.Open(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if _, err := audit.VerifyAnchors(f, heads...); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "ok: %s holds all %d anchors\n", path, len(heads))
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ok: %s: %d records, chain intact (last seq %d)\n", path, s.Records, s.LastSeq)
 			return nil
 		},
 	}
+	verify.Flags().StringArrayVar(&anchors, "anchor", nil, "a chain head kept elsewhere: SEQ:HASH, or @FILE of the agent's JSON log (its \"audit anchor\" lines); repeatable")
 	verify.Flags().StringVar(&dbPath, "db", "", "store path whose directory holds the default audit log")
 	cmd.AddCommand(verify)
 	return cmd

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"github.com/spf13/cobra"
 
 	"context"
@@ -119,6 +120,16 @@ func (a *pendingAudit) attach(log auditLog) error {
 	return nil
 }
 
+// Head is the open chain's head, when its log has one.
+func (a *pendingAudit) Head() (audit.Head, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h, ok := a.log.(interface{ Head() audit.Head }); ok {
+		return h.Head(), true
+	}
+	return audit.Head{}, false
+}
+
 func (a *pendingAudit) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -132,7 +143,7 @@ func (a *pendingAudit) Close() error {
 }
 
 // openStoreCLI opens the store for a command other than run. With
-// PostgreSQL, reading the DSN is audited in this host's command-line chain.
+// PostgreSQL, reading the DSN is audited in this process's own chain.
 func openStoreCLI(ctx context.Context, cfg config.Config, p paths) (incidentStore, func() error, error) {
 	if cfg.Store.Type != "postgres" {
 		if _, err := os.Stat(p.store); err != nil {
@@ -146,7 +157,11 @@ func openStoreCLI(ctx context.Context, cfg config.Config, p paths) (incidentStor
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Store.Replica = replicaName(cfg) + "-cli"
+	// Each command-line process writes its own chain segment: two
+	// commands at once never race for one chain's next sequence number.
+	var nonce [4]byte
+	rand.Read(nonce[:])
+	cfg.Store.Replica = fmt.Sprintf("%s-cli-%d-%x", replicaName(cfg), os.Getpid(), nonce)
 	st, err := openStore(ctx, cfg, p, secretSt)
 	if err != nil {
 		return nil, nil, err

@@ -130,6 +130,14 @@ func Open(path, replica string) (*Log, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create audit directory: %w", err)
 	}
+	// Never extend a chain that does not verify: a cut tail, a missing or
+	// stale head, an edited record. The log stays as evidence; the agent
+	// says so and does not start.
+	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+		if _, err := VerifyFile(path); err != nil {
+			return nil, fmt.Errorf("audit log %s does not verify, refusing to extend it (keep it as evidence, move it and its head aside to start a new chain): %w", path, err)
+		}
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
@@ -226,6 +234,14 @@ func (l *Log) Append(r Record) (Record, error) {
 // Close closes the backend.
 func (l *Log) Close() error { return l.b.Close() }
 
+// Head is the chain's last record: its sequence number and line hash, the
+// anchor to keep outside the machine.
+func (l *Log) Head() Head {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Head{Seq: l.seq, Hash: l.prevHash}
+}
+
 func writeHead(path string, h Head) error {
 	b, _ := json.Marshal(h)
 	tmp := HeadPath(path) + ".tmp"
@@ -261,37 +277,97 @@ type Summary struct {
 // Verify reads a log and checks every record: it parses, its hash matches
 // its content, its sequence number follows the one before, and its
 // prev_hash is the hash of the line before. When headPath names a head
-// file (it may not exist for a log copied elsewhere), the log must end at
-// the head's record. The error is a *Problem naming the first bad record.
+// file, the head is read first and the log must hold the head's record
+// (it may hold more: records appended while it was read, or one written
+// just before a crash); a log with records and no head fails. The error
+// is a *Problem naming the first bad record.
 func Verify(r io.Reader, headPath string) (Summary, error) {
-	var prevHash string
-	s, err := verify(r, &prevHash)
-	if err != nil {
-		return s, err
-	}
 	if headPath == "" {
-		return s, nil
+		return verify(r, nil)
 	}
 	b, err := os.ReadFile(headPath)
 	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
+		s, err := verify(r, nil)
+		if err == nil && s.Records > 0 {
+			err = &Problem{Reason: fmt.Sprintf("the head file %s is missing while the log holds %d records (it was deleted, perhaps with records cut from the end)", filepath.Base(headPath), s.Records)}
+		}
+		return s, err
 	}
 	if err != nil {
-		return s, fmt.Errorf("read audit head: %w", err)
+		return Summary{}, fmt.Errorf("read audit head: %w", err)
 	}
 	var h Head
 	if err := json.Unmarshal(b, &h); err != nil {
-		return s, &Problem{Reason: "head file does not parse: " + err.Error()}
+		return Summary{}, &Problem{Reason: "head file does not parse: " + err.Error()}
 	}
-	return s, checkHead(s, prevHash, h)
+	return VerifyHead(r, h)
 }
 
-func verify(r io.Reader, last *string) (Summary, error) {
+// VerifyHead is Verify against a head kept elsewhere than a file.
+func VerifyHead(r io.Reader, h Head) (Summary, error) {
+	return VerifyAnchors(r, h)
+}
+
+// VerifyAnchors verifies the log and that it holds each anchor: a record
+// with the anchor's sequence number whose line has the anchor's hash. An
+// anchor kept outside the machine (the agent logs one at start, hourly
+// and at stop) finds a log cut and re-chained, even with its head
+// rewritten.
+func VerifyAnchors(r io.Reader, anchors ...Head) (Summary, error) {
+	want := map[int64]string{}
+	for _, a := range anchors {
+		if a.Seq > 0 {
+			want[a.Seq] = a.Hash
+		}
+	}
+	found := map[int64]bool{}
+	s, err := verify(r, func(seq int64, lineHash string) error {
+		h, ok := want[seq]
+		if !ok {
+			return nil
+		}
+		found[seq] = true
+		if h != lineHash {
+			return &Problem{Seq: seq, Reason: fmt.Sprintf("record %d is not the one the head or anchor recorded (the log was rewritten from there)", seq)}
+		}
+		return nil
+	})
+	if err != nil {
+		return s, err
+	}
+	for seq := range want {
+		if !found[seq] {
+			return s, &Problem{Reason: fmt.Sprintf("the log ends at seq %d but the head or an anchor says %d was written (records were cut from the end)", s.LastSeq, seq)}
+		}
+	}
+	return s, nil
+}
+
+// wholeLines splits on newlines and yields a last line without its
+// newline as nil: it is a record being written right now (the head, read
+// first, does not count it yet; a line an attacker cut short leaves the
+// head ahead of the log, and that fails).
+func wholeLines(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), nil, nil
+	}
+	return 0, nil, nil
+}
+
+// verify checks the chain; each record's line hash goes to check.
+func verify(r io.Reader, check func(seq int64, lineHash string) error) (Summary, error) {
 	var s Summary
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	sc.Split(wholeLines)
 	prevHash := ""
 	for n := 1; sc.Scan(); n++ {
+		if sc.Bytes() == nil { // the unterminated tail
+			break
+		}
 		line := sc.Bytes()
 		var rec Record
 		dec := json.NewDecoder(bytes.NewReader(line))
@@ -316,31 +392,21 @@ func verify(r io.Reader, last *string) (Summary, error) {
 		// The next record's prev_hash covers the line's bytes, so an edit
 		// that keeps the decoded value (whitespace, key order) is found too.
 		prevHash = sum(line)
+		if check != nil {
+			if err := check(rec.Seq, prevHash); err != nil {
+				if p, ok := err.(*Problem); ok {
+					p.Line = n
+				}
+				return s, err
+			}
+		}
 		s.Records++
 		s.LastSeq = rec.Seq
 	}
 	if err := sc.Err(); err != nil {
 		return s, fmt.Errorf("read audit log: %w", err)
 	}
-	*last = prevHash
 	return s, nil
-}
-
-func checkHead(s Summary, lastHash string, h Head) error {
-	if h.Seq != s.LastSeq || h.Hash != lastHash {
-		return &Problem{Reason: fmt.Sprintf("the log ends at seq %d but its head says %d was written (records were cut from the end, or the last one edited)", s.LastSeq, h.Seq)}
-	}
-	return nil
-}
-
-// VerifyHead is Verify against a head kept elsewhere than a file.
-func VerifyHead(r io.Reader, h Head) (Summary, error) {
-	var last string
-	s, err := verify(r, &last)
-	if err != nil {
-		return s, err
-	}
-	return s, checkHead(s, last, h)
 }
 
 // VerifyFile verifies the log at path against its head file.
@@ -372,7 +438,11 @@ func ReadRecords(r io.Reader) ([]Record, error) {
 	var out []Record
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	sc.Split(wholeLines)
 	for n := 1; sc.Scan(); n++ {
+		if sc.Bytes() == nil {
+			break
+		}
 		var rec Record
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			return out, fmt.Errorf("audit log line %d: %w", n, err)

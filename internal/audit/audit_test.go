@@ -180,3 +180,98 @@ func TestSpendOnSumsTheDaysModelCalls(t *testing.T) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 }
+
+func writeN(t *testing.T, path string, n int) *Log {
+	t.Helper()
+	l, err := Open(path, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if _, err := l.Append(Record{Kind: KindModelCall, Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l
+}
+
+// cutTail keeps the first n lines of the log.
+func cutTail(t *testing.T, path string, n int) {
+	t.Helper()
+	b, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(b), "\n")
+	os.WriteFile(path, []byte(strings.Join(lines[:n], "")), 0o600)
+}
+
+// A tail cut with the head deleted, or with the stale head kept, fails
+// verification, and the agent refuses to extend such a log.
+func TestCutTailIsFoundWithOrWithoutTheHead(t *testing.T) {
+	for _, deleteHead := range []bool{true, false} {
+		path := filepath.Join(t.TempDir(), "audit.jsonl")
+		writeN(t, path, 5).Close()
+		cutTail(t, path, 3)
+		if deleteHead {
+			os.Remove(HeadPath(path))
+		}
+		if _, err := VerifyFile(path); err == nil {
+			t.Fatalf("deleteHead=%v: a cut log verifies", deleteHead)
+		}
+		if _, err := Open(path, "r"); err == nil || !strings.Contains(err.Error(), "refusing") {
+			t.Fatalf("deleteHead=%v: the agent opened a log that does not verify: %v", deleteHead, err)
+		}
+	}
+}
+
+// A log cut and given a head that matches its new end passes on its own;
+// an anchor kept elsewhere finds it.
+func TestAnchorsFindARewrittenHead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l := writeN(t, path, 5)
+	anchor := l.Head()
+	l.Close()
+	cutTail(t, path, 3)
+	recs, _ := ReadFile(path)
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	writeHead(path, Head{Seq: recs[2].Seq, Hash: sum([]byte(lines[2]))})
+	if _, err := VerifyFile(path); err != nil {
+		t.Fatalf("the rewritten head should pass on its own: %v", err)
+	}
+	f, _ := os.Open(path)
+	defer f.Close()
+	if _, err := VerifyAnchors(f, anchor); err == nil {
+		t.Fatal("an anchor kept elsewhere did not find the cut")
+	}
+	f2, _ := os.Open(path)
+	defer f2.Close()
+	if _, err := VerifyAnchors(f2, Head{Seq: recs[1].Seq, Hash: sum([]byte(lines[1]))}); err != nil {
+		t.Fatalf("an anchor the log still holds: %v", err)
+	}
+}
+
+// Verifying a log while it is written never reports tampering.
+func TestVerifyWhileWriting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l := writeN(t, path, 1)
+	defer l.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 300; i++ {
+			l.Append(Record{Kind: KindModelCall, Outcome: "ok"})
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			if _, err := VerifyFile(path); err != nil {
+				t.Fatal(err)
+			}
+			return
+		default:
+			if _, err := VerifyFile(path); err != nil {
+				t.Fatalf("verify during writes: %v", err)
+			}
+		}
+	}
+}

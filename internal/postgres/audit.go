@@ -68,7 +68,14 @@ type ChainResult struct {
 // VerifyAudit checks every replica's chain: each record's hash, sequence
 // and link to the one before, and that the chain ends at its head.
 func (s *Store) VerifyAudit(ctx context.Context) ([]ChainResult, error) {
-	rows, err := s.pool.Query(ctx, `SELECT replica, seq, line_hash FROM audit_heads ORDER BY replica`)
+	// One snapshot for heads and chains: records other replicas append
+	// while this reads are not half seen (a false "cut" or a false break).
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("verify audit: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, `SELECT replica, seq, line_hash FROM audit_heads ORDER BY replica`)
 	if err != nil {
 		return nil, fmt.Errorf("read audit heads: %w", err)
 	}
@@ -88,7 +95,7 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]ChainResult, error) {
 	}
 	// A replica with records and no head is checked too (its head was
 	// deleted): it fails against an empty head.
-	rows, err = s.pool.Query(ctx, `SELECT DISTINCT replica FROM audit_log`)
+	rows, err = tx.Query(ctx, `SELECT DISTINCT replica FROM audit_log`)
 	if err != nil {
 		return nil, err
 	}
@@ -96,15 +103,16 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]ChainResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	headless := map[string]bool{}
 	for _, n := range names {
 		if _, ok := heads[n]; !ok {
-			heads[n] = audit.Head{}
+			heads[n], headless[n] = audit.Head{}, true
 		}
 	}
 	var out []ChainResult
 	for r, h := range heads {
 		var buf bytes.Buffer
-		rows, err := s.pool.Query(ctx, `SELECT line FROM audit_log WHERE replica = $1 ORDER BY seq`, r)
+		rows, err := tx.Query(ctx, `SELECT line FROM audit_log WHERE replica = $1 ORDER BY seq`, r)
 		if err != nil {
 			return nil, err
 		}
@@ -117,6 +125,9 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]ChainResult, error) {
 			buf.WriteByte('\n')
 		}
 		sum, verr := audit.VerifyHead(&buf, h)
+		if verr == nil && headless[r] && sum.Records > 0 {
+			verr = &audit.Problem{Reason: fmt.Sprintf("replica %s has %d records and no head (the head was deleted, perhaps with records cut)", r, sum.Records)}
+		}
 		out = append(out, ChainResult{Replica: r, Summary: sum, Err: verr})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Replica < out[j].Replica })

@@ -125,6 +125,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create store directory: %w", err)
 	}
+	// The store holds incidents and evidence: owner-only, like the audit
+	// log (SQLite gives its WAL and shared-memory files the same mode).
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return nil, fmt.Errorf("store %s: make it owner-only: %w", path, err)
+		}
+	}
 	// A URI, so the path is escaped: a '?' or '#' in it must not start the
 	// query.
 	dsn := (&url.URL{Scheme: "file", OmitHost: true, Path: path,

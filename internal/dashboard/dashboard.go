@@ -124,8 +124,19 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("GET /incidents/{id}", d.incident)
 	mux.HandleFunc("GET /audit", d.auditPage)
 	mux.HandleFunc("GET /status", d.status)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", noListing(http.FileServerFS(static))))
 	return secure(o.Auth.wrap(mux, o.Log)), nil
+}
+
+// noListing serves files, never a directory's listing.
+func noListing(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // csp allows the page's own stylesheet, script and images and nothing
@@ -204,6 +215,7 @@ func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
 			(data.Severity != "" && in.Severity.String() != data.Severity) || (needle != "" && !matches(in, needle)) {
 			continue
 		}
+		showable(&in)
 		data.Incidents = append(data.Incidents, in)
 	}
 	for s := range services {
@@ -265,7 +277,12 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 	in, raw, err := d.o.Store.Find(r.Context(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, domain.ErrNoIncident):
+		d.o.Log.Info("dashboard: no such incident", "path", clipPath(r.URL.Path))
 		d.fail(w, http.StatusNotFound, "No such incident.")
+		return
+	case errors.Is(err, domain.ErrBadIncidentID):
+		d.o.Log.Warn("dashboard: bad incident id", "path", clipPath(r.URL.Path), "error", err.Error())
+		d.fail(w, http.StatusBadRequest, "That id does not name one incident: give a fingerprint or a longer prefix of one.")
 		return
 	case err != nil:
 		d.o.Log.Error("dashboard: find incident", "error", err)
@@ -273,6 +290,8 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := incidentData{Title: "Incident " + in.Fingerprint.Short(), Incident: in, Chart: NewChart(in.Timeline)}
+	showable(in)
+	raw = json.RawMessage(bidi.Replace(string(raw)))
 	if len(raw) > 0 {
 		data.Run = new(pipeline.Run)
 		if err := json.Unmarshal(raw, data.Run); err != nil {
@@ -293,6 +312,41 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.render(w, "incident", http.StatusOK, data)
+}
+
+// bidi shows the Unicode controls that reorder or hide text as their code
+// points: log text cannot make a line read other than it is.
+var bidi = func() *strings.Replacer {
+	var pairs []string
+	for _, r := range []rune{'\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c', '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff'} {
+		pairs = append(pairs, string(r), fmt.Sprintf("[U+%04X]", r))
+	}
+	return strings.NewReplacer(pairs...)
+}()
+
+// showable neutralises the bidirectional and invisible characters of an
+// incident's log-derived text before a page shows it.
+func showable(in *domain.Incident) {
+	in.Service, in.Stack = bidi.Replace(in.Service), bidi.Replace(in.Stack)
+	ts := make([]domain.Template, len(in.Templates))
+	for i, t := range in.Templates {
+		t.Text = bidi.Replace(t.Text)
+		ts[i] = t
+	}
+	in.Templates = ts
+	ss := make([]string, len(in.Samples))
+	for i, x := range in.Samples {
+		ss[i] = bidi.Replace(x)
+	}
+	in.Samples = ss
+}
+
+// clipPath bounds a request path for the log.
+func clipPath(p string) string {
+	if len(p) > 80 {
+		return p[:80] + "…"
+	}
+	return p
 }
 
 // maxAuditRows bounds the audit page.

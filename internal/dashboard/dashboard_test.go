@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/incidentrow"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
@@ -30,14 +32,28 @@ type fakeStore struct {
 
 func (f *fakeStore) Incidents(context.Context) ([]domain.Incident, error) { return f.incs, nil }
 
+// Find resolves ids as the real stores do (incidentrow).
 func (f *fakeStore) Find(_ context.Context, id string) (*domain.Incident, json.RawMessage, error) {
-	for _, in := range f.incs {
-		if strings.HasPrefix(string(in.Fingerprint), id) {
-			return &in, f.runs[in.Fingerprint], nil
-		}
+	if err := incidentrow.CheckID(id); err != nil {
+		return nil, nil, err
 	}
 	if f.broken {
 		return nil, nil, errors.New("database is down")
+	}
+	var matches []string
+	for _, in := range f.incs {
+		if strings.HasPrefix(string(in.Fingerprint), id) {
+			matches = append(matches, string(in.Fingerprint))
+		}
+	}
+	fp, err := incidentrow.Resolve(id, matches)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, in := range f.incs {
+		if in.Fingerprint == fp {
+			return &in, f.runs[in.Fingerprint], nil
+		}
 	}
 	return nil, nil, fmt.Errorf("incident %s: %w", id, domain.ErrNoIncident)
 }
@@ -312,5 +328,34 @@ func TestListIsCappedWithANote(t *testing.T) {
 	_, body := get(t, h, "GET", "/")
 	if n := strings.Count(body, "incident-link"); n != maxListRows || !strings.Contains(body, "The first 500 of 603 matching incidents") {
 		t.Errorf("%d rows shown", n)
+	}
+}
+
+// Ids that cannot name one incident are a 400, an unknown one a 404,
+// each logged; the static folder lists nothing; bidirectional controls in
+// log text are shown as code points.
+func TestBadIDsStaticAndBidi(t *testing.T) {
+	st, tr, reg := fixture(t)
+	st.incs[0].Samples = []string{"user \u202eexe.ppa\u202c logged in"}
+	st.incs = append(st.incs, domain.Incident{Fingerprint: "aaaa9999", Service: "x", Templates: []domain.Template{{ID: "t9", Text: "x"}}})
+	var logs strings.Builder
+	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/incidents/aaaa": 400, "/incidents/" + strings.Repeat("a", 50000): 400, "/incidents/ffff": 404, "/incidents/aaaa1": 200} {
+		if resp, body := get(t, h, "GET", path); resp.StatusCode != want {
+			t.Errorf("%.40s: %d, want %d: %.200s", path, resp.StatusCode, want, body)
+		}
+	}
+	if !strings.Contains(logs.String(), "bad incident id") || !strings.Contains(logs.String(), "no such incident") {
+		t.Errorf("the dashboard did not log its refusals:\n%s", logs.String())
+	}
+	if resp, _ := get(t, h, "GET", "/static/"); resp.StatusCode != 404 {
+		t.Errorf("/static/ answered %d", resp.StatusCode)
+	}
+	_, body := get(t, h, "GET", "/incidents/aaaa1111")
+	if strings.Contains(body, "\u202e") || !strings.Contains(body, "202E]") {
+		t.Error("a bidirectional override reached the page")
 	}
 }

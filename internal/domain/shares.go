@@ -98,3 +98,7 @@ type Delivery struct {
 
 // ErrNoIncident says a store holds no incident by the id asked for.
 var ErrNoIncident = errors.New("no such incident")
+
+// ErrBadIncidentID says an id cannot name an incident: not a fingerprint
+// or a prefix of one, or a prefix several incidents share.
+var ErrBadIncidentID = errors.New("bad incident id")

@@ -7,7 +7,6 @@ package incidentrow
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 )
@@ -89,8 +88,13 @@ func NewRun(prev int) string { return fmt.Sprintf(`{"number":%d}`, domain.NextRu
 // CheckID refuses an id that is empty or would be a pattern in LIKE: it
 // names no incident.
 func CheckID(id string) error {
-	if id == "" || strings.ContainsAny(id, `%_\`) {
-		return fmt.Errorf("bad incident id %q: %w", id, domain.ErrNoIncident)
+	if id == "" || len(id) > 64 {
+		return fmt.Errorf("an incident id is 1 to 64 characters: %w", domain.ErrBadIncidentID)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			return fmt.Errorf("an incident id is letters, digits and dashes (a fingerprint or its prefix): %w", domain.ErrBadIncidentID)
+		}
 	}
 	return nil
 }
@@ -104,5 +108,5 @@ func Resolve(id string, matches []string) (domain.Fingerprint, error) {
 	case 1:
 		return domain.Fingerprint(matches[0]), nil
 	}
-	return "", fmt.Errorf("incident id %s is ambiguous; give more of it", id)
+	return "", fmt.Errorf("incident id %s names more than one incident; give more of it: %w", id, domain.ErrBadIncidentID)
 }

@@ -3,6 +3,7 @@ package incidentrow
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,8 +40,8 @@ func TestRunsAndIDs(t *testing.T) {
 	if RunNumber("") != 0 || RunNumber(`{"number":3,"triage":{}}`) != 3 || RunNumber(NewRun(3)) != 4 || RunNumber(NewRun(0)) != 2 {
 		t.Error("run numbers")
 	}
-	for _, bad := range []string{"", "ab%", "a_b", `a\`} {
-		if err := CheckID(bad); !errors.Is(err, domain.ErrNoIncident) {
+	for _, bad := range []string{"", "ab%", "a_b", `a\`, strings.Repeat("a", 50000)} {
+		if err := CheckID(bad); !errors.Is(err, domain.ErrBadIncidentID) {
 			t.Errorf("id %q accepted", bad)
 		}
 	}

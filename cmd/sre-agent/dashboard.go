@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 
@@ -46,6 +47,39 @@ func (p pgTrail) Verify(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%d replicas' chains, %d records, every head matches", len(res), n), err
 }
 
+// buildAuth is who may read the UI and, beyond loopback, the metrics:
+// the token or the verified IAP identity the config names.
+func buildAuth(ctx context.Context, cfg config.Config, addr string, st *secrets.Store, tr *egress.Transport) (dashboard.Auth, error) {
+	auth := dashboard.Auth{Required: !server.Loopback(addr)}
+	if ref := cfg.Dashboard.Token; ref != "" {
+		auth.Token = func(ctx context.Context) (string, error) { return st.Get(ctx, ref) }
+	}
+	if aud := cfg.Dashboard.IAPAudience; aud != "" {
+		// IAP's signing keys come from www.gstatic.com through the egress
+		// transport (allow the host in egress.allow_hosts).
+		v, err := idtoken.NewValidator(ctx, option.WithHTTPClient(tr.Client()))
+		if err != nil {
+			return auth, fmt.Errorf("dashboard: IAP validator: %w", err)
+		}
+		auth.IAP, auth.IAPAudience = v, aud
+	}
+	return auth, nil
+}
+
+// metricsGuard protects /metrics on a listener beyond loopback with the
+// dashboard's authentication; nil when none is configured (the server
+// then refuses).
+func metricsGuard(ctx context.Context, cfg config.Config, addr string, st *secrets.Store, tr *egress.Transport, log *slog.Logger) (server.Guard, error) {
+	if cfg.Dashboard.Token == "" && cfg.Dashboard.IAPAudience == "" {
+		return nil, nil
+	}
+	auth, err := buildAuth(ctx, cfg, addr, st, tr)
+	if err != nil {
+		return nil, err
+	}
+	return func(next http.Handler) http.Handler { return auth.Wrap(next, log) }, nil
+}
+
 // buildDashboard is the web UI for the run command, or nil when it is off.
 func buildDashboard(ctx context.Context, cfg config.Config, store incidentStore, auditPath string, reg prometheus.Gatherer,
 	st *secrets.Store, tr *egress.Transport) (http.Handler, error) {
@@ -60,18 +94,9 @@ func buildDashboard(ctx context.Context, cfg config.Config, store incidentStore,
 	if pg, ok := store.(*postgres.Store); ok {
 		trail = pgTrail{pg}
 	}
-	auth := dashboard.Auth{Required: !server.Loopback(addr)}
-	if ref := cfg.Dashboard.Token; ref != "" {
-		auth.Token = func(ctx context.Context) (string, error) { return st.Get(ctx, ref) }
-	}
-	if aud := cfg.Dashboard.IAPAudience; aud != "" {
-		// IAP's signing keys come from www.gstatic.com through the egress
-		// transport (allow the host in egress.allow_hosts).
-		v, err := idtoken.NewValidator(ctx, option.WithHTTPClient(tr.Client()))
-		if err != nil {
-			return nil, fmt.Errorf("dashboard: IAP validator: %w", err)
-		}
-		auth.IAP, auth.IAPAudience = v, aud
+	auth, err := buildAuth(ctx, cfg, addr, st, tr)
+	if err != nil {
+		return nil, err
 	}
 	pc := cfg.Provider
 	return dashboard.New(dashboard.Options{Store: store, Audit: trail, Gatherer: reg, Auth: auth,

@@ -209,6 +209,12 @@ func TestDashboardBeyondLoopbackNeedsTheToken(t *testing.T) {
 			if got := status("/", "d4shb0ard-t0ken"); got != http.StatusOK {
 				t.Errorf("the token: %d", got)
 			}
+			if got := status("/metrics", ""); got != http.StatusUnauthorized {
+				t.Errorf("metrics without the token: %d", got)
+			}
+			if got := status("/metrics", "d4shb0ard-t0ken"); got != http.StatusOK {
+				t.Errorf("metrics with the token: %d", got)
+			}
 		} else if got := status("/", ""); got != http.StatusForbidden {
 			t.Errorf("no authentication configured: %d", got)
 		}
@@ -242,8 +248,13 @@ func TestDashboardOwnLoopbackListener(t *testing.T) {
 	if got := code("http://127.0.0.1:" + mport + "/"); got != 404 {
 		t.Errorf("the metrics listener serves the UI: %d", got)
 	}
-	if got := code("http://127.0.0.1:" + mport + "/metrics"); got != 200 {
-		t.Errorf("metrics: %d", got)
+	// Beyond loopback metrics need the dashboard's authentication; with
+	// none configured they are refused. On loopback they are open.
+	if got := code("http://127.0.0.1:" + mport + "/metrics"); got != http.StatusForbidden {
+		t.Errorf("metrics beyond loopback without authentication: %d", got)
+	}
+	if got := code("http://" + uiAddr + "/metrics"); got != 200 {
+		t.Errorf("metrics on loopback: %d", got)
 	}
 	if err := a.stop(); err != nil {
 		t.Fatal(err)

@@ -149,7 +149,7 @@ func (w *world) show() (pipeline.Run, string) {
 func (w *world) everything() string {
 	var b strings.Builder
 	filepath.Walk(w.dir, func(p string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() && !strings.HasPrefix(p, w.repo) {
+		if err == nil && !fi.IsDir() && !strings.HasPrefix(p, w.repo) && filepath.Base(p) != "app.log" { // the input is not output
 			c, _ := os.ReadFile(p)
 			b.Write(c)
 		}
@@ -413,5 +413,28 @@ http: {addr: ""}
 	}
 	if !strings.Contains(stderr, "delivery failed") {
 		t.Errorf("the delivery error did not reach the agent's log:\n%.2000s", stderr)
+	}
+}
+
+// Evidence that holds only redaction markers is sent to the model and
+// delivered: a marker is not a secret. The secret itself goes nowhere.
+func TestEvidenceOfMarkersOnlyIsDelivered(t *testing.T) {
+	w := newWorld(t)
+	line := logLine("checkout", `db connect failed: postgres://app_user:Hunter2Hunter2x@10.20.30.7:5432/orders "client_secret": "FUhxf4buYEaguPGLVw53"`)
+	w.run([]string{line}, answers("the orders database refuses connections", `{"summary":"check the database","steps":["check"],"risk":"low","test_plan":["connect"]}`), false, true)
+	if len(w.github.PRs) != 1 {
+		t.Fatalf("%d pull requests for an incident whose evidence holds only markers", len(w.github.PRs))
+	}
+	if w.model.calls["triage"] == 0 || w.model.calls["remediation"] == 0 {
+		t.Fatalf("prompts were not sent: %v", w.model.calls)
+	}
+	all := w.everything()
+	for _, leak := range []string{"Hunter2Hunter2x", "FUhxf4buYEaguPGLVw53"} {
+		if strings.Contains(all, leak) {
+			t.Fatalf("%s left the agent", leak)
+		}
+	}
+	if strings.Contains(all, `"kind":"prompt_blocked"`) {
+		t.Fatal("a prompt of markers was blocked")
 	}
 }

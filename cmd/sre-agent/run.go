@@ -249,7 +249,11 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 		if l.addr == "" {
 			continue
 		}
-		srv, err := server.Listen(l.addr, reg, ag.Ready, l.ui)
+		guard, err := metricsGuard(ctx, cfg, l.addr, secretSt, egressTr, log)
+		if err != nil {
+			return err
+		}
+		srv, err := server.Listen(l.addr, reg, ag.Ready, l.ui, guard)
 		if err != nil {
 			return err
 		}
@@ -363,7 +367,9 @@ func buildSourceList(ctx context.Context, cfg config.Config, p paths, args []str
 					return nil, fmt.Errorf("source %s: %w", s.Path, err)
 				}
 			}
-			out = append(out, agent.Source{Name: s.Path, Key: analyze.FileKey(s.Path),
+			// The file's name, not its path, labels metrics: no host
+			// directory layout in what Prometheus keeps.
+			out = append(out, agent.Source{Name: "file:" + filepath.Base(s.Path), Key: analyze.FileKey(s.Path),
 				Service: firstNonEmpty(s.Service, analyze.ServiceFromName(s.Path)),
 				Open: func(ctx context.Context) (io.ReadCloser, error) {
 					if !s.Follow {

@@ -182,6 +182,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	go a.anchorEvery(anchorCtx, time.Hour)
 	learnt, err := ingest.Load(ctx, a.store)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped while starting: a clean stop, not a failure.
+			_, aerr := a.audit.Append(audit.Record{Kind: audit.KindStop, Outcome: "signalled"})
+			a.anchor("stop")
+			return aerr
+		}
 		return err
 	}
 	wake := make(chan struct{}, 1)

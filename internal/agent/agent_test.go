@@ -98,7 +98,7 @@ func TestFollowServeAndStop(t *testing.T) {
 			o.Poll = 10 * time.Millisecond
 			return tail.Follow(ctx, path, o)
 		}})
-	srv, err := server.Listen("127.0.0.1:0", r.reg, r.agent.Ready, nil)
+	srv, err := server.Listen("127.0.0.1:0", r.reg, r.agent.Ready, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

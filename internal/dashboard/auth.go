@@ -38,6 +38,9 @@ type Validator interface {
 // iapIssuer is the issuer of IAP's assertions.
 const iapIssuer = "https://cloud.google.com/iap"
 
+// Wrap serves next only to a request that proves who it is (see Auth).
+func (a Auth) Wrap(next http.Handler, log *slog.Logger) http.Handler { return a.wrap(next, log) }
+
 func (a Auth) wrap(next http.Handler, log *slog.Logger) http.Handler {
 	if !a.Required {
 		return next

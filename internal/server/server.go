@@ -1,6 +1,13 @@
 // Package server is the daemon's HTTP endpoint: /healthz (the process is
 // alive), /readyz (it is reading its sources and running its pipeline) and
 // /metrics (Prometheus). It listens on loopback unless told otherwise.
+//
+// On loopback it answers only requests whose Host is a loopback name or
+// the listener's own address, so a web page cannot reach it through DNS
+// rebinding. Beyond loopback /metrics needs the dashboard's
+// authentication (a bearer token or an IAP identity) and is refused
+// without one configured; /healthz and /readyz answer a word and a status
+// code, never a detail, so that kubelet probes need no credential.
 package server
 
 import (
@@ -9,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,13 +29,19 @@ type Server struct {
 	ln  net.Listener
 }
 
+// Guard authenticates a request before the handler it wraps serves it
+// (the dashboard's Auth); nil when no authentication is configured.
+type Guard func(http.Handler) http.Handler
+
 // Listen binds addr; ready reports readiness (nil when ready, else why
-// not). ui, when not nil, serves every other path (the dashboard).
-func Listen(addr string, gatherer prometheus.Gatherer, ready func() error, ui http.Handler) (*Server, error) {
+// not). ui, when not nil, serves every other path (the dashboard). guard
+// protects /metrics beyond loopback.
+func Listen(addr string, gatherer prometheus.Gatherer, ready func() error, ui http.Handler, guard Guard) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (set http.addr in the config, or --http-addr): %w", addr, err)
 	}
+	local := Loopback(addr)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -37,17 +51,55 @@ func Listen(addr string, gatherer prometheus.Gatherer, ready func() error, ui ht
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := ready(); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "not ready:", err)
+			if local {
+				fmt.Fprintln(w, "not ready:", err)
+				return
+			}
+			fmt.Fprintln(w, "not ready")
 			return
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: nil}))
+	var metrics http.Handler = promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: nil})
+	switch {
+	case local:
+	case guard != nil:
+		metrics = guard(metrics)
+	default:
+		metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "metrics are served beyond loopback only with authentication: set dashboard.token or dashboard.iap_audience", http.StatusForbidden)
+		})
+	}
+	mux.Handle("GET /metrics", metrics)
 	if ui != nil {
 		mux.Handle("/", ui)
 	}
-	s := &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}}
+	var h http.Handler = mux
+	if local {
+		h = loopbackHosts(ln.Addr().String(), mux)
+	}
+	s := &Server{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}}
 	return s, nil
+}
+
+// loopbackHosts refuses a request whose Host is not a loopback name or
+// the listener's address: a page on another site whose name resolves to
+// 127.0.0.1 (DNS rebinding) sends its own name.
+func loopbackHosts(own string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.Trim(strings.ToLower(host), "[]")
+		ownHost, _, _ := net.SplitHostPort(own)
+		ip := net.ParseIP(host)
+		if host == "localhost" || strings.HasSuffix(host, ".localhost") || host == ownHost || (ip != nil && ip.IsLoopback()) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "this endpoint answers only to loopback names (Host: localhost, 127.0.0.1, [::1])", http.StatusMisdirectedRequest)
+	})
 }
 
 // Addr is the bound address (useful with port 0).

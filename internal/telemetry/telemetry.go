@@ -67,6 +67,16 @@ func (m *Masker) Mask(s string) string {
 	return s
 }
 
+// Operational are the log keys whose values the agent takes from its own
+// configuration and state, never from log text or a model: they are not
+// redacted as personal data (127.0.0.1 stays an address, env://NAME a
+// reference), though a loaded secret is masked in them as anywhere.
+var Operational = map[string]bool{
+	"addr": true, "listen": true, "ref": true, "path": true, "db": true, "store": true, "audit": true, "config": true,
+	"replica": true, "hash": true, "seq": true, "fingerprint": true, "target": true, "stage": true, "state": true,
+	"from": true, "to": true, "bound": true, "repository": true, "level": true, "version": true,
+}
+
 // Logger returns a JSON logger at level whose every string value (the
 // message included) and error first has the loaded secrets masked, then
 // passes through the redactor, so a secret that reaches a log call is
@@ -86,7 +96,15 @@ func Logger(w io.Writer, level string, red *redact.Redactor, masker *Masker) (*s
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		switch a.Value.Kind() {
 		case slog.KindString:
-			if s := a.Value.String(); s != "" {
+			s := a.Value.String()
+			switch {
+			case s == "":
+			case Operational[a.Key]:
+				// The agent's own settings and state (listen addresses,
+				// reference names, its files) are not personal data; a
+				// loaded secret is still masked.
+				a.Value = slog.StringValue(masker.Mask(s))
+			default:
 				a.Value = slog.StringValue(clean(s))
 			}
 		case slog.KindAny:

@@ -27,12 +27,14 @@ type hostileModel struct {
 	// invalid, when set, is the first remediation answer (then answers).
 	invalid string
 	calls   map[string]int
+	prompts strings.Builder // every request body, as sent
 }
 
 func (m *hostileModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	stage := stageOf(b)
 	m.mu.Lock()
+	m.prompts.Write(b)
 	m.calls[stage]++
 	answer := m.answers[stage]
 	if stage == "remediation" && m.invalid != "" && m.calls[stage] == 1 {
@@ -64,6 +66,7 @@ type world struct {
 	outside, marker, key string
 	model                *hostileModel
 	github               *githubtest.Fake
+	stderr               string // the agent's log
 }
 
 const benignDiff = "diff --git a/main.go b/main.go\n--- a/main.go\n+++ b/main.go\n@@ -1,5 +1,5 @@\n package main\n \n func main() {\n-\tprintln(\"hi\")\n+\tprintln(\"hello\")\n }\n"
@@ -127,7 +130,12 @@ repos: [{service: checkout, path: %s}]
 `, msrv.URL, quote(w.repo), delivery)), 0o600)
 	logf := filepath.Join(w.dir, "app.log")
 	os.WriteFile(logf, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
-	return execute(w.t, "", "--config", cfg, "run", "--db", w.db, logf)
+	out, stderr, err := runAll(w.t, "--config", cfg, "run", "--db", w.db, logf)
+	if err != nil {
+		w.t.Fatalf("run: %v\n%s", err, stderr)
+	}
+	w.stderr = stderr
+	return out
 }
 
 func (w *world) show() (pipeline.Run, string) {
@@ -144,8 +152,8 @@ func (w *world) show() (pipeline.Run, string) {
 	return v.Run, raw
 }
 
-// everything is every byte the agent wrote: reports, patches, store,
-// audit log, and what reached GitHub.
+// everything is every byte the agent wrote or sent: reports, patches,
+// store, audit log, its own log, every prompt, and what reached GitHub.
 func (w *world) everything() string {
 	var b strings.Builder
 	filepath.Walk(w.dir, func(p string, fi os.FileInfo, err error) error {
@@ -159,6 +167,10 @@ func (w *world) everything() string {
 		for _, v := range w.github.Bodies {
 			b.WriteString(v)
 		}
+	}
+	b.WriteString(w.stderr)
+	if w.model != nil {
+		b.WriteString(w.model.prompts.String())
 	}
 	return b.String()
 }

@@ -198,7 +198,22 @@ func TestDashboardBeyondLoopbackNeedsTheToken(t *testing.T) {
 			resp.Body.Close()
 			return resp.StatusCode
 		}
-		agenttest.WaitFor(t, "the endpoint", 20*time.Second, func() bool { return status("/healthz", "") == 200 })
+		agenttest.WaitFor(t, "the endpoint", 20*time.Second, func() bool { return status("/healthz", "") != 0 })
+		// Beyond loopback health needs the token too; the exec probe
+		// sends it (and without one configured, nothing is served).
+		if withToken {
+			if got := status("/healthz", ""); got != http.StatusUnauthorized {
+				t.Errorf("health without the token: %d", got)
+			}
+			cfgPath := filepath.Join(dir, "probe.yaml")
+			os.WriteFile(cfgPath, []byte(cfgYAML), 0o600)
+			agenttest.WaitFor(t, "sre-agent probe --ready", 20*time.Second, func() bool {
+				_, _, err := runAll(t, "--config", cfgPath, "probe", "--ready")
+				return err == nil
+			})
+		} else if got := status("/healthz", ""); got != http.StatusForbidden {
+			t.Errorf("health beyond loopback without authentication configured: %d", got)
+		}
 		if withToken {
 			if got := status("/", ""); got != http.StatusUnauthorized {
 				t.Errorf("no token: %d", got)
@@ -240,8 +255,14 @@ func TestDashboardOwnLoopbackListener(t *testing.T) {
 		return resp.StatusCode
 	}
 	agenttest.WaitFor(t, "both listeners", 20*time.Second, func() bool {
-		return code("http://127.0.0.1:"+mport+"/healthz") == 200 && code("http://"+uiAddr+"/healthz") == 200
+		return code("http://127.0.0.1:"+mport+"/healthz") == http.StatusForbidden && code("http://"+uiAddr+"/healthz") == 200
 	})
+	// The exec probe asks the loopback listener: no token needed.
+	cfgPath := filepath.Join(t.TempDir(), "probe.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("http: {addr: \"0.0.0.0:%s\"}\ndashboard: {addr: %q}\n", mport, uiAddr)), 0o600)
+	if out, _, err := runAll(t, "--config", cfgPath, "probe"); err != nil || !strings.Contains(out, "ok") {
+		t.Errorf("probe: %v %s", err, out)
+	}
 	if got := code("http://" + uiAddr + "/"); got != 200 {
 		t.Errorf("the loopback dashboard: %d", got)
 	}

@@ -4,10 +4,10 @@
 //
 // On loopback it answers only requests whose Host is a loopback name or
 // the listener's own address, so a web page cannot reach it through DNS
-// rebinding. Beyond loopback /metrics needs the dashboard's
+// rebinding. Beyond loopback every endpoint needs the dashboard's
 // authentication (a bearer token or an IAP identity) and is refused
-// without one configured; /healthz and /readyz answer a word and a status
-// code, never a detail, so that kubelet probes need no credential.
+// without one configured; kubelet probes run `sre-agent probe`, which
+// asks a loopback listener or sends the token.
 package server
 
 import (
@@ -35,42 +35,39 @@ type Guard func(http.Handler) http.Handler
 
 // Listen binds addr; ready reports readiness (nil when ready, else why
 // not). ui, when not nil, serves every other path (the dashboard). guard
-// protects /metrics beyond loopback.
+// protects /healthz, /readyz and /metrics beyond loopback.
 func Listen(addr string, gatherer prometheus.Gatherer, ready func() error, ui http.Handler, guard Guard) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (set http.addr in the config, or --http-addr): %w", addr, err)
 	}
 	local := Loopback(addr)
+	protect := func(next http.Handler) http.Handler {
+		switch {
+		case local:
+			return next
+		case guard != nil:
+			return guard(next)
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "beyond loopback this endpoint needs authentication: set dashboard.token or dashboard.iap_audience (probes: sre-agent probe)", http.StatusForbidden)
+		})
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /healthz", protect(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	})))
+	mux.Handle("GET /readyz", protect(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := ready(); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			if local {
-				fmt.Fprintln(w, "not ready:", err)
-				return
-			}
-			fmt.Fprintln(w, "not ready")
+			fmt.Fprintln(w, "not ready:", err)
 			return
 		}
 		fmt.Fprintln(w, "ready")
-	})
-	var metrics http.Handler = promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: nil})
-	switch {
-	case local:
-	case guard != nil:
-		metrics = guard(metrics)
-	default:
-		metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "metrics are served beyond loopback only with authentication: set dashboard.token or dashboard.iap_audience", http.StatusForbidden)
-		})
-	}
-	mux.Handle("GET /metrics", metrics)
+	})))
+	mux.Handle("GET /metrics", protect(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: nil})))
 	if ui != nil {
 		mux.Handle("/", ui)
 	}

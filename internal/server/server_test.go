@@ -52,16 +52,15 @@ func TestLoopbackRefusesForeignHosts(t *testing.T) {
 	}
 }
 
-// Beyond loopback /metrics needs the guard (refused without one), and
-// /readyz says no more than a word.
+// Beyond loopback health, readiness and metrics need the guard, and are
+// refused without one.
 func TestBeyondLoopbackMetricsNeedAuthentication(t *testing.T) {
 	open := serve(t, "0.0.0.0:0", nil)
 	port := open[strings.LastIndex(open, ":"):]
-	if code, _ := status(t, "http://127.0.0.1"+port+"/metrics", ""); code != http.StatusForbidden {
-		t.Errorf("metrics without a guard: %d", code)
-	}
-	if code, body := status(t, "http://127.0.0.1"+port+"/readyz", ""); code != 503 || strings.Contains(body, "source") {
-		t.Errorf("readyz beyond loopback: %d %q", code, body)
+	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+		if code, body := status(t, "http://127.0.0.1"+port+p, ""); code != http.StatusForbidden || strings.Contains(body, "source") {
+			t.Errorf("%s without a guard: %d %q", p, code, body)
+		}
 	}
 	guard := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +79,10 @@ func TestBeyondLoopbackMetricsNeedAuthentication(t *testing.T) {
 	if code, _ := status(t, "http://127.0.0.1"+port+"/metrics", "", "Authorization", "Bearer t0ken"); code != 200 {
 		t.Errorf("metrics with the token: %d", code)
 	}
-	if code, _ := status(t, "http://127.0.0.1"+port+"/healthz", ""); code != 200 {
-		t.Errorf("healthz for the probes: %d", code)
+	if code, _ := status(t, "http://127.0.0.1"+port+"/healthz", ""); code != 401 {
+		t.Errorf("healthz without the token: %d", code)
+	}
+	if code, _ := status(t, "http://127.0.0.1"+port+"/healthz", "", "Authorization", "Bearer t0ken"); code != 200 {
+		t.Errorf("healthz with the token: %d", code)
 	}
 }

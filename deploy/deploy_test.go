@@ -114,8 +114,12 @@ func TestKubernetesManifests(t *testing.T) {
 	if get(c, "resources", "requests", "memory") == nil || get(c, "resources", "limits", "memory") == nil {
 		t.Error("no resource requests and limits")
 	}
-	if get(c, "livenessProbe", "httpGet", "path") != "/healthz" || get(c, "readinessProbe", "httpGet", "path") != "/readyz" {
-		t.Error("probes are not on /healthz and /readyz")
+	// The probes are the agent's own (sre-agent probe): beyond loopback
+	// the health endpoints need a token an httpGet probe cannot send.
+	live, _ := get(c, "livenessProbe", "exec", "command").([]any)
+	ready, _ := get(c, "readinessProbe", "exec", "command").([]any)
+	if len(live) < 2 || live[len(live)-1] != "probe" || len(ready) < 2 || ready[len(ready)-1] != "--ready" {
+		t.Errorf("probes are not sre-agent probe [--ready]: %v %v", live, ready)
 	}
 	for _, e := range get(c, "env").([]any) {
 		if get(e, "name") == "GOOGLE_APPLICATION_CREDENTIALS" {

@@ -135,14 +135,13 @@ resource "google_cloud_run_v2_service" "agent" {
       ports {
         container_port = 9469
       }
+      # Beyond loopback /healthz and /readyz need the dashboard's token,
+      # which a Cloud Run HTTP probe could only carry in plain text: the
+      # startup probe checks the port, and Cloud Run restarts a crashed
+      # container itself.
       startup_probe {
-        http_get {
-          path = "/readyz"
-        }
-      }
-      liveness_probe {
-        http_get {
-          path = "/healthz"
+        tcp_socket {
+          port = 9469
         }
       }
     }

@@ -103,3 +103,19 @@ func TestConcurrentCommandsAgainstPostgreSQL(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 }
+
+// In production the agent refuses to start on an env:// reference for
+// any credential, naming the setting: a model key as a GitHub token.
+func TestProductionRefusesEnvForEveryCredential(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte(`
+mode: production
+provider: {name: openai, allow_third_party: true, openai: {api_key: env://SRE_TEST_KEY, model: m}}
+http: {addr: ""}
+`), 0o600)
+	_, _, err := runAll(t, "--config", cfg, "run", "--db", filepath.Join(dir, "s.db"), sampleLog)
+	if err == nil || !strings.Contains(err.Error(), "provider.openai.api_key") || !strings.Contains(err.Error(), "env://") {
+		t.Fatalf("err = %v", err)
+	}
+}

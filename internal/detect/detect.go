@@ -285,7 +285,121 @@ func IsError(ev *domain.Event) bool {
 	if ev.Stack != "" {
 		return true
 	}
-	return containsAnyFold(ev.Message, errorWords)
+	return reportsFailure(ev.Message)
+}
+
+// reportsFailure reads a line below ERROR the way a person would: an
+// error word counts unless its context says there was none ("errors=0",
+// "error": null, "no error", "0 failures", a timeout setting) or that it
+// was dealt with ("error(s) detected and corrected"). It scans in place,
+// without allocating: it runs on every line.
+func reportsFailure(msg string) bool {
+	for from := 0; from < len(msg); {
+		at, n := indexAnyFold(msg, errorWords, from)
+		if at < 0 {
+			return false
+		}
+		if !neutral(msg, at, at+n) {
+			return true
+		}
+		from = at + n
+	}
+	return false
+}
+
+// neutral reports whether the error word at msg[a:b] says there was no
+// failure, or that it was handled.
+func neutral(msg string, a, b int) bool {
+	// The whole word: "errors", "error(s)", "failures", "failed".
+	e := b
+	for e < len(msg) && isLetter(msg[e]) {
+		e++
+	}
+	if strings.HasPrefix(msg[e:], "(s)") {
+		e += 3
+	}
+	// Before: "no error", "0 errors", "without failures".
+	if p := a; p > 0 && msg[p-1] == ' ' {
+		for p > 0 && msg[p-1] == ' ' {
+			p--
+		}
+		q := p
+		for q > 0 && (isLetter(msg[q-1]) || isDigitByte(msg[q-1])) {
+			q--
+		}
+		switch w := msg[q:p]; {
+		case w == "0", strings.EqualFold(w, "no"), strings.EqualFold(w, "zero"), strings.EqualFold(w, "without"):
+			return true
+		}
+	}
+	// After: a field that says none, or a timeout setting.
+	i := e
+	for i < len(msg) && (msg[i] == '"' || msg[i] == '\'' || msg[i] == '_' || isLetter(msg[i])) {
+		i++
+	}
+	for i < len(msg) && msg[i] == ' ' {
+		i++
+	}
+	if i < len(msg) && (msg[i] == '=' || msg[i] == ':') {
+		i++
+		if i < len(msg) && msg[i] == '=' {
+			i++
+		}
+		for i < len(msg) && msg[i] == ' ' {
+			i++
+		}
+		v := msg[i:]
+		if (msg[a]|0x20) == 't' && len(v) > 0 && isDigitByte(v[0]) { // timeout: a setting
+			return true
+		}
+		for _, none := range noneValues {
+			if len(v) >= len(none) && strings.EqualFold(v[:len(none)], none) &&
+				(len(v) == len(none) || !isLetter(v[len(none)]) && !isDigitByte(v[len(none)])) {
+				return true
+			}
+		}
+	}
+	// Handled: "error(s) detected and corrected" within the clause.
+	rest := msg[e:min(len(msg), e+48)]
+	if k := strings.IndexAny(rest, ".;"); k >= 0 {
+		rest = rest[:k]
+	}
+	return containsAnyFold(rest, handledWords)
+}
+
+var noneValues = []string{"0", "null", "nil", "none", "false", `""`, "''", "[]", "{}", "<nil>"}
+
+var handledWords = []string{"corrected", "recovered", "succeeded", "resolved", "cleared"}
+
+func isLetter(c byte) bool    { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
+
+// indexAnyFold is the first case-insensitive match of a lower-case needle
+// in s at or after from: its position and length, or -1.
+func indexAnyFold(s string, needles []string, from int) (int, int) {
+	for i := from; i < len(s); i++ {
+		c := s[i] | 0x20
+		for _, n := range needles {
+			if n[0] != c || len(s)-i < len(n) {
+				continue
+			}
+			match := true
+			for j := 1; j < len(n); j++ {
+				b := s[i+j]
+				if b >= 'A' && b <= 'Z' {
+					b += 'a' - 'A'
+				}
+				if b != n[j] {
+					match = false
+					break
+				}
+			}
+			if match {
+				return i, len(n)
+			}
+		}
+	}
+	return -1, 0
 }
 
 var fatalWords = []string{"panic:", "fatal error", "outofmemoryerror", "out of memory", "segmentation fault", "sigsegv", "core dumped", "oom-kill", "killed process", "crashloopbackoff", "stack overflow"}

@@ -134,6 +134,16 @@ func TestFatalAndErrorClass(t *testing.T) {
 		{domain.Event{Severity: domain.Default, Message: "panic: runtime error: nil map"}, true, true},
 		{domain.Event{Severity: domain.Error, Message: "job died", Stack: "java.lang.OutOfMemoryError: heap\n\tat x"}, true, true},
 		{domain.Event{Severity: domain.Debug, Message: "retrying after error"}, false, false},
+		// A line below ERROR reports a failure only when its text does.
+		{domain.Event{Severity: domain.Info, Message: "processed batch size=120 errors=0"}, false, false},
+		{domain.Event{Severity: domain.Info, Message: `request done {"status": 200, "error": null}`}, false, false},
+		{domain.Event{Severity: domain.Info, Message: "dial options timeout:20000000000 keepalive:true"}, false, false},
+		{domain.Event{Severity: domain.Default, Message: `rpc done error:="" code=OK`}, false, false},
+		{domain.Event{Severity: domain.Info, Message: "3 error(s) detected and corrected"}, false, false},
+		{domain.Event{Severity: domain.Info, Message: "sync finished with no errors"}, false, false},
+		{domain.Event{Severity: domain.Info, Message: "processed batch size=120 errors=4"}, true, false},
+		{domain.Event{Severity: domain.Info, Message: "errors=0 but connection refused by upstream"}, true, false},
+		{domain.Event{Severity: domain.Warning, Message: "request timeout after 30s"}, true, false},
 	}
 	for _, tt := range tests {
 		if got := IsError(&tt.ev); got != tt.isErr {

@@ -119,3 +119,23 @@ http: {addr: ""}
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// --anchor values: each bad one is a clear error, a file without anchors
+// too.
+func TestParseAnchors(t *testing.T) {
+	h := strings.Repeat("ab", 32)
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "agent.log")
+	os.WriteFile(logf, []byte(`{"msg":"started"}`+"\n"+`{"msg":"audit anchor","seq":7,"hash":"`+h+`"}`+"\nnot json\n"), 0o600)
+	empty := filepath.Join(dir, "empty.log")
+	os.WriteFile(empty, []byte("{}\n"), 0o600)
+	got, err := parseAnchors([]string{"3:" + h, "@" + logf})
+	if err != nil || len(got) != 2 || got[0].Seq != 3 || got[1].Seq != 7 || got[1].Hash != h {
+		t.Fatalf("%v %v", got, err)
+	}
+	for _, bad := range []string{"3", "x:" + h, "0:" + h, "3:abc", "@" + empty, "@" + filepath.Join(dir, "missing")} {
+		if _, err := parseAnchors([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -24,13 +23,9 @@ func TestRunOpensOneDraftPullRequestPerIncident(t *testing.T) {
 	t.Setenv("SRE_TEST_GITHUB_TOKEN", "github_pat_finegrained")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
-delivery:
-  type: github
-  github: {base_url: %s/api/v3/, owner: o, repo: r, base_branch: main, token: env://SRE_TEST_GITHUB_TOKEN}
-http: {addr: ""}
+	os.WriteFile(cfg, []byte(githubDelivery(srv.URL, "SRE_TEST_GITHUB_TOKEN")+`http: {addr: ""}
 pipeline: {bounds: {deliveries_per_hour: 50}}
-`, srv.URL)), 0o600)
+`), 0o600)
 	args := []string{"--config", cfg, "run", "--db", filepath.Join(dir, "s.db"), sampleLog}
 	out := execute(t, "", args...)
 	m := regexp.MustCompile(`(\d+) delivered`).FindStringSubmatch(out)

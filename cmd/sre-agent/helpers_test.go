@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -108,4 +109,10 @@ func writeCompletion(w http.ResponseWriter, content string, promptTokens, comple
 	json.NewEncoder(w).Encode(map[string]any{"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-test",
 		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": content}}},
 		"usage":   map[string]any{"prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens}})
+}
+
+// githubDelivery is the config's delivery to a test GitHub at url, with
+// the token in the environment variable tokenEnv.
+func githubDelivery(url, tokenEnv string) string {
+	return fmt.Sprintf("delivery:\n  type: github\n  github: {base_url: %s/api/v3/, owner: o, repo: r, base_branch: main, token: env://%s}\n", url, tokenEnv)
 }

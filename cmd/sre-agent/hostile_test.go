@@ -394,13 +394,9 @@ func TestEchoedTokenNeverLeaves(t *testing.T) {
 	t.Setenv("SRE_TEST_ECHO_TOKEN", token)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
-delivery:
-  type: github
-  github: {base_url: %s/api/v3/, owner: o, repo: r, base_branch: main, token: env://SRE_TEST_ECHO_TOKEN}
-pipeline: {max_errors: 1}
+	os.WriteFile(cfg, []byte(githubDelivery(echo.URL, "SRE_TEST_ECHO_TOKEN")+`pipeline: {max_errors: 1}
 http: {addr: ""}
-`, echo.URL)), 0o600)
+`), 0o600)
 	db := filepath.Join(dir, "s.db")
 	stdout, stderr, err := runAll(t, "--config", cfg, "run", "--db", db, sampleLog)
 	if err != nil {

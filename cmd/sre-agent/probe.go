@@ -3,22 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
-	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/server"
 )
 
 // probeCmd asks the running agent on this host whether it is alive (or
 // ready): the exec probe for Kubernetes, since beyond loopback the health
 // endpoints need the dashboard's token, which a kubelet httpGet probe
-// cannot send. It asks a loopback listener when the config has one, else
-// http.addr on 127.0.0.1 with the token.
+// cannot send. It asks the config's loopback listener (http.addr or
+// dashboard.addr, which serves health whether the UI is on or not); it
+// reads no secret, so a probe every few seconds adds nothing to the audit
+// log.
 func probeCmd(load func() (config.Config, error)) *cobra.Command {
 	var ready bool
 	var timeout time.Duration
@@ -37,24 +37,13 @@ func probeCmd(load func() (config.Config, error)) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			addr, needsToken := probeAddr(cfg)
+			addr := probeAddr(cfg)
 			if addr == "" {
-				return fmt.Errorf("probe: no http.addr or dashboard.addr to ask")
+				return fmt.Errorf("probe: no loopback listener to ask; set dashboard.addr (say 127.0.0.1:9470) beside a public http.addr")
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 			if err != nil {
 				return err
-			}
-			if needsToken && cfg.Dashboard.Token != "" {
-				st, err := secretStore(ctx, cfg, egress.New(cfg.Egress, nil, nil), nil, nil, func(string, string) {})
-				if err != nil {
-					return err
-				}
-				tok, err := st.Get(ctx, cfg.Dashboard.Token)
-				if err != nil {
-					return fmt.Errorf("probe: dashboard.token: %w", err)
-				}
-				req.Header.Set("Authorization", "Bearer "+tok)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -73,20 +62,12 @@ func probeCmd(load func() (config.Config, error)) *cobra.Command {
 	return cmd
 }
 
-// probeAddr is where to ask on this host: a loopback listener (no token
-// needed), else http.addr's port on 127.0.0.1 (the token needed).
-func probeAddr(cfg config.Config) (string, bool) {
+// probeAddr is the config's loopback listener, or "".
+func probeAddr(cfg config.Config) string {
 	for _, a := range []string{cfg.HTTP.Addr, cfg.Dashboard.Addr} {
-		if a != "" && server.Loopback(a) && (a == cfg.HTTP.Addr || !cfg.Dashboard.Disabled) {
-			return a, false
+		if a != "" && server.Loopback(a) {
+			return a
 		}
 	}
-	if cfg.HTTP.Addr == "" {
-		return "", false
-	}
-	_, port, err := net.SplitHostPort(cfg.HTTP.Addr)
-	if err != nil {
-		return "", false
-	}
-	return net.JoinHostPort("127.0.0.1", port), true
+	return ""
 }

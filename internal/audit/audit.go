@@ -343,8 +343,8 @@ func VerifyAnchors(r io.Reader, anchors ...Head) (Summary, error) {
 	return s, nil
 }
 
-// wholeLines splits on newlines and yields a last line without its
-// newline as nil: it is a record being written right now (the head, read
+// wholeLines splits on newlines and drops a last line without its
+// newline (a nil token is no token): it is a record being written right now (the head, read
 // first, does not count it yet; a line an attacker cut short leaves the
 // head ahead of the log, and that fails).
 func wholeLines(data []byte, atEOF bool) (int, []byte, error) {
@@ -365,9 +365,6 @@ func verify(r io.Reader, check func(seq int64, lineHash string) error) (Summary,
 	sc.Split(wholeLines)
 	prevHash := ""
 	for n := 1; sc.Scan(); n++ {
-		if sc.Bytes() == nil { // the unterminated tail
-			break
-		}
 		line := sc.Bytes()
 		var rec Record
 		dec := json.NewDecoder(bytes.NewReader(line))
@@ -440,9 +437,6 @@ func ReadRecords(r io.Reader) ([]Record, error) {
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	sc.Split(wholeLines)
 	for n := 1; sc.Scan(); n++ {
-		if sc.Bytes() == nil {
-			break
-		}
 		var rec Record
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			return out, fmt.Errorf("audit log line %d: %w", n, err)

@@ -51,7 +51,7 @@ func (a Auth) wrap(next http.Handler, log *slog.Logger) http.Handler {
 			return
 		}
 		if who, ok := a.check(r, log); ok {
-			log.Debug("dashboard request", "user", who, "path", r.URL.Path)
+			log.Debug("dashboard request", "user", who, "request", r.URL.Path)
 			next.ServeHTTP(w, r)
 			return
 		}

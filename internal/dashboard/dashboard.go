@@ -27,6 +27,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
@@ -277,11 +278,11 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 	in, raw, err := d.o.Store.Find(r.Context(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, domain.ErrNoIncident):
-		d.o.Log.Info("dashboard: no such incident", "path", clipPath(r.URL.Path))
+		d.o.Log.Info("dashboard: no such incident", "request", clipPath(r.URL.Path))
 		d.fail(w, http.StatusNotFound, "No such incident.")
 		return
 	case errors.Is(err, domain.ErrBadIncidentID):
-		d.o.Log.Warn("dashboard: bad incident id", "path", clipPath(r.URL.Path), "error", err.Error())
+		d.o.Log.Warn("dashboard: bad incident id", "request", clipPath(r.URL.Path), "error", err.Error())
 		d.fail(w, http.StatusBadRequest, "That id does not name one incident: give a fingerprint or a longer prefix of one.")
 		return
 	case err != nil:
@@ -291,7 +292,7 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 	}
 	data := incidentData{Title: "Incident " + in.Fingerprint.Short(), Incident: in, Chart: NewChart(in.Timeline)}
 	showable(in)
-	raw = json.RawMessage(bidi.Replace(string(raw)))
+	raw = json.RawMessage(inert.Reveal(string(raw)))
 	if len(raw) > 0 {
 		data.Run = new(pipeline.Run)
 		if err := json.Unmarshal(raw, data.Run); err != nil {
@@ -314,29 +315,20 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 	d.render(w, "incident", http.StatusOK, data)
 }
 
-// bidi shows the Unicode controls that reorder or hide text as their code
-// points: log text cannot make a line read other than it is.
-var bidi = func() *strings.Replacer {
-	var pairs []string
-	for _, r := range []rune{'\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c', '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff'} {
-		pairs = append(pairs, string(r), fmt.Sprintf("[U+%04X]", r))
-	}
-	return strings.NewReplacer(pairs...)
-}()
-
-// showable neutralises the bidirectional and invisible characters of an
-// incident's log-derived text before a page shows it.
+// showable shows the hidden characters of an incident's log-derived text
+// as code points (inert.Reveal): log text cannot make a line read other
+// than it is.
 func showable(in *domain.Incident) {
-	in.Service, in.Stack = bidi.Replace(in.Service), bidi.Replace(in.Stack)
+	in.Service, in.Stack = inert.Reveal(in.Service), inert.Reveal(in.Stack)
 	ts := make([]domain.Template, len(in.Templates))
 	for i, t := range in.Templates {
-		t.Text = bidi.Replace(t.Text)
+		t.Text = inert.Reveal(t.Text)
 		ts[i] = t
 	}
 	in.Templates = ts
 	ss := make([]string, len(in.Samples))
 	for i, x := range in.Samples {
-		ss[i] = bidi.Replace(x)
+		ss[i] = inert.Reveal(x)
 	}
 	in.Samples = ss
 }

@@ -271,7 +271,7 @@ func (d *Detector) closeBaselineWindows(ts *templateState, idx int64) {
 
 // errorWords mark an event as error-class when its level does not say so
 // (INFO lines that report an exception, untagged text).
-var errorWords = []string{"exception", "error", "fail", "fatal", "panic", "refused", "denied", "timeout", "timed out", "unreachable", "corrupt", "abort", "killed", "crash", "segfault", "traceback"}
+var errorWords = newWords("exception", "error", "fail", "fatal", "panic", "refused", "denied", "timeout", "timed out", "unreachable", "corrupt", "abort", "killed", "crash", "segfault", "traceback")
 
 // IsError reports whether an event is error-class: ERROR or worse, or a
 // lower level whose text reports a failure.
@@ -295,7 +295,7 @@ func IsError(ev *domain.Event) bool {
 // without allocating: it runs on every line.
 func reportsFailure(msg string) bool {
 	for from := 0; from < len(msg); {
-		at, n := indexAnyFold(msg, errorWords, from)
+		at, n := errorWords.index(msg, from)
 		if at < 0 {
 			return false
 		}
@@ -364,22 +364,63 @@ func neutral(msg string, a, b int) bool {
 	if k := strings.IndexAny(rest, ".;"); k >= 0 {
 		rest = rest[:k]
 	}
-	return containsAnyFold(rest, handledWords)
+	return handledWords.in(rest)
 }
 
 var noneValues = []string{"0", "null", "nil", "none", "false", `""`, "''", "[]", "{}", "<nil>"}
 
-var handledWords = []string{"corrected", "recovered", "succeeded", "resolved", "cleared"}
+var handledWords = newWords("corrected", "recovered", "succeeded", "resolved", "cleared")
 
 func isLetter(c byte) bool    { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
 
-// indexAnyFold is the first case-insensitive match of a lower-case needle
-// in s at or after from: its position and length, or -1.
-func indexAnyFold(s string, needles []string, from int) (int, int) {
+var fatalWords = newWords("panic:", "fatal error", "outofmemoryerror", "out of memory", "segmentation fault", "sigsegv", "core dumped", "oom-kill", "killed process", "crashloopbackoff", "stack overflow")
+
+// IsFatal reports fatal, panic and crash signatures.
+func IsFatal(ev *domain.Event) bool {
+	if ev.Severity >= domain.Critical {
+		return true
+	}
+	return fatalWords.in(ev.Message) || (ev.Stack != "" && fatalWords.in(firstLines(ev.Stack, 3)))
+}
+
+func firstLines(s string, n int) string {
+	i := 0
+	for ; n > 0; n-- {
+		j := strings.IndexByte(s[i:], '\n')
+		if j < 0 {
+			return s
+		}
+		i += j + 1
+	}
+	return s[:i]
+}
+
+// words are lower-case needles searched case-insensitively, without
+// allocating a lowered copy of the haystack; the table of first bytes is
+// built once, not per line.
+type words struct {
+	list  []string
+	first [256]bool
+}
+
+func newWords(list ...string) *words {
+	w := &words{list: list}
+	for _, n := range list {
+		w.first[n[0]] = true
+	}
+	return w
+}
+
+// index is the first match at or after from: its position and length, or
+// -1.
+func (w *words) index(s string, from int) (int, int) {
 	for i := from; i < len(s); i++ {
 		c := s[i] | 0x20
-		for _, n := range needles {
+		if !w.first[c] {
+			continue
+		}
+		for _, n := range w.list {
 			if n[0] != c || len(s)-i < len(n) {
 				continue
 			}
@@ -402,59 +443,7 @@ func indexAnyFold(s string, needles []string, from int) (int, int) {
 	return -1, 0
 }
 
-var fatalWords = []string{"panic:", "fatal error", "outofmemoryerror", "out of memory", "segmentation fault", "sigsegv", "core dumped", "oom-kill", "killed process", "crashloopbackoff", "stack overflow"}
-
-// IsFatal reports fatal, panic and crash signatures.
-func IsFatal(ev *domain.Event) bool {
-	if ev.Severity >= domain.Critical {
-		return true
-	}
-	return containsAnyFold(ev.Message, fatalWords) || (ev.Stack != "" && containsAnyFold(firstLines(ev.Stack, 3), fatalWords))
-}
-
-func firstLines(s string, n int) string {
-	i := 0
-	for ; n > 0; n-- {
-		j := strings.IndexByte(s[i:], '\n')
-		if j < 0 {
-			return s
-		}
-		i += j + 1
-	}
-	return s[:i]
-}
-
-// containsAnyFold is a case-insensitive search for lower-case needles
-// without allocating a lowered copy of the haystack.
-func containsAnyFold(s string, needles []string) bool {
-	var first [256]bool
-	for _, n := range needles {
-		first[n[0]] = true
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i] | 0x20
-		if !first[c] {
-			continue
-		}
-		for _, n := range needles {
-			if n[0] != c || len(s)-i < len(n) {
-				continue
-			}
-			match := true
-			for j := 1; j < len(n); j++ {
-				b := s[i+j]
-				if b >= 'A' && b <= 'Z' {
-					b += 'a' - 'A'
-				}
-				if b != n[j] {
-					match = false
-					break
-				}
-			}
-			if match {
-				return true
-			}
-		}
-	}
-	return false
+func (w *words) in(s string) bool {
+	i, _ := w.index(s, 0)
+	return i >= 0
 }

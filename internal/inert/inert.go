@@ -9,12 +9,14 @@
 package inert
 
 import (
+	"fmt"
 	"io"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -148,8 +150,22 @@ func plain(s string) string {
 	return referenceMark.ReplaceAllString(s, "$1\u200b$2")
 }
 
-// clean drops control, bidirectional and zero-width characters (a line
-// break stays) and bounds the length.
+// Hidden reports a character that moves, hides or reorders text when it
+// is shown: C0 and C1 controls other than line breaks and tabs, Unicode
+// format characters (bidirectional controls, zero-width characters, the
+// soft hyphen), and the line and paragraph separators.
+func Hidden(r rune) bool {
+	switch {
+	case r == '\n' || r == '\t':
+		return false
+	case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029':
+		return true
+	}
+	return r > 0xa0 && unicode.Is(unicode.Cf, r)
+}
+
+// clean drops hidden characters (a line break stays, a tab becomes a
+// space) and bounds the length.
 func clean(s string, max int) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
@@ -161,13 +177,10 @@ func clean(s string, max int) string {
 			b.WriteString("…")
 			break
 		}
-		switch {
-		case r == '\n':
-		case r == '\t':
+		if r == '\t' {
 			r = ' '
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			continue
-		case r >= '\u200b' && r <= '\u200f', r >= '\u202a' && r <= '\u202e', r >= '\u2060' && r <= '\u2069', r == '\ufeff', r == '\u2028', r == '\u2029':
+		}
+		if Hidden(r) {
 			continue
 		}
 		b.WriteRune(r)
@@ -176,37 +189,32 @@ func clean(s string, max int) string {
 	return b.String()
 }
 
-// Terminal renders untrusted text for a terminal: control characters
-// other than line breaks and tabs, and bidirectional overrides, are shown
-// as Go escapes.
+// Terminal renders untrusted text for a terminal: hidden characters are
+// shown as Go escapes, so a log line cannot move the cursor, retitle the
+// window or reorder what is printed.
 func Terminal(s string) string {
-	if !needsTerminal(s) {
+	return replaceHidden(s, func(r rune) string { return strings.Trim(strconv.QuoteRuneToASCII(r), "'") })
+}
+
+// Reveal shows hidden characters as their code points ([U+202E]); the
+// result stays valid inside a JSON string and in HTML.
+func Reveal(s string) string {
+	return replaceHidden(s, func(r rune) string { return fmt.Sprintf("[U+%04X]", r) })
+}
+
+func replaceHidden(s string, show func(rune) string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, Hidden) < 0 {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
-		switch {
-		case r == '\n' || r == '\t':
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069'):
-			b.WriteString(strings.Trim(strconv.QuoteRuneToASCII(r), "'"))
-		default:
-			b.WriteRune(r)
+		if Hidden(r) {
+			b.WriteString(show(r))
+			continue
 		}
+		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-func needsTerminal(s string) bool {
-	if !utf8.ValidString(s) {
-		return true
-	}
-	for _, r := range s {
-		if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') {
-			return true
-		}
-	}
-	return false
 }
 
 // TerminalWriter escapes what is written to w as Terminal does.

@@ -13,7 +13,6 @@ package injection
 
 import (
 	"encoding/base64"
-	"net/url"
 	"regexp"
 	"strings"
 	"unicode"
@@ -93,11 +92,7 @@ func Readings(t string) []string {
 	}, norm.NFKC.String(t))
 	add(folded)
 	if strings.Contains(folded, "%") {
-		if dec, err := url.PathUnescape(folded); err == nil {
-			add(dec)
-		} else {
-			add(percentDecode(folded))
-		}
+		add(percentDecode(folded))
 	}
 	if dec := decodeBase64Runs(folded); dec != "" {
 		add(dec)
@@ -105,7 +100,8 @@ func Readings(t string) []string {
 	return out
 }
 
-// percentDecode decodes the valid %XX escapes and keeps the rest.
+// percentDecode decodes the valid %XX escapes and keeps the rest (a
+// stray % does not stop it, as it stops url.PathUnescape).
 func percentDecode(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {

@@ -20,6 +20,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 )
 
 // ErrAmbiguous marks a diff whose file names or format are not certain.
@@ -65,21 +67,6 @@ func (f File) Paths() []string {
 // Patch is a parsed diff.
 type Patch struct {
 	Files []File
-}
-
-// Paths lists every path the patch touches, each once, in order.
-func (p *Patch) Paths() []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, f := range p.Files {
-		for _, n := range f.Paths() {
-			if !seen[n] {
-				seen[n] = true
-				out = append(out, n)
-			}
-		}
-	}
-	return out
 }
 
 // Parse reads a unified diff. Every error wraps ErrAmbiguous or says why
@@ -153,10 +140,8 @@ func decide(f *gitdiff.File, h header) (File, error) {
 		if n == "" {
 			return File{}, fmt.Errorf("%w: a file without a name", ErrAmbiguous)
 		}
-		for _, r := range n {
-			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') {
-				return File{}, fmt.Errorf("%w: control or bidirectional characters in %q", ErrAmbiguous, n)
-			}
+		if strings.ContainsFunc(n, func(r rune) bool { return inert.Hidden(r) || r == '\n' || r == '\t' }) {
+			return File{}, fmt.Errorf("%w: control, format or bidirectional characters in %q", ErrAmbiguous, n)
 		}
 	}
 	return pf, nil

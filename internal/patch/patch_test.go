@@ -64,12 +64,12 @@ func TestAmbiguousDiffsAreRefused(t *testing.T) {
 	}
 }
 
-func TestPaths(t *testing.T) {
+func TestFilePaths(t *testing.T) {
 	p, err := Parse("--- a/b.go\n+++ b/b.go\n@@ -1 +1 @@\n-a\n+b\n--- /dev/null\n+++ b/c.go\n@@ -0,0 +1 @@\n+c\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Paths(); !slices.Equal(got, []string{"b.go", "c.go"}) {
+	if got := [][]string{p.Files[0].Paths(), p.Files[1].Paths()}; !slices.Equal(got[0], []string{"b.go"}) || !slices.Equal(got[1], []string{"c.go"}) {
 		t.Fatalf("paths %v", got)
 	}
 }

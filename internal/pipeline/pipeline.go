@@ -461,7 +461,7 @@ func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Inci
 		if next != domain.StateTriaged || err != nil {
 			return next, err
 		}
-		p.clean(run, StageTriage, &t.Category, &t.Severity, &t.Reasoning)
+		p.clean(run, StageTriage, t.texts()...)
 		run.Triage = &t
 		if !t.Actionable {
 			return domain.StateNotActionable, nil
@@ -479,14 +479,7 @@ func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Inci
 		var a Analysis
 		next, err := p.ask(ctx, StageAnalysis, in, ev, run, &a)
 		if next == domain.StateAnalyzed {
-			fields := []*string{&a.RootCause}
-			for i := range a.Evidence {
-				fields = append(fields, &a.Evidence[i].Kind, &a.Evidence[i].Ref, &a.Evidence[i].Note)
-			}
-			for i := range a.SuspectedFiles {
-				fields = append(fields, &a.SuspectedFiles[i].Path, &a.SuspectedFiles[i].Reason)
-			}
-			p.clean(run, StageAnalysis, fields...)
+			p.clean(run, StageAnalysis, a.texts()...)
 			run.Analysis = &a
 		}
 		return next, err
@@ -495,14 +488,7 @@ func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Inci
 		var r Remediation
 		next, err := p.ask(ctx, StageRemediation, in, ev, run, &r)
 		if next == domain.StateProposed {
-			fields := []*string{&r.Summary, &r.Diff, &r.Risk}
-			for i := range r.Steps {
-				fields = append(fields, &r.Steps[i])
-			}
-			for i := range r.TestPlan {
-				fields = append(fields, &r.TestPlan[i])
-			}
-			p.clean(run, StageRemediation, fields...)
+			p.clean(run, StageRemediation, append(r.texts(), &r.Diff)...)
 			run.Remediation = &r
 		}
 		return next, err
@@ -792,21 +778,19 @@ func (p *Pipeline) clean(run *Run, st Stage, fields ...*string) {
 
 // freeText is every prose field of the run's answers, for the gate.
 func freeText(run *Run) string {
-	var parts []string
-	if t := run.Triage; t != nil {
-		parts = append(parts, t.Category, t.Severity, t.Reasoning)
+	var fields []*string
+	if run.Triage != nil {
+		fields = append(fields, run.Triage.texts()...)
 	}
-	if a := run.Analysis; a != nil {
-		parts = append(parts, a.RootCause)
-		for _, e := range a.Evidence {
-			parts = append(parts, e.Kind, e.Ref, e.Note)
-		}
-		for _, f := range a.SuspectedFiles {
-			parts = append(parts, f.Path, f.Reason)
-		}
+	if run.Analysis != nil {
+		fields = append(fields, run.Analysis.texts()...)
 	}
-	if r := run.Remediation; r != nil {
-		parts = append(append(append(parts, r.Summary, r.Risk), r.Steps...), r.TestPlan...)
+	if run.Remediation != nil {
+		fields = append(fields, run.Remediation.texts()...)
+	}
+	parts := make([]string, len(fields))
+	for i, f := range fields {
+		parts[i] = *f
 	}
 	return strings.Join(parts, "\n")
 }

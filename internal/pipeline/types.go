@@ -50,6 +50,10 @@ type Triage struct {
 	Reasoning  string  `json:"reasoning"`
 }
 
+// texts are the answer's free-text fields: what redaction cleans and the
+// gate reads.
+func (t *Triage) texts() []*string { return []*string{&t.Category, &t.Severity, &t.Reasoning} }
+
 // EvidenceRef points at what supports a root cause.
 type EvidenceRef struct {
 	Kind string `json:"kind"` // template, sample, frame or count
@@ -72,6 +76,17 @@ type Analysis struct {
 	SuspectedFiles []SuspectedFile `json:"suspected_files"`
 }
 
+func (a *Analysis) texts() []*string {
+	out := []*string{&a.RootCause}
+	for i := range a.Evidence {
+		out = append(out, &a.Evidence[i].Kind, &a.Evidence[i].Ref, &a.Evidence[i].Note)
+	}
+	for i := range a.SuspectedFiles {
+		out = append(out, &a.SuspectedFiles[i].Path, &a.SuspectedFiles[i].Reason)
+	}
+	return out
+}
+
 // Remediation is the third stage's answer: a proposal in words and, when
 // the provider can make one, a unified diff.
 type Remediation struct {
@@ -80,6 +95,18 @@ type Remediation struct {
 	Diff     string   `json:"diff,omitempty"`
 	Risk     string   `json:"risk"`
 	TestPlan []string `json:"test_plan"`
+}
+
+// texts leaves out the diff, which the gate reads as a diff.
+func (r *Remediation) texts() []*string {
+	out := []*string{&r.Summary, &r.Risk}
+	for i := range r.Steps {
+		out = append(out, &r.Steps[i])
+	}
+	for i := range r.TestPlan {
+		out = append(out, &r.TestPlan[i])
+	}
+	return out
 }
 
 // Evidence is what the model is shown of an incident, all of it redacted:

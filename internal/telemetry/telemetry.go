@@ -70,7 +70,8 @@ func (m *Masker) Mask(s string) string {
 // Operational are the log keys whose values the agent takes from its own
 // configuration and state, never from log text or a model: they are not
 // redacted as personal data (127.0.0.1 stays an address, env://NAME a
-// reference), though a loaded secret is masked in them as anywhere.
+// reference), though a loaded secret is masked in them as anywhere. Values
+// a client or a log chose (a request path, a sample) go under other keys.
 var Operational = map[string]bool{
 	"addr": true, "listen": true, "ref": true, "path": true, "db": true, "store": true, "audit": true, "config": true,
 	"replica": true, "hash": true, "seq": true, "fingerprint": true, "target": true, "stage": true, "state": true,

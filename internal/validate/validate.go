@@ -246,9 +246,9 @@ func (c *capped) Write(p []byte) (int, error) {
 
 // sandbox runs tools in the tree.
 type sandbox struct {
-	tree, home string
-	env        []string
-	netns      error // nil when tools get their own network namespace
+	tree  string
+	env   []string
+	netns error // nil when tools get their own network namespace
 }
 
 func newSandbox(tree, home string) *sandbox {
@@ -265,7 +265,7 @@ func newSandbox(tree, home string) *sandbox {
 	if mc := hostModCache(); mc != "" {
 		env = append(env, "GOMODCACHE="+mc)
 	}
-	return &sandbox{tree: tree, home: home, env: env, netns: netnsAvailable()}
+	return &sandbox{tree: tree, env: env, netns: netnsAvailable()}
 }
 
 func (s *sandbox) describe() string {

@@ -125,7 +125,10 @@ func allHeaderish(t []token) bool {
 func afterLevel(line string, t []token, levelAt int) int {
 	pos := t[levelAt].end
 	i := levelAt + 1
-	for i < len(t) && (t[i].kind == tokBracket || t[i].kind == tokDash || t[i].kind == tokTime) {
+	// A bare number after the level is the message's ("INFO 199680
+	// double-hummer alignment exceptions"), even one long enough to pass
+	// for epoch seconds.
+	for i < len(t) && (t[i].kind == tokBracket || t[i].kind == tokDash || t[i].kind == tokTime && !isNumberWord(line[t[i].start:t[i].end])) {
 		pos = t[i].end
 		i++
 	}
@@ -465,8 +468,13 @@ func hasTimeShape(w string) bool {
 	return len(parts) == 3 && len(parts[0]) == 4 && len(parts[1]) == 2 && len(parts[2]) == 2
 }
 
+// isNumberWord: digits (a leading sign or '#' allowed), as header fields
+// such as a pid, a counter or a "-1" flag are written.
 func isNumberWord(w string) bool {
 	w = strings.TrimRight(w, ":,")
+	if len(w) > 1 && w[0] == '-' {
+		w = w[1:]
+	}
 	if w == "" {
 		return false
 	}

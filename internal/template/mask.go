@@ -103,7 +103,7 @@ var wildcardHash = hashString(fnvOffset, Wildcard)
 
 func newMaskedToken(raw string) maskedToken {
 	t := maskedToken{raw: raw}
-	if raw == Wildcard || looksVariableWord(raw) {
+	if raw == Wildcard || markerLen(raw) == len(raw) || looksVariableWord(raw) {
 		t.whole = true
 		t.hash = hashString(fnvOffset, Wildcard)
 		return t

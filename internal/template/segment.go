@@ -20,6 +20,15 @@ func (it *segments) next() (seg string, delim byte, variable bool, ok bool) {
 		return "", 0, false, false
 	}
 	c := it.s[it.i]
+	if c == '[' {
+		if n := markerLen(it.s[it.i:]); n > 0 {
+			// A redaction marker stands where a value was: one variable,
+			// so a redacted line groups with its unredacted siblings.
+			seg = it.s[it.i : it.i+n]
+			it.i += n
+			return seg, 0, true, true
+		}
+	}
 	if isDelim(c) {
 		if c == '"' {
 			if it.closing == it.i {
@@ -45,6 +54,29 @@ func (it *segments) next() (seg string, delim byte, variable bool, ok bool) {
 	seg = it.s[it.i:j]
 	it.i = j
 	return seg, 0, segmentVariable(seg), true
+}
+
+// markerPrefix opens the redactor's markers ("[REDACTED:ipv4]").
+const markerPrefix = "[REDACTED:"
+
+// markerLen is the length of the redaction marker s starts with, or 0.
+func markerLen(s string) int {
+	if !strings.HasPrefix(s, markerPrefix) {
+		return 0
+	}
+	for i := len(markerPrefix); i < len(s) && i < 48; i++ {
+		switch c := s[i]; {
+		case c == ']':
+			if i == len(markerPrefix) {
+				return 0
+			}
+			return i + 1
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return 0
+		}
+	}
+	return 0
 }
 
 // templateSegments walks a template token the same way, with "<*>" as one

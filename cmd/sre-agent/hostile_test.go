@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/githubpr/githubtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
@@ -129,7 +130,7 @@ repos: [{service: checkout, path: %s}]
 %s
 `, msrv.URL, quote(w.repo), delivery)), 0o600)
 	logf := filepath.Join(w.dir, "app.log")
-	os.WriteFile(logf, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	os.WriteFile(logf, []byte(strings.Join(append(warmUp(lines), lines...), "\n")+"\n"), 0o600)
 	out, stderr, err := runAll(w.t, "--config", cfg, "run", "--db", w.db, logf)
 	if err != nil {
 		w.t.Fatalf("run: %v\n%s", err, stderr)
@@ -173,6 +174,27 @@ func (w *world) everything() string {
 		b.WriteString(w.model.prompts.String())
 	}
 	return b.String()
+}
+
+// warmUp is the ordinary traffic before the lines, for each service they
+// name: detection learns a service for its warm-up (five minutes) before
+// an error template it has not shown is new.
+func warmUp(lines []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range lines {
+		var v struct{ Service string }
+		json.Unmarshal([]byte(l), &v)
+		if v.Service == "" || seen[v.Service] {
+			continue
+		}
+		seen[v.Service] = true
+		for s := 360; s > 0; s -= 10 {
+			out = append(out, fmt.Sprintf(`{"timestamp":%q,"severity":"INFO","service":%s,"message":"request served"}`,
+				time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC).Add(-time.Duration(s)*time.Second).Format(time.RFC3339), quote(v.Service)))
+		}
+	}
+	return out
 }
 
 func logLine(service, msg string) string {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -51,8 +52,8 @@ func newRoot() *cobra.Command {
 }
 
 func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
-	var asJSON, noStore bool
-	var dbPath string
+	var asJSON, noStore, lines bool
+	var dbPath, explain string
 	cmd := &cobra.Command{
 		Use:   "analyze FILE... (or - for stdin)",
 		Short: "Print the incidents found in log files, most severe first",
@@ -80,7 +81,7 @@ func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
 				defer st.Close()
 				store = st
 			}
-			opts := analyze.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect}
+			opts := analyze.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect, KeepLines: lines}
 			var bar *progress.Bar
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				bar = progress.New(f, totalSize(args))
@@ -101,16 +102,68 @@ func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
 			for _, r := range results {
 				all = append(all, r.Incidents...)
 			}
+			if explain != "" {
+				return explainIncident(cmd.OutOrStdout(), all, explain, asJSON)
+			}
 			if asJSON {
+				if lines {
+					return report.JSON(cmd.OutOrStdout(), withLines(results))
+				}
 				return report.JSON(cmd.OutOrStdout(), results)
 			}
 			return report.Text(cmd.OutOrStdout(), all)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&lines, "lines", false, "with --json, list each incident's input line numbers")
+	cmd.Flags().StringVar(&explain, "explain", "", "print why the incident with this id (or id prefix) opened: the rule, the windows, the baseline and the observed rate")
 	cmd.Flags().StringVar(&dbPath, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
 	cmd.Flags().BoolVar(&noStore, "no-store", false, "do not read or write the incident store")
 	return cmd
+}
+
+// explainIncident prints why the incident whose fingerprint starts with id
+// opened.
+func explainIncident(w io.Writer, incidents []domain.Incident, id string, asJSON bool) error {
+	var found []domain.Incident
+	for _, in := range incidents {
+		if strings.HasPrefix(string(in.Fingerprint), id) {
+			found = append(found, in)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return fmt.Errorf("no incident %q in this input", id)
+	case len(found) > 1:
+		return fmt.Errorf("%d incidents start with %q: give more of the id", len(found), id)
+	}
+	if asJSON {
+		return report.JSON(w, found[0])
+	}
+	return report.Explain(w, found[0])
+}
+
+// linedResult is a Result whose incidents list their input lines.
+type linedResult struct {
+	analyze.Result
+	Incidents []linedIncident `json:"incidents"`
+}
+
+type linedIncident struct {
+	domain.Incident
+	Lines []int `json:"lines"`
+}
+
+func withLines(results []analyze.Result) []linedResult {
+	out := make([]linedResult, len(results))
+	for i, r := range results {
+		out[i].Result = r
+		out[i].Incidents = make([]linedIncident, len(r.Incidents))
+		for j, in := range r.Incidents {
+			out[i].Incidents[j] = linedIncident{Incident: in, Lines: in.Lines}
+		}
+	}
+	return out
 }
 
 // withInputs opens the named files ("-" is stdin), runs fn, and closes them.

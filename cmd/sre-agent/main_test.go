@@ -67,7 +67,8 @@ func TestAnalyzeGolden(t *testing.T) {
 
 func TestAnalyzeStdinAndStore(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "x.db")
-	in := `{"severity":"ERROR","textPayload":"payment failed for order 123","logName":"l","resource":{"type":"cloud_run_revision","labels":{"service_name":"pay"}}}` + "\n"
+	// A dozen failures in a row: an error-rate incident on a cold start.
+	in := strings.Repeat(`{"severity":"ERROR","textPayload":"payment failed for order 123","logName":"l","resource":{"type":"cloud_run_revision","labels":{"service_name":"pay"}}}`+"\n", 12)
 	out := execute(t, in, "analyze", "--db", db, "-")
 	if !strings.Contains(out, "service=pay") || !strings.Contains(out, "payment failed for order <*>") {
 		t.Errorf("stdin analyze output:\n%s", out)

@@ -24,7 +24,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/postgres/pgtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
-	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
 )
 
 // logLines is a real log (Loghub's Zookeeper sample), one message per line.
@@ -51,22 +50,31 @@ func counts(incs []domain.Incident) map[domain.Fingerprint]int64 {
 	return out
 }
 
-// singleAgent runs one agent on SQLite over the messages: the reference.
+// singleAgent runs one agent on PostgreSQL over the messages: the
+// reference. (Replicas decide per template on every replica's merged
+// counts; one agent on SQLite groups templates into episodes, which shared
+// detection does not yet do: docs/SCALING.md.)
 func singleAgent(t *testing.T, lines []string) map[domain.Fingerprint]int64 {
 	srv := emulator(t, messages(lines)...)
-	a := startAgent(t, fmt.Sprintf(`
+	dsn := pgtest.DSN(t)
+	cfgPath := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+store: {type: postgres, dsn: env://SRE_TEST_PG_REF_DSN}
 http: {addr: ""}
+flush_every: 200ms
 delivery: {type: local, local: {dir: %s}}
 sources:
   - type: pubsub
     pubsub: {project: proj, subscription: agent, max_outstanding_messages: 100}
     decode: {format: auto}
-`, t.TempDir()))
+`, t.TempDir())), 0o600)
+	r := startReplica(t, "ref", cfgPath, "SRE_TEST_PG_REF_DSN="+dsn)
 	agenttest.WaitFor(t, "the single agent acknowledges every message", 60*time.Second, func() bool { return allAcked(srv) })
-	if err := a.stop(); err != nil {
-		t.Fatalf("single agent: %v\n%s", err, a.Stderr.String())
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-r.done; err != nil {
+		t.Fatalf("single agent: %v\n%s", err, r.stderr)
 	}
-	st, err := sqlite.Open(context.Background(), a.DB)
+	st, err := postgres.Open(context.Background(), dsn, "check")
 	if err != nil {
 		t.Fatal(err)
 	}

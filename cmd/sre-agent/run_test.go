@@ -126,7 +126,7 @@ func TestMain(m *testing.M) {
 func TestSIGTERMStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "app.log")
-	os.WriteFile(logPath, []byte("2026-01-01T00:00:00Z ERROR dial tcp 10.0.0.1:5432: connect: connection refused\n"), 0o644)
+	os.WriteFile(logPath, []byte("2026-01-01T00:00:00Z ERROR panic: dial tcp 10.0.0.1:5432: connect: connection refused\n"), 0o644)
 	aud := filepath.Join(dir, "audit.jsonl")
 	cmd := exec.Command(os.Args[0], "run", "--follow", "--db", filepath.Join(dir, "s.db"), "--out", filepath.Join(dir, "out"),
 		"--audit", aud, "--http-addr", "127.0.0.1:0", logPath)

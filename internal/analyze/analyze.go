@@ -53,6 +53,9 @@ type Result struct {
 	Source    string            `json:"source"`
 	Stats     ingest.Stats      `json:"stats"`
 	Incidents []domain.Incident `json:"incidents"`
+	// Held are CRITICAL lines recorded without an incident (at most 100
+	// listed; Stats.CriticalHeld counts them all).
+	Held []domain.HeldLine `json:"held,omitempty"`
 }
 
 // Run analyses each input in turn with a fresh spine seeded from the store,
@@ -144,7 +147,8 @@ func runOne(ctx context.Context, store Store, in Input, red *redact.Redactor, op
 			return Result{}, err
 		}
 	}
-	return Result{Source: source, Stats: st, Incidents: incidents}, nil
+	held, _ := spine.Held()
+	return Result{Source: source, Stats: st, Incidents: incidents, Held: held}, nil
 }
 
 // FileKey is a file's share key in the store, the same for `analyze` and

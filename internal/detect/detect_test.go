@@ -23,22 +23,104 @@ func newDetector(t testing.TB, cfg Config) *Detector {
 }
 
 // oldTemplate returns a detector that already knows template 1 of "api" as a
-// day old with a high baseline, so only a burst can fire for it.
+// day old with a baseline of one a window, so only a burst can fire for a
+// few of its errors.
 func oldTemplate(t testing.TB, cfg Config) (*Detector, TemplateKey) {
 	d := newDetector(t, cfg)
 	k := TemplateKey{"api", 1}
-	d.Known(k, t0.Add(-24*time.Hour), 100)
+	d.Known(k, t0.Add(-24*time.Hour), 1)
 	return d, k
 }
 
-func TestNewTemplateThenKnown(t *testing.T) {
+func info() *domain.Event { return &domain.Event{Severity: domain.Info, Message: "ok"} }
+
+// A cold start learns: error templates seen during the warm-up are not
+// new; one first seen after it is, for new_template_age.
+func TestWarmUpThenNewTemplate(t *testing.T) {
+	d := newDetector(t, DefaultConfig())
+	early, late := TemplateKey{"api", 1}, TemplateKey{"api", 2}
+	if r := d.Observe(early, t0, errEvent("x"), true); r&NewTemplate != 0 {
+		t.Errorf("first error of a cold service: reasons %v", r.List())
+	}
+	d.Observe(TemplateKey{"api", 3}, t0.Add(6*time.Minute), info(), false)
+	if r := d.Observe(early, t0.Add(6*time.Minute), errEvent("x"), true); r&NewTemplate != 0 {
+		t.Errorf("a template learnt in the warm-up is not new later: %v", r.List())
+	}
+	if r := d.Observe(late, t0.Add(7*time.Minute), errEvent("y"), true); r&NewTemplate == 0 {
+		t.Errorf("first error of a template after the warm-up: reasons %v", r.List())
+	}
+	if r := d.Observe(late, t0.Add(2*time.Hour), errEvent("y"), true); r&NewTemplate != 0 {
+		t.Errorf("two hours later the template is not new: %v", r.List())
+	}
+}
+
+// The multi-window rule: quiet on a steady background of errors, fires
+// within about a short window when the ratio jumps, stops when it falls.
+func TestErrorRateRule(t *testing.T) {
+	d := newDetector(t, DefaultConfig())
+	bg, outage := TemplateKey{"api", 1}, TemplateKey{"api", 2}
+	at := t0
+	step := func(errEvery int, k TemplateKey, n int) (fired int, first time.Duration) {
+		start := at
+		first = -1
+		for i := range n {
+			at = at.Add(100 * time.Millisecond)
+			if i%errEvery == 0 {
+				if d.Observe(k, at, errEvent("e"), true)&Burst != 0 {
+					fired++
+					if first < 0 {
+						first = at.Sub(start)
+					}
+				}
+				continue
+			}
+			d.Observe(TemplateKey{"api", 9}, at, info(), false)
+		}
+		return fired, first
+	}
+	// Thirty minutes at 4% errors: 10 events a second.
+	if n, _ := step(25, bg, 18000); n != 0 {
+		t.Fatalf("a steady 4%% background fired %d times", n)
+	}
+	// Two minutes at 50%: fires, within a minute.
+	n, first := step(2, outage, 1200)
+	if n == 0 || first > time.Minute {
+		t.Fatalf("50%% errors: fired %d times, first after %v", n, first)
+	}
+	// Back to the background: the rule stops within the long window.
+	step(25, bg, 3000)
+	if n, _ := step(25, bg, 3000); n != 0 {
+		t.Fatalf("after recovery fired %d times", n)
+	}
+}
+
+// A lone CRITICAL line without a crash signature is recorded, not an
+// incident; its recurrence is.
+func TestIsolatedCriticalIsHeld(t *testing.T) {
 	d := newDetector(t, DefaultConfig())
 	k := TemplateKey{"api", 1}
-	if r := d.Observe(k, t0, errEvent("x"), true); r&NewTemplate == 0 {
-		t.Errorf("first error of a template: reasons %v", r.List())
+	crit := &domain.Event{Severity: domain.Critical, Message: "RAID controller reports degraded array"}
+	if r := d.Observe(k, t0, crit, true); r != 0 {
+		t.Fatalf("one CRITICAL: %v", r.List())
 	}
-	if r := d.Observe(k, t0.Add(2*time.Hour), errEvent("x"), true); r&NewTemplate != 0 {
-		t.Errorf("two hours later the template is not new: %v", r.List())
+	if r := d.Observe(k, t0.Add(2*time.Minute), crit, true); r&Critical == 0 {
+		t.Fatalf("recurring CRITICAL: %v", r.List())
+	}
+	panicked := &domain.Event{Severity: domain.Critical, Message: "panic: runtime error: index out of range"}
+	if r := d.Observe(TemplateKey{"api", 2}, t0, panicked, true); r&Fatal == 0 {
+		t.Fatalf("a panic is a crash: %v", r.List())
+	}
+}
+
+// A stack frame logged as its own line counts but never fires.
+func TestContinuationLinesFireNothing(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.WarmUp = 0
+	d := newDetector(t, cfg)
+	for i, msg := range []string{"at com.shop.Pay.charge(Pay.java:42)", "\tat java.base/java.lang.Thread.run(Thread.java:833)", `File "/app/main.py", line 3, in <module>`, "Caused by: java.net.ConnectException: refused"} {
+		if r := d.Observe(TemplateKey{"api", int64(i)}, t0, errEvent(msg), true); r != 0 {
+			t.Errorf("%q fired %v", msg, r.List())
+		}
 	}
 }
 
@@ -83,6 +165,7 @@ func TestWindowSlides(t *testing.T) {
 func TestSpikeAgainstBaseline(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.BurstCount = 1 << 30 // isolate the spike rule
+	cfg.WarmUp = 0
 	d := newDetector(t, cfg)
 	k := TemplateKey{"api", 1}
 	// Ten minutes of one error a minute builds a baseline near 1.
@@ -108,6 +191,13 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.SpikeFactor = 0.5 },
 		func(c *Config) { c.SpikeMinCount = 0 },
 		func(c *Config) { c.BaselineAlpha = 0 },
+		func(c *Config) { c.LongWindow = time.Second },
+		func(c *Config) { c.RateFactor = 0.5 },
+		func(c *Config) { c.MinRise = 2 },
+		func(c *Config) { c.WarmUp = -time.Second },
+		func(c *Config) { c.CriticalRecur = 0 },
+		func(c *Config) { c.GroupWait = -time.Second },
+		func(c *Config) { c.Quiet = 0 },
 	}
 	for i, mut := range bad {
 		c := DefaultConfig()
@@ -130,7 +220,8 @@ func TestFatalAndErrorClass(t *testing.T) {
 		{domain.Event{Severity: domain.Info, Message: "writeBlock received exception java.io.IOException"}, true, false},
 		{domain.Event{Severity: domain.Warning, Message: "Connection refused"}, true, false},
 		{domain.Event{Severity: domain.Error, Message: "x"}, true, false},
-		{domain.Event{Severity: domain.Critical, Message: "x"}, true, true},
+		{domain.Event{Severity: domain.Critical, Message: "x"}, true, false}, // a level alone is no crash
+		{domain.Event{Severity: domain.Default, Message: "Exception in thread \"main\" java.lang.IllegalStateException: closed"}, true, true},
 		{domain.Event{Severity: domain.Default, Message: "panic: runtime error: nil map"}, true, true},
 		{domain.Event{Severity: domain.Error, Message: "job died", Stack: "java.lang.OutOfMemoryError: heap\n\tat x"}, true, true},
 		{domain.Event{Severity: domain.Debug, Message: "retrying after error"}, false, false},

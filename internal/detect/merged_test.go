@@ -31,8 +31,8 @@ func TestEvaluateMergedJudgesEachBucketsWindow(t *testing.T) {
 	if r := d.EvaluateMerged(m, []int64{b0 + 9}, t0); r != 0 {
 		t.Fatalf("errors under the ratio: %v", r.List())
 	}
-	// A template first seen minutes ago is new.
-	m.FirstSeen = t0.Add(-time.Minute)
+	// A template first seen within new_template_age is new.
+	m.FirstSeen = t0.Add(-30 * time.Second)
 	if r := d.EvaluateMerged(m, []int64{b0}, t0); r != NewTemplate {
 		t.Fatalf("new template: %v", r.List())
 	}

@@ -52,6 +52,9 @@ const (
 	ReasonNewTemplate Reason = "new-template"
 	ReasonBurst       Reason = "error-burst"
 	ReasonSpike       Reason = "template-spike"
+	// ReasonCritical: CRITICAL lines without a crash signature that
+	// recurred (one alone is recorded, not an incident).
+	ReasonCritical Reason = "critical-recurred"
 	// ReasonOverLimit marks a summary incident: the errors of a service
 	// that would have opened incidents beyond the per-service, per-source
 	// or in-memory bound, folded into one. It is reported, never sent to
@@ -132,6 +135,14 @@ type Incident struct {
 	// ReopenedAt is the time of the first event after a quiet gap (the
 	// re-open period) in this run, zero when there was none.
 	ReopenedAt time.Time `json:"reopened_at,omitzero"`
+	// Services lists every service in the incident when it spans several
+	// (a shared dependency failing); Service is the first to fail.
+	Services []string `json:"services,omitempty"`
+	// Episodes are the incident's spans in event time within one run:
+	// opened when a rule fired, resolved after a quiet period.
+	Episodes []Episode `json:"episodes,omitempty"`
+	// Why says what opened the incident.
+	Why *Explanation `json:"why,omitempty"`
 	// Timeline is the incident's events per minute of event time, the
 	// latest MaxTimeline minutes, for the event-rate chart; stores keep
 	// it, the JSON forms leave it out.
@@ -243,6 +254,49 @@ func (in *Incident) Merge(o *Incident) {
 		in.ReopenedAt = o.ReopenedAt
 	}
 	in.Lines = append(in.Lines, o.Lines...)
+}
+
+// Episode is one span of an incident in event time. End is zero while it
+// is open.
+type Episode struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end,omitzero"`
+	Count int64     `json:"count"`
+}
+
+// Explanation says why an incident opened: the rule, and what the
+// detector saw for the service and the leading template at that moment.
+type Explanation struct {
+	Rule     Reason    `json:"rule"`
+	At       time.Time `json:"at,omitzero"`
+	Service  string    `json:"service"`
+	Template string    `json:"template"`
+	// The error-rate rule's view: errors and events of the service in the
+	// short and long windows, its baseline error ratio (-1 while it has
+	// none) and the ratio the rule fires at.
+	ShortWindow   time.Duration `json:"short_window"`
+	LongWindow    time.Duration `json:"long_window"`
+	ShortErrors   int64         `json:"short_errors"`
+	ShortEvents   int64         `json:"short_events"`
+	LongErrors    int64         `json:"long_errors"`
+	LongEvents    int64         `json:"long_events"`
+	BaselineRatio float64       `json:"baseline_ratio"`
+	Threshold     float64       `json:"threshold"`
+	WarmedUp      bool          `json:"warmed_up"`
+	// The template's count in the short window and its usual count.
+	TemplateCount    int64     `json:"template_count"`
+	TemplateBaseline float64   `json:"template_baseline"`
+	TemplateFirst    time.Time `json:"template_first_seen,omitzero"`
+}
+
+// HeldLine is a CRITICAL line recorded without an incident: isolated, with
+// no crash signature, no recurrence and no rate change.
+type HeldLine struct {
+	Line       int        `json:"line,omitempty"`
+	Time       time.Time  `json:"time,omitzero"`
+	Service    string     `json:"service"`
+	TemplateID TemplateID `json:"template_id"`
+	Sample     string     `json:"sample"`
 }
 
 // Baseline is what detection remembers of a service's error template

@@ -62,12 +62,22 @@ func logEntryLines(b *testing.B) []string {
 	return out
 }
 
-func newSpine(b testing.TB) *Spine {
+func newSpine(b testing.TB) *Spine { return spineWith(b, detect.DefaultConfig()) }
+
+// warmSpine has no warm-up: the first sight of an error template is new,
+// for tests about what happens once an incident opens.
+func warmSpine(b testing.TB) *Spine {
+	cfg := detect.DefaultConfig()
+	cfg.WarmUp = 0
+	return spineWith(b, cfg)
+}
+
+func spineWith(b testing.TB, cfg detect.Config) *Spine {
 	m, err := template.New(template.DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := detect.New(detect.DefaultConfig())
+	d, err := detect.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

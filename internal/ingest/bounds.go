@@ -50,7 +50,7 @@ func (s *Spine) admit(key detect.TemplateKey, ev *domain.Event) bool {
 		clear(bd.perService)
 	}
 	switch {
-	case cfg.MaxIncidents > 0 && len(s.incidents) >= cfg.MaxIncidents,
+	case cfg.MaxIncidents > 0 && len(s.order) >= cfg.MaxIncidents,
 		cfg.MaxNewPerService > 0 && bd.perService[key.Service] >= cfg.MaxNewPerService,
 		cfg.MaxNewPerSource > 0 && bd.perSource >= cfg.MaxNewPerSource:
 		bd.summarised[key] = true
@@ -65,7 +65,7 @@ func (s *Spine) admit(key detect.TemplateKey, ev *domain.Event) bool {
 // fold adds one error event to its service's summary incident.
 func (s *Spine) fold(ev *domain.Event, cluster *template.Cluster) {
 	sm := s.summary(ev)
-	s.observe(&sm.b, ev, 0)
+	s.observe(&sm.b, ev, 0, nil)
 	sm.add(cluster, 1)
 }
 

@@ -15,6 +15,8 @@ func boundedSpine(t *testing.T, perService, perSource, max int) *Spine {
 	t.Helper()
 	cfg := detect.DefaultConfig()
 	cfg.MaxNewPerService, cfg.MaxNewPerSource, cfg.MaxIncidents = perService, perSource, max
+	// Every distinct template its own incident: no warm-up, no grouping.
+	cfg.WarmUp, cfg.GroupWait = 0, 0
 	m, _ := template.New(template.DefaultConfig())
 	d, err := detect.New(cfg)
 	if err != nil {
@@ -84,8 +86,8 @@ func TestIncidentsInMemoryAreBounded(t *testing.T) {
 	for _, in := range incs {
 		total += in.Count
 	}
-	if len(s.incidents) != 20 || len(incs) > 20+7 || total != 5000 {
-		t.Fatalf("%d held, %d reported, %d events of 5000", len(s.incidents), len(incs), total)
+	if len(s.order) != 20 || len(incs) > 20+7 || total != 5000 {
+		t.Fatalf("%d held, %d reported, %d events of 5000", len(s.order), len(incs), total)
 	}
 }
 

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -24,10 +25,19 @@ type Stats struct {
 	Templates   int            `json:"templates"`
 	// OverLimit counts incidents folded into summaries by a bound.
 	OverLimit int `json:"incidents_over_limit,omitempty"`
+	// CriticalHeld counts CRITICAL lines recorded without opening an
+	// incident: isolated, with no crash signature and no rate change.
+	CriticalHeld int `json:"critical_held,omitempty"`
 }
 
 // Spine runs events through redaction, templating and detection and
 // collects incidents. It is not safe for concurrent use: one per stream.
+//
+// An incident is one problem in event time: it opens when a detection
+// rule fires, takes in the templates of its service that turn anomalous
+// within the group wait and the services that fail with the same kind of
+// error, and its episode resolves after a quiet period; a later change of
+// the same templates is a new episode of the same incident.
 type Spine struct {
 	parser   parse.Parser
 	redactor *redact.Redactor
@@ -38,16 +48,29 @@ type Spine struct {
 	// KeepLines records each incident's input line numbers (Incident.Lines);
 	// off by default because it grows with the input.
 	KeepLines bool
-	// ReopenAfter is the quiet period after which an incident's next event
-	// re-opens it (Incident.ReopenedAt); zero never re-opens.
+	// ReopenAfter is, under shared detection (which decides per template
+	// on merged counts, without episodes), the quiet gap after which an
+	// incident's next event re-opens it; zero never re-opens.
 	ReopenAfter time.Duration
 
-	incidents   map[detect.TemplateKey]*building
+	// incidents maps each member template to its incident; several keys
+	// may share one.
+	incidents map[detect.TemplateKey]*building
+	// order holds each incident once, in creation order.
+	order []*building
+	// active is each service's latest incident; recent are incidents
+	// whose episode opened within the group wait, for other services to
+	// join.
+	active      map[string]*building
+	recent      []*building
+	pending     map[detect.TemplateKey]*held
+	heldLines   []heldLine
 	bounds      bounds
 	shared      *shared
 	known       map[baselineKey]domain.Baseline
 	events      int
 	parseErrors int
+	held        int
 	bySeverity  [domain.Emergency/100 + 1]int
 	lastTime    time.Time
 }
@@ -55,7 +78,22 @@ type Spine struct {
 type building struct {
 	inc     domain.Incident
 	reasons detect.Reasons
+	// cluster is the leading template: the one that opened the incident.
+	cluster  *template.Cluster
+	members  []member
+	services []string
+	cause    string
+	// The episode in progress: open, since opened, last fired at lastHot.
+	open     bool
+	opened   time.Time
+	lastHot  time.Time
+	episodes []domain.Episode
+}
+
+// member is a template of an incident and its events there.
+type member struct {
 	cluster *template.Cluster
+	count   int64
 }
 
 type baselineKey struct {
@@ -65,7 +103,8 @@ type baselineKey struct {
 
 // New builds a spine from its parts.
 func New(r *redact.Redactor, m *template.Miner, d *detect.Detector) *Spine {
-	return &Spine{redactor: r, miner: m, detector: d, incidents: make(map[detect.TemplateKey]*building), bounds: newBounds()}
+	return &Spine{redactor: r, miner: m, detector: d, incidents: make(map[detect.TemplateKey]*building),
+		active: make(map[string]*building), bounds: newBounds()}
 }
 
 // Learnt is what earlier runs persisted for the spine.
@@ -145,9 +184,12 @@ func (s *Spine) Event(ev domain.Event) {
 		// Only a fatal event decides alone; the rest is decided on every
 		// replica's counts at the flush (Decide).
 		s.shared.count(ev.Service, s.detector.Bucket(ev.Time), isErr, key, ev.Time)
-		reasons &= detect.Fatal
 	}
 	if !isErr {
+		return
+	}
+	if s.shared != nil {
+		s.sharedEvent(key, &ev, cluster, reasons)
 		return
 	}
 	b := s.incidents[key]
@@ -155,33 +197,263 @@ func (s *Spine) Event(ev domain.Event) {
 		s.fold(&ev, cluster)
 		return
 	}
-	if b == nil && s.shared != nil && reasons == 0 {
-		if b = s.shared.candidates[key]; b == nil {
-			b = s.newBuilding(&ev, cluster)
-			s.shared.candidates[key] = b
+	if b != nil {
+		s.settle(b, ev.Time)
+		switch {
+		case reasons != 0 || b.open && ev.Severity >= domain.Critical:
+			// (A CRITICAL line keeps an open episode going.)
+			if !b.open {
+				s.reopen(b, ev.Time)
+			}
+			b.lastHot = ev.Time
 		}
+		// Between episodes the incident still counts its templates'
+		// events (its timeline shows them); only a rule firing opens the
+		// next episode.
+		s.observe(b, &ev, reasons, cluster)
+		return
 	}
-	if b == nil {
-		if reasons == 0 {
-			return
-		}
+	if reasons == 0 {
+		s.hold(key, &ev, s.holdCritical(&ev, cluster))
+		return
+	}
+	if b = s.group(key, &ev, cluster, reasons); b == nil {
 		if !s.admit(key, &ev) {
 			s.fold(&ev, cluster)
 			return
 		}
 		b = s.newBuilding(&ev, cluster)
-		s.incidents[key] = b
+		b.open, b.opened = true, ev.Time
+		b.episodes = []domain.Episode{{Start: ev.Time}}
+		b.cause = causeOf(cluster.Template())
+		b.inc.Why = s.explain(key, &ev, cluster, reasons)
+		s.order = append(s.order, b)
+		s.recent = append(s.recent, b)
 	}
-	s.observe(b, &ev, reasons)
+	b.lastHot = ev.Time
+	s.incidents[key] = b
+	s.active[ev.Service] = b
+	if h := s.pending[key]; h != nil {
+		// The template's errors that led up to the change belong to it.
+		delete(s.pending, key)
+		for i := range h.events {
+			s.observe(b, &h.events[i], 0, cluster)
+			if j := h.crit[i]; j >= 0 {
+				s.heldLines[j].joined = true
+			}
+		}
+		b.inc.Count += h.dropped
+	}
+	s.observe(b, &ev, reasons, cluster)
+}
+
+// pendingMax bounds the events held per template while no rule has fired.
+const pendingMax = 16
+
+// held is an error template's recent events while no incident holds it:
+// when a rule fires for it, they join the incident that opens.
+type held struct {
+	events  []domain.Event
+	crit    []int // each event's held CRITICAL record, or -1
+	dropped int64 // events beyond pendingMax, counted only
+}
+
+// hold keeps an error event of a template no incident holds, for the long
+// window: if a rule fires within it, the event joins the incident.
+func (s *Spine) hold(key detect.TemplateKey, ev *domain.Event, crit int) {
+	if s.pending == nil {
+		s.pending = map[detect.TemplateKey]*held{}
+	}
+	h := s.pending[key]
+	if h == nil {
+		if len(s.pending) >= maxPending {
+			s.prunePending(ev.Time)
+			if len(s.pending) >= maxPending {
+				return
+			}
+		}
+		h = &held{}
+		s.pending[key] = h
+	}
+	if len(h.events) > 0 && ev.Time.Sub(h.events[0].Time) > s.detector.Config().LongWindow {
+		h.events, h.crit, h.dropped = h.events[:0], h.crit[:0], 0
+	}
+	if len(h.events) >= pendingMax {
+		h.dropped++
+		return
+	}
+	h.events = append(h.events, *ev)
+	h.crit = append(h.crit, crit)
+}
+
+// maxPending bounds the templates with held events.
+const maxPending = 4096
+
+// prunePending drops held events older than the long window.
+func (s *Spine) prunePending(now time.Time) {
+	lw := s.detector.Config().LongWindow
+	for k, h := range s.pending {
+		if len(h.events) == 0 || now.Sub(h.events[len(h.events)-1].Time) > lw {
+			delete(s.pending, k)
+		}
+	}
+}
+
+// maxHeldShown bounds the held CRITICAL lines listed (all are counted).
+const maxHeldShown = 100
+
+// heldLine is a CRITICAL line that opened nothing when it came.
+type heldLine struct {
+	rec    domain.HeldLine
+	joined bool // a later recurrence took it into an incident
+}
+
+// holdCritical records a CRITICAL line that opened nothing: it stays
+// visible (Held) and counted until it recurs or coincides with a rate
+// change, when it joins the incident that opens. It returns the record's
+// index, or -1.
+func (s *Spine) holdCritical(ev *domain.Event, cluster *template.Cluster) int {
+	if ev.Severity < domain.Critical {
+		return -1
+	}
+	s.held++
+	if len(s.heldLines) >= maxHeldShown {
+		return -1
+	}
+	s.heldLines = append(s.heldLines, heldLine{rec: domain.HeldLine{Line: ev.Line, Time: ev.Time,
+		Service: s.redactor.Redact(ev.Service), TemplateID: cluster.ID(), Sample: sample(ev)}})
+	return len(s.heldLines) - 1
+}
+
+// Held lists the CRITICAL lines recorded without an incident, and how many
+// there are in all.
+func (s *Spine) Held() ([]domain.HeldLine, int) {
+	var out []domain.HeldLine
+	n := s.held
+	for _, h := range s.heldLines {
+		if h.joined {
+			n--
+			continue
+		}
+		out = append(out, h.rec)
+	}
+	return out, n
+}
+
+// group finds the open incident a newly anomalous template joins: its
+// service's error-rate incident when the template, seen before that
+// incident opened, only rises with its rate; else an incident of any service, opened within the group wait,
+// failing with the same template or the same cause.
+func (s *Spine) group(key detect.TemplateKey, ev *domain.Event, cluster *template.Cluster, reasons detect.Reasons) *building {
+	cfg := s.detector.Config()
+	t := ev.Time
+	cause := causeOf(cluster.Template())
+	if a := s.active[ev.Service]; a != nil {
+		s.settle(a, t)
+		// A template that only rises with the service's error rate is part
+		// of that rise; one with a signal of its own (new, a crash, a
+		// recurring CRITICAL) joins only an incident of the same cause.
+		if _, _, first := s.detector.TemplateView(key); a.open && a.reasons&detect.Burst != 0 && reasons == detect.Burst && first.Before(a.opened) {
+			return a
+		}
+	}
+	// Drop incidents that opened too long ago to be joined.
+	keep := s.recent[:0]
+	for _, c := range s.recent {
+		if cfg.GroupWait > 0 && t.Sub(c.opened) <= cfg.GroupWait && c.open {
+			keep = append(keep, c)
+		}
+	}
+	clear(s.recent[len(keep):])
+	s.recent = keep
+	for _, c := range s.recent {
+		if c.cluster.ID() == cluster.ID() || cause != "" && c.cause == cause {
+			svc := s.redactor.Redact(ev.Service)
+			if svc != c.inc.Service && !slices.Contains(c.services, svc) {
+				c.services = append(c.services, svc)
+			}
+			return c
+		}
+	}
+	return nil
+}
+
+// settle resolves b's episode when it has been quiet long enough by t.
+func (s *Spine) settle(b *building, t time.Time) {
+	if b.open && t.Sub(b.lastHot) >= s.detector.Config().Quiet {
+		b.open = false
+		b.episodes[len(b.episodes)-1].End = b.lastHot
+	}
+}
+
+// reopen starts a new episode of b at t.
+func (s *Spine) reopen(b *building, t time.Time) {
+	b.open, b.opened = true, t
+	b.episodes = append(b.episodes, domain.Episode{Start: t})
+	b.inc.ReopenedAt = t
+	s.recent = append(s.recent, b)
+}
+
+// explain records what the detector saw when key opened an incident.
+func (s *Spine) explain(key detect.TemplateKey, ev *domain.Event, cluster *template.Cluster, r detect.Reasons) *domain.Explanation {
+	cfg := s.detector.Config()
+	rv := s.detector.Rate(key.Service)
+	n, base, first := s.detector.TemplateView(key)
+	return &domain.Explanation{
+		Rule: rule(r), At: ev.Time, Service: s.redactor.Redact(ev.Service), Template: cluster.Template(),
+		ShortWindow: cfg.Window, LongWindow: cfg.LongWindow,
+		ShortErrors: rv.ShortErrors, ShortEvents: rv.ShortEvents, LongErrors: rv.LongErrors, LongEvents: rv.LongEvents,
+		BaselineRatio: rv.Baseline, Threshold: rv.Threshold, WarmedUp: rv.Warm,
+		TemplateCount: n, TemplateBaseline: base, TemplateFirst: first,
+	}
+}
+
+// rule names the most specific reason: a crash, recurring criticals, a
+// new template, a template spike, then the service's error rate.
+func rule(r detect.Reasons) domain.Reason {
+	for _, c := range []detect.Reasons{detect.Fatal, detect.Critical, detect.NewTemplate, detect.Spike, detect.Burst} {
+		if r&c != 0 {
+			return c.List()[0]
+		}
+	}
+	return ""
+}
+
+// causeOf is the kind of error a template reports, for grouping services:
+// the last clause of an error chain ("...: connect: connection refused")
+// without its variables, when it says enough to be a kind (two words).
+func causeOf(tmpl string) string {
+	c := tmpl
+	if i := strings.LastIndex(c, ": "); i >= 0 {
+		c = c[i+2:]
+	}
+	c = strings.ToLower(strings.Join(strings.Fields(strings.ReplaceAll(c, template.Wildcard, " ")), " "))
+	if strings.Count(c, " ") < 1 || len(c) < 8 {
+		return ""
+	}
+	return c
 }
 
 // observe folds one error event into an incident being built.
-func (s *Spine) observe(b *building, ev *domain.Event, reasons detect.Reasons) {
-	if s.ReopenAfter > 0 && b.inc.Count > 0 && ev.Time.Sub(b.inc.LastSeen) >= s.ReopenAfter {
-		b.inc.ReopenedAt = ev.Time
-	}
+func (s *Spine) observe(b *building, ev *domain.Event, reasons detect.Reasons, cluster *template.Cluster) {
 	b.inc.Observe(ev.Severity, ev.Time)
 	b.reasons |= reasons
+	if n := len(b.episodes); n > 0 && b.open {
+		b.episodes[n-1].Count++
+	}
+	if cluster != nil {
+		found := false
+		for i := range b.members {
+			if b.members[i].cluster == cluster {
+				b.members[i].count++
+				found = true
+				break
+			}
+		}
+		if !found {
+			b.members = append(b.members, member{cluster: cluster, count: 1})
+		}
+	}
 	if len(b.inc.Samples) < domain.MaxSamples {
 		b.inc.AddSample(sample(ev))
 	}
@@ -227,6 +499,7 @@ func sample(ev *domain.Event) string {
 // Stats reports counts so far; lines and truncation come from the reader.
 func (s *Spine) Stats() Stats {
 	st := Stats{Events: s.events, ParseErrors: s.parseErrors, Templates: s.miner.Len(), BySeverity: map[string]int{}, OverLimit: s.bounds.over}
+	_, st.CriticalHeld = s.Held()
 	for i, n := range s.bySeverity {
 		if n > 0 {
 			st.BySeverity[domain.Severity(i*100).String()] = n
@@ -237,40 +510,41 @@ func (s *Spine) Stats() Stats {
 
 // Incidents returns the incidents found so far, most severe first.
 func (s *Spine) Incidents() []domain.Incident {
-	// Templates merged in the miner leave one incident under each of their
-	// old keys; they share a fingerprint and are one incident. Keys are
-	// taken in creation order so that the merge, and so the samples kept,
-	// are the same in every run.
-	keys := make([]detect.TemplateKey, 0, len(s.incidents))
-	for k := range s.incidents {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].Template != keys[j].Template {
-			return keys[i].Template < keys[j].Template
-		}
-		return keys[i].Service < keys[j].Service
-	})
+	// Templates merged in the miner may leave two incidents led by one
+	// template; they share a fingerprint and are one incident. Incidents
+	// are taken in creation order so that the merge, and so the samples
+	// kept, are the same in every run.
 	merged := map[domain.Fingerprint]*domain.Incident{}
-	for _, k := range keys {
-		b := s.incidents[k]
+	var fps []domain.Fingerprint
+	for _, b := range s.order {
 		in := b.inc
 		in.Reasons = b.reasons.List()
-		in.Templates = []domain.Template{{ID: b.cluster.ID(), Text: b.cluster.Template(), Count: b.inc.Count}}
+		in.Templates = b.templates()
 		in.Samples = append([]string(nil), in.Samples...)
 		in.Lines = append([]int(nil), in.Lines...)
 		in.Timeline = maps.Clone(in.Timeline)
+		if len(b.services) > 0 {
+			in.Services = append([]string{in.Service}, b.services...)
+			slices.Sort(in.Services[1:])
+		}
+		in.Episodes = append([]domain.Episode(nil), b.episodes...)
+		if n := len(in.Episodes); n > 0 && b.open && s.lastTime.Sub(b.lastHot) >= s.detector.Config().Quiet {
+			in.Episodes[n-1].End = b.lastHot
+		}
 		// Template ids do not change as templates widen, so neither do
 		// fingerprints; templates merged in the miner share one.
 		in.Fingerprint = domain.NewFingerprint(in.Service, b.cluster.ID())
 		if have, ok := merged[in.Fingerprint]; ok {
 			have.Merge(&in)
+			have.Episodes = append(have.Episodes, in.Episodes...)
 			continue
 		}
 		merged[in.Fingerprint] = &in
+		fps = append(fps, in.Fingerprint)
 	}
 	out := make([]domain.Incident, 0, len(merged)+len(s.bounds.summaries))
-	for _, in := range merged {
+	for _, fp := range fps {
+		in := merged[fp]
 		sort.Ints(in.Lines)
 		out = append(out, *in)
 	}
@@ -280,6 +554,31 @@ func (s *Spine) Incidents() []domain.Incident {
 		out = append(out, in)
 	}
 	SortIncidents(out)
+	return out
+}
+
+// templates lists an incident's templates, the leader first, then by
+// events; templates merged in the miner are counted once.
+func (b *building) templates() []domain.Template {
+	if len(b.members) == 0 {
+		return []domain.Template{{ID: b.cluster.ID(), Text: b.cluster.Template(), Count: b.inc.Count}}
+	}
+	var out []domain.Template
+	for _, m := range b.members {
+		id := m.cluster.ID()
+		if i := slices.IndexFunc(out, func(t domain.Template) bool { return t.ID == id }); i >= 0 {
+			out[i].Count += m.count
+			continue
+		}
+		out = append(out, domain.Template{ID: id, Text: m.cluster.Template(), Count: m.count})
+	}
+	lead := b.cluster.ID()
+	sort.SliceStable(out, func(i, j int) bool {
+		if (out[i].ID == lead) != (out[j].ID == lead) {
+			return out[i].ID == lead
+		}
+		return out[i].Count > out[j].Count
+	})
 	return out
 }
 
@@ -310,7 +609,13 @@ func (s *Spine) Baselines() []domain.Baseline {
 		if !ok {
 			continue
 		}
-		out = append(out, domain.Baseline{Service: b.inc.Service, Template: b.cluster.ID(), FirstSeen: first, PerWindow: perWindow})
+		c := b.cluster
+		for _, m := range b.members {
+			if m.cluster.Seq() == k.Template {
+				c = m.cluster
+			}
+		}
+		out = append(out, domain.Baseline{Service: s.redactor.Redact(k.Service), Template: c.ID(), FirstSeen: first, PerWindow: perWindow})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {

@@ -14,7 +14,7 @@ var t0 = time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
 func record(n int, line string) parse.Record { return parse.Record{Line: n, Lines: []string{line}} }
 
 func TestSpineFoldsOneProblemIntoOneIncident(t *testing.T) {
-	s := newSpine(t)
+	s := warmSpine(t)
 	s.KeepLines = true
 	lines := []string{
 		`{"severity":"ERROR","textPayload":"timeout calling 10.0.0.1 after 30s","logName":"l","resource":{"type":"t","labels":{"service_name":"pay"}},"timestamp":"2024-01-01T12:00:00Z"}`,
@@ -35,7 +35,7 @@ func TestSpineFoldsOneProblemIntoOneIncident(t *testing.T) {
 	if len(in.Lines) != 2 || in.Lines[0] != 1 || in.Lines[1] != 3 {
 		t.Errorf("lines %v", in.Lines)
 	}
-	if len(in.Reasons) == 0 || in.Reasons[0] != domain.ReasonFatal {
+	if len(in.Reasons) == 0 || in.Reasons[0] != domain.ReasonNewTemplate {
 		t.Errorf("reasons %v", in.Reasons)
 	}
 	st := s.Stats()
@@ -45,7 +45,7 @@ func TestSpineFoldsOneProblemIntoOneIncident(t *testing.T) {
 }
 
 func TestSpineKeepsNoLinesByDefault(t *testing.T) {
-	s := newSpine(t)
+	s := warmSpine(t)
 	s.Record(record(1, "ERROR something failed"))
 	if incs := s.Incidents(); len(incs) != 1 || incs[0].Lines != nil {
 		t.Errorf("lines kept without KeepLines: %+v", incs)
@@ -53,7 +53,7 @@ func TestSpineKeepsNoLinesByDefault(t *testing.T) {
 }
 
 func TestSpineRedactsServiceName(t *testing.T) {
-	s := newSpine(t)
+	s := warmSpine(t)
 	s.Record(record(1, `{"level":"error","msg":"boom","service":"ops@example.com"}`))
 	incs := s.Incidents()
 	if len(incs) != 1 || strings.Contains(incs[0].Service, "example.com") {
@@ -62,7 +62,7 @@ func TestSpineRedactsServiceName(t *testing.T) {
 }
 
 func TestSpineSeedCarriesBaseline(t *testing.T) {
-	s := newSpine(t)
+	s := warmSpine(t)
 	id := domain.TemplateID("0123456789abcdef")
 	s.Seed(Learnt{Templates: []domain.Template{{ID: id, Text: "disk <*> full"}},
 		Baselines: []domain.Baseline{{Service: "svc", Template: id, FirstSeen: t0.Add(-48 * time.Hour), PerWindow: 1000}}})
@@ -78,9 +78,10 @@ func TestSpineSeedCarriesBaseline(t *testing.T) {
 	}
 }
 
-func TestQuietGapReopens(t *testing.T) {
-	s := newSpine(t)
-	s.ReopenAfter = time.Hour
+// A recurrence after a quiet period is a new episode of the same incident:
+// the first episode resolves, the store is told when the next one began.
+func TestRecurrenceIsANewEpisode(t *testing.T) {
+	s := warmSpine(t)
 	for i, at := range []time.Duration{0, time.Minute, 2 * time.Minute, 3 * time.Hour, 3*time.Hour + time.Second} {
 		s.Event(domain.Event{Line: i + 1, Time: t0.Add(at), Service: "api", Severity: domain.Critical, Message: "database connection refused"})
 	}
@@ -88,7 +89,26 @@ func TestQuietGapReopens(t *testing.T) {
 	if len(inc) != 1 {
 		t.Fatalf("got %d incidents, want 1", len(inc))
 	}
-	if want := t0.Add(3 * time.Hour); !inc[0].ReopenedAt.Equal(want) {
-		t.Fatalf("ReopenedAt = %v, want %v", inc[0].ReopenedAt, want)
+	eps := inc[0].Episodes
+	// The first line is held; its recurrence opens the episode and takes
+	// it in.
+	if len(eps) != 2 || !eps[0].Start.Equal(t0.Add(time.Minute)) || !eps[0].End.Equal(t0.Add(2*time.Minute)) || eps[0].Count != 3 || !inc[0].FirstSeen.Equal(t0) {
+		t.Fatalf("episodes %+v", eps)
+	}
+	// The lone CRITICAL at 3h counts into the incident without opening an
+	// episode; its recurrence a second later opens the second.
+	if want := t0.Add(3 * time.Hour); !eps[1].Start.Equal(want.Add(time.Second)) || !inc[0].ReopenedAt.Equal(want.Add(time.Second)) || eps[1].Count != 1 || inc[0].Count != 5 {
+		t.Fatalf("second episode %+v, ReopenedAt %v, count %d", eps[1], inc[0].ReopenedAt, inc[0].Count)
+	}
+	// A lone CRITICAL of another kind is recorded, not an incident.
+	s.Event(domain.Event{Line: 9, Time: t0.Add(4 * time.Hour), Service: "api", Severity: domain.Critical, Message: "fan speed below threshold"})
+	if n := len(s.Incidents()); n != 1 {
+		t.Fatalf("a lone CRITICAL opened an incident: %d", n)
+	}
+	if held, n := s.Held(); n != 1 || len(held) != 1 || held[0].Line != 9 {
+		t.Fatalf("held %d: %+v", n, held)
+	}
+	if st := s.Stats(); st.CriticalHeld != 1 {
+		t.Errorf("critical held %d, want 1", st.CriticalHeld)
 	}
 }

@@ -60,6 +60,37 @@ func (sh *shared) count(service string, bucket int64, isErr bool, key detect.Tem
 	}
 }
 
+// sharedEvent adds one error event under shared detection: per template,
+// as every replica must decide alike; only a fatal event decides here, the
+// rest waits for Decide on the merged counts.
+func (s *Spine) sharedEvent(key detect.TemplateKey, ev *domain.Event, cluster *template.Cluster, reasons detect.Reasons) {
+	reasons &= detect.Fatal
+	b := s.incidents[key]
+	if b == nil && s.bounds.summarised[key] {
+		s.fold(ev, cluster)
+		return
+	}
+	if b == nil && reasons == 0 {
+		if b = s.shared.candidates[key]; b == nil {
+			b = s.newBuilding(ev, cluster)
+			s.shared.candidates[key] = b
+		}
+	}
+	if b == nil {
+		if !s.admit(key, ev) {
+			s.fold(ev, cluster)
+			return
+		}
+		b = s.newBuilding(ev, cluster)
+		s.incidents[key] = b
+		s.order = append(s.order, b)
+	}
+	if s.ReopenAfter > 0 && b.inc.Count > 0 && ev.Time.Sub(b.inc.LastSeen) >= s.ReopenAfter {
+		b.inc.ReopenedAt = ev.Time
+	}
+	s.observe(b, ev, reasons, cluster)
+}
+
 // Flush is what a spine hands the shared store at a flush.
 type Flush struct {
 	Counts []domain.WindowCount
@@ -203,6 +234,7 @@ func (s *Spine) Decide(merged map[domain.WindowID]detect.Merged) []detect.KeyedB
 				}
 				c.reasons |= reasons[i]
 				s.incidents[key] = c
+				s.order = append(s.order, c)
 			}
 		}
 		if len(all) == 0 {

@@ -19,8 +19,8 @@ func TestSharedSpineWaitsForTheMergedDecision(t *testing.T) {
 	s.Event(ev(0, domain.Info, "request served"))
 	s.Event(ev(1, domain.Error, "payment gateway unavailable"))
 	s.Event(ev(2, domain.Error, "payment gateway unavailable"))
-	s.Event(ev(3, domain.Critical, "disk on fire"))
-	if incs := s.Incidents(); len(incs) != 1 || incs[0].Templates[0].Text != "disk on fire" {
+	s.Event(ev(3, domain.Critical, "panic: disk on fire"))
+	if incs := s.Incidents(); len(incs) != 1 || incs[0].Templates[0].Text != "panic: disk on fire" {
 		t.Fatalf("before the decision: %+v", incs)
 	}
 	f := s.TakeShared()

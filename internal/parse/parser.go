@@ -2,6 +2,7 @@ package parse
 
 import (
 	"strings"
+	"time"
 
 	"github.com/valyala/fastjson"
 
@@ -18,6 +19,9 @@ type Parser struct {
 	nested *Parser
 	// timeHints remembers, per timestamp shape, which layout parsed it.
 	timeHints map[string]timeHint
+	// Now gives the year to timestamps written without one (time.Now
+	// when nil).
+	Now func() time.Time
 }
 
 func (p *Parser) child() *Parser {
@@ -37,12 +41,37 @@ func (p *Parser) Parse(rec Record, emit func(domain.Event)) {
 		return
 	}
 	ev := p.parseLine(first)
+	rest := rec.Lines[1:]
+	if len(rest) > 0 && ev.SourceLocation != nil && isJULSecondLine(rest[0]) {
+		// java.util.logging: the level and message are on the second line.
+		second := p.parseText(rest[0])
+		ev.Severity, ev.Message = second.Severity, second.Message
+		rest = rest[1:]
+	}
 	ev.Line = rec.Line
 	ev.Truncated = rec.Truncated
-	if len(rec.Lines) > 1 {
-		attachContinuation(&ev, rec.Lines[1:])
+	if len(rest) > 0 {
+		attachContinuation(&ev, rest)
 	}
+	levelFromText(&ev)
 	emit(ev)
+}
+
+// levelFromText gives a block with no level the one its text reports: a
+// Go panic or fatal error is CRITICAL; an exception, a traceback or a
+// stack is ERROR.
+func levelFromText(ev *domain.Event) {
+	if ev.Severity != domain.Default {
+		return
+	}
+	m := ev.Message
+	switch {
+	case strings.HasPrefix(m, "panic: "), strings.HasPrefix(m, "fatal error: "):
+		ev.Severity = domain.Critical
+	case ev.Stack != "", strings.HasPrefix(m, "Traceback (most recent call last)"), strings.HasPrefix(m, "Exception in thread "),
+		isJavaExceptionHeader(m):
+		ev.Severity = domain.Error
+	}
 }
 
 // ParseLine parses a single line, with no continuation handling.
@@ -85,6 +114,7 @@ func (p *Parser) parseJSONDocument(rec Record, text string, emit func(domain.Eve
 	case fastjson.TypeObject:
 		ev := p.fromObject(v, text)
 		ev.Line, ev.Truncated = rec.Line, rec.Truncated
+		levelFromText(&ev)
 		emit(ev)
 	case fastjson.TypeArray:
 		for _, item := range v.GetArray() {

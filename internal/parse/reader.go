@@ -259,6 +259,11 @@ func (a *Assembler) add(line string, n int, trunc bool) {
 
 // continues reports whether line belongs to the pending record.
 func (a *Assembler) continues(line string) bool {
+	if p := a.pending; len(p.Lines) == 1 && isJULSecondLine(line) {
+		if _, _, ok := parseJULHeader(p.Lines[0]); ok {
+			return true
+		}
+	}
 	c := line[0]
 	if c == ' ' || c == '\t' {
 		return true

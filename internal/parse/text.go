@@ -35,13 +35,28 @@ const maxHeaderTokens = 14
 // parseText reads a plain-text line.
 func (p *Parser) parseText(line string) domain.Event {
 	ev := domain.Event{Format: "text"}
-	if sev, msg, ok := parseKlog(line); ok {
-		ev.Severity, ev.Message = sev, msg
+	if sev, msg, ts, ok := parseKlog(line); ok {
+		ev.Severity, ev.Message, ev.Time = sev, msg, p.withYear(ts)
+		return ev
+	}
+	if ts, rest, ok := parseJULHeader(line); ok {
+		// java.util.logging's first line: the time, then the logger and
+		// method; the level and message follow on the next line.
+		ev.Time, ev.Message = ts, rest
+		if i := strings.LastIndexByte(rest, ' '); i > 0 {
+			ev.SourceLocation = &domain.SourceLocation{Function: rest[:i] + "." + rest[i+1:]}
+		}
 		return ev
 	}
 	var toks [maxHeaderTokens]token
 	n := tokenize(line, toks[:])
 	t := toks[:n]
+	// "Nov 20 09:00:01": the day after a month name is part of the time.
+	for i := 0; i+1 < n; i++ {
+		if t[i].kind == tokTime && t[i+1].kind == tokNumber && t[i+1].end-t[i+1].start <= 2 && isMonthName(line[t[i].start:t[i].end]) {
+			t[i+1].kind = tokTime
+		}
+	}
 
 	lastTime := -1
 	levelAt := -1
@@ -77,6 +92,22 @@ func (p *Parser) parseText(line string) domain.Event {
 	case levelAt >= 0 && (lastTime >= 0 || levelAt == 0 || allHeaderish(t[:levelAt])):
 		ev.Severity = t[levelAt].sev
 		msgStart = afterLevel(line, t, levelAt)
+		// "LEVEL svc[pid]: msg": the program tag names the service (a
+		// bare "name:" after the level is a logger or an Android tag).
+		for i := levelAt + 1; i < n && t[i].end <= msgStart; i++ {
+			if t[i].kind == tokTag && strings.IndexByte(line[t[i].start:t[i].end], '[') > 0 {
+				ev.Service = programName(line[t[i].start:t[i].end])
+			}
+		}
+		// "[checkout] TS LEVEL msg", "TS [checkout] LEVEL msg": a
+		// bracketed name before the level, when no tag named one.
+		for i := 0; i < levelAt && ev.Service == ""; i++ {
+			if t[i].kind == tokBracket {
+				if name := bracketName(line[t[i].start:t[i].end]); name != "" {
+					ev.Service = name
+				}
+			}
+		}
 	case lastTime >= 0:
 		msgStart = t[lastTime].end
 		// Skip filler (numbers, brackets, dashes) and a syslog host + tag.
@@ -106,9 +137,80 @@ func (p *Parser) parseText(line string) domain.Event {
 		}
 	}
 	if lastHeaderTime >= 0 {
-		ev.Time = p.headerTime(line, t, lastHeaderTime)
+		ev.Time = p.withYear(p.headerTime(line, t, lastHeaderTime))
 	}
 	return ev
+}
+
+// bracketName reads "[checkout]" as a service name: an identifier that
+// starts with a letter, not a level, a time or a thread pool's
+// "pool-1-thread-2".
+func bracketName(tok string) string {
+	if len(tok) < 3 || tok[0] != '[' || tok[len(tok)-1] != ']' {
+		return ""
+	}
+	w := tok[1 : len(tok)-1]
+	if len(w) > 48 || !isLetter(w[0]) || domain.IsLevelWord(w) || strings.Contains(w, "thread") || w == "main" {
+		return ""
+	}
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; !isAlnum(c) && c != '-' && c != '_' && c != '.' {
+			return ""
+		}
+	}
+	return w
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// withYear gives a timestamp written without a year (BSD syslog's "Nov 20
+// 09:00:01", klog's "I1120 ...") the year that puts it nearest before now
+// (a day ahead allowed for clocks and zones).
+func (p *Parser) withYear(ts time.Time) time.Time {
+	if ts.IsZero() || ts.Year() != 0 {
+		return ts
+	}
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	n := now().UTC()
+	t := ts.AddDate(n.Year(), 0, 0)
+	if t.After(n.Add(48 * time.Hour)) {
+		t = t.AddDate(-1, 0, 0)
+	}
+	return t
+}
+
+// parseJULHeader reads java.util.logging's first line: "Nov 20, 2026
+// 9:00:01 AM org.acme.Foo bar".
+func parseJULHeader(line string) (time.Time, string, bool) {
+	if len(line) < 24 || !isUpperByte(line[0]) || line[3] != ' ' {
+		return time.Time{}, "", false
+	}
+	// The time ends after "AM " or "PM ".
+	i := strings.Index(line, "M ")
+	if i < 20 || i > 26 || (line[i-1] != 'A' && line[i-1] != 'P') {
+		return time.Time{}, "", false
+	}
+	ts, err := time.Parse("Jan 2, 2006 3:04:05 PM", line[:i+1])
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	return ts.UTC(), line[i+2:], true
+}
+
+// julLevels are java.util.logging's level words as its second line opens.
+var julLevels = []string{"SEVERE:", "WARNING:", "INFO:", "CONFIG:", "FINE:", "FINER:", "FINEST:"}
+
+// isJULSecondLine reports "SEVERE: message".
+func isJULSecondLine(line string) bool {
+	for _, l := range julLevels {
+		if strings.HasPrefix(line, l) {
+			return true
+		}
+	}
+	return false
 }
 
 func allHeaderish(t []token) bool {
@@ -135,7 +237,7 @@ func afterLevel(line string, t []token, levelAt int) int {
 	if i < len(t) {
 		w := line[t[i].start:t[i].end]
 		switch {
-		case t[i].kind == tokTag:
+		case t[i].kind == tokTag && !messageWord(w):
 			pos = t[i].end
 		case isLoggerName(w):
 			// "org.foo.Bar -", "Foo.java:12 -", "org.foo.Bar" then message.
@@ -153,6 +255,18 @@ func afterLevel(line string, t []token, levelAt int) int {
 		}
 	}
 	return pos
+}
+
+// messageWord reports a lower-case word ending in ':' ("panic:", "x509:",
+// "dial:"): the message's first word, not a logger or program tag (those
+// carry a pid, a dot, a slash or capitals).
+func messageWord(w string) bool {
+	for i := 0; i < len(w)-1; i++ {
+		if c := w[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // isLoggerName: a dotted identifier (with at least two dots, or a file:line).
@@ -429,6 +543,18 @@ func isTimeWord(w string) bool {
 	return digits >= 4 && digits+seps+letters == len(w) && hasTimeShape(w)
 }
 
+// isMonthName: "Nov", "nov", "November".
+func isMonthName(w string) bool {
+	if len(w) < 3 {
+		return false
+	}
+	switch strings.ToLower(w[:3]) {
+	case "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec":
+		return true
+	}
+	return false
+}
+
 func isMonthOrDayName(w string) bool {
 	for _, name := range []string{"january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"} {
 		if w == name {
@@ -489,17 +615,24 @@ func isNumberWord(w string) bool {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// parseKlog reads klog/glog headers: "E0517 15:04:22.619632 1952452992 file.cc:253] msg".
-func parseKlog(line string) (domain.Severity, string, bool) {
+// parseKlog reads klog/glog headers: "E0517 15:04:22.619632 1952452992
+// file.cc:253] msg". The time has no year (withYear gives it one).
+func parseKlog(line string) (domain.Severity, string, time.Time, bool) {
 	if len(line) < 22 || strings.IndexByte("IWEF", line[0]) < 0 || !isDigit(line[1]) || !isDigit(line[4]) || line[5] != ' ' {
-		return 0, "", false
+		return 0, "", time.Time{}, false
 	}
 	end := strings.Index(line, "] ")
 	if end < 0 || end > 120 {
-		return 0, "", false
+		return 0, "", time.Time{}, false
 	}
 	sev, _ := letterSeverity(line[0])
-	return sev, line[end+2:], true
+	var ts time.Time
+	if sp := strings.IndexByte(line[6:], ' '); sp > 0 {
+		if t, err := time.Parse("0102 15:04:05.999999", line[1:5]+" "+line[6:6+sp]); err == nil {
+			ts = t.AddDate(-t.Year(), 0, 0) // year 0: unknown
+		}
+	}
+	return sev, line[end+2:], ts, true
 }
 
 var headerLayouts = []string{

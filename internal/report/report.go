@@ -53,6 +53,61 @@ func Text(w io.Writer, incidents []domain.Incident) error {
 	return err
 }
 
+// Explain says in words why an incident opened: the rule, the windows,
+// the service's baseline error ratio and the rate observed.
+func Explain(w io.Writer, in domain.Incident) error {
+	tt := inert.Terminal
+	var b strings.Builder
+	fmt.Fprintf(&b, "incident %s  service=%s  events=%d\n", in.Fingerprint, tt(in.Service), in.Count)
+	if len(in.Services) > 1 {
+		fmt.Fprintf(&b, "  services    %s\n", tt(strings.Join(in.Services, ", ")))
+	}
+	x := in.Why
+	if x == nil {
+		b.WriteString("  no explanation recorded (an incident from an older run or a summary over the bounds)\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	fmt.Fprintf(&b, "  opened      %s by rule %s\n", when(x.At), x.Rule)
+	fmt.Fprintf(&b, "  template    %s\n", tt(x.Template))
+	switch x.Rule {
+	case domain.ReasonBurst:
+		b.WriteString("  why         the service's error ratio rose well above its baseline over both windows\n")
+	case domain.ReasonNewTemplate:
+		b.WriteString("  why         an error template the service had not shown since its warm-up\n")
+	case domain.ReasonFatal:
+		b.WriteString("  why         a crash signature (panic, uncaught exception, segfault, OOM kill)\n")
+	case domain.ReasonSpike:
+		b.WriteString("  why         the template's rate rose well above its own usual count\n")
+	case domain.ReasonCritical:
+		b.WriteString("  why         CRITICAL lines without a crash signature recurred\n")
+	}
+	ratio := func(e, n int64) string {
+		if n == 0 {
+			return "no events"
+		}
+		return fmt.Sprintf("%d/%d errors (%.1f%%)", e, n, 100*float64(e)/float64(n))
+	}
+	fmt.Fprintf(&b, "  short       %v window: %s\n", x.ShortWindow, ratio(x.ShortErrors, x.ShortEvents))
+	fmt.Fprintf(&b, "  long        %v window: %s\n", x.LongWindow, ratio(x.LongErrors, x.LongEvents))
+	if x.BaselineRatio < 0 {
+		fmt.Fprintf(&b, "  baseline    none yet (cold start): the rule fires at %.1f%%\n", 100*x.Threshold)
+	} else {
+		fmt.Fprintf(&b, "  baseline    %.1f%% errors; the rule fires at %.1f%%\n", 100*x.BaselineRatio, 100*x.Threshold)
+	}
+	fmt.Fprintf(&b, "  warmed up   %v\n", x.WarmedUp)
+	fmt.Fprintf(&b, "  template    %d in the short window, usually %.1f; first seen %s\n", x.TemplateCount, x.TemplateBaseline, when(x.TemplateFirst))
+	for i, e := range in.Episodes {
+		end := "open"
+		if !e.End.IsZero() {
+			end = when(e.End)
+		}
+		fmt.Fprintf(&b, "  episode %d   %s .. %s  %d events\n", i+1, when(e.Start), end, e.Count)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 func when(t time.Time) string {
 	if t.IsZero() {
 		return "unknown"

@@ -244,3 +244,45 @@ func templateTokenHash(t string) uint64 {
 		}
 	}
 }
+
+// An access log's request line and status keep what tells requests apart:
+// `"GET /cart/12 HTTP/1.1" 503` templates as `"GET <*> HTTP/1.1" 5xx`, so
+// a service's failing requests are not one group with its successful ones.
+
+// isRequestLine matches a quoted request line: "METHOD target HTTP/x".
+func isRequestLine(tok string) bool {
+	if len(tok) < 16 || tok[0] != '"' || tok[len(tok)-1] != '"' {
+		return false
+	}
+	sp := strings.IndexByte(tok, ' ')
+	if sp < 4 || sp > 9 {
+		return false
+	}
+	for i := 1; i < sp; i++ {
+		if tok[i] < 'A' || tok[i] > 'Z' {
+			return false
+		}
+	}
+	last := strings.LastIndexByte(tok, ' ')
+	return last > sp && strings.HasPrefix(tok[last+1:], "HTTP/")
+}
+
+// requestToken keeps the method and protocol; the target is a variable.
+func requestToken(tok string) maskedToken {
+	sp, last := strings.IndexByte(tok, ' '), strings.LastIndexByte(tok, ' ')
+	masked := tok[:sp+1] + Wildcard + tok[last:]
+	return maskedToken{raw: masked, hash: templateTokenHash(masked)}
+}
+
+// isStatus: a three-digit HTTP status.
+func isStatus(tok string) bool {
+	return len(tok) == 3 && tok[0] >= '1' && tok[0] <= '5' && tok[1] >= '0' && tok[1] <= '9' && tok[2] >= '0' && tok[2] <= '9'
+}
+
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+
+// statusToken keeps the status class.
+func statusToken(tok string) maskedToken {
+	c := statusClasses[tok[0]-'1']
+	return maskedToken{raw: c, hash: templateTokenHash(c)}
+}

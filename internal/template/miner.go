@@ -137,7 +137,15 @@ func (m *Miner) tokenize(msg string) []maskedToken {
 			}
 			j++
 		}
-		toks = append(toks, newMaskedToken(msg[i:j]))
+		tok := msg[i:j]
+		switch {
+		case isRequestLine(tok):
+			toks = append(toks, requestToken(tok))
+		case len(toks) > 0 && isRequestLine(toks[len(toks)-1].raw) && isStatus(tok):
+			toks = append(toks, statusToken(tok))
+		default:
+			toks = append(toks, newMaskedToken(tok))
+		}
 		i = j
 	}
 	m.toks = toks

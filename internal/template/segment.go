@@ -117,6 +117,9 @@ func wordConflict(tmpl []string, toks []maskedToken) bool {
 		if t == Wildcard || toks[i].whole || toks[i].matches(t) {
 			continue
 		}
+		if isStatusClass(t) || isStatusClass(toks[i].raw) {
+			return true // "2xx" and "5xx" responses are different events
+		}
 		if tokenConflict(t, toks[i].raw) {
 			return true
 		}
@@ -168,9 +171,21 @@ func structuredWord(t string) bool {
 
 // plainWord is a structured word (names of hosts, classes and paths, with
 // inner dots or slashes, vary like values) that is not part of a template's
-// wildcard and not a day or month name.
+// wildcard, holds fewer than two digits (a name with a number,
+// "bglio559", "storage1231", is an entity: it varies like a value; "eth0"
+// or "alt0" may name a kind) and is not a day or month name.
 func plainWord(t string) bool {
-	return structuredWord(t) && strings.IndexByte(t, '*') < 0 && !isTemporalName(strings.TrimSuffix(t, "."))
+	return structuredWord(t) && strings.IndexByte(t, '*') < 0 && digits(t) < 2 && !isTemporalName(strings.TrimSuffix(t, "."))
+}
+
+func digits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 var temporalNames = map[string]bool{}
@@ -198,3 +213,5 @@ func isTemporalName(t string) bool {
 	}
 	return temporalNames[string(buf[:len(t)])]
 }
+
+func isStatusClass(t string) bool { return len(t) == 3 && t[1:] == "xx" && t[0] >= '1' && t[0] <= '5' }

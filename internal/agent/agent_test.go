@@ -112,7 +112,7 @@ func TestFollowServeAndStop(t *testing.T) {
 	waitFor(t, "ready", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
 
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString("2026-01-01T00:00:05Z ERROR write /data/x: no space left on device\n2026-01-01T00:00:06Z ERROR write /data/y: no space left on device\n")
+	f.WriteString("2026-01-01T00:00:05Z CRITICAL write /data/x: no space left on device\n2026-01-01T00:00:06Z CRITICAL write /data/y: no space left on device\n")
 	f.Close()
 	waitFor(t, "a delivered incident", func() bool {
 		c, _ := r.store.CountByState(context.Background())
@@ -123,7 +123,7 @@ func TestFollowServeAndStop(t *testing.T) {
 	}
 	_, metrics := get(t, base+"/metrics")
 	for _, want := range []string{
-		`sre_agent_events_total{severity="ERROR",source="api.log"} 2`,
+		`sre_agent_events_total{severity="CRITICAL",source="api.log"} 2`,
 		`sre_agent_incidents{state="delivered"} 1`,
 		`sre_agent_model_calls_total{outcome="ok",provider="offline",stage="triage"} 1`,
 		`sre_agent_deliveries_total{outcome="delivered",target="local"} 1`,

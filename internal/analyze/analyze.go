@@ -53,7 +53,7 @@ type Result struct {
 	Source    string            `json:"source"`
 	Stats     ingest.Stats      `json:"stats"`
 	Incidents []domain.Incident `json:"incidents"`
-	// Held are CRITICAL lines recorded without an incident (at most 100
+	// Held are CRITICAL lines recorded without an incident (at most 1000
 	// listed; Stats.CriticalHeld counts them all).
 	Held []domain.HeldLine `json:"held,omitempty"`
 }

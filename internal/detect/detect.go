@@ -328,7 +328,7 @@ func (d *Detector) Observe(k TemplateKey, t time.Time, ev *domain.Event, isError
 	}
 	d.closeBaselineWindows(ts, idx)
 	ts.window.add(idx)
-	if isContinuation(ev.Message) {
+	if isContinuation(ev.Message) || isDump(ev.Message) {
 		return 0
 	}
 
@@ -345,7 +345,11 @@ func (d *Detector) Observe(k TemplateKey, t time.Time, ev *domain.Event, isError
 			lone = true
 		}
 	}
-	if !lone && !ts.learnt && t.Sub(ts.firstSeen) < d.cfg.NewTemplateAge {
+	// A new template opens an incident at WARNING or worse, with no level
+	// at all, or when it names an exception class that was thrown: a line
+	// its writer called INFO (or NOTICE) is otherwise worth an incident
+	// when it comes with a change of rate.
+	if !lone && !ts.learnt && t.Sub(ts.firstSeen) < d.cfg.NewTemplateAge && (ev.Severity >= domain.Warning || ev.Severity == domain.Default || ev.Stack != "" || namesException(ev.Message)) {
 		r |= NewTemplate
 	}
 	if ts.hasBase && ts.window.total >= int32(d.cfg.SpikeMinCount) && float64(ts.window.total) >= d.cfg.SpikeFactor*max(ts.baseline, 1) {
@@ -491,6 +495,55 @@ func isContinuation(msg string) bool {
 		if len(msg) >= len(p) && msg[:len(p)] == p {
 			return true
 		}
+	}
+	return false
+}
+
+// isDump reports a line that prints a value of a machine's state (a
+// register dump: "instruction address: 0x00004ed8", "machine check:
+// i-fetch......0"): detail of the event it follows, which never opens an
+// incident of its own.
+func isDump(msg string) bool {
+	msg = strings.TrimRight(msg, " ")
+	if i := strings.LastIndex(msg, "..."); i > 0 {
+		// "label.......value": dot leaders, then one short value.
+		v := strings.TrimLeft(msg[i:], ".")
+		return len(v) <= 18 && !strings.Contains(v, " ")
+	}
+	i := strings.LastIndex(msg, ": 0x")
+	if i <= 0 || errorWords.in(msg[:i]) {
+		return false
+	}
+	for _, c := range []byte(msg[i+4:]) {
+		if !(c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'f') {
+			return false
+		}
+	}
+	return len(msg) > i+4
+}
+
+// namesException reports an exception class in the text
+// ("java.io.IOException", "NullPointerException", "ValueError"): a word
+// that ends in Exception or Error and has a capital or a dot before it.
+func namesException(msg string) bool {
+	for from := 0; from < len(msg); {
+		i := strings.Index(msg[from:], "Exception")
+		n := len("Exception")
+		if j := strings.Index(msg[from:], "Error"); j >= 0 && (i < 0 || j < i) {
+			i, n = j, len("Error")
+		}
+		if i < 0 {
+			return false
+		}
+		i += from
+		start := i
+		for start > 0 && (isLetter(msg[start-1]) || isDigitByte(msg[start-1]) || msg[start-1] == '.' || msg[start-1] == '$' || msg[start-1] == '_') {
+			start--
+		}
+		if w := msg[start:i]; w != "" && (w[0] >= 'A' && w[0] <= 'Z' || strings.Contains(w, ".")) {
+			return true
+		}
+		from = i + n
 	}
 	return false
 }

@@ -260,3 +260,30 @@ func BenchmarkObserve(b *testing.B) {
 		})
 	}
 }
+
+// A register dump line is detail, never an incident of its own; a thrown
+// exception class is named in the text.
+func TestDumpLinesAndExceptionNames(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"instruction address: 0x00004ed8":               true,
+		"machine check: i-fetch......................0": true,
+		"program interrupt: illegal instruction......0": true,
+		"failed with code: 0x80070005":                  false,
+		"write failed: no space left on device":         false,
+	} {
+		if got := isDump(msg); got != want {
+			t.Errorf("isDump(%q) = %v", msg, got)
+		}
+	}
+	for msg, want := range map[string]bool{
+		"Exception in receiveBlock for block blk_1 java.io.IOException: Connection reset by peer": true,
+		"caught NullPointerException in handler":                                                  true,
+		"ValueError: bad input":                                                                   true,
+		"63543 floating point alignment exceptions":                                               false,
+		"error count 3": false,
+	} {
+		if got := namesException(msg); got != want {
+			t.Errorf("namesException(%q) = %v", msg, got)
+		}
+	}
+}

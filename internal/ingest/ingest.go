@@ -300,7 +300,7 @@ func (s *Spine) prunePending(now time.Time) {
 }
 
 // maxHeldShown bounds the held CRITICAL lines listed (all are counted).
-const maxHeldShown = 100
+const maxHeldShown = 1000
 
 // heldLine is a CRITICAL line that opened nothing when it came.
 type heldLine struct {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -314,6 +315,8 @@ func FuzzParse(f *testing.F) {
 		`{"textPayload":"x","severity":"ERROR"}`, `[{"a":1}]`, "{\n\"a\": 1\n}", `level=error msg=x`,
 		"2015-10-18 18:01:47,978 INFO [main] x: y", "panic: x\n\ngoroutine 1 [running]:\nmain.main()",
 		"E0517 15:04:22.619632 1 a.cc:1] m", `{"log":"{\"msg\":\"x\"}\n","stream":"stderr"}`,
+		"Nov 20, 2026 9:00:01 AM a.B c\nSEVERE: x", "Traceback (most recent call last):\n  File \"a\", line 1\nValueError: x",
+		"Nov 20 09:00:01 h p[1]: m", "[svc] 2026-11-20 09:00:01 ERROR m", "2026-11-20T09:00:01Z ERROR svc[1]: m",
 	} {
 		f.Add(s)
 	}
@@ -422,5 +425,69 @@ func TestLogEntryResourceLabels(t *testing.T) {
 	ev := p.ParseLine(`{"severity":"ERROR","textPayload":"boom","resource":{"type":"cloud_run_revision","labels":{"service_name":"pay","location":"eu"}}}`)
 	if ev.Labels["resource_type"] != "cloud_run_revision" || ev.Labels["service_name"] != "pay" || ev.Labels["location"] != "eu" {
 		t.Fatalf("labels %v", ev.Labels)
+	}
+}
+
+// Each origin-keeping case the detection relies on, with a real line: the
+// service, the level, the time (a fixed "now" for years inferred) and a
+// message that keeps its words.
+func TestOriginsAreKept(t *testing.T) {
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name, text string
+		sev        domain.Severity
+		service    string
+		at         time.Time
+		msg        string
+	}{
+		{"TS LEVEL prog[pid]:", "2026-11-20T09:00:01.000Z ERROR checkout[1296]: payment failed", domain.Error, "checkout",
+			time.Date(2026, 11, 20, 9, 0, 1, 0, time.UTC), "payment failed"},
+		{"[service] before the time", "[checkout] 2026-11-20 09:00:01 ERROR payment failed", domain.Error, "checkout",
+			time.Date(2026, 11, 20, 9, 0, 1, 0, time.UTC), "payment failed"},
+		{"[service] before the level", "2026-11-20 09:00:01 [checkout] ERROR payment failed", domain.Error, "checkout",
+			time.Date(2026, 11, 20, 9, 0, 1, 0, time.UTC), "payment failed"},
+		{"a thread bracket is no service", "2015-10-18 18:01:47,978 INFO [main] org.apache.hadoop.mapreduce.v2.app.MRAppMaster: Created MRAppMaster", domain.Info, "",
+			time.Date(2015, 10, 18, 18, 1, 47, 978e6, time.UTC), "Created MRAppMaster"},
+		{"BSD syslog, year inferred", "Nov 20 09:00:01 web-1 nginx[123]: upstream timed out (110: Connection timed out) while reading response header", domain.Default, "nginx",
+			time.Date(2026, 11, 20, 9, 0, 1, 0, time.UTC), "upstream timed out (110: Connection timed out) while reading response header"},
+		{"BSD syslog from last year", "Dec 31 23:59:59 combo sshd(pam_unix)[19939]: check pass; user unknown", domain.Default, "sshd",
+			time.Date(2025, 12, 31, 23, 59, 59, 0, time.UTC), "check pass; user unknown"},
+		{"klog", "E1202 06:13:11.123456    4242 reflector.go:138] failed to list *v1.Pod: connection refused", domain.Error, "",
+			time.Date(2026, 12, 2, 6, 13, 11, 123456000, time.UTC), "failed to list *v1.Pod: connection refused"},
+		{"bracketed level", "2026-11-20 09:00:01 [DEBUG] cache warmed in 3ms", domain.Debug, "",
+			time.Date(2026, 11, 20, 9, 0, 1, 0, time.UTC), "cache warmed in 3ms"},
+		{"a message word after the level stays", "2026-11-20T09:01:05.000Z ERROR panic: runtime error: invalid memory address", domain.Error, "",
+			time.Date(2026, 11, 20, 9, 1, 5, 0, time.UTC), "panic: runtime error: invalid memory address"},
+		{"x509 stays", "2026-11-20T09:01:06.000Z ERROR x509: certificate has expired or is not yet valid", domain.Error, "",
+			time.Date(2026, 11, 20, 9, 1, 6, 0, time.UTC), "x509: certificate has expired or is not yet valid"},
+		{"a number after the level stays", "- 1119475796 2005.06.22 R22-M0-NA-C:J02-U11 2005-06-22-14.29.56.824423 R22-M0-NA-C:J02-U11 RAS KERNEL INFO 199680 double-hummer alignment exceptions", domain.Info, "",
+			time.Unix(1119475796, 0).UTC(), "199680 double-hummer alignment exceptions"},
+		{"java.util.logging", "Nov 20, 2026 9:00:01 AM org.apache.catalina.core.StandardWrapperValve invoke\nSEVERE: Servlet.service() for servlet [dispatcher] threw exception", domain.Error, "",
+			time.Date(2026, 11, 20, 9, 0, 1, 0, time.UTC), "Servlet.service() for servlet [dispatcher] threw exception"},
+		{"a Go panic with no level", "panic: runtime error: index out of range [3] with length 3\n\ngoroutine 1 [running]:\nmain.main()\n\t/app/main.go:8 +0x1d", domain.Critical, "",
+			time.Time{}, "panic: runtime error: index out of range [3] with length 3"},
+		{"a Java exception with no level", "Exception in thread \"main\" java.lang.IllegalStateException: pool closed\n\tat com.acme.Pool.get(Pool.java:42)", domain.Error, "",
+			time.Time{}, `Exception in thread "main" java.lang.IllegalStateException: pool closed`},
+		{"a Python traceback with no level", "Traceback (most recent call last):\n  File \"/app/main.py\", line 3, in <module>\n    main()\nValueError: bad input", domain.Error, "",
+			time.Time{}, "ValueError: bad input"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Parser{Now: func() time.Time { return now }}
+			asm := NewAssembler(strings.NewReader(tt.text + "\n"))
+			rec, err := asm.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []domain.Event
+			p.Parse(rec, func(ev domain.Event) { got = append(got, ev) })
+			if _, err := asm.Next(); err != io.EOF {
+				t.Fatalf("more than one record: %v", err)
+			}
+			ev := got[0]
+			if len(got) != 1 || ev.Severity != tt.sev || ev.Service != tt.service || !ev.Time.Equal(tt.at) || ev.Message != tt.msg {
+				t.Errorf("got sev=%v service=%q time=%v msg=%q\nwant sev=%v service=%q time=%v msg=%q", ev.Severity, ev.Service, ev.Time, ev.Message, tt.sev, tt.service, tt.at, tt.msg)
+			}
+		})
 	}
 }

@@ -50,6 +50,14 @@ func (p *Parser) Parse(rec Record, emit func(domain.Event)) {
 	}
 	ev.Line = rec.Line
 	ev.Truncated = rec.Truncated
+	if strings.HasPrefix(ev.Message, "Traceback (most recent call last)") && len(rest) > 0 {
+		// Python names the exception last: it is the message, the frames
+		// above it the stack.
+		if last := strings.TrimSpace(rest[len(rest)-1]); isExceptionLine(last) {
+			ev.Stack = strings.Join(append([]string{ev.Message}, rest[:len(rest)-1]...), "\n")
+			ev.Message, rest = last, nil
+		}
+	}
 	if len(rest) > 0 {
 		attachContinuation(&ev, rest)
 	}

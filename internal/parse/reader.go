@@ -252,8 +252,11 @@ func (a *Assembler) add(line string, n int, trunc bool) {
 			return
 		}
 	}
-	if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
+	switch {
+	case strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: "):
 		a.mode = modeGoTrace
+	case strings.HasPrefix(line, "Traceback (most recent call last)"):
+		a.mode = modePyTrace // a traceback printed on its own, no header
 	}
 }
 

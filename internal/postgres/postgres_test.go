@@ -443,10 +443,11 @@ func TestBurstSplitAcrossReplicasIsFound(t *testing.T) {
 	if !contains(got.Reasons, domain.ReasonBurst) || contains(got.Reasons, domain.ReasonNewTemplate) {
 		t.Errorf("reasons %v", got.Reasons)
 	}
-	// The single agent counts from the 10th error (where the burst began);
-	// the replicas count each replica's errors from the flush that found
-	// it: never fewer.
-	if got.Count < want[0].Count || got.Count > 13 {
+	// The single agent takes in the errors that led up to the burst (all
+	// 12); the replicas count each replica's errors from the flush that
+	// found it: at least that flush's, never more than the single agent's
+	// and the one after.
+	if got.Count < 4 || got.Count > want[0].Count+1 {
 		t.Errorf("count %d, single agent %d", got.Count, want[0].Count)
 	}
 	// Each alone: no incident at all.

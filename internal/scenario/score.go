@@ -91,6 +91,11 @@ type Score struct {
 // the long window a rise must hold over.
 const Slack = 5 * time.Minute
 
+// Early is how long before an episode's start an opening still counts for
+// it: a line without a timestamp (a runtime's crash report) takes the time
+// of the line before it.
+const Early = time.Second
+
 // ScoreStream matches the incidents' openings with the episodes.
 func ScoreStream(eps []Episode, a Analysis) Score {
 	s := Score{Episodes: make([]EpisodeScore, len(eps)), Incidents: len(a.Incidents)}
@@ -114,20 +119,22 @@ func ScoreStream(eps []Episode, a Analysis) Score {
 		}
 		for _, at := range in.openings() {
 			s.Openings++
-			matched := false
+			// The opening belongs to the latest episode begun by then,
+			// if it is not over by more than the slack.
+			best := -1
 			for i, e := range eps {
-				if !at.Before(e.Start) && !at.After(e.End.Add(Slack)) {
-					if s.Episodes[i].Openings == 0 {
-						s.Episodes[i].Delay = at.Sub(e.Start)
-					}
-					s.Episodes[i].Openings++
-					matched = true
-					break
+				if !at.Before(e.Start.Add(-Early)) && !at.After(e.End.Add(Slack)) && (best < 0 || e.Start.After(eps[best].Start)) {
+					best = i
 				}
 			}
-			if !matched {
+			if best < 0 {
 				s.Unmatched++
+				continue
 			}
+			if s.Episodes[best].Openings == 0 {
+				s.Episodes[best].Delay = max(at.Sub(eps[best].Start), 0)
+			}
+			s.Episodes[best].Openings++
 		}
 	}
 	for _, e := range s.Episodes {

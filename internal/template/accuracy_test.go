@@ -11,37 +11,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
 )
 
-// groupingAccuracy is GA from Zhu et al. (ICSE-SEIP 2019): a line is correct
-// when the set of lines in its parsed group equals the set of lines sharing
-// its ground-truth event.
-func groupingAccuracy(truth []string, parsed []int64) float64 {
-	truthGroups := map[string][]int{}
-	for i, t := range truth {
-		truthGroups[t] = append(truthGroups[t], i)
-	}
-	parsedGroups := map[int64][]int{}
-	for i, p := range parsed {
-		parsedGroups[p] = append(parsedGroups[p], i)
-	}
-	correct := 0
-	for _, lines := range parsedGroups {
-		t := truth[lines[0]]
-		if len(truthGroups[t]) != len(lines) {
-			continue
-		}
-		same := true
-		for _, l := range lines {
-			if truth[l] != t {
-				same = false
-				break
-			}
-		}
-		if same {
-			correct += len(lines)
-		}
-	}
-	return float64(correct) / float64(len(truth))
-}
+func groupingAccuracy(truth []string, parsed []int64) float64 { return GroupingAccuracy(truth, parsed) }
 
 func loadStructured(t testing.TB, system string) (content, truth []string) {
 	t.Helper()

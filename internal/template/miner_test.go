@@ -207,3 +207,44 @@ func BenchmarkMinerContent(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }
+
+// An access log keeps the method and the status class: failing requests
+// are not one template with successful ones.
+func TestAccessLogKeepsMethodAndStatusClass(t *testing.T) {
+	m := newMiner(t, DefaultConfig())
+	lines := []string{
+		`"GET /api/cart/1 HTTP/1.1" 200 512 "-" "curl/8.0"`,
+		`"GET /api/cart/2 HTTP/1.1" 200 431 "-" "curl/8.0"`,
+		`"GET /api/cart/3 HTTP/1.1" 503 12 "-" "curl/8.0"`,
+		`"GET /api/cart/4 HTTP/1.1" 502 12 "-" "curl/8.0"`,
+		`"POST /api/cart/4 HTTP/1.1" 503 12 "-" "curl/8.0"`,
+	}
+	var cs []*Cluster
+	for _, l := range lines {
+		cs = append(cs, m.Add(l))
+	}
+	if cs[0] != cs[1] || cs[2] != cs[3] || cs[0] == cs[2] || cs[2] == cs[4] {
+		t.Fatalf("groups: %d %d %d %d %d", cs[0].Seq(), cs[1].Seq(), cs[2].Seq(), cs[3].Seq(), cs[4].Seq())
+	}
+	if got := cs[2].Template(); got != `"GET <*> HTTP/1.1" 5xx <*> "<*>" "<*>"` {
+		t.Errorf("template %q", got)
+	}
+}
+
+// A redaction marker is a variable: a redacted line joins its unredacted
+// siblings, and names with a number in them are entities.
+func TestMarkersAndEntitiesAreVariables(t *testing.T) {
+	m := newMiner(t, DefaultConfig())
+	a := m.Add("synchronized to [REDACTED:ipv4], stratum 3")
+	b := m.Add("synchronized to [REDACTED:ipv4], stratum 2")
+	c := m.Add("authentication failure; logname= uid=0 rhost=[REDACTED:ipv4]")
+	d := m.Add("authentication failure; logname= uid=0 rhost=host.example")
+	if a != b || c != d {
+		t.Errorf("markers split groups: %q %q / %q %q", a.Template(), b.Template(), c.Template(), d.Template())
+	}
+	x := m.Add("Lustre mount FAILED : bglio559 : point /p/gb1")
+	y := m.Add("Lustre mount FAILED : bglio344 : point /p/gb1")
+	if x != y || x.Template() != "Lustre mount FAILED : <*> : point <*>" {
+		t.Errorf("one failure on two nodes: %q %q", x.Template(), y.Template())
+	}
+}

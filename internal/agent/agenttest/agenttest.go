@@ -70,9 +70,13 @@ func (r *Rig) Agent(t testing.TB, name string, recv agent.Receiver, format decod
 	d := decode.DefaultOptions()
 	d.Format = format
 	d.MaxBytes = 64 << 10
+	// Every error is part of an incident from the first (the rate rule at
+	// one error, any ratio), so incident counts measure what was saved.
+	det := c.Detect
+	det.BurstCount, det.BurstRatio, det.MinRise = 1, 0, 0
 	ag, err := agent.New(r.Store, nopPipeline{}, r.Audit, []agent.Source{{Name: name, Key: name, Service: name,
 		Messages: recv, Decode: d, DeadLetter: dl}},
-		agent.Options{Redact: c.Redact, Template: c.Template, Detect: c.Detect, ReopenAfter: time.Hour,
+		agent.Options{Redact: c.Redact, Template: c.Template, Detect: det, ReopenAfter: time.Hour,
 			FlushEvery: 200 * time.Millisecond, Poll: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

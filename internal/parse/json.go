@@ -91,7 +91,11 @@ func parseTime(s string) time.Time {
 			return t.UTC()
 		}
 	}
-	// Epoch seconds, milliseconds or microseconds.
+	return parseEpoch(s)
+}
+
+// parseEpoch reads epoch seconds, milliseconds or microseconds.
+func parseEpoch(s string) time.Time {
 	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
 		switch {
 		case f > 1e17:

@@ -53,7 +53,7 @@ func (p *Parser) parseText(line string) domain.Event {
 	t := toks[:n]
 	// "Nov 20 09:00:01": the day after a month name is part of the time.
 	for i := 0; i+1 < n; i++ {
-		if t[i].kind == tokTime && t[i+1].kind == tokNumber && t[i+1].end-t[i+1].start <= 2 && isMonthName(line[t[i].start:t[i].end]) {
+		if t[i].kind == tokTime && t[i+1].kind == tokNumber && t[i+1].end-t[i+1].start <= 2 && isLetter(line[t[i].start]) && isMonthName(line[t[i].start:t[i].end]) {
 			t[i+1].kind = tokTime
 		}
 	}
@@ -185,7 +185,8 @@ func (p *Parser) withYear(ts time.Time) time.Time {
 // parseJULHeader reads java.util.logging's first line: "Nov 20, 2026
 // 9:00:01 AM org.acme.Foo bar".
 func parseJULHeader(line string) (time.Time, string, bool) {
-	if len(line) < 24 || !isUpperByte(line[0]) || line[3] != ' ' {
+	// "Mon D, YYYY" or "Mon DD, YYYY": the comma is the cheap tell.
+	if len(line) < 24 || !isUpperByte(line[0]) || line[3] != ' ' || (line[5] != ',' && line[6] != ',') {
 		return time.Time{}, "", false
 	}
 	// The time ends after "AM " or "PM ".
@@ -301,8 +302,10 @@ func isLoggerName(w string) bool {
 
 func programName(tag string) string {
 	tag = strings.TrimSuffix(tag, ":")
-	if i := strings.IndexAny(tag, "[("); i > 0 {
-		tag = tag[:i]
+	for i := 1; i < len(tag); i++ {
+		if tag[i] == '[' || tag[i] == '(' {
+			return tag[:i]
+		}
 	}
 	return tag
 }
@@ -548,7 +551,7 @@ func isMonthName(w string) bool {
 	if len(w) < 3 {
 		return false
 	}
-	switch strings.ToLower(w[:3]) {
+	switch string([]byte{lowerByte(w[0]), lowerByte(w[1]), lowerByte(w[2])}) {
 	case "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec":
 		return true
 	}
@@ -597,7 +600,9 @@ func hasTimeShape(w string) bool {
 // isNumberWord: digits (a leading sign or '#' allowed), as header fields
 // such as a pid, a counter or a "-1" flag are written.
 func isNumberWord(w string) bool {
-	w = strings.TrimRight(w, ":,")
+	for len(w) > 0 && (w[len(w)-1] == ':' || w[len(w)-1] == ',') {
+		w = w[:len(w)-1]
+	}
 	if len(w) > 1 && w[0] == '-' {
 		w = w[1:]
 	}
@@ -763,7 +768,7 @@ func parseHeaderTime(s string, layout int) (time.Time, bool) {
 		}
 	}
 	if n := len(s); (n == 10 || n == 13) && isNumberWord(s) {
-		ts := parseTime(s)
+		ts := parseEpoch(s)
 		return ts, !ts.IsZero()
 	}
 	return time.Time{}, false

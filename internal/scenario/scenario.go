@@ -3,7 +3,8 @@
 // a steady background of errors (the kind every production service has)
 // and ground-truth episodes: one service's error rate jumping, every
 // service failing on a shared dependency, a crash loop, a burst and a slow
-// trickle of CRITICAL lines, a moderate degradation. The scorer matches the
+// trickle of CRITICAL lines, a moderate degradation, and one of a
+// service's everyday errors surging with no new text at all. The scorer matches the
 // incidents `sre-agent analyze --json --lines` reports against them.
 package scenario
 
@@ -187,6 +188,12 @@ func plan(d time.Duration) []window {
 		{name: "moderate degradation", services: []string{"search"}, from: at(45), to: at(45) + m(10), errShare: 0.3,
 			errMsg: func(r *rand.Rand, svc string) string {
 				return fmt.Sprintf("query %d to recommendations failed: context deadline exceeded after %dms", r.IntN(1e6), 800+r.IntN(400))
+			}},
+		// No new text at all: one of the service's everyday errors, at
+		// 60% of its events instead of a few percent.
+		{name: "a known error surges", services: []string{"orders"}, from: at(56), to: at(56) + m(3), errShare: 0.6,
+			errMsg: func(r *rand.Rand, svc string) string {
+				return fmt.Sprintf("upstream %s-cache timed out after %dms, serving stale entry", svc, 200+r.IntN(100))
 			}},
 	}
 }

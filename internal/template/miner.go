@@ -119,6 +119,7 @@ const maxQuoted = 128
 func (m *Miner) tokenize(msg string) []maskedToken {
 	toks := m.toks[:0]
 	i := 0
+	request := false // the token before was an access log's request line
 	for i < len(msg) && len(toks) < m.cfg.MaxTokens {
 		for i < len(msg) && (msg[i] == ' ' || msg[i] == '\t') {
 			i++
@@ -139,13 +140,17 @@ func (m *Miner) tokenize(msg string) []maskedToken {
 		}
 		tok := msg[i:j]
 		switch {
-		case isRequestLine(tok):
+		case tok[0] == '"' && isRequestLine(tok):
 			toks = append(toks, requestToken(tok))
-		case len(toks) > 0 && isRequestLine(toks[len(toks)-1].raw) && isStatus(tok):
+			request = true
+			i = j
+			continue
+		case request && isStatus(tok):
 			toks = append(toks, statusToken(tok))
 		default:
 			toks = append(toks, newMaskedToken(tok))
 		}
+		request = false
 		i = j
 	}
 	m.toks = toks

@@ -133,15 +133,7 @@ func TestDetectionOnHDFSLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(shareddata.Path(t, "anomaly/hdfs/HDFS_5k_preprocessed_logrecord.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readCSV(t, "anomaly/hdfs/HDFS_5k_preprocessed_logrecord.csv")
 	anomalous := map[int]bool{}
 	for _, r := range rows[1:] {
 		i, err := strconv.Atoi(r[0])
@@ -202,15 +194,7 @@ func TestTemplatesGroupingThroughTheBinary(t *testing.T) {
 // loghubTruth is each line's ground-truth event of a Loghub system.
 func loghubTruth(t *testing.T, sys string) []string {
 	t.Helper()
-	f, err := os.Open(shareddata.Path(t, "loghub", sys, sys+"_2k.log_structured.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readCSV(t, "loghub", sys, sys+"_2k.log_structured.csv")
 	col := -1
 	for i, h := range rows[0] {
 		if h == "EventId" {
@@ -222,4 +206,19 @@ func loghubTruth(t *testing.T, sys string) []string {
 		out = append(out, r[col])
 	}
 	return out
+}
+
+// readCSV reads a CSV file of the shared data.
+func readCSV(t *testing.T, rel ...string) [][]string {
+	t.Helper()
+	f, err := os.Open(shareddata.Path(t, rel...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }

@@ -88,11 +88,11 @@ func TestDetectionScenarios(t *testing.T) {
 }
 
 // bglNormalOnlyCeiling is the share of BGL_2k incidents made only of lines
-// labelled normal that CI accepts: measured 0.524 (11 of 21; 0.75 before
+// labelled normal that CI accepts: measured 0.474 (9 of 19; 0.75 before
 // episodes). The goal is 0.10; what is left is FATAL and ERROR lines the
 // labels call normal (user jobs failing to load, node-card status reports):
 // docs/DETECTION.md.
-const bglNormalOnlyCeiling = 0.53
+const bglNormalOnlyCeiling = 0.48
 
 // Loghub's BGL_2k tags alert lines: few incidents made only of normal
 // lines, and every alert line in an incident or listed as a held CRITICAL

@@ -81,7 +81,7 @@ func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
 				defer st.Close()
 				store = st
 			}
-			opts := analyze.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect, KeepLines: lines}
+			opts := analyze.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect, Parse: cfg.Parse, KeepLines: lines}
 			var bar *progress.Bar
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				bar = progress.New(f, totalSize(args))

@@ -222,7 +222,7 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 		return err
 	}
 	defer closeSources()
-	ag, err := agent.New(store, pipe, aud, sources, agent.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect,
+	ag, err := agent.New(store, pipe, aud, sources, agent.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect, Parse: cfg.Parse,
 		ReopenAfter: cfg.Pipeline.ReopenAfter, FlushEvery: cfg.FlushEvery, Poll: time.Second, ShutdownGrace: 10 * time.Second,
 		Log: log, Registerer: reg, Replica: replica})
 	if err != nil {

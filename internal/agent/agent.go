@@ -85,6 +85,7 @@ type Options struct {
 	Redact   redact.Options
 	Template template.Config
 	Detect   detect.Config
+	Parse    parse.Config
 	// ReopenAfter is the quiet gap after which an incident's next event
 	// re-opens it.
 	ReopenAfter time.Duration
@@ -323,6 +324,7 @@ func (a *Agent) newSpine(src Source, learnt ingest.Learnt) (*ingest.Spine, error
 	}
 	spine := ingest.New(a.red, miner, det)
 	spine.DefaultService = src.Service
+	spine.SetParse(a.opts.Parse)
 	spine.ReopenAfter = a.opts.ReopenAfter
 	spine.Seed(learnt)
 	if a.shared != nil {

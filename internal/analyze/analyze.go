@@ -43,6 +43,7 @@ type Options struct {
 	Redact   redact.Options
 	Template template.Config
 	Detect   detect.Config
+	Parse    parse.Config
 	Progress Progress
 	// KeepLines records each incident's input line numbers.
 	KeepLines bool
@@ -96,6 +97,7 @@ func runOne(ctx context.Context, store Store, in Input, red *redact.Redactor, op
 	}
 	spine := ingest.New(red, miner, det)
 	spine.DefaultService = ServiceFromName(in.Name)
+	spine.SetParse(opts.Parse)
 	spine.KeepLines = opts.KeepLines
 	if store != nil {
 		learnt, err := ingest.Load(ctx, store)

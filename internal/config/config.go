@@ -23,6 +23,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/gitlabmr"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/router"
 	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
+	"github.com/cloud-sre-agent/sre-agent/internal/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
@@ -36,6 +37,7 @@ type Config struct {
 	Redact   redact.Options  `yaml:"redact"`
 	Template template.Config `yaml:"template"`
 	Detect   detect.Config   `yaml:"detect"`
+	Parse    parse.Config    `yaml:"parse"`
 	Sources  []Source        `yaml:"sources"`
 	Pipeline pipeline.Config `yaml:"pipeline"`
 	Provider Provider        `yaml:"provider"`
@@ -336,6 +338,7 @@ func Default() Config {
 		Redact:   redact.DefaultOptions(),
 		Template: template.DefaultConfig(),
 		Detect:   detect.DefaultConfig(),
+		Parse:    parse.DefaultConfig(),
 		Pipeline: pipeline.DefaultConfig(),
 		Provider: Provider{Name: "offline", Timeout: time.Minute, MaxRetries: 2,
 			Gemini: GeminiProvider{Location: "us-central1", Model: "gemini-2.5-flash"},
@@ -382,7 +385,7 @@ func Load(path string) (Config, error) {
 // Validate reports the first setting out of range; each part checks its
 // own settings.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.Store, c.Template, c.Detect, c.Pipeline, c.Policy} {
+	for _, v := range []interface{ Validate() error }{c.Store, c.Template, c.Detect, c.Parse, c.Pipeline, c.Policy} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

@@ -505,13 +505,22 @@ func isContinuation(msg string) bool {
 // incident of its own.
 func isDump(msg string) bool {
 	msg = strings.TrimRight(msg, " ")
-	if i := strings.LastIndex(msg, "..."); i > 0 {
-		// "label.......value": dot leaders, then one short value.
-		v := strings.TrimLeft(msg[i:], ".")
-		return len(v) <= 18 && !strings.Contains(v, " ")
+	// "label.......value", "label touch.0": a word, dot leaders, then one
+	// short value of digits.
+	if i := strings.LastIndexByte(msg, '.'); i > 0 && i < len(msg)-1 && len(msg)-i <= 19 {
+		j := i
+		for j > 0 && msg[j-1] == '.' {
+			j--
+		}
+		v := msg[i+1:]
+		dots := i - j + 1
+		if j > 0 && strings.IndexByte(msg[:j], ' ') > 0 && isHexNumber(v) &&
+			(isLetter(msg[j-1]) && (dots > 1 || len(v) == 1) || dots >= 3 && (msg[j-1] == ' ' || msg[j-1] == ')')) {
+			return true
+		}
 	}
 	i := strings.LastIndex(msg, ": 0x")
-	if i <= 0 || errorWords.in(msg[:i]) {
+	if i <= 0 || failWords.in(msg[:i]) {
 		return false
 	}
 	for _, c := range []byte(msg[i+4:]) {
@@ -546,6 +555,20 @@ func namesException(msg string) bool {
 		from = i + n
 	}
 	return false
+}
+
+// failWords in a dump's label make it a failure report ("failed with
+// code: 0x80070005"), not a register's value.
+var failWords = newWords("fail", "error", "refused", "denied", "abort", "timeout", "timed out")
+
+func isHexNumber(s string) bool {
+	s = strings.TrimPrefix(s, "0x")
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'f') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 var continuationPrefixes = []string{"at ", "Caused by:", "... ", "File \"", "created by ", "Suppressed: "}

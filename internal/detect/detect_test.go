@@ -268,6 +268,12 @@ func TestDumpLinesAndExceptionNames(t *testing.T) {
 		"instruction address: 0x00004ed8":               true,
 		"machine check: i-fetch......................0": true,
 		"program interrupt: illegal instruction......0": true,
+		"guaranteed instruction cache block touch.0":    true,
+		"exception syndrome register: 0x00800000":       true,
+		"upgraded to version 1.2.0":                     false,
+		"program interrupt: fp cr field .............0": true,
+		"problem state (0=sup,1=usr).......0":           true,
+		"retrying in 3.5":                               false,
 		"failed with code: 0x80070005":                  false,
 		"write failed: no space left on device":         false,
 	} {

@@ -3,6 +3,7 @@ package domain
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"time"
 )
 
@@ -108,6 +109,9 @@ func (s State) Terminal() bool {
 	return false
 }
 
+// MaxEntities bounds the entities an incident lists.
+const MaxEntities = 20
+
 // MaxSamples bounds the redacted sample lines kept per incident.
 const MaxSamples = 5
 
@@ -135,6 +139,10 @@ type Incident struct {
 	// ReopenedAt is the time of the first event after a quiet gap (the
 	// re-open period) in this run, zero when there was none.
 	ReopenedAt time.Time `json:"reopened_at,omitzero"`
+	// Entities are the named things its errors were about (nodes, hosts,
+	// pods, block ids: the variables of its templates), at most
+	// MaxEntities, first seen first.
+	Entities []string `json:"entities,omitempty"`
 	// Services lists every service in the incident when it spans several
 	// (a shared dependency failing); Service is the first to fail.
 	Services []string `json:"services,omitempty"`
@@ -240,6 +248,11 @@ func (in *Incident) Merge(o *Incident) {
 	}
 	for _, s := range o.Samples {
 		in.AddSample(s)
+	}
+	for _, e := range o.Entities {
+		if len(in.Entities) < MaxEntities && !slices.Contains(in.Entities, e) {
+			in.Entities = append(in.Entities, e)
+		}
 	}
 	if in.Stack == "" {
 		in.Stack = o.Stack

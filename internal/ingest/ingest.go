@@ -48,6 +48,8 @@ type Spine struct {
 	// KeepLines records each incident's input line numbers (Incident.Lines);
 	// off by default because it grows with the input.
 	KeepLines bool
+	// sourceFirst: DefaultService wins over what the record names.
+	sourceFirst bool
 	// ReopenAfter is, under shared detection (which decides per template
 	// on merged counts, without episodes), the quiet gap after which an
 	// incident's next event re-opens it; zero never re-opens.
@@ -107,6 +109,12 @@ func New(r *redact.Redactor, m *template.Miner, d *detect.Detector) *Spine {
 		active: make(map[string]*building), bounds: newBounds()}
 }
 
+// SetParse sets where events' services are read from (parse.Config).
+func (s *Spine) SetParse(c parse.Config) {
+	s.parser.Config = c
+	s.sourceFirst = c.SourceFirst()
+}
+
 // Learnt is what earlier runs persisted for the spine.
 type Learnt struct {
 	Templates []domain.Template
@@ -159,7 +167,7 @@ func (s *Spine) Event(ev domain.Event) {
 	if i := int(ev.Severity) / 100; i >= 0 && i < len(s.bySeverity) {
 		s.bySeverity[i]++
 	}
-	if ev.Service == "" {
+	if ev.Service == "" || s.sourceFirst && s.DefaultService != "" {
 		ev.Service = s.DefaultService
 	}
 	if ev.Time.IsZero() {
@@ -245,6 +253,44 @@ func (s *Spine) Event(ev domain.Event) {
 		b.inc.Count += h.dropped
 	}
 	s.observe(b, &ev, reasons, cluster)
+}
+
+// maxEntityScan bounds the events of an incident read for its entities.
+const maxEntityScan = 2000
+
+// addEntities adds the named things (hosts, nodes, pods, block ids) that
+// stand where the template has a variable: a value with a letter and a
+// digit, not a path, URL or key=value. msg is already redacted.
+func addEntities(have []string, msg, tmpl string) []string {
+	words, slots := strings.Fields(msg), strings.Fields(tmpl)
+	if len(words) != len(slots) {
+		return have
+	}
+	for i, w := range words {
+		if len(have) >= domain.MaxEntities {
+			break
+		}
+		if slots[i] != template.Wildcard {
+			continue
+		}
+		w = strings.Trim(w, ",;()[]\"'")
+		if len(w) < 3 || len(w) > 64 || strings.ContainsAny(w, "=/:@") || strings.HasPrefix(w, "[REDACTED") {
+			continue
+		}
+		letters, digits := 0, 0
+		for j := 0; j < len(w); j++ {
+			switch c := w[j]; {
+			case c >= '0' && c <= '9':
+				digits++
+			case c|0x20 >= 'a' && c|0x20 <= 'z':
+				letters++
+			}
+		}
+		if letters > 0 && digits > 0 && 2*(letters+digits) >= len(w) && !slices.Contains(have, w) {
+			have = append(have, w)
+		}
+	}
+	return have
 }
 
 // pendingMax bounds the events held per template while no rule has fired.
@@ -456,6 +502,9 @@ func (s *Spine) observe(b *building, ev *domain.Event, reasons detect.Reasons, c
 	}
 	if len(b.inc.Samples) < domain.MaxSamples {
 		b.inc.AddSample(sample(ev))
+	}
+	if cluster != nil && len(b.inc.Entities) < domain.MaxEntities && b.inc.Count <= maxEntityScan {
+		b.inc.Entities = addEntities(b.inc.Entities, ev.Message, cluster.Template())
 	}
 	if b.inc.Labels == nil && len(ev.Labels) > 0 {
 		b.inc.Labels = make(map[string]string, len(ev.Labels))

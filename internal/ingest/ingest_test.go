@@ -112,3 +112,31 @@ func TestRecurrenceIsANewEpisode(t *testing.T) {
 		t.Errorf("critical held %d, want 1", st.CriticalHeld)
 	}
 }
+
+// One failure across many nodes is one incident listing the nodes.
+func TestOneFailureAcrossNodesListsThem(t *testing.T) {
+	s := warmSpine(t)
+	nodes := []string{"bglio559", "bglio344", "bglio46", "bglio136", "bglio75"}
+	for i, n := range nodes {
+		s.Event(domain.Event{Line: i + 1, Time: t0.Add(time.Duration(i) * 10 * time.Second), Service: "kernel", Severity: domain.Critical,
+			Message: "Lustre mount FAILED : " + n + " : point /p/gb1"})
+	}
+	incs := s.Incidents()
+	if len(incs) != 1 || incs[0].Count != 5 {
+		t.Fatalf("%d incidents: %+v", len(incs), incs)
+	}
+	if got := strings.Join(incs[0].Entities, ","); got != strings.Join(nodes, ",") {
+		t.Errorf("entities %q", got)
+	}
+}
+
+// parse.service_from starting with "source": the source's name wins.
+func TestSourceFirst(t *testing.T) {
+	s := warmSpine(t)
+	s.DefaultService = "payments"
+	s.SetParse(parse.Config{ServiceFrom: []string{"source", "tag"}})
+	s.Record(record(1, "2026-11-20T09:00:01.000Z ERROR checkout[1296]: panic: nil map"))
+	if incs := s.Incidents(); len(incs) != 1 || incs[0].Service != "payments" {
+		t.Fatalf("%+v", incs)
+	}
+}

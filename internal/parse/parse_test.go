@@ -491,3 +491,34 @@ func TestOriginsAreKept(t *testing.T) {
 		})
 	}
 }
+
+// Where a service is read from follows parse.service_from.
+func TestServicePrecedence(t *testing.T) {
+	text := "[web] 2026-11-20 09:00:01 ERROR checkout[1296]: payment failed"
+	js := `{"severity":"ERROR","message":"payment failed","service":"pay"}`
+	for _, tt := range []struct {
+		from     []string
+		text, js string
+	}{
+		{nil, "checkout", "pay"},
+		{[]string{"fields", "tag", "bracket", "source"}, "checkout", "pay"},
+		{[]string{"bracket", "tag"}, "web", ""},
+		{[]string{"fields", "bracket"}, "web", "pay"},
+		{[]string{"source"}, "", ""},
+	} {
+		p := Parser{Config: Config{ServiceFrom: tt.from}}
+		for _, c := range []struct{ line, want string }{{text, tt.text}, {js, tt.js}} {
+			var got string
+			p.Parse(Record{Line: 1, Lines: []string{c.line}}, func(ev domain.Event) { got = ev.Service })
+			if got != c.want {
+				t.Errorf("service_from %v, %q: service %q, want %q", tt.from, c.line, got, c.want)
+			}
+		}
+	}
+	if err := (Config{ServiceFrom: []string{"tag", "hostname"}}).Validate(); err == nil {
+		t.Error("an unknown kind was accepted")
+	}
+	if err := (Config{ServiceFrom: []string{"tag", "tag"}}).Validate(); err == nil {
+		t.Error("a repeated kind was accepted")
+	}
+}

@@ -22,6 +22,9 @@ type Parser struct {
 	// Now gives the year to timestamps written without one (time.Now
 	// when nil).
 	Now func() time.Time
+	// Config orders where services are read from (the zero value: the
+	// defaults).
+	Config Config
 }
 
 func (p *Parser) child() *Parser {
@@ -62,7 +65,16 @@ func (p *Parser) Parse(rec Record, emit func(domain.Event)) {
 		attachContinuation(&ev, rest)
 	}
 	levelFromText(&ev)
+	p.serviceRule(&ev)
 	emit(ev)
+}
+
+// serviceRule drops a service read from structured fields when the
+// configuration does not read them (text headers are chosen in parseText).
+func (p *Parser) serviceRule(ev *domain.Event) {
+	if ev.Format != "text" && !p.Config.uses("fields") {
+		ev.Service = ""
+	}
 }
 
 // levelFromText gives a block with no level the one its text reports: a
@@ -123,6 +135,7 @@ func (p *Parser) parseJSONDocument(rec Record, text string, emit func(domain.Eve
 		ev := p.fromObject(v, text)
 		ev.Line, ev.Truncated = rec.Line, rec.Truncated
 		levelFromText(&ev)
+		p.serviceRule(&ev)
 		emit(ev)
 	case fastjson.TypeArray:
 		for _, item := range v.GetArray() {

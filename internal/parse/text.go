@@ -94,20 +94,20 @@ func (p *Parser) parseText(line string) domain.Event {
 		msgStart = afterLevel(line, t, levelAt)
 		// "LEVEL svc[pid]: msg": the program tag names the service (a
 		// bare "name:" after the level is a logger or an Android tag).
+		var tag, bracket string
 		for i := levelAt + 1; i < n && t[i].end <= msgStart; i++ {
 			if t[i].kind == tokTag && strings.IndexByte(line[t[i].start:t[i].end], '[') > 0 {
-				ev.Service = programName(line[t[i].start:t[i].end])
+				tag = programName(line[t[i].start:t[i].end])
 			}
 		}
 		// "[checkout] TS LEVEL msg", "TS [checkout] LEVEL msg": a
-		// bracketed name before the level, when no tag named one.
-		for i := 0; i < levelAt && ev.Service == ""; i++ {
+		// bracketed name before the level.
+		for i := 0; i < levelAt && bracket == ""; i++ {
 			if t[i].kind == tokBracket {
-				if name := bracketName(line[t[i].start:t[i].end]); name != "" {
-					ev.Service = name
-				}
+				bracket = bracketName(line[t[i].start:t[i].end])
 			}
 		}
+		ev.Service = p.pickService(tag, bracket)
 	case lastTime >= 0:
 		msgStart = t[lastTime].end
 		// Skip filler (numbers, brackets, dashes) and a syslog host + tag.
@@ -118,7 +118,7 @@ func (p *Parser) parseText(line string) domain.Event {
 		}
 		for j := i; j < n && j <= i+1; j++ {
 			if t[j].kind == tokTag {
-				ev.Service = programName(line[t[j].start:t[j].end])
+				ev.Service = p.pickService(programName(line[t[j].start:t[j].end]), "")
 				msgStart = t[j].end
 				break
 			}
@@ -140,6 +140,19 @@ func (p *Parser) parseText(line string) domain.Event {
 		ev.Time = p.withYear(p.headerTime(line, t, lastHeaderTime))
 	}
 	return ev
+}
+
+// pickService chooses between a header's tag and bracket names by the
+// configured order; a kind not configured is not read.
+func (p *Parser) pickService(tag, bracket string) string {
+	c := p.Config
+	if tag != "" && c.uses("tag") && (bracket == "" || !c.uses("bracket") || c.rank("tag") < c.rank("bracket")) {
+		return tag
+	}
+	if bracket != "" && c.uses("bracket") {
+		return bracket
+	}
+	return ""
 }
 
 // bracketName reads "[checkout]" as a service name: an identifier that

@@ -34,6 +34,12 @@ func Text(w io.Writer, incidents []domain.Incident) error {
 			reasons[j] = string(r)
 		}
 		fmt.Fprintf(&b, "  reasons     %s\n", strings.Join(reasons, ", "))
+		if len(in.Services) > 1 {
+			fmt.Fprintf(&b, "  services    %s\n", tt(strings.Join(in.Services, ", ")))
+		}
+		if len(in.Entities) > 0 {
+			fmt.Fprintf(&b, "  entities    %s\n", tt(strings.Join(in.Entities, ", ")))
+		}
 		b.WriteString("  templates\n")
 		for _, t := range in.Templates {
 			fmt.Fprintf(&b, "    %6d  %s  %s\n", t.Count, t.ID, tt(t.Text))

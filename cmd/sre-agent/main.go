@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -235,13 +236,20 @@ func writeTemplates(w io.Writer, r io.Reader, cfg config.Config, summary bool) e
 	bw := bufio.NewWriter(w)
 	cw := csv.NewWriter(bw)
 	if summary {
+		// Each template once (templates merged in the miner share an id),
+		// most lines first.
 		cw.Write([]string{"template_id", "count", "template"})
-		seen := map[*template.Cluster]bool{}
+		seen := map[domain.TemplateID]bool{}
+		var uniq []*template.Cluster
 		for _, c := range clusters {
-			if !seen[c] {
-				seen[c] = true
-				cw.Write([]string{string(c.ID()), strconv.FormatInt(c.Count(), 10), c.Template()})
+			if !seen[c.ID()] {
+				seen[c.ID()] = true
+				uniq = append(uniq, c)
 			}
+		}
+		sort.SliceStable(uniq, func(i, j int) bool { return uniq[i].Count() > uniq[j].Count() })
+		for _, c := range uniq {
+			cw.Write([]string{string(c.ID()), strconv.FormatInt(c.Count(), 10), c.Template()})
 		}
 	} else {
 		cw.Write([]string{"line", "template_id", "template"})

@@ -104,6 +104,17 @@ func TestTemplatesCSV(t *testing.T) {
 	if total != 2000 || len(srows) < 10 {
 		t.Errorf("summary: %d templates covering %d lines", len(srows)-1, total)
 	}
+	ids := map[string]bool{}
+	for i, r := range srows[1:] {
+		if ids[r[0]] {
+			t.Errorf("template %s listed twice", r[0])
+		}
+		ids[r[0]] = true
+		prev, _ := strconv.Atoi(srows[i][1]) // the row before (srows[0] is the header: 0)
+		if n, _ := strconv.Atoi(r[1]); i > 0 && n > prev {
+			t.Errorf("summary not sorted by count at row %d", i+1)
+		}
+	}
 }
 
 func TestRedactCommand(t *testing.T) {

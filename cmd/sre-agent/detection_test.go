@@ -222,3 +222,22 @@ func readCSV(t *testing.T, rel ...string) [][]string {
 	}
 	return rows
 }
+
+// Why an incident opened is kept in the store: `incidents show` says it
+// after `analyze`, and `analyze --explain` says it on the spot.
+func TestWhyItOpenedIsShown(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	execute(t, "", "analyze", "--db", db, sampleLog)
+	out := execute(t, "", "incidents", "show", "0f88e96b", "--db", db)
+	for _, want := range []string{"Why it opened:", "by rule fatal", "panic: runtime error", "episode 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("incidents show lacks %q:\n%s", want, out)
+		}
+	}
+	out = execute(t, "", "analyze", "--no-store", "--explain", "d6acb207", sampleLog)
+	for _, want := range []string{"by rule new-template", "short       1m0s window:", "baseline", "warmed up   true"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--explain lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -542,7 +542,18 @@ func showIncident(w io.Writer, in *domain.Incident, run *pipeline.Run) error {
 	for i, r := range in.Reasons {
 		reasons[i] = string(r)
 	}
-	fmt.Fprintf(w, "  reasons:   %s\n\nTemplates:\n", strings.Join(reasons, ", "))
+	fmt.Fprintf(w, "  reasons:   %s\n", strings.Join(reasons, ", "))
+	if len(in.Services) > 1 {
+		fmt.Fprintf(w, "  services:  %s\n", strings.Join(in.Services, ", "))
+	}
+	if len(in.Entities) > 0 {
+		fmt.Fprintf(w, "  entities:  %s\n", strings.Join(in.Entities, ", "))
+	}
+	fmt.Fprintln(w, "\nWhy it opened:")
+	if err := report.ExplainBody(w, *in); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nTemplates:")
 	for _, t := range in.Templates {
 		fmt.Fprintf(w, "  %6d  %s\n", t.Count, t.Text)
 	}

@@ -331,6 +331,19 @@ func showable(in *domain.Incident) {
 		ss[i] = inert.Reveal(x)
 	}
 	in.Samples = ss
+	reveal := func(list []string) []string {
+		out := make([]string, len(list))
+		for i, x := range list {
+			out[i] = inert.Reveal(x)
+		}
+		return out
+	}
+	in.Services, in.Entities = reveal(in.Services), reveal(in.Entities)
+	if in.Why != nil {
+		why := *in.Why
+		why.Service, why.Template = inert.Reveal(why.Service), inert.Reveal(why.Template)
+		in.Why = &why
+	}
 }
 
 // clipPath bounds a request path for the log.

@@ -77,7 +77,11 @@ func fixture(t *testing.T) (*fakeStore, *fakeTrail, *prometheus.Registry) {
 	st.incs = []domain.Incident{
 		{Fingerprint: "aaaa1111bbbb2222cccc", Service: "checkout", Severity: domain.Critical, State: domain.StateDelivered, Count: 17,
 			FirstSeen: t0, LastSeen: t0.Add(3 * time.Minute), Reasons: []domain.Reason{domain.ReasonFatal}, Timeline: tl,
-			Templates: []domain.Template{{ID: "t1", Text: hostile, Count: 17}}, Samples: []string{hostile}, Stack: "panic: boom\n\tmain.go:7"},
+			Templates: []domain.Template{{ID: "t1", Text: hostile, Count: 17}}, Samples: []string{hostile}, Stack: "panic: boom\n\tmain.go:7",
+			Services: []string{"checkout", "orders"}, Entities: []string{"node-17", hostile},
+			Why: &domain.Explanation{Rule: domain.ReasonBurst, At: t0, Service: "checkout", Template: hostile, ShortWindow: time.Minute, LongWindow: 5 * time.Minute,
+				ShortErrors: 40, ShortEvents: 60, LongErrors: 55, LongEvents: 300, BaselineRatio: 0.04, Threshold: 0.12, TemplateCount: 40},
+			Episodes: []domain.Episode{{Start: t0, End: t0.Add(3 * time.Minute), Count: 17}}},
 		{Fingerprint: "dddd3333eeee4444ffff", Service: "payments", Severity: domain.Error, State: domain.StateNew, Count: 3,
 			FirstSeen: t0, LastSeen: t0.Add(10 * time.Minute), Templates: []domain.Template{{ID: "t2", Text: "gateway timeout after <*>", Count: 3}}},
 		{Fingerprint: "9999aaaa0000bbbb1111", Service: "checkout", Severity: domain.Error, State: domain.StateFailed, Count: 1,
@@ -169,7 +173,8 @@ func TestIncidentPageShowsEvidenceAndEscapesLogText(t *testing.T) {
 	}
 	for _, want := range []string{`<svg class="chart"`, `<rect class="bar"`, "the cart map is never made", "confidence 65%", "a nil map",
 		`<span class="diff-add">&#43;var m = map[string]int{}</span>`, `href="https://github.example/o/r/pull/7"`, "panic: boom",
-		"model_call", "delivered", `&lt;script&gt;document.title=&#34;pwned&#34;&lt;/script&gt;`, `&lt;img src=x onerror=alert(1)&gt;`} {
+		"model_call", "delivered", `&lt;script&gt;document.title=&#34;pwned&#34;&lt;/script&gt;`, `&lt;img src=x onerror=alert(1)&gt;`,
+		"Why it opened", "error-burst", "40 errors of 60 events in 1m0s", "4% errors; the rule fires at 12%", "checkout, orders", "node-17", `id="episodes"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("incident page lacks %q", want)
 		}

@@ -249,6 +249,11 @@ func (in *Incident) Merge(o *Incident) {
 	for _, s := range o.Samples {
 		in.AddSample(s)
 	}
+	for _, s := range o.Services {
+		if !slices.Contains(in.Services, s) {
+			in.Services = append(in.Services, s)
+		}
+	}
 	for _, e := range o.Entities {
 		if len(in.Entities) < MaxEntities && !slices.Contains(in.Entities, e) {
 			in.Entities = append(in.Entities, e)

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"errors"
 	"time"
 )
@@ -29,11 +30,37 @@ func Combine(in Incident, existing *Incident, shares []Incident) Incident {
 	if existing != nil {
 		merged = *existing
 		merged.Merge(&Incident{Severity: in.Severity, Reasons: in.Reasons, Samples: in.Samples, Stack: in.Stack,
-			SourceLocation: in.SourceLocation, Labels: in.Labels})
+			SourceLocation: in.SourceLocation, Labels: in.Labels, Services: in.Services, Entities: in.Entities})
+		if merged.Why == nil {
+			merged.Why = in.Why // why it first opened
+		}
+		merged.Episodes = MergeEpisodes(existing.Episodes, in.Episodes)
 	}
 	merged.Count, merged.Templates, merged.FirstSeen, merged.LastSeen = total.Count, total.Templates, total.FirstSeen, total.LastSeen
 	merged.Timeline = total.Timeline
 	return merged
+}
+
+// MaxEpisodes bounds the episodes an incident keeps: the latest.
+const MaxEpisodes = 50
+
+// MergeEpisodes unites two lists of episodes by start: a later record of
+// an episode (more events, an end) replaces the earlier one.
+func MergeEpisodes(have, add []Episode) []Episode {
+	out := append([]Episode(nil), have...)
+	for _, e := range add {
+		i := slices.IndexFunc(out, func(o Episode) bool { return o.Start.Equal(e.Start) })
+		if i >= 0 {
+			out[i] = e
+			continue
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Episode) int { return a.Start.Compare(b.Start) })
+	if len(out) > MaxEpisodes {
+		out = out[len(out)-MaxEpisodes:]
+	}
+	return out
 }
 
 // Reopens reports whether new evidence re-opens an incident whose run has

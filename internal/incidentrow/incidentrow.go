@@ -16,6 +16,17 @@ import (
 type Columns struct {
 	Reasons, Templates, Samples      string
 	SourceLocation, Labels, Timeline string
+	// Detection is why the incident opened, its episodes, services and
+	// entities.
+	Detection string
+}
+
+// detection is the Detection column's layout.
+type detection struct {
+	Why      *domain.Explanation `json:"why,omitempty"`
+	Episodes []domain.Episode    `json:"episodes,omitempty"`
+	Services []string            `json:"services,omitempty"`
+	Entities []string            `json:"entities,omitempty"`
 }
 
 func mustJSON(v any) string {
@@ -37,7 +48,9 @@ func optional(v any, empty bool) string {
 func Encode(in domain.Incident) Columns {
 	return Columns{Reasons: mustJSON(in.Reasons), Templates: mustJSON(in.Templates), Samples: mustJSON(in.Samples),
 		SourceLocation: optional(in.SourceLocation, in.SourceLocation == nil), Labels: optional(in.Labels, len(in.Labels) == 0),
-		Timeline: optional(in.Timeline, len(in.Timeline) == 0)}
+		Timeline: optional(in.Timeline, len(in.Timeline) == 0),
+		Detection: optional(detection{in.Why, in.Episodes, in.Services, in.Entities},
+			in.Why == nil && len(in.Episodes) == 0 && len(in.Services) == 0 && len(in.Entities) == 0)}
 }
 
 // Decode reads the JSON fields back into in.
@@ -53,6 +66,13 @@ func (c Columns) Decode(in *domain.Incident) error {
 		if err := json.Unmarshal([]byte(f.s), f.v); err != nil {
 			return fmt.Errorf("decode incident %s %s: %w", in.Fingerprint, f.name, err)
 		}
+	}
+	if c.Detection != "" {
+		var d detection
+		if err := json.Unmarshal([]byte(c.Detection), &d); err != nil {
+			return fmt.Errorf("decode incident %s detection: %w", in.Fingerprint, err)
+		}
+		in.Why, in.Episodes, in.Services, in.Entities = d.Why, d.Episodes, d.Services, d.Entities
 	}
 	if c.SourceLocation != "" {
 		in.SourceLocation = new(domain.SourceLocation)

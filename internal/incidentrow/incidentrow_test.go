@@ -13,7 +13,10 @@ import (
 func TestColumnsRoundTrip(t *testing.T) {
 	in := domain.Incident{Fingerprint: "fp", Reasons: []domain.Reason{domain.ReasonFatal}, Templates: []domain.Template{{ID: "t", Text: "x <*>", Count: 2}},
 		Samples: []string{"s"}, SourceLocation: &domain.SourceLocation{File: "a.go", Line: 3}, Labels: map[string]string{"k": "v"},
-		Timeline: domain.Timeline{time.Unix(600, 0).Unix() / 60: 2}}
+		Timeline: domain.Timeline{time.Unix(600, 0).Unix() / 60: 2},
+		Why:      &domain.Explanation{Rule: domain.ReasonBurst, At: time.Unix(600, 0).UTC(), Service: "api", ShortErrors: 12, ShortEvents: 20, BaselineRatio: 0.04, Threshold: 0.12},
+		Episodes: []domain.Episode{{Start: time.Unix(600, 0).UTC(), End: time.Unix(900, 0).UTC(), Count: 12}},
+		Services: []string{"api", "web"}, Entities: []string{"node-12"}}
 	var out domain.Incident
 	if err := Encode(in).Decode(&out); err != nil {
 		t.Fatal(err)
@@ -23,7 +26,7 @@ func TestColumnsRoundTrip(t *testing.T) {
 		t.Fatalf("round trip:\n%+v\n%+v", in, out)
 	}
 	bare := Encode(domain.Incident{})
-	if bare.SourceLocation != "" || bare.Labels != "" || bare.Timeline != "" {
+	if bare.SourceLocation != "" || bare.Labels != "" || bare.Timeline != "" || bare.Detection != "" {
 		t.Errorf("absent fields stored as %+v", bare)
 	}
 	if err := (Columns{Reasons: "[1", Templates: "[]", Samples: "[]"}).Decode(&out); err == nil {

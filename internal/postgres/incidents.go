@@ -286,7 +286,7 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-const incidentCols = `fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline`
+const incidentCols = `fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline, detection`
 
 // upsertIncident writes this source's share of an incident and rebuilds the
 // incident from every share, holding the incident's row lock so that
@@ -297,7 +297,7 @@ func (s *Store) upsertIncident(ctx context.Context, tx pgx.Tx, source string, in
 	// commit fills it), then lock it.
 	var made bool
 	err := tx.QueryRow(ctx, `INSERT INTO incidents (`+incidentCols+`, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 0, '[]', '[]', '[]', '', '', '', '', $7) ON CONFLICT (fingerprint) DO NOTHING RETURNING true`,
+		VALUES ($1, $2, $3, $4, $5, $6, 0, '[]', '[]', '[]', '', '', '', '', '', $7) ON CONFLICT (fingerprint) DO NOTHING RETURNING true`,
 		fp, in.Service, int(in.Severity), string(domain.StateNew), in.FirstSeen, in.LastSeen, now).Scan(&made)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
@@ -344,9 +344,9 @@ func (s *Store) upsertIncident(ctx context.Context, tx pgx.Tx, source string, in
 	m := domain.Combine(in, existing, shares)
 	c := incidentrow.Encode(m)
 	if _, err := s.exec(ctx, tx, `UPDATE incidents SET severity = $2, first_seen = $3, last_seen = $4, count = $5, reasons = $6, templates = $7,
-		samples = $8, stack = $9, source_location = $10, labels = $11, updated_at = $12, timeline = $13 WHERE fingerprint = $1`,
+		samples = $8, stack = $9, source_location = $10, labels = $11, updated_at = $12, timeline = $13, detection = $14 WHERE fingerprint = $1`,
 		fp, int(m.Severity), m.FirstSeen, m.LastSeen, m.Count, c.Reasons, c.Templates, c.Samples, m.Stack,
-		c.SourceLocation, c.Labels, now, c.Timeline); err != nil {
+		c.SourceLocation, c.Labels, now, c.Timeline, c.Detection); err != nil {
 		return err
 	}
 	if reopen {
@@ -369,7 +369,7 @@ func scanIncident(r pgx.Row, extra ...any) (*domain.Incident, error) {
 	var fp, state string
 	var sev int
 	dest := append([]any{&fp, &in.Service, &sev, &state, &in.FirstSeen, &in.LastSeen, &in.Count, &c.Reasons, &c.Templates, &c.Samples, &in.Stack,
-		&c.SourceLocation, &c.Labels, &c.Timeline}, extra...)
+		&c.SourceLocation, &c.Labels, &c.Timeline, &c.Detection}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}

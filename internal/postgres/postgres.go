@@ -138,6 +138,8 @@ var migrations = []string{
 	// 2: events per minute, for the dashboard's event-rate chart.
 	`ALTER TABLE incidents ADD COLUMN timeline TEXT NOT NULL DEFAULT '';
 	ALTER TABLE incident_sources ADD COLUMN timeline TEXT NOT NULL DEFAULT '';`,
+	// 3: why an incident opened, its episodes, services and entities.
+	`ALTER TABLE incidents ADD COLUMN detection TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrationLock is the advisory lock key replicas take to migrate.

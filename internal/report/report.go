@@ -68,14 +68,28 @@ func Explain(w io.Writer, in domain.Incident) error {
 	if len(in.Services) > 1 {
 		fmt.Fprintf(&b, "  services    %s\n", tt(strings.Join(in.Services, ", ")))
 	}
+	explainBody(&b, in)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// ExplainBody is Explain without its heading line, for a page that has one.
+func ExplainBody(w io.Writer, in domain.Incident) error {
+	var b strings.Builder
+	explainBody(&b, in)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func explainBody(b *strings.Builder, in domain.Incident) {
+	tt := inert.Terminal
 	x := in.Why
 	if x == nil {
-		b.WriteString("  no explanation recorded (an incident from an older run or a summary over the bounds)\n")
-		_, err := io.WriteString(w, b.String())
-		return err
+		b.WriteString("  no explanation recorded (an incident from an older run, shared detection or a summary over the bounds)\n")
+		return
 	}
-	fmt.Fprintf(&b, "  opened      %s by rule %s\n", when(x.At), x.Rule)
-	fmt.Fprintf(&b, "  template    %s\n", tt(x.Template))
+	fmt.Fprintf(b, "  opened      %s by rule %s\n", when(x.At), x.Rule)
+	fmt.Fprintf(b, "  template    %s\n", tt(x.Template))
 	switch x.Rule {
 	case domain.ReasonBurst:
 		b.WriteString("  why         the service's error ratio rose well above its baseline over both windows\n")
@@ -94,24 +108,22 @@ func Explain(w io.Writer, in domain.Incident) error {
 		}
 		return fmt.Sprintf("%d/%d errors (%.1f%%)", e, n, 100*float64(e)/float64(n))
 	}
-	fmt.Fprintf(&b, "  short       %v window: %s\n", x.ShortWindow, ratio(x.ShortErrors, x.ShortEvents))
-	fmt.Fprintf(&b, "  long        %v window: %s\n", x.LongWindow, ratio(x.LongErrors, x.LongEvents))
+	fmt.Fprintf(b, "  short       %v window: %s\n", x.ShortWindow, ratio(x.ShortErrors, x.ShortEvents))
+	fmt.Fprintf(b, "  long        %v window: %s\n", x.LongWindow, ratio(x.LongErrors, x.LongEvents))
 	if x.BaselineRatio < 0 {
-		fmt.Fprintf(&b, "  baseline    none yet (cold start): the rule fires at %.1f%%\n", 100*x.Threshold)
+		fmt.Fprintf(b, "  baseline    none yet (cold start): the rule fires at %.1f%%\n", 100*x.Threshold)
 	} else {
-		fmt.Fprintf(&b, "  baseline    %.1f%% errors; the rule fires at %.1f%%\n", 100*x.BaselineRatio, 100*x.Threshold)
+		fmt.Fprintf(b, "  baseline    %.1f%% errors; the rule fires at %.1f%%\n", 100*x.BaselineRatio, 100*x.Threshold)
 	}
-	fmt.Fprintf(&b, "  warmed up   %v\n", x.WarmedUp)
-	fmt.Fprintf(&b, "  template    %d in the short window, usually %.1f; first seen %s\n", x.TemplateCount, x.TemplateBaseline, when(x.TemplateFirst))
+	fmt.Fprintf(b, "  warmed up   %v\n", x.WarmedUp)
+	fmt.Fprintf(b, "  template    %d in the short window, usually %.1f; first seen %s\n", x.TemplateCount, x.TemplateBaseline, when(x.TemplateFirst))
 	for i, e := range in.Episodes {
 		end := "open"
 		if !e.End.IsZero() {
 			end = when(e.End)
 		}
-		fmt.Fprintf(&b, "  episode %d   %s .. %s  %d events\n", i+1, when(e.Start), end, e.Count)
+		fmt.Fprintf(b, "  episode %d   %s .. %s  %d events\n", i+1, when(e.Start), end, e.Count)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 func when(t time.Time) string {

@@ -104,6 +104,8 @@ var migrations = []string{
 	// per source like the totals.
 	`ALTER TABLE incidents ADD COLUMN timeline TEXT NOT NULL DEFAULT '';
 	ALTER TABLE incident_sources ADD COLUMN timeline TEXT NOT NULL DEFAULT '';`,
+	// 8: why an incident opened, its episodes, services and entities.
+	`ALTER TABLE incidents ADD COLUMN detection TEXT NOT NULL DEFAULT '';`,
 }
 
 // DefaultPath is the store under the user's state directory
@@ -336,14 +338,14 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 	merged := domain.Combine(in, existing, shares)
 	c := incidentrow.Encode(merged)
 	_, err = tx.ExecContext(ctx, `INSERT INTO incidents
-		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at, source_location, labels, timeline)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at, source_location, labels, timeline, detection)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(fingerprint) DO UPDATE SET severity = excluded.severity, first_seen = excluded.first_seen,
 			last_seen = excluded.last_seen, count = excluded.count, reasons = excluded.reasons,
 			templates = excluded.templates, samples = excluded.samples, stack = excluded.stack, updated_at = excluded.updated_at,
-			source_location = excluded.source_location, labels = excluded.labels, timeline = excluded.timeline`,
+			source_location = excluded.source_location, labels = excluded.labels, timeline = excluded.timeline, detection = excluded.detection`,
 		string(in.Fingerprint), in.Service, int(merged.Severity), string(merged.State), ts(merged.FirstSeen), ts(merged.LastSeen),
-		merged.Count, c.Reasons, c.Templates, c.Samples, merged.Stack, now, c.SourceLocation, c.Labels, c.Timeline)
+		merged.Count, c.Reasons, c.Templates, c.Samples, merged.Stack, now, c.SourceLocation, c.Labels, c.Timeline, c.Detection)
 	if err != nil {
 		return err
 	}
@@ -372,7 +374,7 @@ type querier interface {
 }
 
 func getIncident(ctx context.Context, q querier, fp domain.Fingerprint) (*domain.Incident, error) {
-	row := q.QueryRowContext(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline
+	row := q.QueryRowContext(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline, detection
 		FROM incidents WHERE fingerprint = ?`, string(fp))
 	return scanIncident(row)
 }
@@ -385,7 +387,7 @@ func scanIncident(r scanner) (*domain.Incident, error) {
 	var fp, state, first, last string
 	var sev int
 	if err := r.Scan(&fp, &in.Service, &sev, &state, &first, &last, &in.Count, &c.Reasons, &c.Templates, &c.Samples, &in.Stack,
-		&c.SourceLocation, &c.Labels, &c.Timeline); err != nil {
+		&c.SourceLocation, &c.Labels, &c.Timeline, &c.Detection); err != nil {
 		return nil, err
 	}
 	in.Fingerprint, in.Severity, in.State = domain.Fingerprint(fp), domain.Severity(sev), domain.State(state)
@@ -407,7 +409,7 @@ func (s *Store) Incident(ctx context.Context, fp domain.Fingerprint) (*domain.In
 
 // Incidents lists every incident, most severe first.
 func (s *Store) Incidents(ctx context.Context) ([]domain.Incident, error) {
-	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline
+	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline, detection
 		FROM incidents ORDER BY severity DESC, count DESC, first_seen, fingerprint`)
 }
 
@@ -431,7 +433,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]domain.Inci
 // Pending lists incidents the pipeline has not finished, most severe
 // first.
 func (s *Store) Pending(ctx context.Context, limit int) ([]domain.Incident, error) {
-	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline
+	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline, detection
 		FROM incidents WHERE state IN ('new', 'triaged', 'analyzed', 'proposed')
 		ORDER BY severity DESC, first_seen, fingerprint LIMIT ?`, limit)
 }

@@ -1,8 +1,8 @@
 package domain
 
 import (
-	"slices"
 	"errors"
+	"slices"
 	"time"
 )
 

@@ -1,0 +1,143 @@
+package ingest
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/template"
+)
+
+// maxEntityScan bounds the events of an incident read for its entities.
+const maxEntityScan = 2000
+
+// addEntities adds the named things (hosts, nodes, pods, block ids) that
+// stand where the template has a variable: a value with a letter and a
+// digit, not a path, URL or key=value. msg is already redacted.
+func addEntities(have []string, msg, tmpl string) []string {
+	words, slots := strings.Fields(msg), strings.Fields(tmpl)
+	if len(words) != len(slots) {
+		return have
+	}
+	for i, w := range words {
+		if len(have) >= domain.MaxEntities {
+			break
+		}
+		if slots[i] != template.Wildcard {
+			continue
+		}
+		w = strings.Trim(w, ",;()[]\"'")
+		if len(w) < 3 || len(w) > 64 || strings.ContainsAny(w, "=/:@") || strings.HasPrefix(w, "[REDACTED") {
+			continue
+		}
+		letters, digits := 0, 0
+		for j := 0; j < len(w); j++ {
+			switch c := w[j]; {
+			case c >= '0' && c <= '9':
+				digits++
+			case c|0x20 >= 'a' && c|0x20 <= 'z':
+				letters++
+			}
+		}
+		if letters > 0 && digits > 0 && 2*(letters+digits) >= len(w) && !slices.Contains(have, w) {
+			have = append(have, w)
+		}
+	}
+	return have
+}
+
+// group finds the open incident a newly anomalous template joins: its
+// service's error-rate incident when the template, seen before that
+// incident opened, only rises with its rate; else an incident of any service, opened within the group wait,
+// failing with the same template or the same cause.
+func (s *Spine) group(key detect.TemplateKey, ev *domain.Event, cluster *template.Cluster, reasons detect.Reasons) *building {
+	cfg := s.detector.Config()
+	t := ev.Time
+	cause := causeOf(cluster.Template())
+	if a := s.active[ev.Service]; a != nil {
+		s.settle(a, t)
+		// A template that only rises with the service's error rate is part
+		// of that rise; one with a signal of its own (new, a crash, a
+		// recurring CRITICAL) joins only an incident of the same cause.
+		if _, _, first := s.detector.TemplateView(key); a.open && a.reasons&detect.Burst != 0 && reasons == detect.Burst && first.Before(a.opened) {
+			return a
+		}
+	}
+	// Drop incidents that opened too long ago to be joined.
+	keep := s.recent[:0]
+	for _, c := range s.recent {
+		if cfg.GroupWait > 0 && t.Sub(c.opened) <= cfg.GroupWait && c.open {
+			keep = append(keep, c)
+		}
+	}
+	clear(s.recent[len(keep):])
+	s.recent = keep
+	for _, c := range s.recent {
+		if c.cluster.ID() == cluster.ID() || cause != "" && c.cause == cause {
+			svc := s.redactor.Redact(ev.Service)
+			if svc != c.inc.Service && !slices.Contains(c.services, svc) {
+				c.services = append(c.services, svc)
+			}
+			return c
+		}
+	}
+	return nil
+}
+
+// settle resolves b's episode when it has been quiet long enough by t.
+func (s *Spine) settle(b *building, t time.Time) {
+	if b.open && t.Sub(b.lastHot) >= s.detector.Config().Quiet {
+		b.open = false
+		b.episodes[len(b.episodes)-1].End = b.lastHot
+	}
+}
+
+// reopen starts a new episode of b at t.
+func (s *Spine) reopen(b *building, t time.Time) {
+	b.open, b.opened = true, t
+	b.episodes = append(b.episodes, domain.Episode{Start: t})
+	b.inc.ReopenedAt = t
+	s.recent = append(s.recent, b)
+}
+
+// explain records what the detector saw when key opened an incident.
+func (s *Spine) explain(key detect.TemplateKey, ev *domain.Event, cluster *template.Cluster, r detect.Reasons) *domain.Explanation {
+	cfg := s.detector.Config()
+	rv := s.detector.Rate(key.Service)
+	n, base, first := s.detector.TemplateView(key)
+	return &domain.Explanation{
+		Rule: rule(r), At: ev.Time, Service: s.redactor.Redact(ev.Service), Template: cluster.Template(),
+		ShortWindow: cfg.Window, LongWindow: cfg.LongWindow,
+		ShortErrors: rv.ShortErrors, ShortEvents: rv.ShortEvents, LongErrors: rv.LongErrors, LongEvents: rv.LongEvents,
+		BaselineRatio: rv.Baseline, Threshold: rv.Threshold, WarmedUp: rv.Warm,
+		TemplateCount: n, TemplateBaseline: base, TemplateFirst: first,
+	}
+}
+
+// rule names the most specific reason: a crash, recurring criticals, a
+// new template, a template spike, then the service's error rate.
+func rule(r detect.Reasons) domain.Reason {
+	for _, c := range []detect.Reasons{detect.Fatal, detect.Critical, detect.NewTemplate, detect.Spike, detect.Burst} {
+		if r&c != 0 {
+			return c.List()[0]
+		}
+	}
+	return ""
+}
+
+// causeOf is the kind of error a template reports, for grouping services:
+// the last clause of an error chain ("...: connect: connection refused")
+// without its variables, when it says enough to be a kind (two words).
+func causeOf(tmpl string) string {
+	c := tmpl
+	if i := strings.LastIndex(c, ": "); i >= 0 {
+		c = c[i+2:]
+	}
+	c = strings.ToLower(strings.Join(strings.Fields(strings.ReplaceAll(c, template.Wildcard, " ")), " "))
+	if strings.Count(c, " ") < 1 || len(c) < 8 {
+		return ""
+	}
+	return c
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
@@ -258,5 +259,25 @@ func TestTemplateIDsSurviveARestart(t *testing.T) {
 		if !ids[bl.Template] {
 			t.Errorf("baseline for unknown template id %s", bl.Template)
 		}
+	}
+}
+
+// A Go error logged by zap with its stack, after a warm service, is one
+// incident holding the stack, not one per frame.
+func TestZapStackIsOneIncident(t *testing.T) {
+	var b strings.Builder
+	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	for i := range 400 {
+		fmt.Fprintf(&b, "%s\tINFO\tapi/server.go:88\trequest served\t{\"path\": \"/v1/items/%d\"}\n", t0.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i)
+	}
+	fmt.Fprintf(&b, "%s\tERROR\tcart/cart.go:57\tcheckout failed\t{\"error\": \"connect: connection refused\"}\n", t0.Add(401*time.Second).Format(time.RFC3339))
+	b.WriteString("github.com/acme/shop/cart.(*Service).Checkout\n\t/src/cart/cart.go:57\ngithub.com/acme/shop/api.(*Server).checkout\n\t/src/api/server.go:112\nnet/http.HandlerFunc.ServeHTTP\n\t/usr/local/go/src/net/http/server.go:2171\n")
+	res, err := analyze.Run(context.Background(), nil, []analyze.Input{{Name: "api.log", Reader: strings.NewReader(b.String())}}, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	incs := res[0].Incidents
+	if len(incs) != 1 || !strings.Contains(incs[0].Templates[0].Text, "checkout failed") || !strings.Contains(incs[0].Stack, "(*Server).checkout") {
+		t.Fatalf("%d incidents: %+v", len(incs), incs)
 	}
 }

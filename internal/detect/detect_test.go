@@ -117,7 +117,7 @@ func TestContinuationLinesFireNothing(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.WarmUp = 0
 	d := newDetector(t, cfg)
-	for i, msg := range []string{"at com.shop.Pay.charge(Pay.java:42)", "\tat java.base/java.lang.Thread.run(Thread.java:833)", `File "/app/main.py", line 3, in <module>`, "Caused by: java.net.ConnectException: refused"} {
+	for i, msg := range []string{"at com.shop.Pay.charge(Pay.java:42)", "\tat java.base/java.lang.Thread.run(Thread.java:833)", `File "/app/main.py", line 3, in <module>`, "Caused by: java.net.ConnectException: refused", "github.com/acme/shop/cart.(*Service).Checkout"} {
 		if r := d.Observe(TemplateKey{"api", int64(i)}, t0, errEvent(msg), true); r != 0 {
 			t.Errorf("%q fired %v", msg, r.List())
 		}

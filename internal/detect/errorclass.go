@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/parse"
 )
 
 // isContinuation reports a line that continues an earlier one (a stack
@@ -21,7 +22,7 @@ func isContinuation(msg string) bool {
 			return true
 		}
 	}
-	return false
+	return parse.IsGoFrame(msg)
 }
 
 // isDump reports a line that prints a value of a machine's state (a

@@ -522,3 +522,23 @@ func TestServicePrecedence(t *testing.T) {
 		t.Error("a repeated kind was accepted")
 	}
 }
+
+// Go frames as zap and the runtime print them belong to the line above;
+// words with dots do not.
+func TestGoFrames(t *testing.T) {
+	for line, want := range map[string]bool{
+		"github.com/acme/shop/cart.(*Service).Checkout": true,
+		"net/http.HandlerFunc.ServeHTTP":                true,
+		"main.main()":                                   true,
+		"net/http.HandlerFunc.ServeHTTP(0xc000118a80, {0x7f2c, 0xc000212000}, 0x0)": true,
+		"github.com/acme/checkout/internal/cart.(*Cart).Total(0x0)":                 true,
+		"example.com":                 false,
+		"done.":                       false,
+		"see docs/README.md for more": false,
+		"2026-11-20 ERROR x":          false,
+	} {
+		if got := IsGoFrame(line); got != want {
+			t.Errorf("IsGoFrame(%q) = %v", line, got)
+		}
+	}
+}

@@ -282,6 +282,10 @@ func (a *Assembler) continues(line string) bool {
 		return true
 	case strings.HasPrefix(line, "[signal ") || strings.HasPrefix(line, "created by "):
 		return a.mode == modeGoTrace
+	case IsGoFrame(line):
+		// zap's and the runtime's frames print the function unindented,
+		// its file indented below.
+		return true
 	}
 	switch a.mode {
 	case modePyTrace:
@@ -304,6 +308,37 @@ func (a *Assembler) continues(line string) bool {
 	}
 	return isJavaExceptionHeader(line)
 }
+
+// IsGoFrame reports a Go stack frame's function line as zap and the
+// runtime print it, unindented: "github.com/acme/shop/cart.(*Cart).Total",
+// "main.main()", "net/http.HandlerFunc.ServeHTTP(0xc000118a80, ...)". A
+// qualified name with a package path, a method receiver or a call's
+// parentheses; no spaces before the arguments.
+func IsGoFrame(line string) bool {
+	name := line
+	if i := strings.IndexByte(line, '('); i > 0 && strings.HasSuffix(line, ")") && !strings.HasPrefix(line[i:], "(*") {
+		name = line[:i] // the arguments may hold spaces
+	} else if i := strings.Index(line, ")."); i > 0 && strings.Contains(line[:i], "(*") {
+		if j := strings.IndexByte(line[i+2:], '('); j > 0 {
+			name = line[:i+2+j]
+		}
+	}
+	if len(name) < 3 || !isLetterOrUnderscore(name[0]) || strings.ContainsAny(name, " \t") {
+		return false
+	}
+	dot := strings.LastIndexByte(name, '.')
+	if dot <= 0 || dot == len(name)-1 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(isAlnum(c) || strings.IndexByte("_./*()-", c) >= 0) {
+			return false
+		}
+	}
+	return strings.ContainsAny(name, "/(") || name != line
+}
+
+func isLetterOrUnderscore(c byte) bool { return c == '_' || c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // isJavaExceptionHeader matches "java.lang.IllegalStateException: msg" or
 // "org.foo.FSWriteError", which start a trace under the line that logged it.

@@ -327,9 +327,6 @@ func (d *Detector) Observe(k TemplateKey, t time.Time, ev *domain.Event, isError
 	}
 	d.closeBaselineWindows(ts, idx)
 	ts.window.add(idx)
-	if isContinuation(ev.Message) || isDump(ev.Message) {
-		return 0
-	}
 
 	var r Reasons
 	lone := false // a CRITICAL line that has not recurred
@@ -362,6 +359,11 @@ func (d *Detector) Observe(k TemplateKey, t time.Time, ev *domain.Event, isError
 		if !ts.hasBase || float64(ts.window.total) >= d.cfg.RateFactor*max(ts.baseline, 1) {
 			r |= Burst
 		}
+	}
+	// A continuation line or a register dump counts, but fires nothing
+	// (read last: most error events fire nothing anyway).
+	if r != 0 && (isContinuation(ev.Message) || isDump(ev.Message)) {
+		return 0
 	}
 	return r
 }

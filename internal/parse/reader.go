@@ -315,6 +315,16 @@ func (a *Assembler) continues(line string) bool {
 // qualified name with a package path, a method receiver or a call's
 // parentheses; no spaces before the arguments.
 func IsGoFrame(line string) bool {
+	// A log line has a space before any parenthesis: rejected at once.
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c == '(' {
+			break
+		}
+		if !(isAlnum(c) || c == '_' || c == '.' || c == '/' || c == '*' || c == '-') {
+			return false
+		}
+	}
 	name := line
 	if i := strings.IndexByte(line, '('); i > 0 && strings.HasSuffix(line, ")") && !strings.HasPrefix(line[i:], "(*") {
 		name = line[:i] // the arguments may hold spaces

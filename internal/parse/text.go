@@ -219,6 +219,9 @@ var julLevels = []string{"SEVERE:", "WARNING:", "INFO:", "CONFIG:", "FINE:", "FI
 
 // isJULSecondLine reports "SEVERE: message".
 func isJULSecondLine(line string) bool {
+	if line == "" || strings.IndexByte("SWICF", line[0]) < 0 {
+		return false
+	}
 	for _, l := range julLevels {
 		if strings.HasPrefix(line, l) {
 			return true

@@ -48,7 +48,7 @@ func TestDetectionScenarios(t *testing.T) {
 		perSecond  int
 	}{
 		{"json", 1, 0.04, 20}, {"text", 1, 0.04, 20},
-		{"text", 3, 0.08, 10}, {"json", 4, 0.01, 40}, {"text", 6, 0.04, 3},
+		{"text", 3, 0.08, 10}, {"json", 4, 0.01, 40}, {"text", 6, 0.04, 3}, {"json", 5, 0.15, 10},
 	}
 	for _, v := range variants {
 		name := fmt.Sprintf("%s/seed%d/bg%g/%dps", v.format, v.seed, v.background, v.perSecond)

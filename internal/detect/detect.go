@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -375,7 +376,15 @@ func (d *Detector) rateHigh(svc *serviceState) bool {
 		return false
 	}
 	thr := d.threshold(svc)
-	short := float64(svc.errors.total) / float64(max(svc.all.total, 1))
+	n := float64(max(svc.all.total, 1))
+	short := float64(svc.errors.total) / n
+	if !svc.hasRatio {
+		// A cold start has no baseline to compare with: the short
+		// window's ratio must clear the threshold by its sampling error
+		// (two standard errors), so a few seconds of a noisy background
+		// do not fire and a service failing outright does.
+		short -= 2 * math.Sqrt(short*(1-short)/n)
+	}
 	long := float64(svc.longErrors.total) / float64(max(svc.longAll.total, 1))
 	return short >= thr && long >= thr
 }

@@ -129,6 +129,8 @@ func TestBurstNeedsCountAndRatio(t *testing.T) {
 	cfg.BurstCount = 5
 	cfg.BurstRatio = 0.5
 	d, k := oldTemplate(t, cfg)
+	// A quiet service seen for a while (no cold start).
+	d.Observe(TemplateKey{"api", 9}, t0.Add(-2*time.Minute), info(), false)
 	var r Reasons
 	for i := 0; i < 5; i++ {
 		r = d.Observe(k, t0.Add(time.Duration(i)*time.Second), errEvent("x"), true)
@@ -138,6 +140,7 @@ func TestBurstNeedsCountAndRatio(t *testing.T) {
 	}
 	// Errors drowned in normal traffic are not a burst.
 	d2, _ := oldTemplate(t, cfg)
+	d2.Observe(TemplateKey{"api", 9}, t0.Add(-2*time.Minute), info(), false)
 	for i := 0; i < 100; i++ {
 		d2.Observe(TemplateKey{"api", 2}, t0.Add(time.Duration(i)*100*time.Millisecond), &domain.Event{Severity: domain.Info}, false)
 	}
@@ -291,5 +294,30 @@ func TestDumpLinesAndExceptionNames(t *testing.T) {
 		if got := namesException(msg); got != want {
 			t.Errorf("namesException(%q) = %v", msg, got)
 		}
+	}
+}
+
+// A cold start has no baseline: a noisy background's first seconds do not
+// fire, a service failing outright does at once.
+func TestColdStartAllowsForSamplingNoise(t *testing.T) {
+	run := func(errEvery int) (first time.Duration) {
+		d := newDetector(t, DefaultConfig())
+		for i := range 600 { // 10 events a second for a minute
+			at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+			if i%errEvery != 0 {
+				d.Observe(TemplateKey{"api", 9}, at, info(), false)
+				continue
+			}
+			if d.Observe(TemplateKey{"api", 1}, at, errEvent("x"), true)&Burst != 0 {
+				return at.Sub(t0)
+			}
+		}
+		return -1
+	}
+	if at := run(7); at >= 0 { // 14% errors: noise around a steady level
+		t.Errorf("a 14%% background fired at %v", at)
+	}
+	if at := run(1); at < 0 || at > 2*time.Second {
+		t.Errorf("a service failing outright fired at %v", at)
 	}
 }

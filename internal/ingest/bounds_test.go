@@ -121,3 +121,24 @@ func TestSharedDecisionIsBounded(t *testing.T) {
 		t.Fatalf("%d incidents, summary %+v", plain, summary)
 	}
 }
+
+// Errors held for a template that may yet open an incident are bounded,
+// however many distinct templates a flood brings.
+func TestHeldErrorsAreBounded(t *testing.T) {
+	s := newSpine(t) // in its warm-up, errors 1 in 20: nothing opens
+	at := t0
+	for i := range maxPending + 2000 {
+		for range 19 {
+			at = at.Add(time.Millisecond)
+			s.Event(domain.Event{Service: "checkout", Severity: domain.Info, Time: at, Message: "request served"})
+		}
+		at = at.Add(time.Millisecond)
+		s.Event(distinct("checkout", i, at))
+	}
+	if n := len(s.pending); n > maxPending || n < maxPending/2 {
+		t.Fatalf("%d templates held (bound %d)", n, maxPending)
+	}
+	if st := s.Stats(); st.Events != 20*(maxPending+2000) || len(s.Incidents()) != 0 {
+		t.Fatalf("%d events counted, %d incidents", st.Events, len(s.Incidents()))
+	}
+}

@@ -28,7 +28,15 @@ func (s *Spine) hold(key detect.TemplateKey, ev *domain.Event, crit int) {
 	h := s.pending[key]
 	if h == nil {
 		if len(s.pending) >= maxPending {
+			// Pruning walks every held template: at most once per
+			// bucket of event time, so a flood of distinct templates
+			// does not walk it per event. Meanwhile new ones are not
+			// held (still counted in Stats).
+			if ev.Time.Sub(s.prunedAt) < s.detector.Config().LongWindow/12 {
+				return
+			}
 			s.prunePending(ev.Time)
+			s.prunedAt = ev.Time
 			if len(s.pending) >= maxPending {
 				return
 			}

@@ -66,6 +66,7 @@ type Spine struct {
 	active      map[string]*building
 	recent      []*building
 	pending     map[detect.TemplateKey]*held
+	prunedAt    time.Time
 	heldLines   []heldLine
 	bounds      bounds
 	shared      *shared

@@ -21,6 +21,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/progress"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
@@ -112,7 +113,10 @@ func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
 				}
 				return report.JSON(cmd.OutOrStdout(), results)
 			}
-			return report.Text(cmd.OutOrStdout(), all)
+			if err := report.Text(cmd.OutOrStdout(), all); err != nil {
+				return err
+			}
+			return heldNote(cmd.OutOrStdout(), results)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -121,6 +125,29 @@ func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
 	cmd.Flags().StringVar(&dbPath, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
 	cmd.Flags().BoolVar(&noStore, "no-store", false, "do not read or write the incident store")
 	return cmd
+}
+
+// heldNote says how many CRITICAL lines were recorded without an incident
+// (isolated: no crash signature, no recurrence, no rate change) and shows
+// the first few, so they are seen, not silently dropped.
+func heldNote(w io.Writer, results []analyze.Result) error {
+	n := 0
+	var shown []domain.HeldLine
+	for _, r := range results {
+		n += r.Stats.CriticalHeld
+		shown = append(shown, r.Held...)
+	}
+	if n == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nheld: %d CRITICAL line(s) without an incident (isolated: no crash signature, no recurrence, no rate change; --json lists them)\n", n)
+	for i, h := range shown {
+		if i == 5 {
+			break
+		}
+		fmt.Fprintf(w, "  line %d  %s\n", h.Line, inert.Terminal(h.Sample))
+	}
+	return nil
 }
 
 // explainIncident prints why the incident whose fingerprint starts with id

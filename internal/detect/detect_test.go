@@ -267,32 +267,30 @@ func BenchmarkObserve(b *testing.B) {
 // A register dump line is detail, never an incident of its own; a thrown
 // exception class is named in the text.
 func TestDumpLinesAndExceptionNames(t *testing.T) {
-	for msg, want := range map[string]bool{
-		"instruction address: 0x00004ed8":               true,
-		"machine check: i-fetch......................0": true,
-		"program interrupt: illegal instruction......0": true,
-		"guaranteed instruction cache block touch.0":    true,
-		"exception syndrome register: 0x00800000":       true,
-		"upgraded to version 1.2.0":                     false,
-		"program interrupt: fp cr field .............0": true,
-		"problem state (0=sup,1=usr).......0":           true,
-		"retrying in 3.5":                               false,
-		"failed with code: 0x80070005":                  false,
-		"write failed: no space left on device":         false,
+	checks := map[string]func(string) bool{"isDump": isDump, "namesException": namesException}
+	for _, tt := range []struct {
+		check, msg string
+		want       bool
+	}{
+		{"isDump", "instruction address: 0x00004ed8", true},
+		{"isDump", "machine check: i-fetch......................0", true},
+		{"isDump", "program interrupt: illegal instruction......0", true},
+		{"isDump", "guaranteed instruction cache block touch.0", true},
+		{"isDump", "exception syndrome register: 0x00800000", true},
+		{"isDump", "program interrupt: fp cr field .............0", true},
+		{"isDump", "problem state (0=sup,1=usr).......0", true},
+		{"isDump", "upgraded to version 1.2.0", false},
+		{"isDump", "retrying in 3.5", false},
+		{"isDump", "failed with code: 0x80070005", false},
+		{"isDump", "write failed: no space left on device", false},
+		{"namesException", "Exception in receiveBlock for block blk_1 java.io.IOException: Connection reset by peer", true},
+		{"namesException", "caught NullPointerException in handler", true},
+		{"namesException", "ValueError: bad input", true},
+		{"namesException", "63543 floating point alignment exceptions", false},
+		{"namesException", "error count 3", false},
 	} {
-		if got := isDump(msg); got != want {
-			t.Errorf("isDump(%q) = %v", msg, got)
-		}
-	}
-	for msg, want := range map[string]bool{
-		"Exception in receiveBlock for block blk_1 java.io.IOException: Connection reset by peer": true,
-		"caught NullPointerException in handler":                                                  true,
-		"ValueError: bad input":                                                                   true,
-		"63543 floating point alignment exceptions":                                               false,
-		"error count 3": false,
-	} {
-		if got := namesException(msg); got != want {
-			t.Errorf("namesException(%q) = %v", msg, got)
+		if got := checks[tt.check](tt.msg); got != tt.want {
+			t.Errorf("%s(%q) = %v", tt.check, tt.msg, got)
 		}
 	}
 }

@@ -15,17 +15,19 @@ const maxEntityScan = 2000
 
 // addEntities adds the named things (hosts, nodes, pods, block ids) that
 // stand where the template has a variable: a value with a letter and a
-// digit, not a path, URL or key=value. msg is already redacted.
+// digit, not a path, URL or key=value. msg is already redacted. It reads
+// both texts in place: it runs on an incident's early events.
 func addEntities(have []string, msg, tmpl string) []string {
-	words, slots := strings.Fields(msg), strings.Fields(tmpl)
-	if len(words) != len(slots) {
+	if countFields(msg) != countFields(tmpl) {
 		return have
 	}
-	for i, w := range words {
-		if len(have) >= domain.MaxEntities {
+	for i, j := 0, 0; len(have) < domain.MaxEntities; {
+		var w, slot string
+		if w, i = nextField(msg, i); w == "" {
 			break
 		}
-		if slots[i] != template.Wildcard {
+		slot, j = nextField(tmpl, j)
+		if slot != template.Wildcard {
 			continue
 		}
 		w = strings.Trim(w, ",;()[]\"'")
@@ -33,8 +35,8 @@ func addEntities(have []string, msg, tmpl string) []string {
 			continue
 		}
 		letters, digits := 0, 0
-		for j := 0; j < len(w); j++ {
-			switch c := w[j]; {
+		for k := 0; k < len(w); k++ {
+			switch c := w[k]; {
 			case c >= '0' && c <= '9':
 				digits++
 			case c|0x20 >= 'a' && c|0x20 <= 'z':
@@ -42,20 +44,39 @@ func addEntities(have []string, msg, tmpl string) []string {
 			}
 		}
 		if letters > 0 && digits > 0 && 2*(letters+digits) >= len(w) && !slices.Contains(have, w) {
-			have = append(have, w)
+			have = append(have, strings.Clone(w)) // not the whole message
 		}
 	}
 	return have
+}
+
+// nextField is the space-separated field of s at or after i, and where the
+// next search starts; "" at the end.
+func nextField(s string, i int) (string, int) {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	j := i
+	for j < len(s) && s[j] != ' ' && s[j] != '\t' {
+		j++
+	}
+	return s[i:j], j
+}
+
+func countFields(s string) int {
+	n := 0
+	for f, i := nextField(s, 0); f != ""; f, i = nextField(s, i) {
+		n++
+	}
+	return n
 }
 
 // group finds the open incident a newly anomalous template joins: its
 // service's error-rate incident when the template, seen before that
 // incident opened, only rises with its rate; else an incident of any service, opened within the group wait,
 // failing with the same template or the same cause.
-func (s *Spine) group(key detect.TemplateKey, ev *domain.Event, cluster *template.Cluster, reasons detect.Reasons) *building {
-	cfg := s.detector.Config()
+func (s *Spine) group(key detect.TemplateKey, ev *domain.Event, cluster *template.Cluster, cause string, reasons detect.Reasons) *building {
 	t := ev.Time
-	cause := causeOf(cluster.Template())
 	if a := s.active[ev.Service]; a != nil {
 		s.settle(a, t)
 		// A template that only rises with the service's error rate is part
@@ -65,15 +86,7 @@ func (s *Spine) group(key detect.TemplateKey, ev *domain.Event, cluster *templat
 			return a
 		}
 	}
-	// Drop incidents that opened too long ago to be joined.
-	keep := s.recent[:0]
-	for _, c := range s.recent {
-		if cfg.GroupWait > 0 && t.Sub(c.opened) <= cfg.GroupWait && c.open {
-			keep = append(keep, c)
-		}
-	}
-	clear(s.recent[len(keep):])
-	s.recent = keep
+	s.pruneRecent(t)
 	for _, c := range s.recent {
 		if c.cluster.ID() == cluster.ID() || cause != "" && c.cause == cause {
 			svc := s.redactor.Redact(ev.Service)
@@ -99,7 +112,26 @@ func (s *Spine) reopen(b *building, t time.Time) {
 	b.open, b.opened = true, t
 	b.episodes = append(b.episodes, domain.Episode{Start: t})
 	b.inc.ReopenedAt = t
+	s.addRecent(b, t)
+}
+
+// addRecent lets other services join b for the group wait from t.
+func (s *Spine) addRecent(b *building, t time.Time) {
+	s.pruneRecent(t)
 	s.recent = append(s.recent, b)
+}
+
+// pruneRecent drops incidents that opened too long before t to be joined.
+func (s *Spine) pruneRecent(t time.Time) {
+	wait := s.detector.Config().GroupWait
+	keep := s.recent[:0]
+	for _, c := range s.recent {
+		if wait > 0 && t.Sub(c.opened) <= wait && c.open {
+			keep = append(keep, c)
+		}
+	}
+	clear(s.recent[len(keep):])
+	s.recent = keep
 }
 
 // explain records what the detector saw when key opened an incident.

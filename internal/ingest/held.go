@@ -15,7 +15,7 @@ const pendingMax = 16
 // when a rule fires for it, they join the incident that opens.
 type held struct {
 	events  []domain.Event
-	crit    []int // each event's held CRITICAL record, or -1
+	crit    []int // each event's held CRITICAL record, notCritical or unlisted
 	dropped int64 // events beyond pendingMax, counted only
 }
 
@@ -80,31 +80,46 @@ type heldLine struct {
 // holdCritical records a CRITICAL line that opened nothing: it stays
 // visible (Held) and counted until it recurs or coincides with a rate
 // change, when it joins the incident that opens. It returns the record's
-// index, or -1.
+// index, notCritical, or unlisted (counted, past maxHeldShown).
 func (s *Spine) holdCritical(ev *domain.Event, cluster *template.Cluster) int {
 	if ev.Severity < domain.Critical {
-		return -1
+		return notCritical
 	}
 	s.held++
 	if len(s.heldLines) >= maxHeldShown {
-		return -1
+		return unlisted
 	}
 	s.heldLines = append(s.heldLines, heldLine{rec: domain.HeldLine{Line: ev.Line, Time: ev.Time,
 		Service: s.redactor.Redact(ev.Service), TemplateID: cluster.ID(), Sample: sample(ev)}})
 	return len(s.heldLines) - 1
 }
 
-// Held lists the CRITICAL lines recorded without an incident, and how many
-// there are in all.
+// What hold keeps of an event that is not a listed held CRITICAL line.
+const (
+	notCritical = -1
+	unlisted    = -2
+)
+
+// unhold takes a held event into an incident: a CRITICAL one is no longer
+// held.
+func (s *Spine) unhold(crit int) {
+	if crit == notCritical {
+		return
+	}
+	s.held--
+	if crit >= 0 {
+		s.heldLines[crit].joined = true
+	}
+}
+
+// Held lists the CRITICAL lines recorded without an incident (at most
+// maxHeldShown), and how many there are in all.
 func (s *Spine) Held() ([]domain.HeldLine, int) {
 	var out []domain.HeldLine
-	n := s.held
 	for _, h := range s.heldLines {
-		if h.joined {
-			n--
-			continue
+		if !h.joined {
+			out = append(out, h.rec)
 		}
-		out = append(out, h.rec)
 	}
-	return out, n
+	return out, s.held
 }

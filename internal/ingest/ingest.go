@@ -226,7 +226,8 @@ func (s *Spine) Event(ev domain.Event) {
 		s.hold(key, &ev, s.holdCritical(&ev, cluster))
 		return
 	}
-	if b = s.group(key, &ev, cluster, reasons); b == nil {
+	cause := causeOf(cluster.Template())
+	if b = s.group(key, &ev, cluster, cause, reasons); b == nil {
 		if !s.admit(key, &ev) {
 			s.fold(&ev, cluster)
 			return
@@ -234,10 +235,10 @@ func (s *Spine) Event(ev domain.Event) {
 		b = s.newBuilding(&ev, cluster)
 		b.open, b.opened = true, ev.Time
 		b.episodes = []domain.Episode{{Start: ev.Time}}
-		b.cause = causeOf(cluster.Template())
+		b.cause = cause
 		b.inc.Why = s.explain(key, &ev, cluster, reasons)
 		s.order = append(s.order, b)
-		s.recent = append(s.recent, b)
+		s.addRecent(b, ev.Time)
 	}
 	b.lastHot = ev.Time
 	s.incidents[key] = b
@@ -247,9 +248,7 @@ func (s *Spine) Event(ev domain.Event) {
 		delete(s.pending, key)
 		for i := range h.events {
 			s.observe(b, &h.events[i], 0, cluster)
-			if j := h.crit[i]; j >= 0 {
-				s.heldLines[j].joined = true
-			}
+			s.unhold(h.crit[i])
 		}
 		b.inc.Count += h.dropped
 	}
@@ -324,7 +323,7 @@ func sample(ev *domain.Event) string {
 // Stats reports counts so far; lines and truncation come from the reader.
 func (s *Spine) Stats() Stats {
 	st := Stats{Events: s.events, ParseErrors: s.parseErrors, Templates: s.miner.Len(), BySeverity: map[string]int{}, OverLimit: s.bounds.over}
-	_, st.CriticalHeld = s.Held()
+	st.CriticalHeld = s.held
 	for i, n := range s.bySeverity {
 		if n > 0 {
 			st.BySeverity[domain.Severity(i*100).String()] = n

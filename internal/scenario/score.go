@@ -53,8 +53,12 @@ func ReadAnalysis(r io.Reader) (Analysis, error) {
 			Line int `json:"line"`
 		} `json:"held"`
 	}
-	if err := json.NewDecoder(r).Decode(&results); err != nil {
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&results); err != nil {
 		return Analysis{}, fmt.Errorf("read analyze output: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Analysis{}, fmt.Errorf("read analyze output: more than one JSON value")
 	}
 	var a Analysis
 	for _, res := range results {

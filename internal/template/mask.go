@@ -10,7 +10,10 @@ const Wildcard = "<*>"
 // splits it, and each segment holding a digit is variable, so
 // "ready=true,policy=3" templates as "ready=true,policy=<*>". A whole token
 // that is an absolute path, a URL, an email or a long hex string is one
-// variable. Nothing here knows any particular log format.
+// variable. A redaction marker is one variable segment. Nothing here knows
+// any particular log format but one: an access log's quoted request line
+// and the status after it keep the method and the status class (below),
+// since that one shape carries its event's kind inside a quoted value.
 
 // isDelim reports the bytes that split a token into segments.
 func isDelim(c byte) bool {

@@ -64,26 +64,38 @@ var (
 // line renders one line: links first, then the plain text between them.
 func (m Markdown) line(s string) string {
 	var b strings.Builder
+	// write joins the pieces: a sigil ending one piece and a word starting
+	// the next would make a mention or reference across the seam ("@" then
+	// a defanged "http[:]..."), so the seam gets the zero-width space
+	// plain gives within a piece.
+	write := func(p string) {
+		if n := b.Len(); n > 0 && p != "" && strings.IndexByte(sigils, b.String()[n-1]) >= 0 {
+			if r, _ := utf8.DecodeRuneInString(p); r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) {
+				b.WriteString("\u200b")
+			}
+		}
+		b.WriteString(p)
+	}
 	rest := s
 	for rest != "" {
 		loc, isLink := nextLink(rest)
 		if loc == nil {
-			b.WriteString(plain(rest))
+			write(plain(rest))
 			break
 		}
-		b.WriteString(plain(rest[:loc[0]]))
+		write(plain(rest[:loc[0]]))
 		tok := rest[loc[0]:loc[1]]
 		if isLink {
 			sub := mdLink.FindStringSubmatch(tok)
 			if u, ok := m.allowed(sub[3]); ok {
-				b.WriteString(sub[1] + "[" + plain(sub[2]) + "](" + u + ")")
+				write(sub[1] + "[" + plain(sub[2]) + "](" + u + ")")
 			} else {
-				b.WriteString(plain(sub[2]) + " (" + defang(sub[3]) + ")")
+				write(plain(sub[2]) + " (" + defang(sub[3]) + ")")
 			}
 		} else if u, ok := m.allowed(tok); ok {
-			b.WriteString(u)
+			write(u)
 		} else {
-			b.WriteString(defang(tok))
+			write(defang(tok))
 		}
 		rest = rest[loc[1]:]
 	}
@@ -141,6 +153,9 @@ var plainEscaper = strings.NewReplacer(
 // a cross-reference: @user, @org/team, #123, !123 (a merge request), and
 // email addresses.
 var referenceMark = regexp.MustCompile(`([@#!~$%])([\p{L}\p{N}_])`)
+
+// sigils are referenceMark's first characters.
+const sigils = "@#!~$%"
 
 // plain escapes text that must stay text.
 func plain(s string) string {

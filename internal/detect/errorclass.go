@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math/bits"
 	"strings"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -227,50 +228,72 @@ func firstLines(s string, n int) string {
 }
 
 // words are lower-case needles searched case-insensitively, without
-// allocating a lowered copy of the haystack; the table of first bytes is
-// built once, not per line.
+// allocating a lowered copy of the haystack. Every needle starts with two
+// letters; a table of those pairs, built once, names the needles worth
+// comparing at a position, so most positions cost one lookup.
 type words struct {
-	list  []string
-	first [256]bool
+	list []string
+	pair [26][26]uint32 // bit k: list[k] starts with this pair
 }
 
 func newWords(list ...string) *words {
+	if len(list) > 32 {
+		panic("detect: more than 32 words in one set")
+	}
 	w := &words{list: list}
-	for _, n := range list {
-		w.first[n[0]] = true
+	for k, n := range list {
+		a, okA := letter(n[0])
+		b, okB := letter(n[1])
+		if !okA || !okB {
+			panic("detect: word " + n + " does not start with two letters")
+		}
+		w.pair[a][b] |= 1 << k
 	}
 	return w
 }
 
+// letter is c's place in the alphabet, either case.
+func letter(c byte) (int, bool) {
+	c |= 0x20
+	return int(c - 'a'), c >= 'a' && c <= 'z'
+}
+
 // index is the first match at or after from: its position and length, or
-// -1.
+// -1. At one position the needles are tried in list order.
 func (w *words) index(s string, from int) (int, int) {
-	for i := from; i < len(s); i++ {
-		c := s[i] | 0x20
-		if !w.first[c] {
+	for i := from; i+1 < len(s); i++ {
+		a, ok := letter(s[i])
+		if !ok {
 			continue
 		}
-		for _, n := range w.list {
-			if n[0] != c || len(s)-i < len(n) {
-				continue
-			}
-			match := true
-			for j := 1; j < len(n); j++ {
-				b := s[i+j]
-				if b >= 'A' && b <= 'Z' {
-					b += 'a' - 'A'
-				}
-				if b != n[j] {
-					match = false
-					break
-				}
-			}
-			if match {
+		b, ok := letter(s[i+1])
+		if !ok {
+			i++ // s[i+1] starts no needle either
+			continue
+		}
+		for m := w.pair[a][b]; m != 0; m &= m - 1 {
+			n := w.list[bits.TrailingZeros32(m)]
+			if len(s)-i >= len(n) && foldedPrefix(s[i+2:], n[2:]) {
 				return i, len(n)
 			}
 		}
 	}
 	return -1, 0
+}
+
+// foldedPrefix reports whether s starts with the lower-case needle n,
+// ignoring the case of s.
+func foldedPrefix(s, n string) bool {
+	for j := 0; j < len(n); j++ {
+		b := s[j]
+		if b >= 'A' && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if b != n[j] {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *words) in(s string) bool {

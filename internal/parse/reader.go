@@ -353,22 +353,23 @@ func isLetterOrUnderscore(c byte) bool { return c == '_' || c|0x20 >= 'a' && c|0
 // isJavaExceptionHeader matches "java.lang.IllegalStateException: msg" or
 // "org.foo.FSWriteError", which start a trace under the line that logged it.
 func isJavaExceptionHeader(line string) bool {
-	end := strings.IndexAny(line, ": ")
-	if end < 0 {
-		end = len(line)
+	// The class name runs to the first colon or the end; any other byte
+	// (a space first of all) means this is no header, which most lines
+	// show within a word.
+	end := 0
+	for end < len(line) {
+		c := line[end]
+		if !(c == '.' || c == '$' || c == '_' || isAlnum(c)) {
+			break
+		}
+		end++
+	}
+	if end < len(line) && line[end] != ':' {
+		return false
 	}
 	name := line[:end]
-	if end < len(line) && line[end] == ' ' {
+	if strings.IndexByte(name, '.') < 0 {
 		return false
-	}
-	if strings.Count(name, ".") < 1 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c == '.' || c == '$' || c == '_' || isAlnum(c)) {
-			return false
-		}
 	}
 	last := name[strings.LastIndexByte(name, '.')+1:]
 	return strings.HasSuffix(last, "Exception") || strings.HasSuffix(last, "Error") || strings.HasSuffix(last, "Throwable") || strings.HasSuffix(last, "Fault")
@@ -398,11 +399,11 @@ func isAlnum(c byte) bool {
 // startsJSONDocument is true for lines that can only be JSON: "{" then a
 // quote or the end, "[" then "{", "[" or the end.
 func startsJSONDocument(line string) bool {
-	s := strings.TrimLeft(line, " \t")
+	s := skipBlanks(line)
 	if len(s) == 0 || (s[0] != '{' && s[0] != '[') {
 		return false
 	}
-	rest := strings.TrimLeft(s[1:], " \t")
+	rest := skipBlanks(s[1:])
 	if rest == "" {
 		return true
 	}
@@ -410,6 +411,15 @@ func startsJSONDocument(line string) bool {
 		return rest[0] == '"' || rest[0] == '}'
 	}
 	return rest[0] == '{' || rest[0] == '[' || rest[0] == ']'
+}
+
+// skipBlanks drops leading spaces and tabs (strings.TrimLeft builds a set
+// per call; this runs on every line).
+func skipBlanks(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return s
 }
 
 // jsonDepth tracks bracket depth across lines, aware of strings.

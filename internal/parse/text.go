@@ -387,7 +387,7 @@ func matchBracket(s string, i int) int {
 }
 
 func classifyBracket(line string, start, end int) token {
-	inner := strings.TrimRight(line[start+1:end], ":]>)")
+	inner := trimRight(line[start+1:end], ":]>)")
 	tk := token{start: start, end: end, kind: tokBracket}
 	// [error], [core:error], <warn>
 	if len(inner) <= 24 {
@@ -442,7 +442,7 @@ func classify(line string, start, end int) token {
 	case isNumberWord(w):
 		tk.kind = tokNumber
 	default:
-		if lv := strings.TrimRight(w, ":,"); len(lv) > 1 {
+		if lv := trimRight(w, ":,"); len(lv) > 1 {
 			if domain.IsLevelWord(lv) {
 				sev, _ := domain.ParseSeverity(lv)
 				tk.kind, tk.sev = tokLevel, sev
@@ -488,18 +488,34 @@ func isTag(w string) bool {
 	return true
 }
 
-var monthsDays = map[string]bool{
-	"jan": true, "feb": true, "mar": true, "apr": true, "may": true, "jun": true, "jul": true,
-	"aug": true, "sep": true, "oct": true, "nov": true, "dec": true,
-	"mon": true, "tue": true, "wed": true, "thu": true, "fri": true, "sat": true, "sun": true,
-	"utc": true, "gmt": true, "am": true, "pm": true,
+// monthOrDay reports whether the lower-case w abbreviates a month or a
+// weekday or names a zone or half of the day. A switch, not a map: it runs
+// on most header words and is compiled to compares, without hashing.
+func monthOrDay(w string) bool {
+	switch w {
+	case "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+		"mon", "tue", "wed", "thu", "fri", "sat", "sun", "utc", "gmt", "am", "pm":
+		return true
+	}
+	return false
 }
 
 // isTimeWord recognises the parts timestamps are written in: dates, clock
 // times, epoch seconds, month and weekday names, zone offsets.
+// trimRight is strings.TrimRight for a cutset of a few ASCII bytes,
+// without building a set per call: the tokenizer calls it on every word.
+func trimRight(s, cutset string) string {
+	for len(s) > 0 && strings.IndexByte(cutset, s[len(s)-1]) >= 0 {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
 func isTimeWord(w string) bool {
-	w = strings.TrimRight(w, ",]")
-	w = strings.TrimLeft(w, "[")
+	w = trimRight(w, ",]")
+	for len(w) > 0 && w[0] == '[' {
+		w = w[1:]
+	}
 	if w == "" {
 		return false
 	}
@@ -512,7 +528,7 @@ func isTimeWord(w string) bool {
 			for i := 0; i < len(w); i++ {
 				lw[i] = lowerByte(w[i])
 			}
-			if monthsDays[string(lw)] || (len(lw) > 3 && monthsDays[string(lw[:3])] && isMonthOrDayName(string(lw))) {
+			if monthOrDay(string(lw)) || (len(lw) > 3 && monthOrDay(string(lw[:3])) && isMonthOrDayName(string(lw))) {
 				return true
 			}
 		}
@@ -545,7 +561,7 @@ func isTimeWord(w string) bool {
 			}
 			if q-p == 3 {
 				lw := [3]byte{lowerByte(w[p]), lowerByte(w[p+1]), lowerByte(w[p+2])}
-				if monthsDays[string(lw[:])] {
+				if monthOrDay(string(lw[:])) {
 					return digits >= 4
 				}
 			}

@@ -22,7 +22,6 @@ import (
 	"sync"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/stack"
 )
 
 // Repo maps a service to the repository it is built from.
@@ -54,16 +53,6 @@ func (r Repo) matches(in domain.Incident) bool {
 		}
 	}
 	return true
-}
-
-// Window is a piece of a file with its line numbers.
-type Window struct {
-	Path    string `json:"path"`
-	Start   int    `json:"start"`
-	End     int    `json:"end"`
-	Version string `json:"version"` // sha256 of the whole file, 16 hex digits
-	Why     string `json:"why"`
-	Text    string `json:"text"` // the lines, each "N: text"
 }
 
 // Source reads a repository.
@@ -202,7 +191,7 @@ var pathInText = regexp.MustCompile(`[\w./-]+\.(go|py|js|mjs|ts|java|kt|cs|rb|ph
 
 // Inputs are what points at code.
 type Inputs struct {
-	Frames    []stack.Frame
+	Frames    []domain.Frame
 	Texts     []string // error messages and samples
 	Templates []string // template texts, for a search when nothing else points anywhere
 }
@@ -210,7 +199,7 @@ type Inputs struct {
 // Gather returns windows within budget bytes, most relevant first:
 // application frames innermost first, files named in the error text, then
 // where the template's constant text appears.
-func (f *Finder) Gather(ctx context.Context, in Inputs, budget int) ([]Window, error) {
+func (f *Finder) Gather(ctx context.Context, in Inputs, budget int) ([]domain.CodeWindow, error) {
 	files, err := f.list(ctx)
 	if err != nil {
 		return nil, err
@@ -253,7 +242,7 @@ func (f *Finder) Gather(ctx context.Context, in Inputs, budget int) ([]Window, e
 			}
 		}
 	}
-	var out []Window
+	var out []domain.CodeWindow
 	used := 0
 	seen := map[string]bool{}
 	for _, w := range wants {
@@ -330,7 +319,7 @@ const before, after = 20, 15
 
 // window is the lines around line: the enclosing function's start when it
 // is near, and a few lines after.
-func window(p, content string, line int, why string) Window {
+func window(p, content string, line int, why string) domain.CodeWindow {
 	lines := strings.Split(content, "\n")
 	if line < 1 || line > len(lines) {
 		line = 1
@@ -349,10 +338,10 @@ func window(p, content string, line int, why string) Window {
 	for i := start; i <= end; i++ {
 		fmt.Fprintf(&b, "%d: %s\n", i, lines[i-1])
 	}
-	return Window{Path: p, Start: start, End: end, Version: Version(content), Why: why, Text: b.String()}
+	return domain.CodeWindow{Path: p, Start: start, End: end, Version: Version(content), Why: why, Text: b.String()}
 }
 
-func overlaps(ws []Window, w Window) bool {
+func overlaps(ws []domain.CodeWindow, w domain.CodeWindow) bool {
 	for _, o := range ws {
 		if o.Path == w.Path && w.Start <= o.End && o.Start <= w.End {
 			return true
@@ -374,7 +363,7 @@ type Map struct {
 }
 
 // Find gathers the code an incident points to (pipeline.CodeFinder).
-func (m *Map) Find(ctx context.Context, in domain.Incident, frames []stack.Frame) ([]Window, error) {
+func (m *Map) Find(ctx context.Context, in domain.Incident, frames []domain.Frame) ([]domain.CodeWindow, error) {
 	f, _ := m.For(in)
 	if f == nil {
 		return nil, nil
@@ -433,7 +422,7 @@ func (m *Map) For(in domain.Incident) (*Finder, Repo) {
 }
 
 // SortByPath orders windows by path and line, for stable output.
-func SortByPath(ws []Window) {
+func SortByPath(ws []domain.CodeWindow) {
 	sort.Slice(ws, func(i, j int) bool {
 		if ws[i].Path != ws[j].Path {
 			return ws[i].Path < ws[j].Path

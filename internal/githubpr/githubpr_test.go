@@ -22,7 +22,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/githubpr/githubtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
-	"github.com/cloud-sre-agent/sre-agent/internal/stack"
 )
 
 func proposal(diff string) pipeline.Proposal {
@@ -222,7 +221,7 @@ func TestSourceForGroundedAnalysis(t *testing.T) {
 	f := githubtest.New()
 	tg, _ := patTarget(t, f, "github_pat_x")
 	fd := coderef.NewFinder(tg.Source(), "")
-	ws, err := fd.Gather(context.Background(), coderef.Inputs{Frames: []stack.Frame{{File: "/go/src/app/main.go", Line: 4, InApp: true, Lang: "go"}}}, 4000)
+	ws, err := fd.Gather(context.Background(), coderef.Inputs{Frames: []domain.Frame{{File: "/go/src/app/main.go", Line: 4, InApp: true, Lang: "go"}}}, 4000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +230,7 @@ func TestSourceForGroundedAnalysis(t *testing.T) {
 	}
 	// Cached per commit: a second gather reads nothing new.
 	before := f.Count("GET /repos/o/r/contents/main.go")
-	fd.Gather(context.Background(), coderef.Inputs{Frames: []stack.Frame{{File: "main.go", Line: 2, InApp: true}}}, 4000)
+	fd.Gather(context.Background(), coderef.Inputs{Frames: []domain.Frame{{File: "main.go", Line: 2, InApp: true}}}, 4000)
 	if f.Count("GET /repos/o/r/contents/main.go") != before {
 		t.Fatal("the same commit's file was fetched again")
 	}

@@ -18,14 +18,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"golang.org/x/text/unicode/norm"
 )
-
-// Finding is one instruction-like pattern found.
-type Finding struct {
-	Rule    string `json:"rule"`
-	Excerpt string `json:"excerpt"`
-}
 
 var rules = []struct {
 	name string
@@ -43,8 +38,8 @@ var rules = []struct {
 }
 
 // Scan returns every instruction-like pattern in the texts, each rule once.
-func Scan(texts ...string) []Finding {
-	var out []Finding
+func Scan(texts ...string) []domain.Finding {
+	var out []domain.Finding
 	seen := map[string]bool{}
 	for _, text := range texts {
 		for _, t := range Readings(text) {
@@ -54,7 +49,7 @@ func Scan(texts ...string) []Finding {
 	return out
 }
 
-func scan(t string, seen map[string]bool, out []Finding) []Finding {
+func scan(t string, seen map[string]bool, out []domain.Finding) []domain.Finding {
 	for _, r := range rules {
 		if seen[r.name] {
 			continue
@@ -65,7 +60,7 @@ func scan(t string, seen map[string]bool, out []Finding) []Finding {
 			if len(ex) > 80 {
 				ex = ex[:80] + "…"
 			}
-			out = append(out, Finding{Rule: r.name, Excerpt: strings.ToValidUTF8(strings.TrimSpace(ex), "")})
+			out = append(out, domain.Finding{Rule: r.name, Excerpt: strings.ToValidUTF8(strings.TrimSpace(ex), "")})
 		}
 	}
 	return out

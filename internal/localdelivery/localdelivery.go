@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
@@ -122,7 +123,7 @@ func applyCheck(ctx context.Context, repo, patch string) error {
 	if err := cmd.Run(); err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
-			return &pipeline.RejectError{Violation: policy.Violation{Rule: policy.RulePatchNotApply,
+			return &pipeline.RejectError{Violation: domain.Violation{Rule: policy.RulePatchNotApply,
 				Detail: "git apply --check: " + strings.TrimSpace(stderr.String())}}
 		}
 		return fmt.Errorf("run git apply --check: %w", err)

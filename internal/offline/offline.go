@@ -127,7 +127,7 @@ var other = rule{category: pipeline.CategoryOther,
 type class struct {
 	rule
 	matched bool
-	top     stack.Frame
+	top     domain.Frame
 	hasTop  bool
 }
 

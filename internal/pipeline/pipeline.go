@@ -28,7 +28,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
-	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/injection"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
@@ -144,20 +143,20 @@ func (c Config) Validate() error {
 
 // CodeFinder finds the repository source an incident points to.
 type CodeFinder interface {
-	Find(ctx context.Context, in domain.Incident, frames []stack.Frame) ([]coderef.Window, error)
+	Find(ctx context.Context, in domain.Incident, frames []domain.Frame) ([]domain.CodeWindow, error)
 	// Root is the local checkout of an incident's repository ("" if none).
 	Root(in domain.Incident) string
 }
 
 // Gate is the policy check a proposal must pass.
 type Gate interface {
-	Check(text, diff string) policy.Decision
+	Check(text, diff string) domain.GateDecision
 }
 
 // RejectError is returned by a Deliverer that refuses a proposal on policy
 // grounds it can only check at delivery (a patch that does not apply to
 // the repository); the incident is rejected, not retried.
-type RejectError struct{ Violation policy.Violation }
+type RejectError struct{ Violation domain.Violation }
 
 func (e *RejectError) Error() string { return e.Violation.Rule + ": " + e.Violation.Detail }
 
@@ -635,7 +634,7 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 	d := p.gate.Check(freeText(run), rem.Diff)
 	// What the redactor took out of the answers before they were stored
 	// counts as the gate's finding: the stored text no longer shows it.
-	d.Violations = append(append([]policy.Violation(nil), run.AnswerFindings...), d.Violations...)
+	d.Violations = append(append([]domain.Violation(nil), run.AnswerFindings...), d.Violations...)
 	d.Allowed = len(d.Violations) == 0
 	p.metrics.stageSeconds.WithLabelValues("policy").Observe(p.now().Sub(start).Seconds())
 	span.SetAttributes(attribute.Bool("policy.allowed", d.Allowed))
@@ -654,7 +653,7 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 		run.Validation = &v
 	}
 	if v := run.Validation; v != nil && !v.Applied {
-		d.Allowed, d.Violations = false, append(d.Violations, policy.Violation{Rule: policy.RulePatchNotApply, Detail: "validation: " + v.Error})
+		d.Allowed, d.Violations = false, append(d.Violations, domain.Violation{Rule: policy.RulePatchNotApply, Detail: "validation: " + v.Error})
 		return p.reject(in, run, d)
 	}
 	repo := p.repository(*in)
@@ -733,7 +732,7 @@ func IdempotencyKey(fp domain.Fingerprint, run int) string {
 	return hex.EncodeToString(h[:16])
 }
 
-func (p *Pipeline) reject(in *domain.Incident, run *Run, d policy.Decision) (domain.State, error) {
+func (p *Pipeline) reject(in *domain.Incident, run *Run, d domain.GateDecision) (domain.State, error) {
 	for _, r := range d.Rules() {
 		p.metrics.policyRejections.WithLabelValues(r).Inc()
 	}
@@ -769,7 +768,7 @@ func (p *Pipeline) clean(run *Run, st Stage, fields ...*string) {
 			continue
 		}
 		for _, k := range kinds {
-			run.AnswerFindings = append(run.AnswerFindings, policy.Violation{Rule: policy.RuleSecret,
+			run.AnswerFindings = append(run.AnswerFindings, domain.Violation{Rule: policy.RuleSecret,
 				Detail: fmt.Sprintf("the %s answer carried a %s (redacted before it was stored)", st, k)})
 		}
 		*f = p.red.Redact(*f)
@@ -831,10 +830,10 @@ func evidenceOf(in domain.Incident) *Evidence {
 
 // framesOf is the incident's stack frames, with the place the log says it
 // was written (sourceLocation) first when there is one.
-func framesOf(in domain.Incident) []stack.Frame {
+func framesOf(in domain.Incident) []domain.Frame {
 	frames := stack.Parse(in.Stack)
 	if sl := in.SourceLocation; sl != nil && sl.File != "" {
-		frames = append([]stack.Frame{{Function: sl.Function, File: sl.File, Line: sl.Line, Lang: "source-location", InApp: true}}, frames...)
+		frames = append([]domain.Frame{{Function: sl.Function, File: sl.File, Line: sl.Line, Lang: "source-location", InApp: true}}, frames...)
 	}
 	return frames
 }

@@ -5,12 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/injection"
-	"github.com/cloud-sre-agent/sre-agent/internal/policy"
-	"github.com/cloud-sre-agent/sre-agent/internal/stack"
-	"github.com/cloud-sre-agent/sre-agent/internal/validate"
 )
 
 // Stage names a model-backed step of the pipeline.
@@ -122,10 +117,10 @@ type Evidence struct {
 	Reasons     []domain.Reason    `json:"reasons"`
 	Templates   []domain.Template  `json:"templates"`
 	Samples     []string           `json:"samples"`
-	Frames      []stack.Frame      `json:"frames,omitempty"`
+	Frames      []domain.Frame     `json:"frames,omitempty"`
 	// Code is repository source the incident points to: trusted context,
 	// from the repository, not the logs.
-	Code []coderef.Window `json:"code,omitempty"`
+	Code []domain.CodeWindow `json:"code,omitempty"`
 }
 
 // Request is one stage's question to a provider.
@@ -178,11 +173,11 @@ type Proposal struct {
 	// AuditSeq is the audit record of the remediation model call.
 	AuditSeq int64 `json:"audit_seq"`
 	// Attention lists instruction-like log text: a person should look.
-	Attention []injection.Finding `json:"attention,omitempty"`
+	Attention []domain.Finding `json:"attention,omitempty"`
 	// Code is what the model read; a diff must apply to these versions.
-	Code []coderef.Window `json:"code,omitempty"`
+	Code []domain.CodeWindow `json:"code,omitempty"`
 	// Validation is how the diff fared with the language's tools.
-	Validation *validate.Result `json:"validation,omitempty"`
+	Validation *domain.Validation `json:"validation,omitempty"`
 	// IdempotencyKey is the same for every attempt to deliver one run of
 	// an incident, from any replica: a target that sees it twice must
 	// update what the first made, never make a second.
@@ -203,21 +198,21 @@ type Deliverer interface {
 // restart resumes where the last run stopped.
 type Run struct {
 	// Number counts runs: the first is 1; a re-opening starts the next.
-	Number      int              `json:"number"`
-	Triage      *Triage          `json:"triage,omitempty"`
-	Analysis    *Analysis        `json:"analysis,omitempty"`
-	Remediation *Remediation     `json:"remediation,omitempty"`
-	AuditSeq    int64            `json:"audit_seq,omitempty"`
-	Rejection   *policy.Decision `json:"rejection,omitempty"`
-	Delivery    *Delivery        `json:"delivery,omitempty"`
-	Failure     string           `json:"failure,omitempty"`
+	Number      int                  `json:"number"`
+	Triage      *Triage              `json:"triage,omitempty"`
+	Analysis    *Analysis            `json:"analysis,omitempty"`
+	Remediation *Remediation         `json:"remediation,omitempty"`
+	AuditSeq    int64                `json:"audit_seq,omitempty"`
+	Rejection   *domain.GateDecision `json:"rejection,omitempty"`
+	Delivery    *Delivery            `json:"delivery,omitempty"`
+	Failure     string               `json:"failure,omitempty"`
 	// Attention lists instruction-like text found in the incident's logs.
-	Attention []injection.Finding `json:"attention,omitempty"`
-	Scanned   bool                `json:"scanned,omitempty"`
+	Attention []domain.Finding `json:"attention,omitempty"`
+	Scanned   bool             `json:"scanned,omitempty"`
 	// Code was gathered before analysis; Validation after remediation.
-	Code         []coderef.Window `json:"code,omitempty"`
-	CodeGathered bool             `json:"code_gathered,omitempty"`
-	Validation   *validate.Result `json:"validation,omitempty"`
+	Code         []domain.CodeWindow `json:"code,omitempty"`
+	CodeGathered bool                `json:"code_gathered,omitempty"`
+	Validation   *domain.Validation  `json:"validation,omitempty"`
 	// TraceID and SpanID name the run's root span, so a run resumed after
 	// a retry or a restart continues the same trace.
 	TraceID string `json:"trace_id,omitempty"`
@@ -230,5 +225,5 @@ type Run struct {
 	Deferred string `json:"deferred,omitempty"`
 	// AnswerFindings are what the redactor found in the model's answers:
 	// the answers are stored redacted, and the gate refuses the proposal.
-	AnswerFindings []policy.Violation `json:"answer_findings,omitempty"`
+	AnswerFindings []domain.Violation `json:"answer_findings,omitempty"`
 }

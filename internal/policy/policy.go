@@ -23,6 +23,7 @@ import (
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 	"github.com/bmatcuk/doublestar/v4"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/patch"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 )
@@ -98,32 +99,6 @@ const (
 	RulePatchNotApply = "patch-does-not-apply"
 )
 
-// Violation is one reason a proposal was refused.
-type Violation struct {
-	Rule   string `json:"rule"`
-	Path   string `json:"path,omitempty"`
-	Detail string `json:"detail"`
-}
-
-// Decision is the gate's verdict.
-type Decision struct {
-	Allowed    bool        `json:"allowed"`
-	Violations []Violation `json:"violations,omitempty"`
-	// Files are the paths the diff touches.
-	Files []string `json:"files,omitempty"`
-}
-
-// Rules lists the rules violated, each once.
-func (d Decision) Rules() []string {
-	var out []string
-	for _, v := range d.Violations {
-		if !slices.Contains(out, v.Rule) {
-			out = append(out, v.Rule)
-		}
-	}
-	return out
-}
-
 // Gate checks proposals. It is safe for concurrent use.
 type Gate struct {
 	cfg     Config
@@ -156,10 +131,10 @@ func New(cfg Config, red *redact.Redactor) (*Gate, error) {
 
 // Check judges a proposal's free text (every prose field of every stage's
 // answer) and diff; an empty diff is a words-only proposal.
-func (g *Gate) Check(text, diff string) Decision {
-	var d Decision
+func (g *Gate) Check(text, diff string) domain.GateDecision {
+	var d domain.GateDecision
 	add := func(rule, p, detail string) {
-		d.Violations = append(d.Violations, Violation{Rule: rule, Path: p, Detail: detail})
+		d.Violations = append(d.Violations, domain.Violation{Rule: rule, Path: p, Detail: detail})
 	}
 	for _, k := range g.red.Find(text) {
 		add(RuleSecret, "", fmt.Sprintf("the proposal text carries a %s", k))
@@ -174,7 +149,7 @@ func (g *Gate) Check(text, diff string) Decision {
 	return d
 }
 
-func (g *Gate) checkDiff(diff string, add func(rule, p, detail string), d *Decision) {
+func (g *Gate) checkDiff(diff string, add func(rule, p, detail string), d *domain.GateDecision) {
 	if len(diff) > g.cfg.MaxDiffBytes {
 		add(RuleTooLarge, "", fmt.Sprintf("diff is %d bytes, the limit is %d", len(diff), g.cfg.MaxDiffBytes))
 		return

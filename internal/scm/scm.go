@@ -62,7 +62,7 @@ func Labels(p pipeline.Proposal) []string {
 
 // Reject is a refusal the pipeline records as a rejection.
 func Reject(rule, format string, args ...any) error {
-	return &pipeline.RejectError{Violation: policy.Violation{Rule: rule, Detail: fmt.Sprintf(format, args...)}}
+	return &pipeline.RejectError{Violation: domain.Violation{Rule: rule, Detail: fmt.Sprintf(format, args...)}}
 }
 
 // Body is the report with links and the promise that a person merges.

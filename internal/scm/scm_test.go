@@ -17,7 +17,7 @@ const diff = "--- a/main.go\n+++ b/main.go\n@@ -1,5 +1,5 @@\n package main\n \n 
 
 func TestDiffMustApplyToTheVersionTheModelRead(t *testing.T) {
 	p := pipeline.Proposal{Incident: domain.Incident{Fingerprint: "abcdef0123"}, Remediation: pipeline.Remediation{Diff: diff},
-		Code: []coderef.Window{{Path: "main.go", Version: coderef.Version(mainGo)}}}
+		Code: []domain.CodeWindow{{Path: "main.go", Version: coderef.Version(mainGo)}}}
 	fetch := func(string) (string, error) { return mainGo, nil }
 	files, _, err := Files(p, "x", inert.Markdown{}, fetch)
 	if err != nil || files["main.go"] == "" {

@@ -8,33 +8,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 )
-
-// Frame is one call site.
-type Frame struct {
-	Function string `json:"function,omitempty"`
-	File     string `json:"file"`
-	Line     int    `json:"line,omitempty"`
-	Lang     string `json:"lang"`
-	// InApp is false for runtime, standard library and third-party frames.
-	InApp bool `json:"in_app"`
-}
-
-// String renders the frame as file:line (function).
-func (f Frame) String() string {
-	var b strings.Builder
-	b.WriteString(f.File)
-	if f.Line > 0 {
-		b.WriteByte(':')
-		b.WriteString(strconv.Itoa(f.Line))
-	}
-	if f.Function != "" {
-		b.WriteString(" (")
-		b.WriteString(f.Function)
-		b.WriteByte(')')
-	}
-	return b.String()
-}
 
 // MaxFrames bounds how many frames Parse returns.
 const MaxFrames = 64
@@ -51,10 +27,10 @@ var (
 // prints them (innermost first for Go, Java, Node and .NET; Python prints
 // innermost last, so its frames are reversed to match). Lines that are not
 // frames are skipped.
-func Parse(text string) []Frame {
+func Parse(text string) []domain.Frame {
 	lines := strings.Split(text, "\n")
-	var out []Frame
-	var py []Frame
+	var out []domain.Frame
+	var py []domain.Frame
 	for i, l := range lines {
 		if len(out)+len(py) >= MaxFrames {
 			break
@@ -62,22 +38,22 @@ func Parse(text string) []Frame {
 		l = strings.TrimRight(l, "\r")
 		if m := pyFrame.FindStringSubmatch(l); m != nil {
 			n, _ := strconv.Atoi(m[2])
-			py = append(py, Frame{File: m[1], Line: n, Function: m[3], Lang: "python"})
+			py = append(py, domain.Frame{File: m[1], Line: n, Function: m[3], Lang: "python"})
 			continue
 		}
 		if m := dotnetFrame.FindStringSubmatch(l); m != nil {
 			n, _ := strconv.Atoi(m[3])
-			out = append(out, Frame{Function: m[1], File: m[2], Line: n, Lang: "dotnet"})
+			out = append(out, domain.Frame{Function: m[1], File: m[2], Line: n, Lang: "dotnet"})
 			continue
 		}
 		if m := javaFrame.FindStringSubmatch(l); m != nil && (strings.HasSuffix(m[2], ".java") || strings.HasSuffix(m[2], ".kt") || strings.HasSuffix(m[2], ".scala") || m[2] == "Native Method" || m[2] == "Unknown Source") {
 			n, _ := strconv.Atoi(m[3])
-			out = append(out, Frame{Function: m[1], File: javaPath(m[1], m[2]), Line: n, Lang: "java"})
+			out = append(out, domain.Frame{Function: m[1], File: javaPath(m[1], m[2]), Line: n, Lang: "java"})
 			continue
 		}
 		if m := nodeFrame.FindStringSubmatch(l); m != nil {
 			n, _ := strconv.Atoi(m[3])
-			out = append(out, Frame{Function: m[1], File: m[2], Line: n, Lang: "node"})
+			out = append(out, domain.Frame{Function: m[1], File: m[2], Line: n, Lang: "node"})
 			continue
 		}
 		if m := goFile.FindStringSubmatch(l); m != nil {
@@ -86,7 +62,7 @@ func Parse(text string) []Frame {
 			if i > 0 {
 				fn = goFunction(lines[i-1])
 			}
-			out = append(out, Frame{Function: fn, File: m[1], Line: n, Lang: "go"})
+			out = append(out, domain.Frame{Function: fn, File: m[1], Line: n, Lang: "go"})
 		}
 	}
 	for i := len(py) - 1; i >= 0; i-- {
@@ -147,7 +123,7 @@ var notAppFunc = map[string][]string{
 	"dotnet": {"System.", "Microsoft."},
 }
 
-func inApp(f Frame) bool {
+func inApp(f domain.Frame) bool {
 	for _, p := range notApp[f.Lang] {
 		if strings.HasPrefix(f.File, p) || strings.Contains(f.File, "/"+p) || (strings.HasSuffix(p, "/") && strings.Contains(f.File, p)) {
 			return false
@@ -165,11 +141,11 @@ func inApp(f Frame) bool {
 }
 
 // TopInApp is the innermost frame of the application's own code.
-func TopInApp(frames []Frame) (Frame, bool) {
+func TopInApp(frames []domain.Frame) (domain.Frame, bool) {
 	for _, f := range frames {
 		if f.InApp {
 			return f, true
 		}
 	}
-	return Frame{}, false
+	return domain.Frame{}, false
 }

@@ -2,14 +2,16 @@ package stack
 
 import (
 	"testing"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 )
 
 func TestParseByLanguage(t *testing.T) {
 	cases := []struct {
 		name  string
 		trace string
-		top   Frame // the top in-app frame
-		n     int   // frames found
+		top   domain.Frame // the top in-app frame
+		n     int          // frames found
 	}{
 		{"go", `panic: runtime error: invalid memory address or nil pointer dereference
 goroutine 1 [running]:
@@ -18,24 +20,24 @@ main.(*Server).handle(0xc000010000, {0x0, 0x0})
 net/http.HandlerFunc.ServeHTTP(0x0?, {0x7f, 0xc0}, 0xc0)
 	/usr/local/go/src/net/http/server.go:2171 +0x29
 main.main()
-	/src/app/main.go:12 +0x25`, Frame{Function: "main.(*Server).handle", File: "/src/app/server.go", Line: 42, Lang: "go", InApp: true}, 3},
+	/src/app/main.go:12 +0x25`, domain.Frame{Function: "main.(*Server).handle", File: "/src/app/server.go", Line: 42, Lang: "go", InApp: true}, 3},
 		{"java", `java.lang.NullPointerException: Cannot invoke "String.length()"
 	at com.acme.orders.OrderService.total(OrderService.java:88)
 	at com.acme.orders.OrderController.get(OrderController.java:31)
-	at java.base/java.lang.Thread.run(Thread.java:833)`, Frame{Function: "com.acme.orders.OrderService.total", File: "com/acme/orders/OrderService.java", Line: 88, Lang: "java", InApp: true}, 3},
+	at java.base/java.lang.Thread.run(Thread.java:833)`, domain.Frame{Function: "com.acme.orders.OrderService.total", File: "com/acme/orders/OrderService.java", Line: 88, Lang: "java", InApp: true}, 3},
 		{"python", `Traceback (most recent call last):
   File "/usr/lib/python3.11/site-packages/flask/app.py", line 1484, in full_dispatch_request
     rv = self.dispatch_request()
   File "/app/api/views.py", line 17, in index
     return items[3]
-IndexError: list index out of range`, Frame{Function: "index", File: "/app/api/views.py", Line: 17, Lang: "python", InApp: true}, 2},
+IndexError: list index out of range`, domain.Frame{Function: "index", File: "/app/api/views.py", Line: 17, Lang: "python", InApp: true}, 2},
 		{"node", `TypeError: Cannot read properties of undefined (reading 'id')
     at getUser (/app/src/users.js:22:15)
     at Layer.handle (/app/node_modules/express/lib/router/layer.js:95:5)
-    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)`, Frame{Function: "getUser", File: "/app/src/users.js", Line: 22, Lang: "node", InApp: true}, 3},
+    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)`, domain.Frame{Function: "getUser", File: "/app/src/users.js", Line: 22, Lang: "node", InApp: true}, 3},
 		{"dotnet", `System.NullReferenceException: Object reference not set to an instance of an object.
    at Shop.Api.CartController.Add(Int32 id) in /src/Shop.Api/CartController.cs:line 40
-   at System.Threading.ExecutionContext.Run()`, Frame{Function: "Shop.Api.CartController.Add(Int32 id)", File: "/src/Shop.Api/CartController.cs", Line: 40, Lang: "dotnet", InApp: true}, 1},
+   at System.Threading.ExecutionContext.Run()`, domain.Frame{Function: "Shop.Api.CartController.Add(Int32 id)", File: "/src/Shop.Api/CartController.cs", Line: 40, Lang: "dotnet", InApp: true}, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,57 +29,9 @@ import (
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/patch"
 )
-
-// Check is one tool's verdict.
-type Check struct {
-	Tool   string `json:"tool"`
-	File   string `json:"file"`
-	Passed bool   `json:"passed"`
-	Output string `json:"output,omitempty"`
-}
-
-// Result is every check; Applied is false when the diff did not apply.
-type Result struct {
-	Applied bool    `json:"applied"`
-	Error   string  `json:"error,omitempty"`
-	Checks  []Check `json:"checks"`
-	// Sandbox says how the tools were isolated.
-	Sandbox string `json:"sandbox,omitempty"`
-}
-
-// Passed reports whether the diff applied and every check passed.
-func (r Result) Passed() bool {
-	if !r.Applied {
-		return false
-	}
-	for _, c := range r.Checks {
-		if !c.Passed {
-			return false
-		}
-	}
-	return true
-}
-
-// Summary is one line per check, for a pull request body.
-func (r Result) Summary() string {
-	if !r.Applied {
-		return "the diff does not apply: " + r.Error
-	}
-	if len(r.Checks) == 0 {
-		return "no checker for the changed files is installed"
-	}
-	var b strings.Builder
-	for _, c := range r.Checks {
-		st := "passed"
-		if !c.Passed {
-			st = "FAILED: " + strings.TrimSpace(c.Output)
-		}
-		fmt.Fprintf(&b, "- %s %s: %s\n", c.Tool, c.File, st)
-	}
-	return b.String()
-}
 
 // Limits of each tool run.
 const (
@@ -89,31 +41,31 @@ const (
 )
 
 // Run validates diff against the checkout at root.
-func Run(ctx context.Context, root, diff string) Result {
+func Run(ctx context.Context, root, diff string) domain.Validation {
 	p, err := patch.Parse(diff)
 	if err != nil {
-		return Result{Error: err.Error()}
+		return domain.Validation{Error: err.Error()}
 	}
 	tmp, err := os.MkdirTemp("", "sre-agent-validate-")
 	if err != nil {
-		return Result{Error: err.Error()}
+		return domain.Validation{Error: err.Error()}
 	}
 	defer os.RemoveAll(tmp)
 	tree, home := filepath.Join(tmp, "tree"), filepath.Join(tmp, "home")
 	for _, d := range []string{tree, home, filepath.Join(home, "tmp")} {
 		if err := os.Mkdir(d, 0o700); err != nil {
-			return Result{Error: err.Error()}
+			return domain.Validation{Error: err.Error()}
 		}
 	}
 	if err := copyTree(root, tree); err != nil {
-		return Result{Error: "copy the work tree: " + err.Error()}
+		return domain.Validation{Error: "copy the work tree: " + err.Error()}
 	}
 	changed, err := apply(tree, p)
 	if err != nil {
-		return Result{Error: err.Error()}
+		return domain.Validation{Error: err.Error()}
 	}
 	sb := newSandbox(tree, home)
-	res := Result{Applied: true, Sandbox: sb.describe()}
+	res := domain.Validation{Applied: true, Sandbox: sb.describe()}
 	for _, name := range changed {
 		switch filepath.Ext(name) {
 		case ".go":
@@ -276,10 +228,10 @@ func (s *sandbox) describe() string {
 	return d + ", own network namespace (no network)"
 }
 
-func (s *sandbox) run(ctx context.Context, file, name, bin string, args ...string) Check {
+func (s *sandbox) run(ctx context.Context, file, name, bin string, args ...string) domain.ValidationCheck {
 	path, err := exec.LookPath(bin)
 	if err != nil {
-		return Check{Tool: name, File: file, Output: "not installed"}
+		return domain.ValidationCheck{Tool: name, File: file, Output: "not installed"}
 	}
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
@@ -290,7 +242,7 @@ func (s *sandbox) run(ctx context.Context, file, name, bin string, args ...strin
 	out.max = MaxOutput
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
-	c := Check{Tool: name, File: file, Passed: err == nil, Output: out.buf.String()}
+	c := domain.ValidationCheck{Tool: name, File: file, Passed: err == nil, Output: out.buf.String()}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		c.Passed, c.Output = false, fmt.Sprintf("timed out after %v", Timeout)
 	}

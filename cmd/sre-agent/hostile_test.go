@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/githubpr/githubtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
@@ -139,7 +140,7 @@ repos: [{service: checkout, path: %s}]
 	return out
 }
 
-func (w *world) show() (pipeline.Run, string) {
+func (w *world) show() (domain.Run, string) {
 	w.t.Helper()
 	list := execute(w.t, "", "incidents", "list", "--db", w.db, "--json")
 	var all []struct{ Fingerprint string }
@@ -148,7 +149,7 @@ func (w *world) show() (pipeline.Run, string) {
 		w.t.Fatalf("%d incidents, want 1:\n%s", len(all), list)
 	}
 	raw := execute(w.t, "", "incidents", "show", all[0].Fingerprint, "--db", w.db, "--json")
-	var v struct{ Run pipeline.Run }
+	var v struct{ Run domain.Run }
 	json.Unmarshal([]byte(raw), &v)
 	return v.Run, raw
 }

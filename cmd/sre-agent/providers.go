@@ -8,12 +8,12 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/anthropicllm"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/geminillm"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/openaillm"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/router"
 	"github.com/cloud-sre-agent/sre-agent/internal/offline"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
@@ -31,14 +31,14 @@ func keyed(st *secrets.Store, tr *egress.Transport, ref, header, prefix string) 
 
 // buildProvider is the offline provider alone, or a router over the
 // configured primary and fallbacks.
-func buildProvider(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, aud router.Auditor, log *slog.Logger, red *redact.Redactor) (pipeline.Provider, error) {
+func buildProvider(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, aud router.Auditor, log *slog.Logger, red *redact.Redactor) (llm.Provider, error) {
 	pc := cfg.Provider
 	if pc.Name == "offline" && len(pc.Fallbacks) == 0 {
 		return offline.New(), nil
 	}
 	var chain []router.Entry
 	for i, name := range append([]string{pc.Name}, pc.Fallbacks...) {
-		var p pipeline.Provider
+		var p llm.Provider
 		var rps float64
 		var tpm int
 		switch name {

@@ -25,6 +25,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/cloudsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
@@ -40,6 +41,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 	"github.com/cloud-sre-agent/sre-agent/internal/server"
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
 	"github.com/cloud-sre-agent/sre-agent/internal/tail"
 	"github.com/cloud-sre-agent/sre-agent/internal/telemetry"
@@ -302,7 +304,7 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 }
 
 // buildTarget is where proposals go: local reports, GitHub or GitLab.
-func buildTarget(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, log *slog.Logger) (pipeline.Deliverer, error) {
+func buildTarget(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, log *slog.Logger) (delivery.Deliverer, error) {
 	switch cfg.Delivery.Type {
 	case "github":
 		t, classic, err := githubpr.New(ctx, cfg.Delivery.GitHub, st, tr)
@@ -394,7 +396,7 @@ func buildSourceList(ctx context.Context, cfg config.Config, p paths, args []str
 // its bad messages go.
 func messageSource(ctx context.Context, s config.Source, p paths, closers *[]func()) (agent.Source, error) {
 	src := agent.Source{Decode: s.DecodeFor(), Service: s.Service}
-	var dl agent.DeadLetter
+	var dl source.DeadLetter
 	switch s.Type {
 	case "pubsub":
 		client, err := gcppubsub.NewClient(ctx, s.PubSub.Project)
@@ -514,9 +516,9 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var run *pipeline.Run
+			var run *domain.Run
 			if len(raw) > 0 {
-				run = new(pipeline.Run)
+				run = new(domain.Run)
 				if err := json.Unmarshal(raw, run); err != nil {
 					return fmt.Errorf("decode run: %w", err)
 				}
@@ -524,7 +526,7 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), struct {
 					Incident *domain.Incident `json:"incident"`
-					Run      *pipeline.Run    `json:"run,omitempty"`
+					Run      *domain.Run      `json:"run,omitempty"`
 				}{in, run})
 			}
 			return showIncident(inert.TerminalWriter(cmd.OutOrStdout()), in, run)
@@ -534,7 +536,7 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 	return cmd
 }
 
-func showIncident(w io.Writer, in *domain.Incident, run *pipeline.Run) error {
+func showIncident(w io.Writer, in *domain.Incident, run *domain.Run) error {
 	fmt.Fprintf(w, "Incident %s\n  state:     %s\n  service:   %s\n  severity:  %s\n  events:    %d\n  seen:      %s .. %s\n",
 		in.Fingerprint, in.State, in.Service, in.Severity, in.Count,
 		in.FirstSeen.UTC().Format(time.RFC3339), in.LastSeen.UTC().Format(time.RFC3339))
@@ -661,12 +663,12 @@ func bounded(ctx context.Context, st incidentStore) (held, summaries int, err er
 
 // loadRun reads an incident's pipeline run (nil before the pipeline
 // started on it).
-func loadRun(ctx context.Context, st pipeline.Store, fp domain.Fingerprint) (*pipeline.Run, error) {
+func loadRun(ctx context.Context, st pipeline.Store, fp domain.Fingerprint) (*domain.Run, error) {
 	raw, err := st.LoadRun(ctx, fp)
 	if err != nil || len(raw) == 0 {
 		return nil, err
 	}
-	run := new(pipeline.Run)
+	run := new(domain.Run)
 	if err := json.Unmarshal(raw, run); err != nil {
 		return nil, fmt.Errorf("decode run of %s: %w", fp, err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"github.com/cloud-sre-agent/sre-agent/internal/template"
 )
 
@@ -73,11 +74,11 @@ type Source struct {
 	// Messages, instead of Open, is a message transport (Pub/Sub, SQS,
 	// NATS, Kafka): each message is acknowledged once its events are
 	// saved, dead-lettered when it is not a log message.
-	Messages Receiver
+	Messages source.Receiver
 	// Decode says what the messages hold.
 	Decode decode.Options
 	// DeadLetter keeps messages that are not log messages.
-	DeadLetter DeadLetter
+	DeadLetter source.DeadLetter
 }
 
 // Options tune the agent.

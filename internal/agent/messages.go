@@ -9,32 +9,8 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/decode"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 )
-
-// Message is one delivery from a message transport. Exactly one of Ack and
-// Nack is called for it.
-type Message struct {
-	// ID is the transport's message id.
-	ID         string
-	Data       []byte
-	Attributes map[string]string
-	Ack        func()
-	Nack       func()
-}
-
-// Receiver delivers messages until ctx is done, then returns (nil when it
-// stopped because ctx was done). deliver may block: that is flow control.
-type Receiver interface {
-	Receive(ctx context.Context, deliver func(Message)) error
-}
-
-// DeadLetter keeps a message that is not a log message, durably, before it
-// is acknowledged.
-type DeadLetter interface {
-	// Name says where dead letters go (a topic, a file), for the audit log.
-	Name() string
-	Put(ctx context.Context, m Message, reason, detail string) error
-}
 
 const (
 	// batchSize is how many processed messages trigger a save; a quiet
@@ -52,7 +28,7 @@ const (
 )
 
 type pending struct {
-	m   Message
+	m   source.Message
 	key string
 }
 
@@ -80,12 +56,12 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 	} else if n > 0 {
 		a.log.Info("forgot old message keys", "source", src.Name, "keys", n)
 	}
-	in := make(chan Message, 256)
+	in := make(chan source.Message, 256)
 	recvDone := make(chan error, 1)
 	stopped := make(chan struct{})
 	defer close(stopped)
 	go func() {
-		recvDone <- src.Messages.Receive(ctx, func(m Message) {
+		recvDone <- src.Messages.Receive(ctx, func(m source.Message) {
 			select {
 			case in <- m:
 			case <-stopped: // the consumer is gone: the message comes back later
@@ -105,7 +81,7 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 		case m := <-in:
 			// Take what else is waiting too: one store lookup for the
 			// keys of all of them.
-			if err := c.handleAll(waiting(in, []Message{m}, lookupBatch)); err != nil {
+			if err := c.handleAll(waiting(in, []source.Message{m}, lookupBatch)); err != nil {
 				c.nackAll()
 				return err
 			}
@@ -147,7 +123,7 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 }
 
 // waiting appends to ms what in holds now, without waiting, up to limit.
-func waiting(in <-chan Message, ms []Message, limit int) []Message {
+func waiting(in <-chan source.Message, ms []source.Message, limit int) []source.Message {
 	for len(ms) < limit {
 		select {
 		case m := <-in:
@@ -177,14 +153,14 @@ func (c *consumer) count(outcome string) {
 }
 
 type decoded struct {
-	m   Message
+	m   source.Message
 	msg decode.Message
 	key string
 }
 
 // handleAll processes messages in order, looking up in the store at once
 // the keys not known in memory; an error stops the source.
-func (c *consumer) handleAll(ms []Message) error {
+func (c *consumer) handleAll(ms []source.Message) error {
 	var todo []decoded
 	var lookup []string
 	for _, m := range ms {
@@ -279,7 +255,7 @@ func (c *consumer) nackAll() {
 // deadLetter keeps a bad message where a person can look at it, audits
 // it, and only then acknowledges it. When it cannot be kept, it is nacked
 // and will come back; nothing is dropped silently.
-func (c *consumer) deadLetter(m Message, bad *decode.BadMessage) error {
+func (c *consumer) deadLetter(m source.Message, bad *decode.BadMessage) error {
 	// Parser errors quote the message ("unexpected tail: ..."): the detail
 	// is log text, redacted before it is audited or kept with the letter.
 	detail := c.a.red.Redact(bad.Detail)

@@ -11,14 +11,13 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"gocloud.dev/pubsub"
 	_ "gocloud.dev/pubsub/awssnssqs" // awssqs://, awssns://
 	_ "gocloud.dev/pubsub/azuresb"   // azuresb://
 	_ "gocloud.dev/pubsub/kafkapubsub"
 	_ "gocloud.dev/pubsub/mempubsub" // mem://, for tests and local wiring
 	_ "gocloud.dev/pubsub/natspubsub"
-
-	"github.com/cloud-sre-agent/sre-agent/internal/agent"
 )
 
 // Schemes are the URL schemes this build reads.
@@ -58,7 +57,7 @@ func Open(ctx context.Context, raw string) (*Receiver, error) {
 
 // Receive implements agent.Receiver: one message at a time, acknowledged
 // (or nacked, where the transport can) by the agent.
-func (r *Receiver) Receive(ctx context.Context, deliver func(agent.Message)) error {
+func (r *Receiver) Receive(ctx context.Context, deliver func(source.Message)) error {
 	defer r.sub.Shutdown(context.WithoutCancel(ctx))
 	for {
 		m, err := r.sub.Receive(ctx)
@@ -75,7 +74,7 @@ func (r *Receiver) Receive(ctx context.Context, deliver func(agent.Message)) err
 			// A transport without nack redelivers after its visibility
 			// timeout, or not at all (core NATS: at most once).
 		}
-		deliver(agent.Message{ID: m.LoggableID, Data: m.Body, Attributes: m.Metadata, Ack: m.Ack, Nack: nack})
+		deliver(source.Message{ID: m.LoggableID, Data: m.Body, Attributes: m.Metadata, Ack: m.Ack, Nack: nack})
 	}
 }
 
@@ -98,7 +97,7 @@ func OpenTopic(ctx context.Context, raw string) (*Topic, error) {
 func (t *Topic) Name() string { return Redact(t.url) }
 
 // Put sends the message with why in its metadata.
-func (t *Topic) Put(ctx context.Context, m agent.Message, reason, detail string) error {
+func (t *Topic) Put(ctx context.Context, m source.Message, reason, detail string) error {
 	md := map[string]string{"sre_agent_reason": reason, "sre_agent_detail": detail, "sre_agent_message_id": m.ID}
 	return t.t.Send(ctx, &pubsub.Message{Body: m.Data, Metadata: md})
 }

@@ -28,7 +28,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 //go:embed web
@@ -268,7 +267,7 @@ func sortIncidents(in []domain.Incident, by string) {
 type incidentData struct {
 	Title, Nav string
 	Incident   *domain.Incident
-	Run        *pipeline.Run
+	Run        *domain.Run
 	Chart      Chart
 	Audit      []audit.Record
 	DiffLines  []string
@@ -294,7 +293,7 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 	showable(in)
 	raw = json.RawMessage(inert.Reveal(string(raw)))
 	if len(raw) > 0 {
-		data.Run = new(pipeline.Run)
+		data.Run = new(domain.Run)
 		if err := json.Unmarshal(raw, data.Run); err != nil {
 			d.o.Log.Error("dashboard: decode run", "fingerprint", string(in.Fingerprint), "error", err)
 			data.Run = nil

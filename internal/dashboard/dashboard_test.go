@@ -19,7 +19,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/incidentrow"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
@@ -87,10 +86,10 @@ func fixture(t *testing.T) (*fakeStore, *fakeTrail, *prometheus.Registry) {
 		{Fingerprint: "9999aaaa0000bbbb1111", Service: "checkout", Severity: domain.Error, State: domain.StateFailed, Count: 1,
 			FirstSeen: t0, LastSeen: t0.Add(20 * time.Minute), Templates: []domain.Template{{ID: "t3", Text: "cache miss storm", Count: 1}}},
 	}
-	run := pipeline.Run{Number: 1, Triage: &pipeline.Triage{Category: "code-defect", Actionable: true, Confidence: 0.8, Reasoning: "a nil map"},
-		Analysis:    &pipeline.Analysis{RootCause: "the cart map is never made", Confidence: 0.65},
-		Remediation: &pipeline.Remediation{Summary: "make the map", Risk: "low", Diff: "--- a/cart.go\n+++ b/cart.go\n@@ -1 +1 @@\n-var m map[string]int\n+var m = map[string]int{}\n"},
-		Delivery:    &pipeline.Delivery{Target: "github", Location: "https://github.example/o/r/pull/7"}}
+	run := domain.Run{Number: 1, Triage: &domain.Triage{Category: "code-defect", Actionable: true, Confidence: 0.8, Reasoning: "a nil map"},
+		Analysis:    &domain.Analysis{RootCause: "the cart map is never made", Confidence: 0.65},
+		Remediation: &domain.Remediation{Summary: "make the map", Risk: "low", Diff: "--- a/cart.go\n+++ b/cart.go\n@@ -1 +1 @@\n-var m map[string]int\n+var m = map[string]int{}\n"},
+		Delivery:    &domain.Delivery{Target: "github", Location: "https://github.example/o/r/pull/7"}}
 	b, _ := json.Marshal(run)
 	st.runs["aaaa1111bbbb2222cccc"] = b
 	tr := &fakeTrail{recs: []audit.Record{

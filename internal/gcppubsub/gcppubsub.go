@@ -14,9 +14,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"google.golang.org/api/option"
-
-	"github.com/cloud-sre-agent/sre-agent/internal/agent"
 )
 
 // Config names the subscription and bounds what is in flight.
@@ -98,14 +97,14 @@ func NewReceiver(c *pubsub.Client, cfg Config) (*Receiver, error) {
 // returns, so this makes those limits bound messages not yet acknowledged,
 // which is what an operator sizes them for. The library keeps extending a
 // message's ack deadline meanwhile.
-func (r *Receiver) Receive(ctx context.Context, deliver func(agent.Message)) error {
+func (r *Receiver) Receive(ctx context.Context, deliver func(source.Message)) error {
 	err := r.sub.Receive(ctx, func(_ context.Context, m *pubsub.Message) {
 		done := make(chan struct{})
 		var once sync.Once
 		finish := func(f func()) func() {
 			return func() { once.Do(func() { f(); close(done) }) }
 		}
-		deliver(agent.Message{ID: m.ID, Data: m.Data, Attributes: m.Attributes, Ack: finish(m.Ack), Nack: finish(m.Nack)})
+		deliver(source.Message{ID: m.ID, Data: m.Data, Attributes: m.Attributes, Ack: finish(m.Ack), Nack: finish(m.Nack)})
 		<-done
 	})
 	if ctx.Err() != nil {
@@ -130,7 +129,7 @@ func NewDeadLetterTopic(c *pubsub.Client, topic string) *DeadLetterTopic {
 func (d *DeadLetterTopic) Name() string { return d.name }
 
 // Put publishes the message and waits for the server to accept it.
-func (d *DeadLetterTopic) Put(ctx context.Context, m agent.Message, reason, detail string) error {
+func (d *DeadLetterTopic) Put(ctx context.Context, m source.Message, reason, detail string) error {
 	attrs := map[string]string{"sre_agent_reason": reason, "sre_agent_detail": detail, "sre_agent_message_id": m.ID}
 	for k, v := range m.Attributes {
 		attrs["orig_"+k] = v

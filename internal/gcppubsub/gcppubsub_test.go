@@ -18,10 +18,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/agent"
 	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
 	"github.com/cloud-sre-agent/sre-agent/internal/decode"
 	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 )
 
 const (
@@ -71,7 +71,7 @@ func publishEntries(f *fake, n int) {
 
 // wrap lets a test see and change what the agent does with messages.
 type wrap struct {
-	inner      agent.Receiver
+	inner      source.Receiver
 	dropAcks   bool
 	out, max   atomic.Int64
 	delivered  atomic.Int64
@@ -80,7 +80,7 @@ type wrap struct {
 	ids        map[string]int
 }
 
-func (w *wrap) Receive(ctx context.Context, deliver func(agent.Message)) error {
+func (w *wrap) Receive(ctx context.Context, deliver func(source.Message)) error {
 	var mu sync.Mutex
 	var dropped []func()
 	if w.dropAcks {
@@ -95,7 +95,7 @@ func (w *wrap) Receive(ctx context.Context, deliver func(agent.Message)) error {
 			}
 		}()
 	}
-	return w.inner.Receive(ctx, func(m agent.Message) {
+	return w.inner.Receive(ctx, func(m source.Message) {
 		w.delivered.Add(1)
 		w.mu.Lock()
 		if w.ids == nil {

@@ -22,8 +22,8 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/scm"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
@@ -148,10 +148,10 @@ func (*Target) Name() string { return "github" }
 func (t *Target) Repository() string { return "github:" + t.cfg.Owner + "/" + t.cfg.Repo }
 
 // Deliver implements pipeline.Deliverer.
-func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Delivery, error) {
+func (t *Target) Deliver(ctx context.Context, p domain.Proposal) (domain.Delivery, error) {
 	branch := scm.Branch(p)
 	if branch == t.cfg.BaseBranch {
-		return pipeline.Delivery{}, scm.Reject("base-branch", "refusing to write to the base branch")
+		return domain.Delivery{}, scm.Reject("base-branch", "refusing to write to the base branch")
 	}
 	o, r := t.cfg.Owner, t.cfg.Repo
 	// One pull request per incident: find the incident's.
@@ -163,14 +163,14 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 		return resp, err
 	})
 	if err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	for _, pr := range prs {
 		if pr.GetState() == "open" {
 			return t.comment(ctx, pr, p)
 		}
 		if !pr.GetMerged() && pr.ClosedAt != nil && t.now().Sub(pr.ClosedAt.Time) < t.cfg.SuppressAfterClose {
-			return pipeline.Delivery{}, scm.Reject("suppressed", "pull request #%d for this incident was closed without merging on %s",
+			return domain.Delivery{}, scm.Reject("suppressed", "pull request #%d for this incident was closed without merging on %s",
 				pr.GetNumber(), pr.ClosedAt.Format(time.RFC3339))
 		}
 	}
@@ -178,17 +178,17 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 	title := scm.Title(p, md)
 	body, err := scm.Body(p, t.cfg.LogQueryURL, md)
 	if err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	files, _, err := scm.Files(p, t.cfg.ReportDir, md, t.fetch(ctx))
 	if err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	if err := scm.CheckSecrets(t.red, append([]string{title, body}, values(files)...)...); err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	if err := t.commit(ctx, branch, p, files); err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	var pr *github.PullRequest
 	err = t.call(ctx, func() (*github.Response, error) {
@@ -199,21 +199,21 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 		return resp, err
 	})
 	if err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	labels := scm.Labels(p)
 	if err := t.call(ctx, func() (*github.Response, error) {
 		_, resp, err := t.gh.Issues.AddLabelsToIssue(ctx, o, r, pr.GetNumber(), labels)
 		return resp, err
 	}); err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	if len(t.cfg.Reviewers)+len(t.cfg.TeamReviewers) > 0 {
 		if err := t.call(ctx, func() (*github.Response, error) {
 			_, resp, err := t.gh.PullRequests.RequestReviewers(ctx, o, r, pr.GetNumber(), github.ReviewersRequest{Reviewers: t.cfg.Reviewers, TeamReviewers: t.cfg.TeamReviewers})
 			return resp, err
 		}); err != nil {
-			return pipeline.Delivery{}, err
+			return domain.Delivery{}, err
 		}
 	}
 	if len(t.cfg.Assignees) > 0 {
@@ -221,15 +221,15 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 			_, resp, err := t.gh.Issues.AddAssignees(ctx, o, r, pr.GetNumber(), t.cfg.Assignees)
 			return resp, err
 		}); err != nil {
-			return pipeline.Delivery{}, err
+			return domain.Delivery{}, err
 		}
 	}
-	return pipeline.Delivery{Target: "github", Location: pr.GetHTMLURL(), Files: keys(files)}, nil
+	return domain.Delivery{Target: "github", Location: pr.GetHTMLURL(), Files: keys(files)}, nil
 }
 
 // comment adds the new evidence to the incident's open pull request.
-func (t *Target) comment(ctx context.Context, pr *github.PullRequest, p pipeline.Proposal) (pipeline.Delivery, error) {
-	done := pipeline.Delivery{Target: "github", Location: pr.GetHTMLURL()}
+func (t *Target) comment(ctx context.Context, pr *github.PullRequest, p domain.Proposal) (domain.Delivery, error) {
+	done := domain.Delivery{Target: "github", Location: pr.GetHTMLURL()}
 	// This delivery made the pull request, or commented, before its
 	// replica died: nothing to write again.
 	if scm.HasKey(pr.GetBody(), p.IdempotencyKey) {
@@ -245,7 +245,7 @@ func (t *Target) comment(ctx context.Context, pr *github.PullRequest, p pipeline
 			return resp, err
 		})
 		if err != nil {
-			return pipeline.Delivery{}, err
+			return domain.Delivery{}, err
 		}
 		for _, c := range comments {
 			if scm.HasKey(c.GetBody(), p.IdempotencyKey) {
@@ -255,14 +255,14 @@ func (t *Target) comment(ctx context.Context, pr *github.PullRequest, p pipeline
 	}
 	text := scm.Comment(p)
 	if err := scm.CheckSecrets(t.red, text); err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	err := t.call(ctx, func() (*github.Response, error) {
 		_, resp, err := t.gh.Issues.CreateComment(ctx, t.cfg.Owner, t.cfg.Repo, pr.GetNumber(), &github.IssueComment{Body: github.Ptr(text)})
 		return resp, err
 	})
 	if err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	return done, nil
 }
@@ -287,7 +287,7 @@ func (t *Target) fetch(ctx context.Context) func(string) (string, error) {
 // commit writes files to the incident's branch through the Git Data API:
 // blobs, a tree on the base commit, a commit, and the branch ref (created,
 // or moved when a failed earlier attempt left it).
-func (t *Target) commit(ctx context.Context, branch string, p pipeline.Proposal, files map[string]string) error {
+func (t *Target) commit(ctx context.Context, branch string, p domain.Proposal, files map[string]string) error {
 	o, r := t.cfg.Owner, t.cfg.Repo
 	var baseRef *github.Reference
 	if err := t.call(ctx, func() (*github.Response, error) {

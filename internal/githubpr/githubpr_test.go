@@ -18,21 +18,21 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
 	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/githubpr/githubtest"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
 
-func proposal(diff string) pipeline.Proposal {
-	return pipeline.Proposal{
+func proposal(diff string) domain.Proposal {
+	return domain.Proposal{
 		Incident: domain.Incident{Fingerprint: "abcdef0123456789abcd", Service: "api", Severity: domain.Error, Count: 12,
 			FirstSeen: time.Unix(1000, 0), LastSeen: time.Unix(2000, 0),
 			Templates: []domain.Template{{Text: "greeting failed for user <*>", Count: 12}},
 			Samples:   []string{"ERROR greeting failed for user [REDACTED:email]"}},
-		Triage:      pipeline.Triage{Category: "code-defect", Severity: "high", Actionable: true, Confidence: 0.8, Reasoning: "bad greeting"},
-		Analysis:    pipeline.Analysis{RootCause: "the greeting is wrong", Confidence: 0.7},
-		Remediation: pipeline.Remediation{Summary: "fix the greeting", Steps: []string{"edit main.go"}, Risk: "low", TestPlan: []string{"run it"}, Diff: diff},
+		Triage:      domain.Triage{Category: "code-defect", Severity: "high", Actionable: true, Confidence: 0.8, Reasoning: "bad greeting"},
+		Analysis:    domain.Analysis{RootCause: "the greeting is wrong", Confidence: 0.7},
+		Remediation: domain.Remediation{Summary: "fix the greeting", Steps: []string{"edit main.go"}, Risk: "low", TestPlan: []string{"run it"}, Diff: diff},
 		AuditSeq:    42,
 	}
 }
@@ -129,7 +129,7 @@ func TestClosedUnmergedSuppressesAndSecretsAreRefused(t *testing.T) {
 	if !classic {
 		t.Fatal("a classic token not reported")
 	}
-	var rej *pipeline.RejectError
+	var rej *delivery.RejectError
 	if _, err := tg.Deliver(context.Background(), proposal(diff)); !errors.As(err, &rej) || rej.Violation.Rule != "suppressed" {
 		t.Fatalf("closed-unmerged: %v", err)
 	}

@@ -14,8 +14,8 @@ import (
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/scm"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
@@ -82,48 +82,48 @@ func (*Target) Name() string { return "gitlab" }
 func (t *Target) Repository() string { return "gitlab:" + t.cfg.Project }
 
 // Deliver implements pipeline.Deliverer.
-func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Delivery, error) {
+func (t *Target) Deliver(ctx context.Context, p domain.Proposal) (domain.Delivery, error) {
 	pid, branch := t.cfg.Project, scm.Branch(p)
 	if branch == t.cfg.BaseBranch {
-		return pipeline.Delivery{}, scm.Reject("base-branch", "refusing to write to the base branch")
+		return domain.Delivery{}, scm.Reject("base-branch", "refusing to write to the base branch")
 	}
 	mrs, _, err := t.gl.MergeRequests.ListProjectMergeRequests(pid, &gitlab.ListProjectMergeRequestsOptions{
 		SourceBranch: gitlab.Ptr(branch), TargetBranch: gitlab.Ptr(t.cfg.BaseBranch)}, gitlab.WithContext(ctx))
 	if err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	for _, mr := range mrs {
 		if mr.State == "opened" {
 			if scm.HasKey(mr.Description, p.IdempotencyKey) {
 				// This delivery opened the merge request before its
 				// replica died: nothing to write again.
-				return pipeline.Delivery{Target: "gitlab", Location: mr.WebURL}, nil
+				return domain.Delivery{Target: "gitlab", Location: mr.WebURL}, nil
 			}
 			note := scm.Comment(p)
 			if err := scm.CheckSecrets(t.red, note); err != nil {
-				return pipeline.Delivery{}, err
+				return domain.Delivery{}, err
 			}
 			if _, _, err := t.gl.Notes.CreateMergeRequestNote(pid, mr.IID, &gitlab.CreateMergeRequestNoteOptions{Body: gitlab.Ptr(note)}, gitlab.WithContext(ctx)); err != nil {
-				return pipeline.Delivery{}, err
+				return domain.Delivery{}, err
 			}
-			return pipeline.Delivery{Target: "gitlab", Location: mr.WebURL}, nil
+			return domain.Delivery{Target: "gitlab", Location: mr.WebURL}, nil
 		}
 		if mr.State == "closed" && mr.ClosedAt != nil && t.now().Sub(*mr.ClosedAt) < t.cfg.SuppressAfterClose {
-			return pipeline.Delivery{}, scm.Reject("suppressed", "merge request !%d for this incident was closed without merging on %s", mr.IID, mr.ClosedAt.Format(time.RFC3339))
+			return domain.Delivery{}, scm.Reject("suppressed", "merge request !%d for this incident was closed without merging on %s", mr.IID, mr.ClosedAt.Format(time.RFC3339))
 		}
 	}
 	md := scm.Links(t.cfg.BaseURL, t.cfg.LogQueryURL, t.cfg.LinkHosts)
 	title := scm.Title(p, md)
 	body, err := scm.Body(p, t.cfg.LogQueryURL, md)
 	if err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	files, isNew, err := scm.Files(p, t.cfg.ReportDir, md, func(name string) (string, error) {
 		b, _, err := t.gl.RepositoryFiles.GetRawFile(pid, name, &gitlab.GetRawFileOptions{Ref: gitlab.Ptr(t.cfg.BaseBranch)}, gitlab.WithContext(ctx))
 		return string(b), err
 	})
 	if err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	texts := []string{title, body}
 	var actions []*gitlab.CommitActionOptions
@@ -136,7 +136,7 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 		actions = append(actions, &gitlab.CommitActionOptions{Action: gitlab.Ptr(act), FilePath: gitlab.Ptr(name), Content: gitlab.Ptr(files[name])})
 	}
 	if err := scm.CheckSecrets(t.red, texts...); err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	// The commit starts the branch from the base branch; a branch left by
 	// a failed attempt is reset onto the base and reused (force).
@@ -148,18 +148,18 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 	if _, resp, err := t.gl.Branches.GetBranch(pid, branch, gitlab.WithContext(ctx)); err == nil {
 		opt.Force = gitlab.Ptr(true)
 	} else if resp == nil || resp.StatusCode != http.StatusNotFound {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	if _, _, err := t.gl.Commits.CreateCommit(pid, opt, gitlab.WithContext(ctx)); err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	labels := gitlab.LabelOptions(scm.Labels(p))
 	mr, _, err := t.gl.MergeRequests.CreateMergeRequest(pid, &gitlab.CreateMergeRequestOptions{Title: gitlab.Ptr("Draft: " + title),
 		Description: gitlab.Ptr(body), SourceBranch: gitlab.Ptr(branch), TargetBranch: gitlab.Ptr(t.cfg.BaseBranch), Labels: &labels}, gitlab.WithContext(ctx))
 	if err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
-	return pipeline.Delivery{Target: "gitlab", Location: mr.WebURL, Files: scm.Sorted(files)}, nil
+	return domain.Delivery{Target: "gitlab", Location: mr.WebURL, Files: scm.Sorted(files)}, nil
 }
 
 // Source reads the project at the base branch through the API, for

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
 
@@ -92,13 +91,13 @@ func (f *fakeGitLab) count(k string) int {
 	return n
 }
 
-func proposal() pipeline.Proposal {
-	return pipeline.Proposal{
+func proposal() domain.Proposal {
+	return domain.Proposal{
 		Incident: domain.Incident{Fingerprint: "abcdef0123456789abcd", Service: "api", Severity: domain.Error, Count: 5,
 			FirstSeen: time.Unix(1000, 0), LastSeen: time.Unix(2000, 0), Templates: []domain.Template{{Text: "greeting failed", Count: 5}}},
-		Triage:   pipeline.Triage{Category: "code-defect", Severity: "high", Actionable: true, Confidence: 0.8, Reasoning: "r"},
-		Analysis: pipeline.Analysis{RootCause: "wrong greeting", Confidence: 0.7},
-		Remediation: pipeline.Remediation{Summary: "fix it", Steps: []string{"edit"}, Risk: "low", TestPlan: []string{"run"},
+		Triage:   domain.Triage{Category: "code-defect", Severity: "high", Actionable: true, Confidence: 0.8, Reasoning: "r"},
+		Analysis: domain.Analysis{RootCause: "wrong greeting", Confidence: 0.7},
+		Remediation: domain.Remediation{Summary: "fix it", Steps: []string{"edit"}, Risk: "low", TestPlan: []string{"run"},
 			Diff: "--- a/main.go\n+++ b/main.go\n@@ -1,5 +1,5 @@\n package main\n \n func main() {\n-\tprintln(\"hi\")\n+\tprintln(\"hello\")\n }\n"},
 	}
 }

@@ -1,5 +1,7 @@
-// Package llm holds what model adapters and the router share: the error
-// that says whether a failed call may be retried and when.
+// Package llm is the port model providers answer by: a stage's Request,
+// the Response, the Provider interface every adapter (the offline rules,
+// Gemini, OpenAI, Anthropic, the router) implements, and what they share:
+// the error that says whether a failed call may be retried and when.
 package llm
 
 import (

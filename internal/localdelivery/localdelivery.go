@@ -15,9 +15,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/report"
 )
@@ -67,9 +67,9 @@ func New(cfg Config) (*Target, error) {
 func (*Target) Name() string { return Name }
 
 // Deliver writes the report and patch of one incident.
-func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Delivery, error) {
+func (t *Target) Deliver(ctx context.Context, p domain.Proposal) (domain.Delivery, error) {
 	if err := os.MkdirAll(t.cfg.Dir, 0o750); err != nil {
-		return pipeline.Delivery{}, fmt.Errorf("create report directory: %w", err)
+		return domain.Delivery{}, fmt.Errorf("create report directory: %w", err)
 	}
 	base := filepath.Join(t.cfg.Dir, string(p.Incident.Fingerprint))
 	var files []string
@@ -80,19 +80,19 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 			diff += "\n"
 		}
 		if err := writeAtomic(patch, []byte(diff)); err != nil {
-			return pipeline.Delivery{}, err
+			return domain.Delivery{}, err
 		}
 		if t.cfg.RepoPath != "" {
 			if err := applyCheck(ctx, t.cfg.RepoPath, patch); err != nil {
 				os.Remove(patch)
-				return pipeline.Delivery{}, err
+				return domain.Delivery{}, err
 			}
 		}
 		files = append(files, patch)
 	}
 	var md bytes.Buffer
 	if err := report.Markdown(&md, p, inert.Markdown{Hosts: t.cfg.LinkHosts}); err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	if len(files) > 0 {
 		fmt.Fprintf(&md, "\nThe diff is also in `%s`", filepath.Base(files[0]))
@@ -103,10 +103,10 @@ func (t *Target) Deliver(ctx context.Context, p pipeline.Proposal) (pipeline.Del
 	}
 	report := base + ".md"
 	if err := writeAtomic(report, md.Bytes()); err != nil {
-		return pipeline.Delivery{}, err
+		return domain.Delivery{}, err
 	}
 	files = append([]string{report}, files...)
-	return pipeline.Delivery{Target: Name, Location: report, Files: files}, nil
+	return domain.Delivery{Target: Name, Location: report, Files: files}, nil
 }
 
 // applyCheck asks git whether the patch applies to the work tree. A patch
@@ -123,7 +123,7 @@ func applyCheck(ctx context.Context, repo, patch string) error {
 	if err := cmd.Run(); err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
-			return &pipeline.RejectError{Violation: domain.Violation{Rule: policy.RulePatchNotApply,
+			return &delivery.RejectError{Violation: domain.Violation{Rule: policy.RulePatchNotApply,
 				Detail: "git apply --check: " + strings.TrimSpace(stderr.String())}}
 		}
 		return fmt.Errorf("run git apply --check: %w", err)

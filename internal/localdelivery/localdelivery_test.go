@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 )
 
@@ -30,14 +30,14 @@ func gitRepo(t *testing.T) string {
 	return dir
 }
 
-func proposal(diff string) pipeline.Proposal {
-	return pipeline.Proposal{
+func proposal(diff string) domain.Proposal {
+	return domain.Proposal{
 		Incident: domain.Incident{Fingerprint: "abcdef0123456789abcd", Service: "api", Severity: domain.Error, Count: 3,
 			Templates: []domain.Template{{Text: "boom ``` <script>alert(1)</script>", Count: 3}},
 			Samples:   []string{"ERROR boom ``` <script>alert(1)</script>"}},
-		Triage:      pipeline.Triage{Category: "code-defect", Severity: "high", Actionable: true, Confidence: 0.8, Reasoning: "<b>x</b>"},
-		Analysis:    pipeline.Analysis{RootCause: "nil map", Confidence: 0.7},
-		Remediation: pipeline.Remediation{Summary: "guard it", Steps: []string{"do"}, Risk: "low", TestPlan: []string{"test"}, Diff: diff},
+		Triage:      domain.Triage{Category: "code-defect", Severity: "high", Actionable: true, Confidence: 0.8, Reasoning: "<b>x</b>"},
+		Analysis:    domain.Analysis{RootCause: "nil map", Confidence: 0.7},
+		Remediation: domain.Remediation{Summary: "guard it", Steps: []string{"do"}, Risk: "low", TestPlan: []string{"test"}, Diff: diff},
 	}
 }
 
@@ -98,7 +98,7 @@ func TestPatchThatDoesNotApplyIsRejected(t *testing.T) {
 	tg, _ := New(Config{Dir: t.TempDir(), RepoPath: repo})
 	bad := strings.Replace(goodPatch, `println("hi")`, `println("bye")`, 1)
 	_, err := tg.Deliver(context.Background(), proposal(bad))
-	var rej *pipeline.RejectError
+	var rej *delivery.RejectError
 	if !errors.As(err, &rej) || rej.Violation.Rule != policy.RulePatchNotApply {
 		t.Fatalf("err = %v, want a patch-does-not-apply rejection", err)
 	}

@@ -58,7 +58,7 @@ func BenchmarkProcessOffline(b *testing.B) {
 }
 
 func BenchmarkBuildPrompt(b *testing.B) {
-	ev := &pipeline.Evidence{Service: "api", Severity: domain.Error, Count: 1000,
+	ev := &domain.Evidence{Service: "api", Severity: domain.Error, Count: 1000,
 		Frames: stack.Parse("goroutine 1 [running]:\nmain.f()\n\t/src/app/f.go:10 +0x1\nmain.main()\n\t/src/app/main.go:3 +0x2\n")}
 	for i := 0; i < 20; i++ {
 		ev.Templates = append(ev.Templates, domain.Template{Text: fmt.Sprintf("template %d failed for <*> after <*> ms", i), Count: int64(100 - i)})
@@ -66,6 +66,6 @@ func BenchmarkBuildPrompt(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		pipeline.BuildPrompt(pipeline.StageAnalysis, ev, nil, nil, 4000)
+		pipeline.BuildPrompt(domain.StageAnalysis, ev, nil, nil, 4000)
 	}
 }

@@ -91,7 +91,7 @@ func (l *limiter) firstInHour(key string, now time.Time) bool {
 // over records work that a bound holds back: the run waits until the
 // bound allows it, the hold is counted and, once per bound and repository
 // per hour, audited.
-func (p *Pipeline) over(in *domain.Incident, run *Run, bound, repo string, limit int, until time.Time) error {
+func (p *Pipeline) over(in *domain.Incident, run *domain.Run, bound, repo string, limit int, until time.Time) error {
 	run.Deferred = fmt.Sprintf("%s: %d per hour for %s reached; waits until %s", bound, limit, repo, until.UTC().Format(time.RFC3339))
 	run.RetryAt = until
 	p.metrics.bounded.WithLabelValues(bound).Inc()

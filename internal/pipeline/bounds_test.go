@@ -29,7 +29,7 @@ func TestModelCallBoundDefersAndIsAuditedOnce(t *testing.T) {
 	}
 	cfg := pipeline.DefaultConfig()
 	cfg.Bounds.ModelCallsPerHour = 4
-	sp := script(map[pipeline.Stage][]reply{pipeline.StageTriage: {{text: okTriage}}, pipeline.StageAnalysis: {{text: okAnalysis}}, pipeline.StageRemediation: {{text: okRemedy}}})
+	sp := script(map[domain.Stage][]reply{domain.StageTriage: {{text: okTriage}}, domain.StageAnalysis: {{text: okAnalysis}}, domain.StageRemediation: {{text: okRemedy}}})
 	p := e.pipeline(t, sp, cfg)
 	_, waiting, err := p.Drain(ctx)
 	if err != nil {
@@ -38,14 +38,14 @@ func TestModelCallBoundDefersAndIsAuditedOnce(t *testing.T) {
 	if waiting {
 		t.Fatal("Drain waits for work a bound holds back")
 	}
-	calls := sp.calls[pipeline.StageTriage] + sp.calls[pipeline.StageAnalysis] + sp.calls[pipeline.StageRemediation]
+	calls := sp.calls[domain.StageTriage] + sp.calls[domain.StageAnalysis] + sp.calls[domain.StageRemediation]
 	if calls != 4 {
 		t.Fatalf("%d model calls under a bound of 4", calls)
 	}
 	deferred := 0
 	for _, fp := range []string{"fp-nilmap", "fp-2", "fp-3"} {
 		_, raw, _ := e.store.Find(ctx, fp)
-		var r pipeline.Run
+		var r domain.Run
 		json.Unmarshal(raw, &r)
 		if strings.Contains(r.Deferred, pipeline.BoundModelCalls) && r.RetryAt.After(time.Now()) {
 			deferred++
@@ -74,7 +74,7 @@ func TestAnswersAreRedactedBeforeTheStore(t *testing.T) {
 	e := newEnv(t)
 	token := "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
 	analysis := strings.Replace(okAnalysis, "the cache map is nil", "the cache map is nil; push with "+token, 1)
-	p := e.pipeline(t, script(map[pipeline.Stage][]reply{pipeline.StageTriage: {{text: okTriage}}, pipeline.StageAnalysis: {{text: analysis}}, pipeline.StageRemediation: {{text: okRemedy}}}), pipeline.DefaultConfig())
+	p := e.pipeline(t, script(map[domain.Stage][]reply{domain.StageTriage: {{text: okTriage}}, domain.StageAnalysis: {{text: analysis}}, domain.StageRemediation: {{text: okRemedy}}}), pipeline.DefaultConfig())
 	drain(t, p)
 	st, r := e.run(t)
 	if st != domain.StateRejected || !strings.Contains(strings.Join(r.Rejection.Rules(), ","), policy.RuleSecret) {
@@ -99,7 +99,7 @@ func TestSummaryIncidentIsNotSentToAModel(t *testing.T) {
 	if err := e.store.Save(ctx, "s", nil, []domain.Incident{in}); err != nil {
 		t.Fatal(err)
 	}
-	sp := script(map[pipeline.Stage][]reply{pipeline.StageTriage: {{text: okTriage}}, pipeline.StageAnalysis: {{text: okAnalysis}}, pipeline.StageRemediation: {{text: okRemedy}}})
+	sp := script(map[domain.Stage][]reply{domain.StageTriage: {{text: okTriage}}, domain.StageAnalysis: {{text: okAnalysis}}, domain.StageRemediation: {{text: okRemedy}}})
 	p := e.pipeline(t, sp, pipeline.DefaultConfig())
 	if _, err := p.Process(ctx, in); err != nil {
 		t.Fatal(err)

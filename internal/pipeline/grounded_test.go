@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
@@ -43,17 +44,17 @@ func TestGroundedAnalysisAndValidatedFix(t *testing.T) {
 				FirstSeen: time.Unix(0, 0), LastSeen: time.Unix(5, 0), Count: 3, Stack: bug.trace,
 				Templates: []domain.Template{{ID: "t", Text: bug.template, Count: 3}}, Samples: []string{"ERROR " + bug.template}}})
 			m, _ := coderef.NewMap([]coderef.Repo{{Service: "shop", Path: sampleRepo}})
-			rem, _ := json.Marshal(pipeline.Remediation{Summary: "guard the case", Steps: []string{"apply the diff"}, Risk: "low", TestPlan: []string{"reproduce"}, Diff: bug.fix})
-			sp := script(map[pipeline.Stage][]reply{pipeline.StageTriage: {{text: okTriage}}, pipeline.StageAnalysis: {{text: okAnalysis}}, pipeline.StageRemediation: {{text: string(rem)}}})
+			rem, _ := json.Marshal(domain.Remediation{Summary: "guard the case", Steps: []string{"apply the diff"}, Risk: "low", TestPlan: []string{"reproduce"}, Diff: bug.fix})
+			sp := script(map[domain.Stage][]reply{domain.StageTriage: {{text: okTriage}}, domain.StageAnalysis: {{text: okAnalysis}}, domain.StageRemediation: {{text: string(rem)}}})
 			gate, _ := policy.New(policy.DefaultConfig(), redact.New(redact.DefaultOptions()))
 			p, err := pipeline.New(pipeline.DefaultConfig(), pipeline.Deps{Provider: sp, Store: e.store, Deliverer: e.deliver, Gate: gate, Audit: e.audit, Code: m})
 			if err != nil {
 				t.Fatal(err)
 			}
 			drain(t, p)
-			var analysis pipeline.Request
+			var analysis llm.Request
 			for _, r := range sp.reqs {
-				if r.Stage == pipeline.StageAnalysis {
+				if r.Stage == domain.StageAnalysis {
 					analysis = r
 				}
 			}
@@ -65,7 +66,7 @@ func TestGroundedAnalysisAndValidatedFix(t *testing.T) {
 				t.Fatal("repository code was put inside the untrusted data block")
 			}
 			got, raw, _ := e.store.Find(ctx, string(fp))
-			var run pipeline.Run
+			var run domain.Run
 			json.Unmarshal(raw, &run)
 			if got.State != domain.StateDelivered || run.Validation == nil || !run.Validation.Passed() {
 				t.Fatalf("state %s, validation %+v", got.State, run.Validation)
@@ -84,12 +85,12 @@ func TestSourceLocationReachesThePrompt(t *testing.T) {
 		Templates:      []domain.Template{{ID: "t", Text: "top item failed", Count: 1}},
 		SourceLocation: &domain.SourceLocation{File: "/workspace/tools/report.py", Line: 9, Function: "top_item"}}})
 	m, _ := coderef.NewMap([]coderef.Repo{{Service: "shop", Path: sampleRepo}})
-	sp := script(map[pipeline.Stage][]reply{pipeline.StageTriage: {{text: okTriage}}, pipeline.StageAnalysis: {{text: okAnalysis}}, pipeline.StageRemediation: {{text: okRemedy}}})
+	sp := script(map[domain.Stage][]reply{domain.StageTriage: {{text: okTriage}}, domain.StageAnalysis: {{text: okAnalysis}}, domain.StageRemediation: {{text: okRemedy}}})
 	gate, _ := policy.New(policy.DefaultConfig(), redact.New(redact.DefaultOptions()))
 	p, _ := pipeline.New(pipeline.DefaultConfig(), pipeline.Deps{Provider: sp, Store: e.store, Deliverer: e.deliver, Gate: gate, Audit: e.audit, Code: m})
 	drain(t, p)
 	for _, r := range sp.reqs {
-		if r.Stage == pipeline.StageAnalysis && !strings.Contains(r.Prompt, "def top_item(orders):") {
+		if r.Stage == domain.StageAnalysis && !strings.Contains(r.Prompt, "def top_item(orders):") {
 			t.Fatal("the sourceLocation's function is not in the analysis prompt")
 		}
 	}

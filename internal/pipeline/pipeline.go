@@ -28,8 +28,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/injection"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/stack"
@@ -80,11 +82,11 @@ type PerStage[T any] struct {
 }
 
 // Of is the stage's value.
-func (v PerStage[T]) Of(st Stage) T {
+func (v PerStage[T]) Of(st domain.Stage) T {
 	switch st {
-	case StageTriage:
+	case domain.StageTriage:
 		return v.Triage
-	case StageAnalysis:
+	case domain.StageAnalysis:
 		return v.Analysis
 	}
 	return v.Remediation
@@ -121,7 +123,7 @@ func DefaultConfig() Config {
 
 // Validate checks the settings.
 func (c Config) Validate() error {
-	for _, st := range Stages {
+	for _, st := range domain.Stages {
 		if c.TokenBudget.Of(st) < 500 {
 			return fmt.Errorf("pipeline: token_budget.%s must be at least 500", st)
 		}
@@ -153,20 +155,13 @@ type Gate interface {
 	Check(text, diff string) domain.GateDecision
 }
 
-// RejectError is returned by a Deliverer that refuses a proposal on policy
-// grounds it can only check at delivery (a patch that does not apply to
-// the repository); the incident is rejected, not retried.
-type RejectError struct{ Violation domain.Violation }
-
-func (e *RejectError) Error() string { return e.Violation.Rule + ": " + e.Violation.Detail }
-
 // Pipeline runs incidents through the stages. It is safe for concurrent
 // use on different incidents.
 type Pipeline struct {
 	cfg      Config
-	provider Provider
+	provider llm.Provider
 	store    Store
-	deliver  Deliverer
+	deliver  delivery.Deliverer
 	gate     Gate
 	audit    Auditor
 	code     CodeFinder
@@ -196,9 +191,9 @@ func (p *Pipeline) stopped() bool {
 
 // Deps are the pipeline's collaborators. Registerer may be nil.
 type Deps struct {
-	Provider   Provider
+	Provider   llm.Provider
 	Store      Store
-	Deliverer  Deliverer
+	Deliverer  delivery.Deliverer
 	Gate       Gate
 	Audit      Auditor
 	Log        *slog.Logger
@@ -364,7 +359,7 @@ func (p *Pipeline) Process(ctx context.Context, in domain.Incident) (domain.Stat
 // process is Process, also reporting whether a bound holds the incident
 // back.
 func (p *Pipeline) process(ctx context.Context, in domain.Incident) (domain.State, bool, error) {
-	var run Run
+	var run domain.Run
 	raw, err := p.store.LoadRun(ctx, in.Fingerprint)
 	if err != nil {
 		return in.State, false, err
@@ -425,7 +420,7 @@ func (p *Pipeline) process(ctx context.Context, in domain.Incident) (domain.Stat
 
 // traceParent makes a resumed run's spans part of the trace its first
 // pass started; a first pass starts a new trace.
-func (p *Pipeline) traceParent(ctx context.Context, run *Run) context.Context {
+func (p *Pipeline) traceParent(ctx context.Context, run *domain.Run) context.Context {
 	ctx = trace.ContextWithSpanContext(ctx, trace.SpanContext{}) // never a caller's trace
 	if run.TraceID == "" {
 		return ctx
@@ -439,7 +434,7 @@ func (p *Pipeline) traceParent(ctx context.Context, run *Run) context.Context {
 		TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true}))
 }
 
-func (p *Pipeline) save(ctx context.Context, fp domain.Fingerprint, state domain.State, run *Run) error {
+func (p *Pipeline) save(ctx context.Context, fp domain.Fingerprint, state domain.State, run *domain.Run) error {
 	b, err := json.Marshal(run)
 	if err != nil {
 		return err
@@ -449,18 +444,18 @@ func (p *Pipeline) save(ctx context.Context, fp domain.Fingerprint, state domain
 
 // step runs the stage that follows state and returns the next state; the
 // same state means the stage must be retried later.
-func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Incident, ev *Evidence, run *Run) (domain.State, error) {
+func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Incident, ev *domain.Evidence, run *domain.Run) (domain.State, error) {
 	switch state {
 	case domain.StateNew:
 		if in.Summary() {
 			return p.summarised(in, run)
 		}
-		var t Triage
-		next, err := p.ask(ctx, StageTriage, in, ev, run, &t)
+		var t domain.Triage
+		next, err := p.ask(ctx, domain.StageTriage, in, ev, run, &t)
 		if next != domain.StateTriaged || err != nil {
 			return next, err
 		}
-		p.clean(run, StageTriage, t.texts()...)
+		p.clean(run, domain.StageTriage, t.Texts()...)
 		run.Triage = &t
 		if !t.Actionable {
 			return domain.StateNotActionable, nil
@@ -475,19 +470,19 @@ func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Inci
 			run.Code, run.CodeGathered = code, true
 		}
 		ev.Code = run.Code
-		var a Analysis
-		next, err := p.ask(ctx, StageAnalysis, in, ev, run, &a)
+		var a domain.Analysis
+		next, err := p.ask(ctx, domain.StageAnalysis, in, ev, run, &a)
 		if next == domain.StateAnalyzed {
-			p.clean(run, StageAnalysis, a.texts()...)
+			p.clean(run, domain.StageAnalysis, a.Texts()...)
 			run.Analysis = &a
 		}
 		return next, err
 	case domain.StateAnalyzed:
 		ev.Code = run.Code
-		var r Remediation
-		next, err := p.ask(ctx, StageRemediation, in, ev, run, &r)
+		var r domain.Remediation
+		next, err := p.ask(ctx, domain.StageRemediation, in, ev, run, &r)
 		if next == domain.StateProposed {
-			p.clean(run, StageRemediation, append(r.texts(), &r.Diff)...)
+			p.clean(run, domain.StageRemediation, append(r.Texts(), &r.Diff)...)
 			run.Remediation = &r
 		}
 		return next, err
@@ -497,22 +492,22 @@ func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Inci
 	return domain.StateFailed, fmt.Errorf("incident %s in unknown state %q", in.Fingerprint, state)
 }
 
-var stageDone = map[Stage]domain.State{StageTriage: domain.StateTriaged, StageAnalysis: domain.StateAnalyzed, StageRemediation: domain.StateProposed}
+var stageDone = map[domain.Stage]domain.State{domain.StageTriage: domain.StateTriaged, domain.StageAnalysis: domain.StateAnalyzed, domain.StageRemediation: domain.StateProposed}
 
-var stageFrom = map[Stage]domain.State{StageTriage: domain.StateNew, StageAnalysis: domain.StateTriaged, StageRemediation: domain.StateAnalyzed}
+var stageFrom = map[domain.Stage]domain.State{domain.StageTriage: domain.StateNew, domain.StageAnalysis: domain.StateTriaged, domain.StageRemediation: domain.StateAnalyzed}
 
 // ask runs one model stage: a call, and one retry when the answer does not
 // validate. It returns the stage's done state on success, the same state
 // to retry after a provider error, or failed.
-func (p *Pipeline) ask(ctx context.Context, st Stage, in *domain.Incident, ev *Evidence, run *Run, out any) (domain.State, error) {
+func (p *Pipeline) ask(ctx context.Context, st domain.Stage, in *domain.Incident, ev *domain.Evidence, run *domain.Run, out any) (domain.State, error) {
 	ctx, span := p.tracer.Start(ctx, string(st))
 	defer span.End()
 	start := p.now()
 	defer func() { p.metrics.stageSeconds.WithLabelValues(string(st)).Observe(p.now().Sub(start).Seconds()) }()
 	pr := BuildPrompt(st, ev, run.Triage, run.Analysis, p.cfg.TokenBudget.Of(st))
-	req := Request{Stage: st, Model: p.cfg.Models.Of(st), System: pr.System, Prompt: pr.User, Schema: Schema(st),
+	req := llm.Request{Stage: st, Model: p.cfg.Models.Of(st), System: pr.System, Prompt: pr.User, Schema: Schema(st),
 		Evidence: ev, Triage: run.Triage, Analysis: run.Analysis}
-	span.SetAttributes(attribute.Int("prompt.tokens_estimate", EstimateTokens(pr.System)+EstimateTokens(pr.User)),
+	span.SetAttributes(attribute.Int("prompt.tokens_estimate", llm.EstimateTokens(pr.System)+llm.EstimateTokens(pr.User)),
 		attribute.Int("prompt.omitted_items", pr.Omitted))
 	for attempt := 1; attempt <= 2; attempt++ {
 		repo := p.repository(*in)
@@ -540,7 +535,7 @@ func (p *Pipeline) ask(ctx context.Context, st Stage, in *domain.Incident, ev *E
 			req.Prompt = pr.User + "\nYour previous answer was refused: " + verr.Error() + "\nAnswer again with one JSON object that satisfies the schema.\n"
 			continue
 		}
-		if st == StageRemediation {
+		if st == domain.StageRemediation {
 			run.AuditSeq = seq
 		}
 		run.Errors, run.RetryAt = 0, time.Time{}
@@ -552,7 +547,7 @@ func (p *Pipeline) ask(ctx context.Context, st Stage, in *domain.Incident, ev *E
 // call makes one provider call with the stage timeout, validates the
 // answer into out and audits the call. verr is a refused answer; err a
 // failed call (or an audit failure, which stops the pipeline).
-func (p *Pipeline) call(ctx context.Context, req Request, fp domain.Fingerprint, attempt int, out any) (seq int64, verr, err error) {
+func (p *Pipeline) call(ctx context.Context, req llm.Request, fp domain.Fingerprint, attempt int, out any) (seq int64, verr, err error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.StageTimeout)
 	defer cancel()
 	start := p.now()
@@ -596,7 +591,7 @@ func (p *Pipeline) call(ctx context.Context, req Request, fp domain.Fingerprint,
 }
 
 // stageError records a retryable error of a model stage.
-func (p *Pipeline) stageError(in *domain.Incident, run *Run, st Stage, err error) (domain.State, error) {
+func (p *Pipeline) stageError(in *domain.Incident, run *domain.Run, st domain.Stage, err error) (domain.State, error) {
 	var ae *auditError
 	if errors.As(err, &ae) {
 		return in.State, err
@@ -607,7 +602,7 @@ func (p *Pipeline) stageError(in *domain.Incident, run *Run, st Stage, err error
 
 // retryLater counts an error of a step: the step is retried from state
 // after a backoff until MaxErrors, then the incident fails.
-func (p *Pipeline) retryLater(run *Run, step string, state domain.State, err error) domain.State {
+func (p *Pipeline) retryLater(run *domain.Run, step string, state domain.State, err error) domain.State {
 	run.Errors++
 	if run.Errors >= p.cfg.MaxErrors {
 		run.Failure = p.red.Redact(fmt.Sprintf("%s: %d errors, the last: %v", step, run.Errors, err))
@@ -623,7 +618,7 @@ func (e *auditError) Error() string { return e.err.Error() }
 func (e *auditError) Unwrap() error { return e.err }
 
 // gateAndDeliver runs the policy gate, then delivery.
-func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run *Run) (domain.State, error) {
+func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run *domain.Run) (domain.State, error) {
 	if run.Triage == nil || run.Analysis == nil || run.Remediation == nil {
 		run.Failure = "proposed without every stage's answer"
 		return domain.StateFailed, nil
@@ -682,11 +677,11 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 	}
 	start = p.now()
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.StageTimeout)
-	del, err := p.deliver.Deliver(dctx, Proposal{Incident: *in, Triage: *run.Triage, Analysis: *run.Analysis, Remediation: *rem, AuditSeq: run.AuditSeq, Attention: run.Attention,
+	del, err := p.deliver.Deliver(dctx, domain.Proposal{Incident: *in, Triage: *run.Triage, Analysis: *run.Analysis, Remediation: *rem, AuditSeq: run.AuditSeq, Attention: run.Attention,
 		Code: run.Code, Validation: run.Validation, IdempotencyKey: key})
 	cancel()
 	p.metrics.stageSeconds.WithLabelValues("delivery").Observe(p.now().Sub(start).Seconds())
-	var rej *RejectError
+	var rej *delivery.RejectError
 	if errors.As(err, &rej) {
 		rej.Violation.Detail = p.red.Redact(rej.Violation.Detail)
 		d.Allowed, d.Violations = false, append(d.Violations, rej.Violation)
@@ -732,7 +727,7 @@ func IdempotencyKey(fp domain.Fingerprint, run int) string {
 	return hex.EncodeToString(h[:16])
 }
 
-func (p *Pipeline) reject(in *domain.Incident, run *Run, d domain.GateDecision) (domain.State, error) {
+func (p *Pipeline) reject(in *domain.Incident, run *domain.Run, d domain.GateDecision) (domain.State, error) {
 	for _, r := range d.Rules() {
 		p.metrics.policyRejections.WithLabelValues(r).Inc()
 	}
@@ -747,8 +742,8 @@ func (p *Pipeline) reject(in *domain.Incident, run *Run, d domain.GateDecision) 
 
 // summarised records a summary incident (errors over an incident bound)
 // without a model call: it is reported, never proposed as a change.
-func (p *Pipeline) summarised(in *domain.Incident, run *Run) (domain.State, error) {
-	run.Triage = &Triage{Category: CategoryOther, Severity: strings.ToLower(in.Severity.String()), Actionable: false, Confidence: 1,
+func (p *Pipeline) summarised(in *domain.Incident, run *domain.Run) (domain.State, error) {
+	run.Triage = &domain.Triage{Category: domain.CategoryOther, Severity: strings.ToLower(in.Severity.String()), Actionable: false, Confidence: 1,
 		Reasoning: fmt.Sprintf("Summary of %d error events from %d templates of %s that would have opened incidents beyond the configured bounds (detect.max_new_incidents_per_service, max_new_incidents_per_source, max_incidents). Not sent to a model and not delivered; look at the templates, or raise the bounds.",
 			in.Count, len(in.Templates), in.Service)}
 	p.metrics.bounded.WithLabelValues("incidents").Inc()
@@ -761,7 +756,7 @@ func (p *Pipeline) summarised(in *domain.Incident, run *Run) (domain.State, erro
 
 // clean redacts a stage's answer fields in place before they are stored;
 // what it finds is recorded for the gate.
-func (p *Pipeline) clean(run *Run, st Stage, fields ...*string) {
+func (p *Pipeline) clean(run *domain.Run, st domain.Stage, fields ...*string) {
 	for _, f := range fields {
 		kinds := p.red.Find(*f)
 		if len(kinds) == 0 {
@@ -776,16 +771,16 @@ func (p *Pipeline) clean(run *Run, st Stage, fields ...*string) {
 }
 
 // freeText is every prose field of the run's answers, for the gate.
-func freeText(run *Run) string {
+func freeText(run *domain.Run) string {
 	var fields []*string
 	if run.Triage != nil {
-		fields = append(fields, run.Triage.texts()...)
+		fields = append(fields, run.Triage.Texts()...)
 	}
 	if run.Analysis != nil {
-		fields = append(fields, run.Analysis.texts()...)
+		fields = append(fields, run.Analysis.Texts()...)
 	}
 	if run.Remediation != nil {
-		fields = append(fields, run.Remediation.texts()...)
+		fields = append(fields, run.Remediation.Texts()...)
 	}
 	parts := make([]string, len(fields))
 	for i, f := range fields {
@@ -804,7 +799,7 @@ func (p *Pipeline) root(in domain.Incident) string {
 // scan flags instruction-like log text once per run: the incident is
 // marked for a person's attention and the finding audited. The text stays
 // data; nothing else about the run changes.
-func (p *Pipeline) scan(in *domain.Incident, ev *Evidence, run *Run) error {
+func (p *Pipeline) scan(in *domain.Incident, ev *domain.Evidence, run *domain.Run) error {
 	texts := append([]string{in.Stack}, ev.Samples...)
 	for _, t := range ev.Templates {
 		texts = append(texts, t.Text)
@@ -822,8 +817,8 @@ func (p *Pipeline) scan(in *domain.Incident, ev *Evidence, run *Run) error {
 	return nil
 }
 
-func evidenceOf(in domain.Incident) *Evidence {
-	return &Evidence{Fingerprint: in.Fingerprint, Service: in.Service, Severity: in.Severity, Count: in.Count,
+func evidenceOf(in domain.Incident) *domain.Evidence {
+	return &domain.Evidence{Fingerprint: in.Fingerprint, Service: in.Service, Severity: in.Severity, Count: in.Count,
 		FirstSeen: in.FirstSeen, LastSeen: in.LastSeen, Reasons: in.Reasons, Templates: in.Templates,
 		Samples: in.Samples, Frames: framesOf(in)}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -21,10 +22,10 @@ type stageSchema struct {
 
 // schemas are compiled once; they are part of the binary, so a schema that
 // does not compile is a build defect and panics at start.
-var schemas = func() map[Stage]stageSchema {
-	out := map[Stage]stageSchema{}
+var schemas = func() map[domain.Stage]stageSchema {
+	out := map[domain.Stage]stageSchema{}
 	c := jsonschema.NewCompiler()
-	for _, st := range Stages {
+	for _, st := range domain.Stages {
 		name := "schema/" + string(st) + ".json"
 		raw, err := schemaFiles.ReadFile(name)
 		if err != nil {
@@ -43,13 +44,13 @@ var schemas = func() map[Stage]stageSchema {
 }()
 
 // Schema is the JSON schema of a stage's answer.
-func Schema(st Stage) json.RawMessage { return schemas[st].raw }
+func Schema(st domain.Stage) json.RawMessage { return schemas[st].raw }
 
 // Decode checks a provider's answer against the stage's schema and decodes
 // it into out. A single Markdown code fence around the JSON is tolerated;
 // anything else that is not exactly one schema-valid object is an error
 // whose text is fit to send back to the model on its retry.
-func Decode(st Stage, answer string, out any) error {
+func Decode(st domain.Stage, answer string, out any) error {
 	s, ok := schemas[st]
 	if !ok {
 		return fmt.Errorf("unknown stage %q", st)

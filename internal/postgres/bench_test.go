@@ -16,17 +16,18 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/postgres/pgtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 )
 
 // queue is a subscription the replicas compete on, as they do on Pub/Sub.
 type queue struct {
-	ch    chan agent.Message
+	ch    chan source.Message
 	acked atomic.Int64
 }
 
 type queueReceiver struct{ q *queue }
 
-func (r queueReceiver) Receive(ctx context.Context, deliver func(agent.Message)) error {
+func (r queueReceiver) Receive(ctx context.Context, deliver func(source.Message)) error {
 	for {
 		select {
 		case m := <-r.q.ch:
@@ -62,7 +63,7 @@ func BenchmarkReplicas(b *testing.B) {
 	for _, n := range []int{1, 2, 3} {
 		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
 			dsn := pgtest.DSN(b)
-			q := &queue{ch: make(chan agent.Message, 4096)}
+			q := &queue{ch: make(chan source.Message, 4096)}
 			c := config.Default()
 			d := decode.DefaultOptions()
 			d.Format = decode.FormatAuto
@@ -113,7 +114,7 @@ func BenchmarkReplicas(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				for _, l := range lines {
 					id++
-					q.ch <- agent.Message{ID: fmt.Sprint(id), Data: []byte(l), Ack: func() { q.acked.Add(1) }, Nack: func() {}}
+					q.ch <- source.Message{ID: fmt.Sprint(id), Data: []byte(l), Ack: func() { q.acked.Add(1) }, Nack: func() {}}
 				}
 				want := int64((i + 1) * len(lines))
 				for q.acked.Load() < want {

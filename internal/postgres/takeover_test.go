@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/offline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
@@ -23,14 +25,14 @@ type frozen struct{ *postgres.Store }
 func (f *frozen) Renew(context.Context, domain.Fingerprint) error { return nil }
 
 type hangingProvider struct {
-	pipeline.Provider
+	llm.Provider
 	release <-chan struct{}
 	once    sync.Once
 	called  chan struct{}
 }
 
-func (h *hangingProvider) Complete(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
-	if req.Stage == pipeline.StageAnalysis {
+func (h *hangingProvider) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
+	if req.Stage == domain.StageAnalysis {
 		h.once.Do(func() { close(h.called) })
 		<-h.release
 	}
@@ -44,14 +46,14 @@ type countingTarget struct {
 
 func (c *countingTarget) Name() string { return "counting" }
 
-func (c *countingTarget) Deliver(_ context.Context, p pipeline.Proposal) (pipeline.Delivery, error) {
+func (c *countingTarget) Deliver(_ context.Context, p domain.Proposal) (domain.Delivery, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.keys = append(c.keys, p.IdempotencyKey)
-	return pipeline.Delivery{Target: "counting", Location: "pr/1"}, nil
+	return domain.Delivery{Target: "counting", Location: "pr/1"}, nil
 }
 
-func newPipeline(t *testing.T, st pipeline.Store, aud pipeline.Auditor, prov pipeline.Provider, target pipeline.Deliverer) *pipeline.Pipeline {
+func newPipeline(t *testing.T, st pipeline.Store, aud pipeline.Auditor, prov llm.Provider, target delivery.Deliverer) *pipeline.Pipeline {
 	t.Helper()
 	gate, err := policy.New(policy.DefaultConfig(), redact.New(redact.Options{Email: true}))
 	if err != nil {
@@ -112,7 +114,7 @@ func TestPipelineLeaseTakeover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var run pipeline.Run
+	var run domain.Run
 	json.Unmarshal(raw, &run)
 	if run.Triage == nil || run.Analysis == nil {
 		t.Fatalf("b's run lacks a's triage or its own analysis: %s", raw)

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/agent"
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 )
 
 // File appends dead letters to a file. It is safe for concurrent use.
@@ -48,7 +48,7 @@ type Entry struct {
 func (q *File) Name() string { return "file:" + q.path }
 
 // Put appends and syncs one entry.
-func (q *File) Put(_ context.Context, m agent.Message, reason, detail string) error {
+func (q *File) Put(_ context.Context, m source.Message, reason, detail string) error {
 	b, err := json.Marshal(Entry{Time: time.Now().UTC(), Reason: reason, Detail: detail, MessageID: m.ID, Attributes: m.Attributes, Data: m.Data})
 	if err != nil {
 		return err

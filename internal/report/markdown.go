@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 // Markdown writes a proposal as a report a person reviews: the incident,
@@ -15,7 +15,7 @@ import (
 // and model text are untrusted: log text goes into code blocks whose fence
 // it cannot close, and every other untrusted string (service, labels,
 // model prose) is rendered inert by md (links live only to md's hosts).
-func Markdown(w io.Writer, p pipeline.Proposal, md inert.Markdown) error {
+func Markdown(w io.Writer, p domain.Proposal, md inert.Markdown) error {
 	prose, cell := md.Text, md.Line
 	in := p.Incident
 	var b strings.Builder

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 // Text writes incidents as a readable list, in the order given. Log text
@@ -144,7 +143,7 @@ func JSON(w io.Writer, v any) error {
 // RunNote is one line on where an incident's pipeline run stands when it
 // is not plainly moving: a summary of incidents over a bound, work a
 // bound holds back, a refusal, a failure, a delivery.
-func RunNote(in domain.Incident, run *pipeline.Run) string {
+func RunNote(in domain.Incident, run *domain.Run) string {
 	switch {
 	case in.Summary():
 		return fmt.Sprintf("summary of %d errors over the incident bounds", in.Count)

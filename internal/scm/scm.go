@@ -15,21 +15,21 @@ import (
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/patch"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/report"
 )
 
 // Branch is the incident's branch.
-func Branch(p pipeline.Proposal) string { return "sre-agent/" + p.Incident.Fingerprint.Short() }
+func Branch(p domain.Proposal) string { return "sre-agent/" + p.Incident.Fingerprint.Short() }
 
 // Title is the pull request's title; the category and service are
 // untrusted (a model's answer, a log field) and rendered inert.
-func Title(p pipeline.Proposal, md inert.Markdown) string {
+func Title(p domain.Proposal, md inert.Markdown) string {
 	return fmt.Sprintf("sre-agent: %s in %s (%s)", md.Line(p.Triage.Category), md.Line(p.Incident.Service), p.Incident.Fingerprint.Short())
 }
 
@@ -56,17 +56,17 @@ func LogQuery(tmpl string, in domain.Incident) string {
 }
 
 // Labels mark the pull request for review.
-func Labels(p pipeline.Proposal) []string {
+func Labels(p domain.Proposal) []string {
 	return []string{"sre-agent", "severity:" + strings.ToLower(p.Incident.Severity.String()), "needs-human-review"}
 }
 
 // Reject is a refusal the pipeline records as a rejection.
 func Reject(rule, format string, args ...any) error {
-	return &pipeline.RejectError{Violation: domain.Violation{Rule: rule, Detail: fmt.Sprintf(format, args...)}}
+	return &delivery.RejectError{Violation: domain.Violation{Rule: rule, Detail: fmt.Sprintf(format, args...)}}
 }
 
 // Body is the report with links and the promise that a person merges.
-func Body(p pipeline.Proposal, logQueryURL string, md inert.Markdown) (string, error) {
+func Body(p domain.Proposal, logQueryURL string, md inert.Markdown) (string, error) {
 	var b bytes.Buffer
 	if err := report.Markdown(&b, p, md); err != nil {
 		return "", err
@@ -97,7 +97,7 @@ func HasKey(text, key string) bool {
 
 // Comment is the note added to an open pull request when the incident is
 // seen again.
-func Comment(p pipeline.Proposal) string {
+func Comment(p domain.Proposal) string {
 	in := p.Incident
 	t := ""
 	if len(in.Templates) > 0 {
@@ -110,7 +110,7 @@ func Comment(p pipeline.Proposal) string {
 // Files are the new contents the proposal writes: its diff applied to the
 // base branch's files as fetched, or, for a words-only proposal, its report
 // under reportDir. isNew reports files the diff creates.
-func Files(p pipeline.Proposal, reportDir string, md inert.Markdown, fetch func(path string) (string, error)) (files map[string]string, isNew map[string]bool, err error) {
+func Files(p domain.Proposal, reportDir string, md inert.Markdown, fetch func(path string) (string, error)) (files map[string]string, isNew map[string]bool, err error) {
 	files, isNew = map[string]string{}, map[string]bool{}
 	if p.Remediation.Diff == "" {
 		var b bytes.Buffer

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 const mainGo = "package main\n\nfunc main() {\n\tprintln(\"hi\")\n}\n"
@@ -16,7 +16,7 @@ const mainGo = "package main\n\nfunc main() {\n\tprintln(\"hi\")\n}\n"
 const diff = "--- a/main.go\n+++ b/main.go\n@@ -1,5 +1,5 @@\n package main\n \n func main() {\n-\tprintln(\"hi\")\n+\tprintln(\"hello\")\n }\n"
 
 func TestDiffMustApplyToTheVersionTheModelRead(t *testing.T) {
-	p := pipeline.Proposal{Incident: domain.Incident{Fingerprint: "abcdef0123"}, Remediation: pipeline.Remediation{Diff: diff},
+	p := domain.Proposal{Incident: domain.Incident{Fingerprint: "abcdef0123"}, Remediation: domain.Remediation{Diff: diff},
 		Code: []domain.CodeWindow{{Path: "main.go", Version: coderef.Version(mainGo)}}}
 	fetch := func(string) (string, error) { return mainGo, nil }
 	files, _, err := Files(p, "x", inert.Markdown{}, fetch)
@@ -25,7 +25,7 @@ func TestDiffMustApplyToTheVersionTheModelRead(t *testing.T) {
 	}
 	changed := func(string) (string, error) { return mainGo + "// edited since\n", nil }
 	_, _, err = Files(p, "x", inert.Markdown{}, changed)
-	var rej *pipeline.RejectError
+	var rej *delivery.RejectError
 	if !errors.As(err, &rej) || rej.Violation.Rule != "stale-file" {
 		t.Fatalf("stale file: %v", err)
 	}
@@ -35,10 +35,10 @@ func TestDiffMustApplyToTheVersionTheModelRead(t *testing.T) {
 // body inert; the log query URL gets the service percent-encoded.
 func TestUntrustedTextIsInertInTitleAndBody(t *testing.T) {
 	svc := "x) [Open the incident console](https://evil.example/phish"
-	p := pipeline.Proposal{Incident: domain.Incident{Fingerprint: "0123456789abcdef", Service: svc},
-		Triage:      pipeline.Triage{Category: "code-defect @org/team"},
-		Analysis:    pipeline.Analysis{RootCause: "cc @admin\n/deploy production\n![x](https://evil.example/p.png) curl x | sudo bash"},
-		Remediation: pipeline.Remediation{Summary: "see [docs](https://github.com/acme/shop/blob/main/README.md)"}}
+	p := domain.Proposal{Incident: domain.Incident{Fingerprint: "0123456789abcdef", Service: svc},
+		Triage:      domain.Triage{Category: "code-defect @org/team"},
+		Analysis:    domain.Analysis{RootCause: "cc @admin\n/deploy production\n![x](https://evil.example/p.png) curl x | sudo bash"},
+		Remediation: domain.Remediation{Summary: "see [docs](https://github.com/acme/shop/blob/main/README.md)"}}
 	md := Links("https://api.github.com/", "https://console.cloud.google.com/logs/query;query={service}", nil)
 	title := Title(p, md)
 	body, err := Body(p, "https://console.cloud.google.com/logs/query;query={service}", md)

@@ -15,6 +15,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/decode"
 	"github.com/cloud-sre-agent/sre-agent/internal/quarantine"
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
 )
 
@@ -56,7 +57,7 @@ func (nopPipeline) Stop()                                    {}
 
 // Agent builds an agent reading recv; dl nil means the rig's quarantine
 // file.
-func (r *Rig) Agent(t testing.TB, name string, recv agent.Receiver, format decode.Format, dl agent.DeadLetter) *agent.Agent {
+func (r *Rig) Agent(t testing.TB, name string, recv source.Receiver, format decode.Format, dl source.DeadLetter) *agent.Agent {
 	t.Helper()
 	if dl == nil {
 		q, err := quarantine.Open(r.Quarantine)

@@ -14,7 +14,6 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 // Config configures the provider.
@@ -54,7 +53,7 @@ func (*Provider) Name() string { return "anthropic" }
 const toolName = "answer"
 
 // Complete implements pipeline.Provider.
-func (p *Provider) Complete(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
+func (p *Provider) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
 	model := req.Model
 	if model == "" {
 		model = p.model
@@ -64,7 +63,7 @@ func (p *Provider) Complete(ctx context.Context, req pipeline.Request) (pipeline
 		Required   []string `json:"required"`
 	}
 	if err := json.Unmarshal(req.Schema, &schema); err != nil {
-		return pipeline.Response{}, fmt.Errorf("anthropic: schema: %w", err)
+		return llm.Response{}, fmt.Errorf("anthropic: schema: %w", err)
 	}
 	msg, err := p.client.Messages.New(ctx, anthropic.MessageNewParams{
 		Model:     anthropic.Model(model),
@@ -82,15 +81,15 @@ func (p *Provider) Complete(ctx context.Context, req pipeline.Request) (pipeline
 			if apiErr.Response != nil {
 				se.RetryAfter = llm.RetryAfter(apiErr.Response.Header)
 			}
-			return pipeline.Response{}, se
+			return llm.Response{}, se
 		}
-		return pipeline.Response{}, fmt.Errorf("anthropic: %w", err)
+		return llm.Response{}, fmt.Errorf("anthropic: %w", err)
 	}
 	for _, b := range msg.Content {
 		if b.Type == "tool_use" && b.Name == toolName {
-			return pipeline.Response{Text: string(b.Input), Model: string(msg.Model),
+			return llm.Response{Text: string(b.Input), Model: string(msg.Model),
 				InputTokens: int(msg.Usage.InputTokens), OutputTokens: int(msg.Usage.OutputTokens)}, nil
 		}
 	}
-	return pipeline.Response{}, errors.New("anthropic: the answer has no tool call")
+	return llm.Response{}, errors.New("anthropic: the answer has no tool call")
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
@@ -30,13 +31,13 @@ func TestWireFormat(t *testing.T) {
 	}))
 	defer srv.Close()
 	p := New(Config{BaseURL: srv.URL, APIKey: "sk-ant-test", Model: "claude-default"})
-	req := pipeline.Request{Stage: pipeline.StageTriage, System: "sys", Prompt: "data", Schema: pipeline.Schema(pipeline.StageTriage)}
+	req := llm.Request{Stage: domain.StageTriage, System: "sys", Prompt: "data", Schema: pipeline.Schema(domain.StageTriage)}
 	resp, err := p.Complete(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tri pipeline.Triage
-	if err := pipeline.Decode(pipeline.StageTriage, resp.Text, &tri); err != nil || tri.Category != "disk-full" {
+	var tri domain.Triage
+	if err := pipeline.Decode(domain.StageTriage, resp.Text, &tri); err != nil || tri.Category != "disk-full" {
 		t.Fatalf("answer %q: %v", resp.Text, err)
 	}
 	if resp.InputTokens != 500 || resp.OutputTokens != 60 || key != "Bearer sk-ant-test" || body["model"] != "claude-default" {
@@ -56,7 +57,7 @@ func TestOverloaded(t *testing.T) {
 	}))
 	defer srv.Close()
 	_, err := New(Config{BaseURL: srv.URL, APIKey: "k"}).Complete(context.Background(),
-		pipeline.Request{Stage: pipeline.StageTriage, Schema: pipeline.Schema(pipeline.StageTriage)})
+		llm.Request{Stage: domain.StageTriage, Schema: pipeline.Schema(domain.StageTriage)})
 	if se, ok := llm.AsStatus(err); !ok || !se.Retryable() || se.RetryAfter.Seconds() != 3 {
 		t.Fatalf("529: %v", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 // Config configures the provider.
@@ -54,10 +53,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 func (*Provider) Name() string { return "gemini" }
 
 // Complete implements pipeline.Provider.
-func (p *Provider) Complete(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
+func (p *Provider) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
 	model, schema, err := llm.Prepare("gemini", req.Model, p.model, req.Schema)
 	if err != nil {
-		return pipeline.Response{}, err
+		return llm.Response{}, err
 	}
 	resp, err := p.client.Models.GenerateContent(ctx, model, genai.Text(req.Prompt), &genai.GenerateContentConfig{
 		SystemInstruction:  genai.NewContentFromText(req.System, genai.RoleUser),
@@ -67,15 +66,15 @@ func (p *Provider) Complete(ctx context.Context, req pipeline.Request) (pipeline
 	if err != nil {
 		var apiErr genai.APIError
 		if errors.As(err, &apiErr) {
-			return pipeline.Response{}, &llm.StatusError{Provider: "gemini", Status: apiErr.Code, Err: err}
+			return llm.Response{}, &llm.StatusError{Provider: "gemini", Status: apiErr.Code, Err: err}
 		}
 		var apiErrP *genai.APIError
 		if errors.As(err, &apiErrP) {
-			return pipeline.Response{}, &llm.StatusError{Provider: "gemini", Status: apiErrP.Code, Err: err}
+			return llm.Response{}, &llm.StatusError{Provider: "gemini", Status: apiErrP.Code, Err: err}
 		}
-		return pipeline.Response{}, fmt.Errorf("gemini: %w", err)
+		return llm.Response{}, fmt.Errorf("gemini: %w", err)
 	}
-	out := pipeline.Response{Text: resp.Text(), Model: model}
+	out := llm.Response{Text: resp.Text(), Model: model}
 	if u := resp.UsageMetadata; u != nil {
 		out.InputTokens, out.OutputTokens = int(u.PromptTokenCount), int(u.CandidatesTokenCount)
 	}

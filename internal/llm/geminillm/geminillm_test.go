@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
@@ -29,7 +30,7 @@ func TestWireFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := p.Complete(context.Background(), pipeline.Request{Stage: pipeline.StageTriage, System: "sys", Prompt: "data", Schema: pipeline.Schema(pipeline.StageTriage)})
+	resp, err := p.Complete(context.Background(), llm.Request{Stage: domain.StageTriage, System: "sys", Prompt: "data", Schema: pipeline.Schema(domain.StageTriage)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestUnavailable(t *testing.T) {
 	}))
 	defer srv.Close()
 	p, _ := New(context.Background(), Config{APIKey: "k", Model: "m", BaseURL: srv.URL})
-	_, err := p.Complete(context.Background(), pipeline.Request{Stage: pipeline.StageTriage, Schema: pipeline.Schema(pipeline.StageTriage)})
+	_, err := p.Complete(context.Background(), llm.Request{Stage: domain.StageTriage, Schema: pipeline.Schema(domain.StageTriage)})
 	if se, ok := llm.AsStatus(err); !ok || se.Status != 503 || !se.Retryable() {
 		t.Fatalf("503: %v", err)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 // Provider calls the Chat Completions API.
@@ -59,10 +58,10 @@ func New(cfg Config) *Provider {
 func (p *Provider) Name() string { return p.name }
 
 // Complete implements pipeline.Provider.
-func (p *Provider) Complete(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
+func (p *Provider) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
 	model, schema, err := llm.Prepare(p.name, req.Model, p.model, req.Schema)
 	if err != nil {
-		return pipeline.Response{}, err
+		return llm.Response{}, err
 	}
 	resp, err := p.client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
 		Model:    shared.ChatModel(model),
@@ -77,13 +76,13 @@ func (p *Provider) Complete(ctx context.Context, req pipeline.Request) (pipeline
 			if apiErr.Response != nil {
 				se.RetryAfter = llm.RetryAfter(apiErr.Response.Header)
 			}
-			return pipeline.Response{}, se
+			return llm.Response{}, se
 		}
-		return pipeline.Response{}, fmt.Errorf("%s: %w", p.name, err)
+		return llm.Response{}, fmt.Errorf("%s: %w", p.name, err)
 	}
 	if len(resp.Choices) == 0 {
-		return pipeline.Response{}, fmt.Errorf("%s: no choices in the answer", p.name)
+		return llm.Response{}, fmt.Errorf("%s: no choices in the answer", p.name)
 	}
-	return pipeline.Response{Text: resp.Choices[0].Message.Content, Model: resp.Model,
+	return llm.Response{Text: resp.Choices[0].Message.Content, Model: resp.Model,
 		InputTokens: int(resp.Usage.PromptTokens), OutputTokens: int(resp.Usage.CompletionTokens)}, nil
 }

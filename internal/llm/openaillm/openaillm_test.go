@@ -9,14 +9,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 const answer = `{"category":"timeout","severity":"high","actionable":true,"confidence":0.8,"reasoning":"p99 above the timeout"}`
 
-func request() pipeline.Request {
-	return pipeline.Request{Stage: pipeline.StageTriage, Model: "gpt-test", System: "system text", Prompt: "<<<DATA-x>>>\nsample: timeout\n<<<END DATA-x>>>", Schema: pipeline.Schema(pipeline.StageTriage)}
+func request() llm.Request {
+	return llm.Request{Stage: domain.StageTriage, Model: "gpt-test", System: "system text", Prompt: "<<<DATA-x>>>\nsample: timeout\n<<<END DATA-x>>>", Schema: pipeline.Schema(domain.StageTriage)}
 }
 
 func TestWireFormat(t *testing.T) {

@@ -24,7 +24,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/redact"
 )
 
@@ -36,7 +35,7 @@ type Price struct {
 
 // Entry is one provider in the chain.
 type Entry struct {
-	Provider pipeline.Provider
+	Provider llm.Provider
 	// ThirdParty: the provider sends data off the machine to someone else.
 	ThirdParty bool
 	// RequestsPerSecond and TokensPerMinute limit calls (0: no limit).
@@ -79,7 +78,7 @@ const PromptVersion = "p1"
 type Router struct {
 	cfg      Config
 	chain    []*member
-	offline  pipeline.Provider
+	offline  llm.Provider
 	red      *redact.Redactor
 	audit    Auditor
 	log      *slog.Logger
@@ -89,7 +88,7 @@ type Router struct {
 	day      string
 	tokens   int64
 	costUSD  float64
-	cache    map[string]pipeline.Response
+	cache    map[string]llm.Response
 	cacheLRU []string
 }
 
@@ -107,7 +106,7 @@ var ErrThirdParty = errors.New("sends incident data to a third party; set provid
 
 // New builds a router. It fails closed: a third-party provider without
 // AllowThirdParty is an error at start.
-func New(cfg Config, chain []Entry, offline pipeline.Provider, red *redact.Redactor, aud Auditor, log *slog.Logger) (*Router, error) {
+func New(cfg Config, chain []Entry, offline llm.Provider, red *redact.Redactor, aud Auditor, log *slog.Logger) (*Router, error) {
 	if len(chain) == 0 {
 		return nil, errors.New("router: no providers")
 	}
@@ -126,7 +125,7 @@ func New(cfg Config, chain []Entry, offline pipeline.Provider, red *redact.Redac
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 1000
 	}
-	r := &Router{cfg: cfg, offline: offline, red: red, audit: aud, log: log, now: time.Now, sleep: backoff.Sleep, cache: map[string]pipeline.Response{}}
+	r := &Router{cfg: cfg, offline: offline, red: red, audit: aud, log: log, now: time.Now, sleep: backoff.Sleep, cache: map[string]llm.Response{}}
 	for _, e := range chain {
 		if e.ThirdParty && !cfg.AllowThirdParty {
 			return nil, fmt.Errorf("provider %s %w", e.Provider.Name(), ErrThirdParty)
@@ -147,7 +146,7 @@ func New(cfg Config, chain []Entry, offline pipeline.Provider, red *redact.Redac
 func (r *Router) Name() string { return "router" }
 
 // Complete answers from the cache, the chain, or the offline provider.
-func (r *Router) Complete(ctx context.Context, req pipeline.Request) (pipeline.Response, error) {
+func (r *Router) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
 	// Last data gate: the prompt was built from redacted data; anything
 	// the redactor still finds is not sent anywhere.
 	if kinds := r.red.Find(req.System + "\n" + req.Prompt); len(kinds) > 0 {
@@ -190,17 +189,17 @@ func (r *Router) Complete(ctx context.Context, req pipeline.Request) (pipeline.R
 			return resp, nil
 		}
 		if ctx.Err() != nil {
-			return pipeline.Response{}, err
+			return llm.Response{}, err
 		}
 		m.failed(r.now(), r.cfg.BreakerFailures, r.cfg.BreakerCooldown)
 		errs = append(errs, err)
 		r.log.Warn("provider failed; trying the next", "provider", m.Provider.Name(), "error", err.Error())
 	}
-	return pipeline.Response{}, fmt.Errorf("every provider failed: %w", errors.Join(errs...))
+	return llm.Response{}, fmt.Errorf("every provider failed: %w", errors.Join(errs...))
 }
 
 // try calls one provider with its rate limits, timeout and retries.
-func (r *Router) try(ctx context.Context, m *member, req pipeline.Request) (pipeline.Response, error) {
+func (r *Router) try(ctx context.Context, m *member, req llm.Request) (llm.Response, error) {
 	if m.OwnModel {
 		req.Model = ""
 	}
@@ -208,13 +207,13 @@ func (r *Router) try(ctx context.Context, m *member, req pipeline.Request) (pipe
 	for attempt := 0; attempt <= r.cfg.MaxRetries; attempt++ {
 		if m.req != nil {
 			if err := m.req.Wait(ctx); err != nil {
-				return pipeline.Response{}, err
+				return llm.Response{}, err
 			}
 		}
 		if m.tok != nil {
-			n := min(pipeline.EstimateTokens(req.System)+pipeline.EstimateTokens(req.Prompt), m.tok.Burst())
+			n := min(llm.EstimateTokens(req.System)+llm.EstimateTokens(req.Prompt), m.tok.Burst())
 			if err := m.tok.WaitN(ctx, n); err != nil {
-				return pipeline.Response{}, err
+				return llm.Response{}, err
 			}
 		}
 		cctx, cancel := ctx, context.CancelFunc(func() {})
@@ -240,7 +239,7 @@ func (r *Router) try(ctx context.Context, m *member, req pipeline.Request) (pipe
 		se, ok := llm.AsStatus(err)
 		timedOut := errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
 		if !(ok && se.Retryable()) && !timedOut {
-			return pipeline.Response{}, err
+			return llm.Response{}, err
 		}
 		if attempt == r.cfg.MaxRetries {
 			break
@@ -248,18 +247,18 @@ func (r *Router) try(ctx context.Context, m *member, req pipeline.Request) (pipe
 		wait := time.Duration(500<<attempt) * time.Millisecond
 		if ok && se.RetryAfter > 0 {
 			if se.RetryAfter > r.cfg.MaxRetryWait {
-				return pipeline.Response{}, fmt.Errorf("%w (Retry-After %v is longer than %v)", err, se.RetryAfter, r.cfg.MaxRetryWait)
+				return llm.Response{}, fmt.Errorf("%w (Retry-After %v is longer than %v)", err, se.RetryAfter, r.cfg.MaxRetryWait)
 			}
 			wait = se.RetryAfter
 		}
 		if err := r.sleep(ctx, wait); err != nil {
-			return pipeline.Response{}, err
+			return llm.Response{}, err
 		}
 	}
-	return pipeline.Response{}, last
+	return llm.Response{}, last
 }
 
-func (r *Router) answerOffline(ctx context.Context, req pipeline.Request, why string) (pipeline.Response, error) {
+func (r *Router) answerOffline(ctx context.Context, req llm.Request, why string) (llm.Response, error) {
 	resp, err := r.offline.Complete(ctx, req)
 	resp.Provider, resp.Note = r.offline.Name(), why
 	return resp, err
@@ -280,7 +279,7 @@ func (r *Router) budgetSpentLocked() string {
 	return ""
 }
 
-func (r *Router) cost(resp pipeline.Response) float64 {
+func (r *Router) cost(resp llm.Response) float64 {
 	p, ok := r.cfg.Prices[resp.Model]
 	if !ok {
 		return 0
@@ -288,7 +287,7 @@ func (r *Router) cost(resp pipeline.Response) float64 {
 	return (float64(resp.InputTokens)*p.InputPerMTok + float64(resp.OutputTokens)*p.OutputPerMTok) / 1e6
 }
 
-func (r *Router) putLocked(key string, resp pipeline.Response) {
+func (r *Router) putLocked(key string, resp llm.Response) {
 	if _, ok := r.cache[key]; !ok {
 		r.cacheLRU = append(r.cacheLRU, key)
 	}
@@ -299,7 +298,7 @@ func (r *Router) putLocked(key string, resp pipeline.Response) {
 	}
 }
 
-func (r *Router) record(kind audit.Kind, req pipeline.Request, outcome string, fields map[string]any) {
+func (r *Router) record(kind audit.Kind, req llm.Request, outcome string, fields map[string]any) {
 	if r.audit == nil {
 		return
 	}
@@ -315,7 +314,7 @@ func (r *Router) record(kind audit.Kind, req pipeline.Request, outcome string, f
 
 // cacheKey identifies an answer: the stage, the incident and its template
 // set, the model, the prompt version and the earlier stages' answers.
-func cacheKey(req pipeline.Request) string {
+func cacheKey(req llm.Request) string {
 	h := sha256.New()
 	fmt := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
 	fmt(string(req.Stage))

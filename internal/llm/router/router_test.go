@@ -15,6 +15,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/geminillm"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/openaillm"
 	"github.com/cloud-sre-agent/sre-agent/internal/offline"
@@ -24,11 +25,11 @@ import (
 
 const triageJSON = `{"category":"timeout","severity":"high","actionable":true,"confidence":0.8,"reasoning":"slow"}`
 
-func req(fp string) pipeline.Request {
-	ev := &pipeline.Evidence{Fingerprint: domain.Fingerprint(fp), Service: "api", Severity: domain.Error, Count: 3,
+func req(fp string) llm.Request {
+	ev := &domain.Evidence{Fingerprint: domain.Fingerprint(fp), Service: "api", Severity: domain.Error, Count: 3,
 		Templates: []domain.Template{{ID: "t1", Text: "upstream request timeout after <*> ms", Count: 3}}}
-	return pipeline.Request{Stage: pipeline.StageTriage, Model: "", System: "sys", Prompt: "<<<DATA-x>>> timeout <<<END DATA-x>>>",
-		Schema: pipeline.Schema(pipeline.StageTriage), Evidence: ev}
+	return llm.Request{Stage: domain.StageTriage, Model: "", System: "sys", Prompt: "<<<DATA-x>>> timeout <<<END DATA-x>>>",
+		Schema: pipeline.Schema(domain.StageTriage), Evidence: ev}
 }
 
 // openaiServer answers chat completions; fail says with which status to fail.

@@ -1,12 +1,6 @@
-package pipeline
+package domain
 
-import (
-	"context"
-	"encoding/json"
-	"time"
-
-	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-)
+import "time"
 
 // Stage names a model-backed step of the pipeline.
 type Stage string
@@ -45,9 +39,9 @@ type Triage struct {
 	Reasoning  string  `json:"reasoning"`
 }
 
-// texts are the answer's free-text fields: what redaction cleans and the
+// Texts are the answer's free-text fields: what redaction cleans and the
 // gate reads.
-func (t *Triage) texts() []*string { return []*string{&t.Category, &t.Severity, &t.Reasoning} }
+func (t *Triage) Texts() []*string { return []*string{&t.Category, &t.Severity, &t.Reasoning} }
 
 // EvidenceRef points at what supports a root cause.
 type EvidenceRef struct {
@@ -71,7 +65,7 @@ type Analysis struct {
 	SuspectedFiles []SuspectedFile `json:"suspected_files"`
 }
 
-func (a *Analysis) texts() []*string {
+func (a *Analysis) Texts() []*string {
 	out := []*string{&a.RootCause}
 	for i := range a.Evidence {
 		out = append(out, &a.Evidence[i].Kind, &a.Evidence[i].Ref, &a.Evidence[i].Note)
@@ -92,8 +86,8 @@ type Remediation struct {
 	TestPlan []string `json:"test_plan"`
 }
 
-// texts leaves out the diff, which the gate reads as a diff.
-func (r *Remediation) texts() []*string {
+// Texts leaves out the diff, which the gate reads as a diff.
+func (r *Remediation) Texts() []*string {
 	out := []*string{&r.Summary, &r.Risk}
 	for i := range r.Steps {
 		out = append(out, &r.Steps[i])
@@ -108,111 +102,60 @@ func (r *Remediation) texts() []*string {
 // the same data the prompt carries, structured, for providers that work
 // from rules rather than text.
 type Evidence struct {
-	Fingerprint domain.Fingerprint `json:"fingerprint"`
-	Service     string             `json:"service"`
-	Severity    domain.Severity    `json:"severity"`
-	Count       int64              `json:"count"`
-	FirstSeen   time.Time          `json:"first_seen"`
-	LastSeen    time.Time          `json:"last_seen"`
-	Reasons     []domain.Reason    `json:"reasons"`
-	Templates   []domain.Template  `json:"templates"`
-	Samples     []string           `json:"samples"`
-	Frames      []domain.Frame     `json:"frames,omitempty"`
+	Fingerprint Fingerprint `json:"fingerprint"`
+	Service     string      `json:"service"`
+	Severity    Severity    `json:"severity"`
+	Count       int64       `json:"count"`
+	FirstSeen   time.Time   `json:"first_seen"`
+	LastSeen    time.Time   `json:"last_seen"`
+	Reasons     []Reason    `json:"reasons"`
+	Templates   []Template  `json:"templates"`
+	Samples     []string    `json:"samples"`
+	Frames      []Frame     `json:"frames,omitempty"`
 	// Code is repository source the incident points to: trusted context,
 	// from the repository, not the logs.
-	Code []domain.CodeWindow `json:"code,omitempty"`
-}
-
-// Request is one stage's question to a provider.
-type Request struct {
-	Stage Stage
-	Model string
-	// System is trusted instruction text; Prompt carries the incident data
-	// inside a marked untrusted block, and the question.
-	System string
-	Prompt string
-	// Schema is the JSON schema the answer must satisfy.
-	Schema json.RawMessage
-	// Evidence is the prompt's data, structured.
-	Evidence *Evidence
-	// Triage and Analysis are the earlier stages' answers, when there are.
-	Triage   *Triage
-	Analysis *Analysis
-	// Retry holds why the previous answer was refused, on the one retry.
-	Retry string
-}
-
-// Response is a provider's answer: JSON text for the stage's schema.
-type Response struct {
-	Text         string
-	Model        string
-	InputTokens  int
-	OutputTokens int
-	// Provider is who answered, when a router chose; CostUSD what it cost
-	// by the configured prices; Cached an answer reused; Note why a
-	// router answered differently than asked (budget spent, data gate).
-	Provider string
-	CostUSD  float64
-	Cached   bool
-	Note     string
-}
-
-// Provider answers stage requests. Implementations live in their own
-// packages (the offline rules; model SDK adapters).
-type Provider interface {
-	Name() string
-	Complete(ctx context.Context, req Request) (Response, error)
+	Code []CodeWindow `json:"code,omitempty"`
 }
 
 // Proposal is what delivery gets: the incident and every stage's answer.
 type Proposal struct {
-	Incident    domain.Incident `json:"incident"`
-	Triage      Triage          `json:"triage"`
-	Analysis    Analysis        `json:"analysis"`
-	Remediation Remediation     `json:"remediation"`
+	Incident    Incident    `json:"incident"`
+	Triage      Triage      `json:"triage"`
+	Analysis    Analysis    `json:"analysis"`
+	Remediation Remediation `json:"remediation"`
 	// AuditSeq is the audit record of the remediation model call.
 	AuditSeq int64 `json:"audit_seq"`
 	// Attention lists instruction-like log text: a person should look.
-	Attention []domain.Finding `json:"attention,omitempty"`
+	Attention []Finding `json:"attention,omitempty"`
 	// Code is what the model read; a diff must apply to these versions.
-	Code []domain.CodeWindow `json:"code,omitempty"`
+	Code []CodeWindow `json:"code,omitempty"`
 	// Validation is how the diff fared with the language's tools.
-	Validation *domain.Validation `json:"validation,omitempty"`
+	Validation *Validation `json:"validation,omitempty"`
 	// IdempotencyKey is the same for every attempt to deliver one run of
 	// an incident, from any replica: a target that sees it twice must
 	// update what the first made, never make a second.
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
-// Delivery says where a proposal went.
-type Delivery = domain.Delivery
-
-// Deliverer sends a proposal somewhere people will review it. Delivering
-// the same incident again must update, not duplicate.
-type Deliverer interface {
-	Name() string
-	Deliver(ctx context.Context, p Proposal) (Delivery, error)
-}
-
 // Run is the pipeline's record of an incident, stored with it so that a
 // restart resumes where the last run stopped.
 type Run struct {
 	// Number counts runs: the first is 1; a re-opening starts the next.
-	Number      int                  `json:"number"`
-	Triage      *Triage              `json:"triage,omitempty"`
-	Analysis    *Analysis            `json:"analysis,omitempty"`
-	Remediation *Remediation         `json:"remediation,omitempty"`
-	AuditSeq    int64                `json:"audit_seq,omitempty"`
-	Rejection   *domain.GateDecision `json:"rejection,omitempty"`
-	Delivery    *Delivery            `json:"delivery,omitempty"`
-	Failure     string               `json:"failure,omitempty"`
+	Number      int           `json:"number"`
+	Triage      *Triage       `json:"triage,omitempty"`
+	Analysis    *Analysis     `json:"analysis,omitempty"`
+	Remediation *Remediation  `json:"remediation,omitempty"`
+	AuditSeq    int64         `json:"audit_seq,omitempty"`
+	Rejection   *GateDecision `json:"rejection,omitempty"`
+	Delivery    *Delivery     `json:"delivery,omitempty"`
+	Failure     string        `json:"failure,omitempty"`
 	// Attention lists instruction-like text found in the incident's logs.
-	Attention []domain.Finding `json:"attention,omitempty"`
-	Scanned   bool             `json:"scanned,omitempty"`
+	Attention []Finding `json:"attention,omitempty"`
+	Scanned   bool      `json:"scanned,omitempty"`
 	// Code was gathered before analysis; Validation after remediation.
-	Code         []domain.CodeWindow `json:"code,omitempty"`
-	CodeGathered bool                `json:"code_gathered,omitempty"`
-	Validation   *domain.Validation  `json:"validation,omitempty"`
+	Code         []CodeWindow `json:"code,omitempty"`
+	CodeGathered bool         `json:"code_gathered,omitempty"`
+	Validation   *Validation  `json:"validation,omitempty"`
 	// TraceID and SpanID name the run's root span, so a run resumed after
 	// a retry or a restart continues the same trace.
 	TraceID string `json:"trace_id,omitempty"`
@@ -225,5 +168,5 @@ type Run struct {
 	Deferred string `json:"deferred,omitempty"`
 	// AnswerFindings are what the redactor found in the model's answers:
 	// the answers are stored redacted, and the gate refuses the proposal.
-	AnswerFindings []domain.Violation `json:"answer_findings,omitempty"`
+	AnswerFindings []Violation `json:"answer_findings,omitempty"`
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
-	"github.com/cloud-sre-agent/sre-agent/internal/postgres/pgtest"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres/pgtest"
 )
 
 // The agent anchors its chain in its own log; a log cut and given a

@@ -15,7 +15,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/dashboard"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
-	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 	"github.com/cloud-sre-agent/sre-agent/internal/server"
 )

@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/scenario"
-	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
-	"github.com/cloud-sre-agent/sre-agent/internal/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
 )
 
 // These tests measure what a user gets: the real binary (this test binary
@@ -98,7 +98,7 @@ const bglNormalOnlyCeiling = 0.48
 // lines, and every alert line in an incident or listed as a held CRITICAL
 // line.
 func TestDetectionOnBGLLabels(t *testing.T) {
-	path := shareddata.Path(t, "loghub/BGL/BGL_2k.log")
+	path := datasets.Path(t, "loghub/BGL/BGL_2k.log")
 	a, err := scenario.ReadAnalysis(bytes.NewReader(binary(t, "analyze", "--no-store", "--json", "--lines", path)))
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestDetectionOnBGLLabels(t *testing.T) {
 // Loghub's HDFS anomaly sample labels each line by its block: incidents
 // hold anomalous lines, and none is made only of normal ones.
 func TestDetectionOnHDFSLabels(t *testing.T) {
-	path := shareddata.Path(t, "anomaly/hdfs/HDFS_5k.log")
+	path := datasets.Path(t, "anomaly/hdfs/HDFS_5k.log")
 	a, err := scenario.ReadAnalysis(bytes.NewReader(binary(t, "analyze", "--no-store", "--json", "--lines", path)))
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestTemplatesGroupingThroughTheBinary(t *testing.T) {
 	sum := 0.0
 	for _, sys := range []string{"Android", "BGL", "HDFS", "HPC", "Hadoop", "Linux", "Spark", "Thunderbird", "Windows", "Zookeeper"} {
 		truth := loghubTruth(t, sys)
-		rows, err := csv.NewReader(bytes.NewReader(binary(t, "templates", shareddata.Path(t, "loghub", sys, sys+"_2k.log")))).ReadAll()
+		rows, err := csv.NewReader(bytes.NewReader(binary(t, "templates", datasets.Path(t, "loghub", sys, sys+"_2k.log")))).ReadAll()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func loghubTruth(t *testing.T, sys string) []string {
 // readCSV reads a CSV file of the shared data.
 func readCSV(t *testing.T, rel ...string) [][]string {
 	t.Helper()
-	f, err := os.Open(shareddata.Path(t, rel...))
+	f, err := os.Open(datasets.Path(t, rel...))
 	if err != nil {
 		t.Fatal(err)
 	}

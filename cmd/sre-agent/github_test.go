@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/githubpr/githubtest"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github/githubtest"
 )
 
 // With a config pointing at a (test) GitHub, each incident becomes exactly

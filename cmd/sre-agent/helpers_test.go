@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
-	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
 )
 
 // emulator is a pstest server, reached through PUBSUB_EMULATOR_HOST as

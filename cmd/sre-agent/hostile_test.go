@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/githubpr/githubtest"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github/githubtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 

@@ -22,12 +22,12 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
-	"github.com/cloud-sre-agent/sre-agent/internal/parse"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/progress"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/report"
-	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
-	"github.com/cloud-sre-agent/sre-agent/internal/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
 )
 
 func main() {

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"flag"
-	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
+	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,7 +54,7 @@ func TestAnalyzeGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := shareddata.Path(t, tt.file)
+			path := datasets.Path(t, tt.file)
 			text := execute(t, "", "analyze", "--no-store", path)
 			golden(t, tt.name+".txt", text)
 			js := execute(t, "", "analyze", "--no-store", "--json", path)
@@ -79,7 +79,7 @@ func TestAnalyzeStdinAndStore(t *testing.T) {
 }
 
 func TestTemplatesCSV(t *testing.T) {
-	path := shareddata.Path(t, "loghub/HDFS/HDFS_2k.log")
+	path := datasets.Path(t, "loghub/HDFS/HDFS_2k.log")
 	out := execute(t, "", "templates", path)
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if err != nil {

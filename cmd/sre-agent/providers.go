@@ -9,12 +9,12 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm/anthropicllm"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm/geminillm"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm/openaillm"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/anthropic"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/gemini"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/openai"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/router"
-	"github.com/cloud-sre-agent/sre-agent/internal/offline"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/offline"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
 
@@ -46,12 +46,12 @@ func buildProvider(ctx context.Context, cfg config.Config, st *secrets.Store, tr
 			p = offline.New()
 		case "gemini":
 			g := pc.Gemini
-			gc := geminillm.Config{Vertex: g.Vertex, Project: g.Project, Location: g.Location, Model: g.Model, BaseURL: g.BaseURL, HTTP: tr.Client()}
+			gc := gemini.Config{Vertex: g.Vertex, Project: g.Project, Location: g.Location, Model: g.Model, BaseURL: g.BaseURL, HTTP: tr.Client()}
 			if !g.Vertex {
 				gc.APIKey = "from-secret-store"
 				gc.HTTP = keyed(st, tr, g.APIKey, "x-goog-api-key", "")
 			}
-			gp, err := geminillm.New(ctx, gc)
+			gp, err := gemini.New(ctx, gc)
 			if err != nil {
 				return nil, err
 			}
@@ -61,11 +61,11 @@ func buildProvider(ctx context.Context, cfg config.Config, st *secrets.Store, tr
 			if name == "ollama" {
 				h = pc.Ollama
 			}
-			p = openaillm.New(openaillm.Config{Name: name, BaseURL: h.BaseURL, Model: h.Model, HTTP: keyed(st, tr, h.APIKey, "Authorization", "Bearer ")})
+			p = openai.New(openai.Config{Name: name, BaseURL: h.BaseURL, Model: h.Model, HTTP: keyed(st, tr, h.APIKey, "Authorization", "Bearer ")})
 			rps, tpm = h.RequestsPerSecond, h.TokensPerMinute
 		case "anthropic":
 			h := pc.Anthropic
-			p = anthropicllm.New(anthropicllm.Config{BaseURL: h.BaseURL, APIKey: "from-secret-store", Model: h.Model,
+			p = anthropic.New(anthropic.Config{BaseURL: h.BaseURL, APIKey: "from-secret-store", Model: h.Model,
 				HTTP: keyed(st, tr, h.APIKey, "Authorization", "Bearer ")})
 			rps, tpm = h.RequestsPerSecond, h.TokensPerMinute
 		default:

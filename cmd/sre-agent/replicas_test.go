@@ -20,15 +20,15 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/githubpr/githubtest"
-	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
-	"github.com/cloud-sre-agent/sre-agent/internal/postgres/pgtest"
-	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github/githubtest"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres/pgtest"
+	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 )
 
 // logLines is a real log (Loghub's Zookeeper sample), one message per line.
 func logLines(t *testing.T) []string {
-	f, err := os.Open(shareddata.Path(t, "loghub", "Zookeeper", "Zookeeper_2k.log"))
+	f, err := os.Open(datasets.Path(t, "loghub", "Zookeeper", "Zookeeper_2k.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

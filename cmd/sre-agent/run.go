@@ -22,28 +22,28 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/agent"
 	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
-	"github.com/cloud-sre-agent/sre-agent/internal/cloudsub"
-	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/gocloud"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
-	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
-	"github.com/cloud-sre-agent/sre-agent/internal/githubpr"
-	"github.com/cloud-sre-agent/sre-agent/internal/gitlabmr"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/gitlab"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
-	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/local"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/policy"
-	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
-	"github.com/cloud-sre-agent/sre-agent/internal/quarantine"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/report"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/quarantine"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 	"github.com/cloud-sre-agent/sre-agent/internal/server"
 	"github.com/cloud-sre-agent/sre-agent/internal/source"
-	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
-	"github.com/cloud-sre-agent/sre-agent/internal/tail"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/tail"
 	"github.com/cloud-sre-agent/sre-agent/internal/telemetry"
 )
 
@@ -207,9 +207,9 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 		}
 		m.Budget = cfg.CodeBudget
 		switch t := target.(type) { // repos with source: scm read through the delivery client
-		case *githubpr.Target:
+		case *github.Target:
 			m.SCM = t.Source()
-		case *gitlabmr.Target:
+		case *gitlab.Target:
 			m.SCM = t.Source()
 		}
 		code = m
@@ -307,7 +307,7 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 func buildTarget(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, log *slog.Logger) (delivery.Deliverer, error) {
 	switch cfg.Delivery.Type {
 	case "github":
-		t, classic, err := githubpr.New(ctx, cfg.Delivery.GitHub, st, tr)
+		t, classic, err := github.New(ctx, cfg.Delivery.GitHub, st, tr)
 		if err != nil {
 			return nil, err
 		}
@@ -316,9 +316,9 @@ func buildTarget(ctx context.Context, cfg config.Config, st *secrets.Store, tr *
 		}
 		return t, nil
 	case "gitlab":
-		return gitlabmr.New(cfg.Delivery.GitLab, st, tr)
+		return gitlab.New(cfg.Delivery.GitLab, st, tr)
 	}
-	return localdelivery.New(cfg.Delivery.Local)
+	return local.New(cfg.Delivery.Local)
 }
 
 // buildSources turns the named files, else the config's sources, else
@@ -415,17 +415,17 @@ func messageSource(ctx context.Context, s config.Source, p paths, closers *[]fun
 			dl = t
 		}
 	case "url":
-		recv, err := cloudsub.Open(ctx, s.URL)
+		recv, err := gocloud.Open(ctx, s.URL)
 		if err != nil {
 			return src, err
 		}
-		src.Name, src.Key, src.Messages = cloudsub.Redact(s.URL), "url:"+cloudsub.Redact(s.URL), recv
+		src.Name, src.Key, src.Messages = gocloud.Redact(s.URL), "url:"+gocloud.Redact(s.URL), recv
 	}
 	if src.Service == "" {
 		src.Service = src.Name
 	}
 	if dl == nil && s.DeadLetterURL != "" {
-		t, err := cloudsub.OpenTopic(ctx, s.DeadLetterURL)
+		t, err := gocloud.OpenTopic(ctx, s.DeadLetterURL)
 		if err != nil {
 			return src, err
 		}

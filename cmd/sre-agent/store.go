@@ -18,9 +18,9 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/postgres"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
-	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 
 // incidentStore is what the commands need from a store, SQLite or

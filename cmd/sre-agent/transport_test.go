@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
-	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 
 // The pubsub source as configured, reaching an emulator through

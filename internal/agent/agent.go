@@ -24,15 +24,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
-	"github.com/cloud-sre-agent/sre-agent/internal/decode"
-	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
-	"github.com/cloud-sre-agent/sre-agent/internal/parse"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/source"
-	"github.com/cloud-sre-agent/sre-agent/internal/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
 )
 
 // Store is what the agent needs from the incident store.
@@ -76,7 +76,7 @@ type Source struct {
 	// saved, dead-lettered when it is not a log message.
 	Messages source.Receiver
 	// Decode says what the messages hold.
-	Decode decode.Options
+	Decode envelope.Options
 	// DeadLetter keeps messages that are not log messages.
 	DeadLetter source.DeadLetter
 }

@@ -14,17 +14,17 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
-	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
-	"github.com/cloud-sre-agent/sre-agent/internal/offline"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/local"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/offline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/policy"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/server"
-	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
-	"github.com/cloud-sre-agent/sre-agent/internal/tail"
-	"github.com/cloud-sre-agent/sre-agent/internal/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/tail"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
 )
 
 type rig struct {
@@ -51,7 +51,7 @@ func newRig(t *testing.T, src agent.Source) *rig {
 	reg := prometheus.NewRegistry()
 	gate, _ := policy.New(policy.DefaultConfig(), redact.New(redact.DefaultOptions()))
 	out := filepath.Join(dir, "out")
-	target, _ := localdelivery.New(localdelivery.Config{Dir: out})
+	target, _ := local.New(local.Config{Dir: out})
 	pipe, err := pipeline.New(pipeline.DefaultConfig(), pipeline.Deps{Provider: offline.New(), Store: store, Deliverer: target, Gate: gate, Audit: aud, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
-	"github.com/cloud-sre-agent/sre-agent/internal/decode"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
 	"github.com/cloud-sre-agent/sre-agent/internal/source"
 )
@@ -38,7 +38,7 @@ type pending struct {
 // is not acknowledged, and the source stops (a restart resumes from the
 // transport, and the saved keys keep redeliveries from counting twice).
 func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, wake chan<- struct{}) error {
-	dec, err := decode.New(src.Decode)
+	dec, err := envelope.New(src.Decode)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func waiting(in <-chan source.Message, ms []source.Message, limit int) []source.
 type consumer struct {
 	a      *Agent
 	src    Source
-	dec    *decode.Decoder
+	dec    *envelope.Decoder
 	s      *sourceState
 	wake   chan<- struct{}
 	ctx    context.Context
@@ -154,7 +154,7 @@ func (c *consumer) count(outcome string) {
 
 type decoded struct {
 	m   source.Message
-	msg decode.Message
+	msg envelope.Message
 	key string
 }
 
@@ -165,7 +165,7 @@ func (c *consumer) handleAll(ms []source.Message) error {
 	var lookup []string
 	for _, m := range ms {
 		msg, err := c.dec.Decode(m.Data)
-		var badMsg *decode.BadMessage
+		var badMsg *envelope.BadMessage
 		if errors.As(err, &badMsg) {
 			if err := c.deadLetter(m, badMsg); err != nil {
 				return err
@@ -255,7 +255,7 @@ func (c *consumer) nackAll() {
 // deadLetter keeps a bad message where a person can look at it, audits
 // it, and only then acknowledges it. When it cannot be kept, it is nacked
 // and will come back; nothing is dropped silently.
-func (c *consumer) deadLetter(m source.Message, bad *decode.BadMessage) error {
+func (c *consumer) deadLetter(m source.Message, bad *envelope.BadMessage) error {
 	// Parser errors quote the message ("unexpected tail: ..."): the detail
 	// is log text, redacted before it is audited or kept with the letter.
 	detail := c.a.red.Redact(bad.Detail)

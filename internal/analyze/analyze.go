@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
-	"github.com/cloud-sre-agent/sre-agent/internal/parse"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
 )
 
 // Store is what analyze needs from the incident store.

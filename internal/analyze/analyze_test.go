@@ -15,8 +15,8 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
-	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
+	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 
 func open(t *testing.T, path string) *os.File {
@@ -57,7 +57,7 @@ func run(t *testing.T, store analyze.Store, path string) analyze.Result {
 // must land in an incident, or be recorded as a held CRITICAL line (an
 // isolated one does not open an incident).
 func TestBGLAlertLinesAreInIncidents(t *testing.T) {
-	path := shareddata.Path(t, "loghub/BGL/BGL_2k.log")
+	path := datasets.Path(t, "loghub/BGL/BGL_2k.log")
 	res := run(t, nil, path)
 	inIncident := map[int]bool{}
 	for _, in := range res.Incidents {
@@ -98,10 +98,10 @@ func TestBGLAlertLinesAreInIncidents(t *testing.T) {
 // the same moment it may join (one problem at one moment is one incident),
 // but it never hides an anomaly inside an incident it leads.
 func TestHDFSAnomaliesSeparateFromNormalTraffic(t *testing.T) {
-	logPath := shareddata.Path(t, "anomaly/hdfs/HDFS_5k.log")
+	logPath := datasets.Path(t, "anomaly/hdfs/HDFS_5k.log")
 	res := run(t, nil, logPath)
 
-	rows, err := csv.NewReader(open(t, shareddata.Path(t, "anomaly/hdfs/HDFS_5k_preprocessed_logrecord.csv"))).ReadAll()
+	rows, err := csv.NewReader(open(t, datasets.Path(t, "anomaly/hdfs/HDFS_5k_preprocessed_logrecord.csv"))).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestHDFSAnomaliesSeparateFromNormalTraffic(t *testing.T) {
 func TestAnalyzeTwiceDoesNotDuplicate(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	path := shareddata.Path(t, "loghub/BGL/BGL_2k.log")
+	path := datasets.Path(t, "loghub/BGL/BGL_2k.log")
 	first := run(t, st, path)
 	after1, err := st.Incidents(ctx)
 	if err != nil {
@@ -216,7 +216,7 @@ func TestRedactionBeforeIncidents(t *testing.T) {
 func TestTemplateIDsSurviveARestart(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	path := shareddata.Path(t, "loghub/BGL/BGL_2k.log")
+	path := datasets.Path(t, "loghub/BGL/BGL_2k.log")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -13,22 +13,22 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/cloudsub"
-	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
-	"github.com/cloud-sre-agent/sre-agent/internal/decode"
-	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/gocloud"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
-	"github.com/cloud-sre-agent/sre-agent/internal/gcppubsub"
-	"github.com/cloud-sre-agent/sre-agent/internal/githubpr"
-	"github.com/cloud-sre-agent/sre-agent/internal/gitlabmr"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/gitlab"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/router"
-	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
-	"github.com/cloud-sre-agent/sre-agent/internal/parse"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/local"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/policy"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
-	"github.com/cloud-sre-agent/sre-agent/internal/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
 )
 
 // Config is the whole configuration.
@@ -184,7 +184,7 @@ type Source struct {
 	// azuresb://, kafka://, nats://.
 	URL string `yaml:"url"`
 	// Decode says what messages hold (pubsub: logentry; url: auto).
-	Decode decode.Options `yaml:"decode"`
+	Decode envelope.Options `yaml:"decode"`
 	// DeadLetter is where messages that are not log messages go: a
 	// Pub/Sub topic (pubsub.dead_letter_topic), a gocloud topic URL, or by
 	// default the quarantine file in the state directory.
@@ -192,13 +192,13 @@ type Source struct {
 }
 
 // DecodeFor is the source's decode options with its type's defaults.
-func (s Source) DecodeFor() decode.Options {
+func (s Source) DecodeFor() envelope.Options {
 	d := s.Decode
-	def := decode.DefaultOptions()
+	def := envelope.DefaultOptions()
 	if d.Format == "" {
 		d.Format = def.Format
 		if s.Type == "pubsub" {
-			d.Format = decode.FormatLogEntry
+			d.Format = envelope.FormatLogEntry
 		}
 	}
 	if d.MaxBytes == 0 {
@@ -298,9 +298,9 @@ func (p Provider) Chain() []string { return append([]string{p.Name}, p.Fallbacks
 // Delivery chooses where proposals go.
 type Delivery struct {
 	Type   string               `yaml:"type"` // local, github or gitlab
-	Local  localdelivery.Config `yaml:"local"`
-	GitHub githubpr.Config      `yaml:"github"`
-	GitLab gitlabmr.Config      `yaml:"gitlab"`
+	Local  local.Config `yaml:"local"`
+	GitHub github.Config      `yaml:"github"`
+	GitLab gitlab.Config      `yaml:"gitlab"`
 }
 
 // Audit configures the audit log.
@@ -345,7 +345,7 @@ func Default() Config {
 			OpenAI: HTTPProvider{Model: "gpt-4.1-mini"}, Anthropic: HTTPProvider{Model: "claude-sonnet-4-5"},
 			Ollama: HTTPProvider{BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3.1"}},
 		Policy:     policy.DefaultConfig(),
-		Delivery:   Delivery{Type: "local", Local: localdelivery.Config{Dir: "out"}},
+		Delivery:   Delivery{Type: "local", Local: local.Config{Dir: "out"}},
 		HTTP:       HTTP{Addr: DefaultHTTPAddr},
 		Tracing:    Tracing{Exporter: "none"},
 		Log:        Log{Level: "info"},
@@ -405,7 +405,7 @@ func (c Config) Validate() error {
 				return fmt.Errorf("sources[%d]: %w", i, err)
 			}
 		case "url":
-			if err := cloudsub.CheckURL(s.URL); err != nil {
+			if err := gocloud.CheckURL(s.URL); err != nil {
 				return fmt.Errorf("sources[%d]: %w", i, err)
 			}
 		default:

@@ -18,7 +18,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/incidentrow"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/row"
 )
 
 var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
@@ -33,7 +33,7 @@ func (f *fakeStore) Incidents(context.Context) ([]domain.Incident, error) { retu
 
 // Find resolves ids as the real stores do (incidentrow).
 func (f *fakeStore) Find(_ context.Context, id string) (*domain.Incident, json.RawMessage, error) {
-	if err := incidentrow.CheckID(id); err != nil {
+	if err := row.CheckID(id); err != nil {
 		return nil, nil, err
 	}
 	if f.broken {
@@ -45,7 +45,7 @@ func (f *fakeStore) Find(_ context.Context, id string) (*domain.Incident, json.R
 			matches = append(matches, string(in.Fingerprint))
 		}
 	}
-	fp, err := incidentrow.Resolve(id, matches)
+	fp, err := row.Resolve(id, matches)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,16 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/detect"
-	"github.com/cloud-sre-agent/sre-agent/internal/parse"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/shareddata"
-	"github.com/cloud-sre-agent/sre-agent/internal/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
 )
 
 // loghubLines reads the raw lines of all ten Loghub systems.
 func loghubLines(b *testing.B) []string {
-	files, _ := filepath.Glob(filepath.Join(shareddata.Path(b, "loghub"), "*", "*_2k.log"))
+	files, _ := filepath.Glob(filepath.Join(datasets.Path(b, "loghub"), "*", "*_2k.log"))
 	if len(files) == 0 {
 		b.Fatal("no Loghub files in the shared data")
 	}

@@ -4,9 +4,9 @@ import (
 	"maps"
 	"sort"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
 )
 
 // Incident bounds: anyone who can write log text can make incidents, so

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
 )
 
 // maxEntityScan bounds the events of an incident read for its entities.

@@ -3,9 +3,9 @@ package ingest
 import (
 	"time"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
 )
 
 // pendingMax bounds the events held per template while no rule has fired.

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/parse"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 )
 
 var t0 = time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)

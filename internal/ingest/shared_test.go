@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/detect"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 )
 

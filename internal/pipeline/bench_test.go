@@ -9,13 +9,13 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/localdelivery"
-	"github.com/cloud-sre-agent/sre-agent/internal/offline"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/local"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/offline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/policy"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
-	"github.com/cloud-sre-agent/sre-agent/internal/stack"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/stack"
 )
 
 // BenchmarkProcessOffline takes one incident per iteration from new to
@@ -32,7 +32,7 @@ func BenchmarkProcessOffline(b *testing.B) {
 	aud, _ := audit.Open(filepath.Join(dir, "a.jsonl"), "bench")
 	defer aud.Close()
 	gate, _ := policy.New(policy.DefaultConfig(), redact.New(redact.DefaultOptions()))
-	target, _ := localdelivery.New(localdelivery.Config{Dir: filepath.Join(dir, "out")})
+	target, _ := local.New(local.Config{Dir: filepath.Join(dir, "out")})
 	p, err := pipeline.New(pipeline.DefaultConfig(), pipeline.Deps{Provider: offline.New(), Store: store, Deliverer: target, Gate: gate, Audit: aud})
 	if err != nil {
 		b.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
 )
 
 // Over the model-call bound an incident waits in its stage, visibly and

@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/coderef"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/policy"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 )
 
-const sampleRepo = "../coderef/testdata/samplerepo"
+const sampleRepo = "coderef/testdata/samplerepo"
 
 // The sample repository's bugs: a trace as the service prints it, the
 // faulty function the analysis prompt must show, and a fix.

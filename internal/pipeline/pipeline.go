@@ -30,12 +30,12 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/injection"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/injection"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
-	"github.com/cloud-sre-agent/sre-agent/internal/policy"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/stack"
-	"github.com/cloud-sre-agent/sre-agent/internal/validate"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/stack"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/validate"
 )
 
 // Store is what the pipeline needs from the incident store. The run is

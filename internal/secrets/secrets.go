@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 )
 
 // Schemes a reference may use.

@@ -23,7 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 )
 
 // Masker holds the secret values loaded so far; the logger replaces each

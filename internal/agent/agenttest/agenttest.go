@@ -13,10 +13,10 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/agent"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
-	"github.com/cloud-sre-agent/sre-agent/internal/decode"
-	"github.com/cloud-sre-agent/sre-agent/internal/quarantine"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/quarantine"
 	"github.com/cloud-sre-agent/sre-agent/internal/source"
-	"github.com/cloud-sre-agent/sre-agent/internal/sqlite"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 
 // Rig is the state an agent keeps, in a temporary directory.
@@ -57,7 +57,7 @@ func (nopPipeline) Stop()                                    {}
 
 // Agent builds an agent reading recv; dl nil means the rig's quarantine
 // file.
-func (r *Rig) Agent(t testing.TB, name string, recv source.Receiver, format decode.Format, dl source.DeadLetter) *agent.Agent {
+func (r *Rig) Agent(t testing.TB, name string, recv source.Receiver, format envelope.Format, dl source.DeadLetter) *agent.Agent {
 	t.Helper()
 	if dl == nil {
 		q, err := quarantine.Open(r.Quarantine)
@@ -68,7 +68,7 @@ func (r *Rig) Agent(t testing.TB, name string, recv source.Receiver, format deco
 		dl = q
 	}
 	c := config.Default()
-	d := decode.DefaultOptions()
+	d := envelope.DefaultOptions()
 	d.Format = format
 	d.MaxBytes = 64 << 10
 	// Every error is part of an incident from the first (the rate rule at

@@ -24,7 +24,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 )
 
 // Price is a model's cost in US dollars per million tokens.

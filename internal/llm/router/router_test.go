@@ -16,11 +16,11 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm/geminillm"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm/openaillm"
-	"github.com/cloud-sre-agent/sre-agent/internal/offline"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/gemini"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/openai"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/offline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 )
 
 const triageJSON = `{"category":"timeout","severity":"high","actionable":true,"confidence":0.8,"reasoning":"slow"}`
@@ -85,11 +85,11 @@ func TestGeminiOutageFallsBackToOpenAI(t *testing.T) {
 	var gCalls, oCalls atomic.Int32
 	g := geminiDown(t, &gCalls)
 	o := openaiServer(t, &oCalls, func() int { return 0 })
-	gp, err := geminillm.New(context.Background(), geminillm.Config{APIKey: "k", Model: "gemini-x", BaseURL: g.URL})
+	gp, err := gemini.New(context.Background(), gemini.Config{APIKey: "k", Model: "gemini-x", BaseURL: g.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	op := openaillm.New(openaillm.Config{BaseURL: o.URL, APIKey: "k", Model: "gpt-x"})
+	op := openai.New(openai.Config{BaseURL: o.URL, APIKey: "k", Model: "gpt-x"})
 	r, _ := newRouter(t, Config{AllowThirdParty: true, MaxRetries: 1, BreakerFailures: 2, BreakerCooldown: time.Hour,
 		Prices: map[string]Price{"gpt-x": {InputPerMTok: 2, OutputPerMTok: 8}}},
 		Entry{Provider: gp, ThirdParty: true}, Entry{Provider: op, ThirdParty: true})
@@ -112,7 +112,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	var calls atomic.Int32
 	n := 0
 	o := openaiServer(t, &calls, func() int { n++; return map[bool]int{true: 429, false: 0}[n == 1] })
-	r, _ := newRouter(t, Config{AllowThirdParty: true, MaxRetries: 2}, Entry{Provider: openaillm.New(openaillm.Config{BaseURL: o.URL, APIKey: "k"}), ThirdParty: true})
+	r, _ := newRouter(t, Config{AllowThirdParty: true, MaxRetries: 2}, Entry{Provider: openai.New(openai.Config{BaseURL: o.URL, APIKey: "k"}), ThirdParty: true})
 	var slept []time.Duration
 	r.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
 	if _, err := r.Complete(context.Background(), req("x")); err != nil {
@@ -126,7 +126,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 func TestBudgetSpentAnswersOfflineAndSaysSo(t *testing.T) {
 	var calls atomic.Int32
 	o := openaiServer(t, &calls, func() int { return 0 })
-	r, path := newRouter(t, Config{AllowThirdParty: true, DailyTokens: 1500}, Entry{Provider: openaillm.New(openaillm.Config{BaseURL: o.URL, APIKey: "k"}), ThirdParty: true})
+	r, path := newRouter(t, Config{AllowThirdParty: true, DailyTokens: 1500}, Entry{Provider: openai.New(openai.Config{BaseURL: o.URL, APIKey: "k"}), ThirdParty: true})
 	r.Complete(context.Background(), req("a")) // 1,100 tokens
 	r.Complete(context.Background(), req("b")) // 2,200: spent
 	resp, err := r.Complete(context.Background(), req("c"))
@@ -145,7 +145,7 @@ func TestBudgetSpentAnswersOfflineAndSaysSo(t *testing.T) {
 func TestRecurringIncidentIsCached(t *testing.T) {
 	var calls atomic.Int32
 	o := openaiServer(t, &calls, func() int { return 0 })
-	r, _ := newRouter(t, Config{AllowThirdParty: true}, Entry{Provider: openaillm.New(openaillm.Config{BaseURL: o.URL, APIKey: "k"}), ThirdParty: true})
+	r, _ := newRouter(t, Config{AllowThirdParty: true}, Entry{Provider: openai.New(openai.Config{BaseURL: o.URL, APIKey: "k"}), ThirdParty: true})
 	first, _ := r.Complete(context.Background(), req("same"))
 	again, _ := r.Complete(context.Background(), req("same"))
 	if calls.Load() != 1 || !again.Cached || again.Text != first.Text || again.InputTokens != 0 {
@@ -154,13 +154,13 @@ func TestRecurringIncidentIsCached(t *testing.T) {
 }
 
 func TestDataGates(t *testing.T) {
-	p := openaillm.New(openaillm.Config{BaseURL: "http://127.0.0.1:1", APIKey: "k"})
+	p := openai.New(openai.Config{BaseURL: "http://127.0.0.1:1", APIKey: "k"})
 	if _, err := New(Config{}, []Entry{{Provider: p, ThirdParty: true}}, offline.New(), redact.New(redact.DefaultOptions()), nil, nil); !errors.Is(err, ErrThirdParty) {
 		t.Fatalf("third party without consent: %v", err)
 	}
 	var calls atomic.Int32
 	o := openaiServer(t, &calls, func() int { return 0 })
-	r, path := newRouter(t, Config{AllowThirdParty: true}, Entry{Provider: openaillm.New(openaillm.Config{BaseURL: o.URL, APIKey: "k"}), ThirdParty: true})
+	r, path := newRouter(t, Config{AllowThirdParty: true}, Entry{Provider: openai.New(openai.Config{BaseURL: o.URL, APIKey: "k"}), ThirdParty: true})
 	leaky := req("leak")
 	leaky.Prompt += " token=ghp_abcdefghijklmnopqrstuvwxyz0123456789"
 	resp, err := r.Complete(context.Background(), leaky)
@@ -182,7 +182,7 @@ func TestSlowProviderTimesOut(t *testing.T) {
 	}))
 	defer slow.Close()
 	r, _ := newRouter(t, Config{AllowThirdParty: true, Timeout: 100 * time.Millisecond, MaxRetries: 0},
-		Entry{Provider: openaillm.New(openaillm.Config{BaseURL: slow.URL, APIKey: "k"}), ThirdParty: true})
+		Entry{Provider: openai.New(openai.Config{BaseURL: slow.URL, APIKey: "k"}), ThirdParty: true})
 	start := time.Now()
 	if _, err := r.Complete(context.Background(), req("slow")); err == nil || time.Since(start) > 3*time.Second {
 		t.Fatalf("slow provider: %v after %v", err, time.Since(start))

@@ -1,0 +1,99 @@
+package offline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/stack"
+)
+
+func evidence(template string, stackText string, sev domain.Severity) *domain.Evidence {
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	return &domain.Evidence{Fingerprint: "fp", Service: "checkout", Severity: sev, Count: 42, FirstSeen: t0, LastSeen: t0.Add(time.Minute),
+		Templates: []domain.Template{{Text: template, Count: 42}}, Samples: []string{"2026-03-01T10:00:00Z ERROR " + template},
+		Frames: stack.Parse(stackText)}
+}
+
+func ask[T any](t *testing.T, st domain.Stage, ev *domain.Evidence) T {
+	t.Helper()
+	resp, err := New().Complete(context.Background(), llm.Request{Stage: st, Evidence: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out T
+	if err := pipeline.Decode(st, resp.Text, &out); err != nil {
+		t.Fatalf("offline %s answer fails its own schema: %v\n%s", st, err, resp.Text)
+	}
+	return out
+}
+
+func TestClassifiesCommonFailures(t *testing.T) {
+	goPanic := "goroutine 1 [running]:\nmain.(*Cart).Total(0x0)\n\t/src/cart/cart.go:57 +0x1d\n"
+	cases := []struct {
+		template, stack, category string
+	}{
+		{"dial tcp <*>:5432: connect: connection refused", "", domain.CategoryDependency},
+		{"upstream request timeout after <*> ms", "", domain.CategoryTimeout},
+		{"context deadline exceeded while calling <*>", "", domain.CategoryTimeout},
+		{"java.lang.OutOfMemoryError: Java heap space", "", domain.CategoryOOM},
+		{"write /var/lib/data/<*>: no space left on device", "", domain.CategoryDiskFull},
+		{"x509: certificate has expired or is not yet valid", "", domain.CategoryTLS},
+		{"rpc error: code = PermissionDenied desc = Permission denied on resource <*>", "", domain.CategoryPermission},
+		{"panic: runtime error: invalid memory address or nil pointer dereference", goPanic, domain.CategoryCodeDefect},
+		{"IndexError: list index out of range", "", domain.CategoryCodeDefect},
+		{"required environment variable DATABASE_URL is not set", "", domain.CategoryConfig},
+		{"HTTP 429 Too Many Requests from <*>", "", domain.CategoryRateLimited},
+		{"Back-off restarting failed container app in pod <*>", "", domain.CategoryCrashLoop},
+		{"unexpected response from ledger: <*>", "", domain.CategoryOther},
+		{"request failed with code <*>", goPanic, domain.CategoryCodeDefect},
+	}
+	for _, tc := range cases {
+		ev := evidence(tc.template, tc.stack, domain.Error)
+		tri := ask[domain.Triage](t, domain.StageTriage, ev)
+		if tri.Category != tc.category {
+			t.Errorf("%q: category %s, want %s", tc.template, tri.Category, tc.category)
+		}
+		if tri.Actionable != (tc.category != domain.CategoryOther) {
+			t.Errorf("%q: actionable %v", tc.template, tri.Actionable)
+		}
+	}
+}
+
+func TestAnalysisPointsAtTopAppFrame(t *testing.T) {
+	ev := evidence("panic: runtime error: index out of range [3] with length 3",
+		"goroutine 7 [running]:\nruntime.goPanicIndex(0x3)\n\t/usr/local/go/src/runtime/panic.go:114 +0x7c\nmain.pick()\n\t/src/app/pick.go:19 +0x2a\n", domain.Critical)
+	a := ask[domain.Analysis](t, domain.StageAnalysis, ev)
+	if len(a.SuspectedFiles) != 1 || a.SuspectedFiles[0].Path != "/src/app/pick.go" || a.SuspectedFiles[0].Line != 19 {
+		t.Fatalf("suspected files %+v", a.SuspectedFiles)
+	}
+	r := ask[domain.Remediation](t, domain.StageRemediation, ev)
+	if r.Diff != "" {
+		t.Fatal("the offline provider must never write code")
+	}
+	if len(r.Steps) == 0 || len(r.TestPlan) == 0 {
+		t.Fatalf("empty runbook %+v", r)
+	}
+	tri := ask[domain.Triage](t, domain.StageTriage, ev)
+	if tri.Severity != "critical" {
+		t.Fatalf("severity %s", tri.Severity)
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	ev := evidence("dial tcp <*>: connection refused", "", domain.Error)
+	a, _ := New().Complete(context.Background(), llm.Request{Stage: domain.StageAnalysis, Evidence: ev})
+	b, _ := New().Complete(context.Background(), llm.Request{Stage: domain.StageAnalysis, Evidence: ev})
+	if a.Text != b.Text {
+		t.Fatal("same evidence, different answers")
+	}
+}
+
+func TestNoEvidenceIsAnError(t *testing.T) {
+	if _, err := New().Complete(context.Background(), llm.Request{Stage: domain.StageTriage}); err == nil {
+		t.Fatal("want an error")
+	}
+}

@@ -15,9 +15,9 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/dashboard"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
-	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 	"github.com/cloud-sre-agent/sre-agent/internal/server"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
 )
 
 // fileTrail is the audit log file as the dashboard reads it.

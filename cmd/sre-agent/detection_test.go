@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/scenario"
 	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/scenario"
 )
 
 // These tests measure what a user gets: the real binary (this test binary

@@ -20,14 +20,14 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
-	"github.com/cloud-sre-agent/sre-agent/internal/progress"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
-	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/progress"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 
 func main() {

@@ -8,13 +8,13 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/anthropic"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/gemini"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/offline"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/openai"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/router"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm/offline"
-	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
 

@@ -19,11 +19,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
-	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github/githubtest"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres/pgtest"
-	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 )
 
 // logLines is a real log (Loghub's Zookeeper sample), one message per line.

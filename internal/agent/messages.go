@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
 	"github.com/cloud-sre-agent/sre-agent/internal/source"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
 )
 
 const (

@@ -13,22 +13,22 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/source/gocloud"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
-	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
-	"github.com/cloud-sre-agent/sre-agent/internal/egress"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/gitlab"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm/router"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/local"
+	"github.com/cloud-sre-agent/sre-agent/internal/egress"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/router"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
+	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/gocloud"
 )
 
 // Config is the whole configuration.
@@ -297,10 +297,10 @@ func (p Provider) Chain() []string { return append([]string{p.Name}, p.Fallbacks
 
 // Delivery chooses where proposals go.
 type Delivery struct {
-	Type   string               `yaml:"type"` // local, github or gitlab
-	Local  local.Config `yaml:"local"`
-	GitHub github.Config      `yaml:"github"`
-	GitLab gitlab.Config      `yaml:"gitlab"`
+	Type   string        `yaml:"type"` // local, github or gitlab
+	Local  local.Config  `yaml:"local"`
+	GitHub github.Config `yaml:"github"`
+	GitLab gitlab.Config `yaml:"gitlab"`
 }
 
 // Audit configures the audit log.

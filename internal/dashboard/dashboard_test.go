@@ -31,7 +31,7 @@ type fakeStore struct {
 
 func (f *fakeStore) Incidents(context.Context) ([]domain.Incident, error) { return f.incs, nil }
 
-// Find resolves ids as the real stores do (incidentrow).
+// Find resolves ids as the real stores do (store/row).
 func (f *fakeStore) Find(_ context.Context, id string) (*domain.Incident, json.RawMessage, error) {
 	if err := row.CheckID(id); err != nil {
 		return nil, nil, err

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
 )
 

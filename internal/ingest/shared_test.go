@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 )
 
 // In shared mode only a fatal event makes an incident by itself; other

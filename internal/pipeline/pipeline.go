@@ -30,11 +30,11 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/injection"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/stack"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/injection"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/validate"
 )
 

@@ -13,9 +13,9 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/agent"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/quarantine"
-	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 )
 
 func groupingAccuracy(truth []string, parsed []int64) float64 { return GroupingAccuracy(truth, parsed) }

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/stack"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 )
 
 // Name is the provider's name in config, metrics and the audit log.

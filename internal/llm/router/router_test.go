@@ -15,12 +15,12 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/gemini"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm/openai"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/offline"
+	"github.com/cloud-sre-agent/sre-agent/internal/llm/openai"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 )
 
 const triageJSON = `{"category":"timeout","severity":"high","actionable":true,"confidence":0.8,"reasoning":"slow"}`

@@ -24,8 +24,8 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/patch"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/patch"
 )
 
 // Config bounds what a proposal may change.

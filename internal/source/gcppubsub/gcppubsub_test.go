@@ -19,9 +19,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
-	"github.com/cloud-sre-agent/sre-agent/internal/source"
 )
 
 const (

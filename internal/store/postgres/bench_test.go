@@ -12,11 +12,11 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
+	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres/pgtest"
-	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
-	"github.com/cloud-sre-agent/sre-agent/internal/source"
 )
 
 // queue is a subscription the replicas compete on, as they do on Pub/Sub.

@@ -12,13 +12,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
-	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
-	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
-	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres/pgtest"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres/pgtest"
 )
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)

@@ -9,13 +9,13 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm/offline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres/pgtest"
-	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 )
 
 // frozen is a replica that stopped mid-run: its heartbeat no longer

@@ -1,4 +1,4 @@
-// Package gitlabmr delivers proposals as draft merge requests on GitLab
+// Package gitlab delivers proposals as draft merge requests on GitLab
 // (gitlab.com or self-managed) with the official client, the same way the
 // GitHub target does: a branch per incident, a commit, a draft merge
 // request with labels; a note on an open one instead of a twin; the branch
@@ -14,10 +14,10 @@ import (
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/review"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/review"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
 

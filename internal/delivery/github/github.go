@@ -1,4 +1,4 @@
-// Package githubpr delivers proposals as draft pull requests with
+// Package github delivers proposals as draft pull requests with
 // go-github, authenticated as a GitHub App (a signed app JWT exchanged for
 // an installation token, refreshed before it expires), by a fine-grained
 // personal access token, or by a classic one (which works, with a warning).
@@ -22,10 +22,10 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/review"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/review"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
 

@@ -1,4 +1,4 @@
-// Package shareddata locates the public logs in ../shared/data for tests and
+// Package datasets locates the public logs in ../shared/data for tests and
 // benchmarks. Outside CI a missing folder skips the test with a clear
 // message; under CI (CI set) it fails, because there the data must be tested.
 package datasets

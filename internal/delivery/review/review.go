@@ -1,5 +1,5 @@
-// Package scm is what the pull-request targets (GitHub, GitLab) share: the
-// incident's branch, the title and body, the diff applied to the base
+// Package review is what the pull-request targets (GitHub, GitLab) share:
+// the incident's branch, the title and body, the diff applied to the base
 // branch's files as fetched, and the last secret check before sending.
 package review
 
@@ -14,14 +14,14 @@ import (
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/patch"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
-	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 )
 
 // Branch is the incident's branch.

@@ -1,4 +1,4 @@
-// Package decode turns a message from a log transport (Pub/Sub fed by a
+// Package envelope turns a message from a log transport (Pub/Sub fed by a
 // Cloud Logging sink, SQS fed by a CloudWatch Logs subscription, NATS,
 // Kafka) into log events, and refuses what is not a log message with a
 // reason, so the caller can dead-letter it instead of crashing or dropping

@@ -1,4 +1,4 @@
-// Package openaillm is the OpenAI provider, with the official SDK and
+// Package openai is the OpenAI provider, with the official SDK and
 // structured output (a JSON schema response format). A base URL serves
 // OpenAI-compatible servers, Ollama's among them.
 package openai

@@ -1,4 +1,4 @@
-// Package localdelivery is the default delivery target: per incident a
+// Package local is the default delivery target: per incident a
 // Markdown report and, when the proposal has a diff, a .patch file, in a
 // directory on disk. With a repository path configured, a patch is kept
 // only if `git apply --check` accepts it there. Delivering an incident
@@ -16,10 +16,10 @@ import (
 	"strings"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 )
 
 // Name is the target's name in config, metrics and the audit log.

@@ -1,4 +1,4 @@
-// Package incidentrow is how an incident is laid out in a store's row,
+// Package row is how an incident is laid out in a store's row,
 // the same for the SQLite and the PostgreSQL store: the fields kept as
 // JSON text, a source's share, the run number inside the run record, and
 // how an id given in full or as a prefix resolves.

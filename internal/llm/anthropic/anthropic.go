@@ -1,4 +1,4 @@
-// Package anthropicllm is the Anthropic provider, with the official SDK.
+// Package anthropic is the Anthropic provider, with the official SDK.
 // Structured output is a forced tool call: one tool whose input schema is
 // the stage's answer schema, and tool_choice naming it.
 package anthropic

@@ -1,4 +1,4 @@
-// Package cloudsub reads other clouds' messaging through gocloud.dev/pubsub
+// Package gocloud reads other clouds' messaging through gocloud.dev/pubsub
 // URLs: awssqs:// (CloudWatch Logs subscriptions delivered to SQS),
 // azuresb:// (Azure Service Bus), kafka:// and nats://. Credentials come
 // from each platform's default chain (the AWS default credential chain,

@@ -1,4 +1,4 @@
-// Package geminillm is the Gemini provider, with the official Google Gen AI
+// Package gemini is the Gemini provider, with the official Google Gen AI
 // SDK: on Vertex AI with Application Default Credentials (project and
 // location; the service account needs roles/aiplatform.user), or on the
 // Gemini API with a key. Structured output is a JSON response schema.

@@ -11,9 +11,9 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/gocloud"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
 	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
+	"github.com/cloud-sre-agent/sre-agent/internal/source/gocloud"
 )
 
 // natsURL is the NATS server on this machine (.ci/run starts it).
@@ -117,7 +117,7 @@ func TestURLSchemes(t *testing.T) {
 
 // BenchmarkNATSEndToEnd: LogEntry messages through the real NATS server
 // into the agent and its store, in chunks a core-NATS subscriber keeps up
-// with (go test -run '^$' -bench EndToEnd ./internal/cloudsub).
+// with (go test -run '^$' -bench EndToEnd ./internal/source/gocloud).
 func BenchmarkNATSEndToEnd(b *testing.B) {
 	b.Setenv("NATS_SERVER_URL", natsURL)
 	benchURL(b, fmt.Sprintf("nats://sre-agent-bench-%d", time.Now().UnixNano()))

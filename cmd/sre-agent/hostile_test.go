@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github/githubtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 )
 
 // hostileModel is an OpenAI-compatible server answering chosen JSON per
@@ -350,7 +350,7 @@ func TestFloodOfDistinctErrorsIsBounded(t *testing.T) {
 		lines = append(lines, logLine("checkout", fmt.Sprintf("%s %s %s %s failure", word(i, 1), word(i, 2), word(i, 3), word(i, 4))))
 	}
 	out := w.run(lines, answers("x", `{"summary":"look at the pool","steps":["check"],"risk":"low","test_plan":["watch"]}`), false, true)
-	if n := len(w.github.PRs); n == 0 || n > pipeline.DefaultBounds().DeliveriesPerHour {
+	if n := len(w.github.PRs); n == 0 || n > config.DefaultBounds().DeliveriesPerHour {
 		t.Fatalf("%d pull requests for a flood", n)
 	}
 	list := execute(t, "", "incidents", "list", "--db", w.db)

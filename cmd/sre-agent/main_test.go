@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/csv"
 	"flag"
-	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

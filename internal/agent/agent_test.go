@@ -14,6 +14,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/local"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
@@ -51,8 +52,8 @@ func newRig(t *testing.T, src agent.Source) *rig {
 	reg := prometheus.NewRegistry()
 	gate, _ := policy.New(policy.DefaultConfig(), redact.New(redact.DefaultOptions()))
 	out := filepath.Join(dir, "out")
-	target, _ := local.New(local.Config{Dir: out})
-	pipe, err := pipeline.New(pipeline.DefaultConfig(), pipeline.Deps{Provider: offline.New(), Store: store, Deliverer: target, Gate: gate, Audit: aud, Registerer: reg})
+	target, _ := local.New(config.LocalTarget{Dir: out})
+	pipe, err := pipeline.New(config.DefaultPipeline(), pipeline.Deps{Provider: offline.New(), Store: store, Deliverer: target, Gate: gate, Audit: aud, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

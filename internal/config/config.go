@@ -13,22 +13,15 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/gitlab"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/local"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/detect"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm/router"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/gocloud"
 )
 
 // Config is the whole configuration.
@@ -39,7 +32,7 @@ type Config struct {
 	Detect   detect.Config   `yaml:"detect"`
 	Parse    parse.Config    `yaml:"parse"`
 	Sources  []Source        `yaml:"sources"`
-	Pipeline pipeline.Config `yaml:"pipeline"`
+	Pipeline Pipeline        `yaml:"pipeline"`
 	Provider Provider        `yaml:"provider"`
 	Policy   policy.Config   `yaml:"policy"`
 	Delivery Delivery        `yaml:"delivery"`
@@ -179,7 +172,7 @@ type Source struct {
 	// by default.
 	Service string `yaml:"service"`
 	// PubSub is a Google Cloud Pub/Sub subscription (type pubsub).
-	PubSub gcppubsub.Config `yaml:"pubsub"`
+	PubSub PubSub `yaml:"pubsub"`
 	// URL is a gocloud.dev subscription URL (type url): awssqs://,
 	// azuresb://, kafka://, nats://.
 	URL string `yaml:"url"`
@@ -226,11 +219,11 @@ type Provider struct {
 	DailyTokens     int64         `yaml:"daily_tokens"`
 	DailyCostUSD    float64       `yaml:"daily_cost_usd"`
 	// Prices by model, US dollars per million tokens.
-	Prices    map[string]router.Price `yaml:"prices"`
-	Gemini    GeminiProvider          `yaml:"gemini"`
-	OpenAI    HTTPProvider            `yaml:"openai"`
-	Anthropic HTTPProvider            `yaml:"anthropic"`
-	Ollama    HTTPProvider            `yaml:"ollama"`
+	Prices    map[string]Price `yaml:"prices"`
+	Gemini    GeminiProvider   `yaml:"gemini"`
+	OpenAI    HTTPProvider     `yaml:"openai"`
+	Anthropic HTTPProvider     `yaml:"anthropic"`
+	Ollama    HTTPProvider     `yaml:"ollama"`
 }
 
 // GeminiProvider is Vertex AI (ambient identity) or the Gemini API (key).
@@ -297,10 +290,10 @@ func (p Provider) Chain() []string { return append([]string{p.Name}, p.Fallbacks
 
 // Delivery chooses where proposals go.
 type Delivery struct {
-	Type   string        `yaml:"type"` // local, github or gitlab
-	Local  local.Config  `yaml:"local"`
-	GitHub github.Config `yaml:"github"`
-	GitLab gitlab.Config `yaml:"gitlab"`
+	Type   string       `yaml:"type"` // local, github or gitlab
+	Local  LocalTarget  `yaml:"local"`
+	GitHub GitHubTarget `yaml:"github"`
+	GitLab GitLabTarget `yaml:"gitlab"`
 }
 
 // Audit configures the audit log.
@@ -339,13 +332,13 @@ func Default() Config {
 		Template: template.DefaultConfig(),
 		Detect:   detect.DefaultConfig(),
 		Parse:    parse.DefaultConfig(),
-		Pipeline: pipeline.DefaultConfig(),
+		Pipeline: DefaultPipeline(),
 		Provider: Provider{Name: "offline", Timeout: time.Minute, MaxRetries: 2,
 			Gemini: GeminiProvider{Location: "us-central1", Model: "gemini-2.5-flash"},
 			OpenAI: HTTPProvider{Model: "gpt-4.1-mini"}, Anthropic: HTTPProvider{Model: "claude-sonnet-4-5"},
 			Ollama: HTTPProvider{BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3.1"}},
 		Policy:     policy.DefaultConfig(),
-		Delivery:   Delivery{Type: "local", Local: local.Config{Dir: "out"}},
+		Delivery:   Delivery{Type: "local", Local: LocalTarget{Dir: "out"}},
 		HTTP:       HTTP{Addr: DefaultHTTPAddr},
 		Tracing:    Tracing{Exporter: "none"},
 		Log:        Log{Level: "info"},
@@ -405,7 +398,7 @@ func (c Config) Validate() error {
 				return fmt.Errorf("sources[%d]: %w", i, err)
 			}
 		case "url":
-			if err := gocloud.CheckURL(s.URL); err != nil {
+			if err := CheckGoCloudURL(s.URL); err != nil {
 				return fmt.Errorf("sources[%d]: %w", i, err)
 			}
 		default:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/local"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
@@ -32,8 +33,8 @@ func BenchmarkProcessOffline(b *testing.B) {
 	aud, _ := audit.Open(filepath.Join(dir, "a.jsonl"), "bench")
 	defer aud.Close()
 	gate, _ := policy.New(policy.DefaultConfig(), redact.New(redact.DefaultOptions()))
-	target, _ := local.New(local.Config{Dir: filepath.Join(dir, "out")})
-	p, err := pipeline.New(pipeline.DefaultConfig(), pipeline.Deps{Provider: offline.New(), Store: store, Deliverer: target, Gate: gate, Audit: aud})
+	target, _ := local.New(config.LocalTarget{Dir: filepath.Join(dir, "out")})
+	p, err := pipeline.New(config.DefaultPipeline(), pipeline.Deps{Provider: offline.New(), Store: store, Deliverer: target, Gate: gate, Audit: aud})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,26 +11,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 )
 
-// Bounds are what a flood of incidents may cost: anyone who can write log
-// text can make incidents, so model calls and deliveries are limited per
-// repository per hour. Work over a bound waits (the incident keeps its
-// state, with Run.Deferred saying why) and resumes when the hour allows;
-// it is counted, audited once per bound and repository per hour, and
-// never dropped.
-type Bounds struct {
-	// ModelCallsPerHour bounds model calls for one repository's incidents
-	// (0: no bound).
-	ModelCallsPerHour int `yaml:"model_calls_per_hour"`
-	// DeliveriesPerHour bounds pull requests, merge requests and comments
-	// written to one repository (0: no bound). Local reports are not a
-	// repository and are not bounded here.
-	DeliveriesPerHour int `yaml:"deliveries_per_hour"`
-}
-
-// DefaultBounds suit a team's repository: a few draft pull requests an
-// hour, and the model calls of twenty incidents.
-func DefaultBounds() Bounds { return Bounds{ModelCallsPerHour: 60, DeliveriesPerHour: 3} }
-
 // Repository is implemented by a Deliverer that writes to a repository;
 // its deliveries are bounded by Bounds.DeliveriesPerHour.
 type Repository interface {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
@@ -27,7 +28,7 @@ func TestModelCallBoundDefersAndIsAuditedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := pipeline.DefaultConfig()
+	cfg := config.DefaultPipeline()
 	cfg.Bounds.ModelCallsPerHour = 4
 	sp := script(map[domain.Stage][]reply{domain.StageTriage: {{text: okTriage}}, domain.StageAnalysis: {{text: okAnalysis}}, domain.StageRemediation: {{text: okRemedy}}})
 	p := e.pipeline(t, sp, cfg)
@@ -74,7 +75,7 @@ func TestAnswersAreRedactedBeforeTheStore(t *testing.T) {
 	e := newEnv(t)
 	token := "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
 	analysis := strings.Replace(okAnalysis, "the cache map is nil", "the cache map is nil; push with "+token, 1)
-	p := e.pipeline(t, script(map[domain.Stage][]reply{domain.StageTriage: {{text: okTriage}}, domain.StageAnalysis: {{text: analysis}}, domain.StageRemediation: {{text: okRemedy}}}), pipeline.DefaultConfig())
+	p := e.pipeline(t, script(map[domain.Stage][]reply{domain.StageTriage: {{text: okTriage}}, domain.StageAnalysis: {{text: analysis}}, domain.StageRemediation: {{text: okRemedy}}}), config.DefaultPipeline())
 	drain(t, p)
 	st, r := e.run(t)
 	if st != domain.StateRejected || !strings.Contains(strings.Join(r.Rejection.Rules(), ","), policy.RuleSecret) {
@@ -100,7 +101,7 @@ func TestSummaryIncidentIsNotSentToAModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	sp := script(map[domain.Stage][]reply{domain.StageTriage: {{text: okTriage}}, domain.StageAnalysis: {{text: okAnalysis}}, domain.StageRemediation: {{text: okRemedy}}})
-	p := e.pipeline(t, sp, pipeline.DefaultConfig())
+	p := e.pipeline(t, sp, config.DefaultPipeline())
 	if _, err := p.Process(ctx, in); err != nil {
 		t.Fatal(err)
 	}

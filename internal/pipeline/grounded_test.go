@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
@@ -47,7 +48,7 @@ func TestGroundedAnalysisAndValidatedFix(t *testing.T) {
 			rem, _ := json.Marshal(domain.Remediation{Summary: "guard the case", Steps: []string{"apply the diff"}, Risk: "low", TestPlan: []string{"reproduce"}, Diff: bug.fix})
 			sp := script(map[domain.Stage][]reply{domain.StageTriage: {{text: okTriage}}, domain.StageAnalysis: {{text: okAnalysis}}, domain.StageRemediation: {{text: string(rem)}}})
 			gate, _ := policy.New(policy.DefaultConfig(), redact.New(redact.DefaultOptions()))
-			p, err := pipeline.New(pipeline.DefaultConfig(), pipeline.Deps{Provider: sp, Store: e.store, Deliverer: e.deliver, Gate: gate, Audit: e.audit, Code: m})
+			p, err := pipeline.New(config.DefaultPipeline(), pipeline.Deps{Provider: sp, Store: e.store, Deliverer: e.deliver, Gate: gate, Audit: e.audit, Code: m})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +88,7 @@ func TestSourceLocationReachesThePrompt(t *testing.T) {
 	m, _ := coderef.NewMap([]coderef.Repo{{Service: "shop", Path: sampleRepo}})
 	sp := script(map[domain.Stage][]reply{domain.StageTriage: {{text: okTriage}}, domain.StageAnalysis: {{text: okAnalysis}}, domain.StageRemediation: {{text: okRemedy}}})
 	gate, _ := policy.New(policy.DefaultConfig(), redact.New(redact.DefaultOptions()))
-	p, _ := pipeline.New(pipeline.DefaultConfig(), pipeline.Deps{Provider: sp, Store: e.store, Deliverer: e.deliver, Gate: gate, Audit: e.audit, Code: m})
+	p, _ := pipeline.New(config.DefaultPipeline(), pipeline.Deps{Provider: sp, Store: e.store, Deliverer: e.deliver, Gate: gate, Audit: e.audit, Code: m})
 	drain(t, p)
 	for _, r := range sp.reqs {
 		if r.Stage == domain.StageAnalysis && !strings.Contains(r.Prompt, "def top_item(orders):") {

@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
@@ -74,75 +75,6 @@ type Auditor interface {
 	Append(audit.Record) (audit.Record, error)
 }
 
-// PerStage is a setting with a value for each stage.
-type PerStage[T any] struct {
-	Triage      T `yaml:"triage"`
-	Analysis    T `yaml:"analysis"`
-	Remediation T `yaml:"remediation"`
-}
-
-// Of is the stage's value.
-func (v PerStage[T]) Of(st domain.Stage) T {
-	switch st {
-	case domain.StageTriage:
-		return v.Triage
-	case domain.StageAnalysis:
-		return v.Analysis
-	}
-	return v.Remediation
-}
-
-// Models names the model each stage asks; empty leaves the provider's
-// default (a fast model suits triage, a strong one the other two).
-type Models = PerStage[string]
-
-// Config tunes the pipeline.
-type Config struct {
-	Models Models `yaml:"models"`
-	// TokenBudget bounds each stage's prompt, in estimated tokens.
-	TokenBudget PerStage[int] `yaml:"token_budget"`
-	// StageTimeout bounds one model call or delivery.
-	StageTimeout time.Duration `yaml:"stage_timeout"`
-	// MaxErrors is how many provider or delivery errors an incident may
-	// meet in one stage before it fails.
-	MaxErrors int `yaml:"max_errors"`
-	// RetryBackoff is the wait after the first error; it doubles.
-	RetryBackoff time.Duration `yaml:"retry_backoff"`
-	// ReopenAfter is the quiet period after which an incident that occurs
-	// again gets a new pipeline run.
-	ReopenAfter time.Duration `yaml:"reopen_after"`
-	// Bounds limit model calls and deliveries per repository.
-	Bounds Bounds `yaml:"bounds"`
-}
-
-// DefaultConfig suits the offline provider and a hosted model alike.
-func DefaultConfig() Config {
-	return Config{TokenBudget: PerStage[int]{Triage: 2000, Analysis: 6000, Remediation: 6000}, StageTimeout: 2 * time.Minute, MaxErrors: 3, RetryBackoff: 5 * time.Second, ReopenAfter: 6 * time.Hour,
-		Bounds: DefaultBounds()}
-}
-
-// Validate checks the settings.
-func (c Config) Validate() error {
-	for _, st := range domain.Stages {
-		if c.TokenBudget.Of(st) < 500 {
-			return fmt.Errorf("pipeline: token_budget.%s must be at least 500", st)
-		}
-	}
-	switch {
-	case c.StageTimeout <= 0:
-		return errors.New("pipeline: stage_timeout must be positive")
-	case c.MaxErrors < 1:
-		return errors.New("pipeline: max_errors must be at least 1")
-	case c.RetryBackoff < 0:
-		return errors.New("pipeline: retry_backoff must not be negative")
-	case c.ReopenAfter <= 0:
-		return errors.New("pipeline: reopen_after must be positive")
-	case c.Bounds.ModelCallsPerHour < 0 || c.Bounds.DeliveriesPerHour < 0:
-		return errors.New("pipeline: bounds must not be negative (0: no bound)")
-	}
-	return nil
-}
-
 // CodeFinder finds the repository source an incident points to.
 type CodeFinder interface {
 	Find(ctx context.Context, in domain.Incident, frames []domain.Frame) ([]domain.CodeWindow, error)
@@ -158,7 +90,7 @@ type Gate interface {
 // Pipeline runs incidents through the stages. It is safe for concurrent
 // use on different incidents.
 type Pipeline struct {
-	cfg      Config
+	cfg      config.Pipeline
 	provider llm.Provider
 	store    Store
 	deliver  delivery.Deliverer
@@ -213,7 +145,7 @@ type Redactor interface {
 }
 
 // New builds a pipeline.
-func New(cfg Config, d Deps) (*Pipeline, error) {
+func New(cfg config.Pipeline, d Deps) (*Pipeline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

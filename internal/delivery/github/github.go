@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/review"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
@@ -29,57 +30,9 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
 
-// Config names the repository and how to reach it.
-type Config struct {
-	BaseURL    string `yaml:"base_url"` // https://api.github.com, or https://HOST/api/v3/
-	Owner      string `yaml:"owner"`
-	Repo       string `yaml:"repo"`
-	BaseBranch string `yaml:"base_branch"`
-	// Token is a secret reference to a fine-grained (or classic) PAT.
-	Token string `yaml:"token"`
-	// App authentication: app id, installation id, and a secret reference
-	// to the app's private key (PEM).
-	AppID          int64  `yaml:"app_id"`
-	InstallationID int64  `yaml:"installation_id"`
-	PrivateKey     string `yaml:"private_key"`
-
-	AuthorName    string   `yaml:"author_name"`
-	AuthorEmail   string   `yaml:"author_email"`
-	Reviewers     []string `yaml:"reviewers"`
-	TeamReviewers []string `yaml:"team_reviewers"`
-	Assignees     []string `yaml:"assignees"`
-	// ReportDir is where a words-only proposal's report is committed.
-	ReportDir string `yaml:"report_dir"`
-	// SuppressAfterClose holds an incident back this long after its pull
-	// request was closed without merging.
-	SuppressAfterClose time.Duration `yaml:"suppress_after_close"`
-	// LogQueryURL, when set, is linked from the body; {fingerprint} and
-	// {service} are filled in.
-	LogQueryURL string `yaml:"log_query_url"`
-	// LinkHosts are hosts, beyond github.com (or the Enterprise host) and
-	// the log console, that untrusted text may link to in what the agent
-	// writes.
-	LinkHosts []string `yaml:"link_hosts"`
-	// MaxAttempts bounds retries of one API call (rate limits, 5xx).
-	MaxAttempts int `yaml:"max_attempts"`
-}
-
-// Validate checks the settings.
-func (c Config) Validate() error {
-	switch {
-	case c.Owner == "" || c.Repo == "" || c.BaseBranch == "":
-		return errors.New("github: owner, repo and base_branch are required")
-	case c.Token == "" && c.AppID == 0:
-		return errors.New("github: set token (a PAT reference) or app_id, installation_id and private_key")
-	case c.AppID != 0 && (c.InstallationID == 0 || c.PrivateKey == ""):
-		return errors.New("github: an App needs installation_id and private_key")
-	}
-	return nil
-}
-
 // Target opens pull requests.
 type Target struct {
-	cfg   Config
+	cfg   config.GitHubTarget
 	gh    *github.Client
 	red   *redact.Redactor
 	sleep func(context.Context, time.Duration) error
@@ -89,7 +42,7 @@ type Target struct {
 // New builds the target. base is the HTTP transport (the egress
 // transport); st resolves the token or key. It reports whether the token
 // is a classic PAT (the caller warns).
-func New(ctx context.Context, cfg Config, st *secrets.Store, base http.RoundTripper) (*Target, bool, error) {
+func New(ctx context.Context, cfg config.GitHubTarget, st *secrets.Store, base http.RoundTripper) (*Target, bool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, false, err
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github/githubtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -44,7 +45,7 @@ func patTarget(t *testing.T, f *githubtest.Fake, token string) (*Target, bool) {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	t.Setenv("SRE_GH_TOKEN", token)
-	tg, classic, err := New(context.Background(), Config{BaseURL: srv.URL + "/api/v3/", Owner: "o", Repo: "r", BaseBranch: "main",
+	tg, classic, err := New(context.Background(), config.GitHubTarget{BaseURL: srv.URL + "/api/v3/", Owner: "o", Repo: "r", BaseBranch: "main",
 		Token: "env://SRE_GH_TOKEN", Reviewers: []string{"alice"}, Assignees: []string{"bob"}, SuppressAfterClose: 24 * time.Hour},
 		secrets.New(secrets.Options{}, nil), http.DefaultTransport)
 	if err != nil {
@@ -153,7 +154,7 @@ func TestAppJWTAndTokenRefresh(t *testing.T) {
 	f.TokenTTL = 30 * time.Second // inside the refresh margin: every call refreshes
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	tg, _, err := New(context.Background(), Config{BaseURL: srv.URL + "/api/v3/", Owner: "o", Repo: "r", BaseBranch: "main",
+	tg, _, err := New(context.Background(), config.GitHubTarget{BaseURL: srv.URL + "/api/v3/", Owner: "o", Repo: "r", BaseBranch: "main",
 		AppID: 123, InstallationID: 99, PrivateKey: "file://" + pemPath}, secrets.New(secrets.Options{}, nil), http.DefaultTransport)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +197,7 @@ func TestRateLimitsAndServerErrorsAreRetried(t *testing.T) {
 	}))
 	defer srv.Close()
 	t.Setenv("SRE_GH_TOKEN", "github_pat_x")
-	tg, _, err := New(context.Background(), Config{BaseURL: srv.URL + "/api/v3/", Owner: "o", Repo: "r", BaseBranch: "main", Token: "env://SRE_GH_TOKEN"},
+	tg, _, err := New(context.Background(), config.GitHubTarget{BaseURL: srv.URL + "/api/v3/", Owner: "o", Repo: "r", BaseBranch: "main", Token: "env://SRE_GH_TOKEN"},
 		secrets.New(secrets.Options{}, nil), http.DefaultTransport)
 	if err != nil {
 		t.Fatal(err)

@@ -8,12 +8,12 @@ package gitlab
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/review"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
@@ -21,42 +21,16 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
 
-// Config names the project and the token.
-type Config struct {
-	BaseURL    string `yaml:"base_url"` // https://gitlab.com/api/v4, or a self-managed host's
-	Project    string `yaml:"project"`  // "group/project" or its id
-	BaseBranch string `yaml:"base_branch"`
-	// Token is a secret reference to a project access token with the
-	// Developer role and the api scope.
-	Token              string        `yaml:"token"`
-	AuthorName         string        `yaml:"author_name"`
-	AuthorEmail        string        `yaml:"author_email"`
-	ReportDir          string        `yaml:"report_dir"`
-	SuppressAfterClose time.Duration `yaml:"suppress_after_close"`
-	LogQueryURL        string        `yaml:"log_query_url"`
-	// LinkHosts are hosts, beyond the GitLab host and the log console,
-	// that untrusted text may link to in what the agent writes.
-	LinkHosts []string `yaml:"link_hosts"`
-}
-
-// Validate checks the settings.
-func (c Config) Validate() error {
-	if c.Project == "" || c.BaseBranch == "" || c.Token == "" {
-		return errors.New("gitlab: project, base_branch and token are required")
-	}
-	return nil
-}
-
 // Target opens merge requests.
 type Target struct {
-	cfg Config
+	cfg config.GitLabTarget
 	gl  *gitlab.Client
 	red *redact.Redactor
 	now func() time.Time
 }
 
 // New builds the target; the token is set on each request from st.
-func New(cfg Config, st *secrets.Store, base http.RoundTripper) (*Target, error) {
+func New(cfg config.GitLabTarget, st *secrets.Store, base http.RoundTripper) (*Target, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
@@ -106,7 +107,7 @@ func target(t *testing.T, f *fakeGitLab) *Target {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	t.Setenv("SRE_GL_TOKEN", "glpat-test")
-	tg, err := New(Config{BaseURL: srv.URL + "/api/v4", Project: "g/p", BaseBranch: "main", Token: "env://SRE_GL_TOKEN"}, secrets.New(secrets.Options{}, nil), http.DefaultTransport)
+	tg, err := New(config.GitLabTarget{BaseURL: srv.URL + "/api/v4", Project: "g/p", BaseBranch: "main", Token: "env://SRE_GL_TOKEN"}, secrets.New(secrets.Options{}, nil), http.DefaultTransport)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -25,33 +26,13 @@ import (
 // Name is the target's name in config, metrics and the audit log.
 const Name = "local"
 
-// Config says where reports go.
-type Config struct {
-	// Dir receives the reports; relative paths are from the working
-	// directory.
-	Dir string `yaml:"dir"`
-	// RepoPath, when set, is the git work tree patches must apply to.
-	RepoPath string `yaml:"repo_path"`
-	// LinkHosts are the hosts untrusted text in a report may link to
-	// (none by default: a local report links nowhere).
-	LinkHosts []string `yaml:"link_hosts"`
-}
-
-// Validate checks the settings.
-func (c Config) Validate() error {
-	if c.Dir == "" {
-		return errors.New("delivery: local dir must be set")
-	}
-	return nil
-}
-
 // Target writes reports.
 type Target struct {
-	cfg Config
+	cfg config.LocalTarget
 }
 
 // New builds the target; the directory is created on first delivery.
-func New(cfg Config) (*Target, error) {
+func New(cfg config.LocalTarget) (*Target, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
@@ -55,7 +56,7 @@ const goodPatch = `--- a/main.go
 func TestDeliverReportAndCheckedPatch(t *testing.T) {
 	repo := gitRepo(t)
 	out := filepath.Join(t.TempDir(), "out")
-	tg, err := New(Config{Dir: out, RepoPath: repo})
+	tg, err := New(config.LocalTarget{Dir: out, RepoPath: repo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestDeliverReportAndCheckedPatch(t *testing.T) {
 
 func TestPatchThatDoesNotApplyIsRejected(t *testing.T) {
 	repo := gitRepo(t)
-	tg, _ := New(Config{Dir: t.TempDir(), RepoPath: repo})
+	tg, _ := New(config.LocalTarget{Dir: t.TempDir(), RepoPath: repo})
 	bad := strings.Replace(goodPatch, `println("hi")`, `println("bye")`, 1)
 	_, err := tg.Deliver(context.Background(), proposal(bad))
 	var rej *delivery.RejectError
@@ -106,7 +107,7 @@ func TestPatchThatDoesNotApplyIsRejected(t *testing.T) {
 
 func TestWordsOnlyProposalHasNoPatch(t *testing.T) {
 	dir := t.TempDir()
-	tg, _ := New(Config{Dir: dir})
+	tg, _ := New(config.LocalTarget{Dir: dir})
 	d, err := tg.Deliver(context.Background(), proposal(""))
 	if err != nil || len(d.Files) != 1 {
 		t.Fatalf("%+v %v", d, err)

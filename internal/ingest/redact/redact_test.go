@@ -2,12 +2,13 @@ package redact
 
 import (
 	"bufio"
-	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 )
 
 func TestRedactFindsSecrets(t *testing.T) {

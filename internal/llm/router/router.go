@@ -23,15 +23,10 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 )
-
-// Price is a model's cost in US dollars per million tokens.
-type Price struct {
-	InputPerMTok  float64 `yaml:"input_per_mtok"`
-	OutputPerMTok float64 `yaml:"output_per_mtok"`
-}
 
 // Entry is one provider in the chain.
 type Entry struct {
@@ -61,7 +56,7 @@ type Config struct {
 	BreakerCooldown time.Duration
 	DailyTokens     int64
 	DailyCostUSD    float64
-	Prices          map[string]Price // by model
+	Prices          map[string]config.Price // by model
 	CacheSize       int
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
@@ -91,7 +92,7 @@ func TestGeminiOutageFallsBackToOpenAI(t *testing.T) {
 	}
 	op := openai.New(openai.Config{BaseURL: o.URL, APIKey: "k", Model: "gpt-x"})
 	r, _ := newRouter(t, Config{AllowThirdParty: true, MaxRetries: 1, BreakerFailures: 2, BreakerCooldown: time.Hour,
-		Prices: map[string]Price{"gpt-x": {InputPerMTok: 2, OutputPerMTok: 8}}},
+		Prices: map[string]config.Price{"gpt-x": {InputPerMTok: 2, OutputPerMTok: 8}}},
 		Entry{Provider: gp, ThirdParty: true}, Entry{Provider: op, ThirdParty: true})
 	for i := 0; i < 4; i++ {
 		resp, err := r.Complete(context.Background(), req(string(rune('a'+i))))

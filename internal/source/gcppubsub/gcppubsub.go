@@ -7,53 +7,14 @@ package gcppubsub
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"sync"
-	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"google.golang.org/api/option"
 )
-
-// Config names the subscription and bounds what is in flight.
-type Config struct {
-	Project      string `yaml:"project"`
-	Subscription string `yaml:"subscription"`
-	// MaxOutstandingMessages and MaxOutstandingBytes are flow control:
-	// messages received and not yet acknowledged.
-	MaxOutstandingMessages int `yaml:"max_outstanding_messages"`
-	MaxOutstandingBytes    int `yaml:"max_outstanding_bytes"`
-	// NumGoroutines is the number of streaming pulls.
-	NumGoroutines int `yaml:"num_goroutines"`
-	// MaxAckExtension bounds each extension of a held message's ack
-	// deadline: after a crash, held messages come back within it.
-	MaxAckExtension time.Duration `yaml:"max_ack_extension"`
-	// DeadLetterTopic, when set, receives messages that are not log
-	// messages (else they go to the local quarantine file).
-	DeadLetterTopic string `yaml:"dead_letter_topic"`
-}
-
-// Validate checks the settings.
-func (c Config) Validate() error {
-	if c.Project == "" || c.Subscription == "" {
-		return errors.New("pubsub: project and subscription are required")
-	}
-	if c.MaxOutstandingMessages < 0 || c.MaxOutstandingBytes < 0 || c.NumGoroutines < 0 || c.MaxAckExtension < 0 {
-		return errors.New("pubsub: flow-control settings must not be negative")
-	}
-	return nil
-}
-
-// SubscriptionName is the full resource name.
-func (c Config) SubscriptionName() string {
-	if strings.HasPrefix(c.Subscription, "projects/") {
-		return c.Subscription
-	}
-	return "projects/" + c.Project + "/subscriptions/" + c.Subscription
-}
 
 // NewClient opens a client with Application Default Credentials; opts are
 // for tests (an in-process server).
@@ -71,7 +32,7 @@ type Receiver struct {
 }
 
 // NewReceiver configures streaming pull with the config's flow control.
-func NewReceiver(c *pubsub.Client, cfg Config) (*Receiver, error) {
+func NewReceiver(c *pubsub.Client, cfg config.PubSub) (*Receiver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
@@ -131,7 +132,7 @@ func (w *wrap) Receive(ctx context.Context, deliver func(source.Message)) error 
 	})
 }
 
-func receiver(t testing.TB, f *fake, cfg gcppubsub.Config, w *wrap) *wrap {
+func receiver(t testing.TB, f *fake, cfg config.PubSub, w *wrap) *wrap {
 	t.Helper()
 	recv, err := gcppubsub.NewReceiver(f.client, cfg)
 	if err != nil {
@@ -164,7 +165,7 @@ func TestCrashBeforeAckCountsOnce(t *testing.T) {
 	r := agenttest.New(t)
 	// Held messages' deadlines are extended a second at a time, so what a
 	// dead agent held comes back within a second or two.
-	cfg := gcppubsub.Config{Project: project, Subscription: "agent", MaxAckExtension: time.Second}
+	cfg := config.PubSub{Project: project, Subscription: "agent", MaxAckExtension: time.Second}
 	first := &wrap{dropAcks: true}
 	stop := agenttest.Run(r.Agent(t, "pubsub", receiver(t, f, cfg, first), envelope.FormatLogEntry, nil))
 	agenttest.WaitFor(t, "the first agent to save", 20*time.Second, func() bool { return r.Total(t) >= 100 })
@@ -216,7 +217,7 @@ func TestBadMessagesAreDeadLettered(t *testing.T) {
 	}
 	publishEntries(f, 5)
 	r := agenttest.New(t)
-	stop := agenttest.Run(r.Agent(t, "pubsub", receiver(t, f, gcppubsub.Config{Project: project, Subscription: "agent"}, &wrap{}), envelope.FormatLogEntry, nil))
+	stop := agenttest.Run(r.Agent(t, "pubsub", receiver(t, f, config.PubSub{Project: project, Subscription: "agent"}, &wrap{}), envelope.FormatLogEntry, nil))
 	agenttest.WaitFor(t, "every message acknowledged", 20*time.Second, func() bool { return allAcked(f) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -253,7 +254,7 @@ func TestDeadLetterTopic(t *testing.T) {
 	r := agenttest.New(t)
 	dl := gcppubsub.NewDeadLetterTopic(f.client, "projects/proj/topics/dead")
 	defer dl.Stop()
-	stop := agenttest.Run(r.Agent(t, "pubsub", receiver(t, f, gcppubsub.Config{Project: project, Subscription: "agent"}, &wrap{}), envelope.FormatLogEntry, dl))
+	stop := agenttest.Run(r.Agent(t, "pubsub", receiver(t, f, config.PubSub{Project: project, Subscription: "agent"}, &wrap{}), envelope.FormatLogEntry, dl))
 	agenttest.WaitFor(t, "the bad message dead-lettered", 20*time.Second, func() bool {
 		for _, m := range f.srv.Messages() {
 			if m.Topic == "projects/proj/topics/dead" && m.Attributes["sre_agent_reason"] == envelope.ReasonInvalidJSON {
@@ -280,7 +281,7 @@ func TestFlowControlBoundsOutstanding(t *testing.T) {
 	publishEntries(f, 200)
 	r := agenttest.New(t)
 	w := &wrap{}
-	stop := agenttest.Run(r.Agent(t, "pubsub", receiver(t, f, gcppubsub.Config{Project: project, Subscription: "agent", MaxOutstandingMessages: 5, NumGoroutines: 1}, w), envelope.FormatLogEntry, nil))
+	stop := agenttest.Run(r.Agent(t, "pubsub", receiver(t, f, config.PubSub{Project: project, Subscription: "agent", MaxOutstandingMessages: 5, NumGoroutines: 1}, w), envelope.FormatLogEntry, nil))
 	agenttest.WaitFor(t, "every message acknowledged", 60*time.Second, func() bool { return allAcked(f) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -298,7 +299,7 @@ func TestShutdownWithinDeadline(t *testing.T) {
 	publishEntries(f, 2000)
 	r := agenttest.New(t)
 	w := &wrap{}
-	stop := agenttest.Run(r.Agent(t, "pubsub", receiver(t, f, gcppubsub.Config{Project: project, Subscription: "agent"}, w), envelope.FormatLogEntry, nil))
+	stop := agenttest.Run(r.Agent(t, "pubsub", receiver(t, f, config.PubSub{Project: project, Subscription: "agent"}, w), envelope.FormatLogEntry, nil))
 	agenttest.WaitFor(t, "some messages", 20*time.Second, func() bool { return w.delivered.Load() > 50 })
 	start := time.Now()
 	if err := stop(); err != nil {
@@ -321,7 +322,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	f := newFake(b)
 	r := agenttest.New(b)
 	w := &wrap{}
-	stop := agenttest.Run(r.Agent(b, "pubsub", receiver(b, f, gcppubsub.Config{Project: project, Subscription: "agent", NumGoroutines: 4}, w), envelope.FormatLogEntry, nil))
+	stop := agenttest.Run(r.Agent(b, "pubsub", receiver(b, f, config.PubSub{Project: project, Subscription: "agent", NumGoroutines: 4}, w), envelope.FormatLogEntry, nil))
 	defer stop()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
@@ -59,7 +60,7 @@ func newPipeline(t *testing.T, st pipeline.Store, aud pipeline.Auditor, prov llm
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := pipeline.DefaultConfig()
+	cfg := config.DefaultPipeline()
 	p, err := pipeline.New(cfg, pipeline.Deps{Provider: prov, Store: st, Deliverer: target, Gate: gate, Audit: aud})
 	if err != nil {
 		t.Fatal(err)

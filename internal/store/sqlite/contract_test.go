@@ -1,0 +1,23 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/store"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, reopenAfter time.Duration) store.Store {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.ReopenAfter = reopenAfter
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

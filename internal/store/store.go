@@ -1,0 +1,39 @@
+// Package store is the port incidents are kept by: what every store
+// (internal/store/sqlite for one agent, internal/store/postgres for
+// replicas) does the same way, held to it by the contract suite in
+// internal/store/storetest. Consumers declare the smaller interfaces they
+// use; this one names the common ground.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+)
+
+// Store keeps incidents, their runs, the baselines the detector learnt and
+// the message keys already saved.
+type Store interface {
+	// Save replaces source's share of each incident (counts, samples,
+	// timeline) and merges the baselines.
+	Save(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident) error
+	// SaveSeen is Save with the message keys it covers, in one commit.
+	SaveSeen(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident, seen []string) error
+	Seen(ctx context.Context, keys []string) (map[string]bool, error)
+	PruneSeen(ctx context.Context, before time.Time) (int64, error)
+
+	Incident(ctx context.Context, fp domain.Fingerprint) (*domain.Incident, error)
+	Incidents(ctx context.Context) ([]domain.Incident, error)
+	// Find resolves an id prefix to one incident and its run.
+	Find(ctx context.Context, id string) (*domain.Incident, json.RawMessage, error)
+	Pending(ctx context.Context, limit int) ([]domain.Incident, error)
+	CountByState(ctx context.Context) (map[domain.State]int, error)
+	Advance(ctx context.Context, fp domain.Fingerprint, state domain.State, run json.RawMessage) error
+	LoadRun(ctx context.Context, fp domain.Fingerprint) (json.RawMessage, error)
+
+	Templates(ctx context.Context) ([]domain.Template, error)
+	Baselines(ctx context.Context) ([]domain.Baseline, error)
+	Close() error
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/doctor"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
@@ -21,7 +22,7 @@ import (
 // secretStore builds the store with a backend for each scheme the config
 // references (a cloud client is made only when it is used), over the
 // egress transport.
-func secretStore(ctx context.Context, cfg config.Config, client *egress.Transport, aud secrets.Auditor, masker *telemetry.Masker, warn func(string, string)) (*secrets.Store, error) {
+func secretStore(ctx context.Context, cfg config.Config, client *egress.Transport, aud audit.Appender, masker *telemetry.Masker, warn func(string, string)) (*secrets.Store, error) {
 	backends := map[string]secrets.Backend{}
 	for _, ref := range cfg.SecretRefs() {
 		r, err := secrets.Parse(ref)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
@@ -31,7 +32,7 @@ func keyed(st *secrets.Store, tr *egress.Transport, ref, header, prefix string) 
 
 // buildProvider is the offline provider alone, or a router over the
 // configured primary and fallbacks.
-func buildProvider(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, aud router.Auditor, log *slog.Logger, red *redact.Redactor) (llm.Provider, error) {
+func buildProvider(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, aud audit.Appender, log *slog.Logger, red *redact.Redactor) (llm.Provider, error) {
 	pc := cfg.Provider
 	if pc.Name == "offline" && len(pc.Fallbacks) == 0 {
 		return offline.New(), nil

@@ -180,7 +180,7 @@ func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
-	if err := aud.attach(auditDest); err != nil {
+	if err := aud.attach(ctx, auditDest); err != nil {
 		return err
 	}
 

@@ -80,7 +80,7 @@ func storeName(cfg config.Config, p paths) string {
 
 // auditLog is the audit log as the agent writes it.
 type auditLog interface {
-	Append(audit.Record) (audit.Record, error)
+	audit.Appender
 	Close() error
 }
 
@@ -94,7 +94,7 @@ type pendingAudit struct {
 	pending []audit.Record
 }
 
-func (a *pendingAudit) Append(r audit.Record) (audit.Record, error) {
+func (a *pendingAudit) Append(ctx context.Context, r audit.Record) (audit.Record, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.log == nil {
@@ -104,16 +104,16 @@ func (a *pendingAudit) Append(r audit.Record) (audit.Record, error) {
 		a.pending = append(a.pending, r)
 		return r, nil
 	}
-	return a.log.Append(r)
+	return a.log.Append(ctx, r)
 }
 
 // attach opens the way to log and writes what was held.
-func (a *pendingAudit) attach(log auditLog) error {
+func (a *pendingAudit) attach(ctx context.Context, log auditLog) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.log = log
 	for _, r := range a.pending {
-		if _, err := log.Append(r); err != nil {
+		if _, err := log.Append(ctx, r); err != nil {
 			return err
 		}
 	}
@@ -169,7 +169,7 @@ func openStoreCLI(ctx context.Context, cfg config.Config, p paths) (incidentStor
 	}
 	log, err := st.(*postgres.Store).OpenAudit(ctx)
 	if err == nil {
-		err = aud.attach(log)
+		err = aud.attach(ctx, log)
 	}
 	if err != nil {
 		st.Close()

@@ -30,7 +30,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
 )
@@ -109,7 +108,7 @@ type Agent struct {
 	store   Store
 	shared  SharedStore // the store, when replicas share it; else nil
 	pipe    Pipeline
-	audit   pipeline.Auditor
+	audit   audit.Appender
 	sources []Source
 	opts    Options
 	red     *redact.Redactor
@@ -127,7 +126,7 @@ type Agent struct {
 }
 
 // New builds an agent.
-func New(store Store, pipe Pipeline, aud pipeline.Auditor, sources []Source, opts Options) (*Agent, error) {
+func New(store Store, pipe Pipeline, aud audit.Appender, sources []Source, opts Options) (*Agent, error) {
 	if len(sources) == 0 {
 		return nil, errors.New("agent: no sources")
 	}
@@ -175,7 +174,7 @@ func (a *Agent) Ready() error {
 // Run reads every source and works the pipeline until the sources end and
 // the work is done, or ctx is cancelled.
 func (a *Agent) Run(ctx context.Context) error {
-	if _, err := a.audit.Append(audit.Record{Kind: audit.KindStart, Outcome: "ok", Fields: map[string]any{"sources": len(a.sources)}}); err != nil {
+	if _, err := a.audit.Append(ctx, audit.Record{Kind: audit.KindStart, Outcome: "ok", Fields: map[string]any{"sources": len(a.sources)}}); err != nil {
 		return err
 	}
 	a.anchor("start")
@@ -186,7 +185,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		if ctx.Err() != nil {
 			// Stopped while starting: a clean stop, not a failure.
-			_, aerr := a.audit.Append(audit.Record{Kind: audit.KindStop, Outcome: "signalled"})
+			_, aerr := a.audit.Append(ctx, audit.Record{Kind: audit.KindStop, Outcome: "signalled"})
 			a.anchor("stop")
 			return aerr
 		}
@@ -243,7 +242,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		outcome = "signalled"
 	}
-	if _, err := a.audit.Append(audit.Record{Kind: audit.KindStop, Outcome: outcome}); err != nil && workErr == nil {
+	if _, err := a.audit.Append(ctx, audit.Record{Kind: audit.KindStop, Outcome: outcome}); err != nil && workErr == nil {
 		workErr = err
 	}
 	a.anchor("stop")
@@ -396,7 +395,7 @@ type sourceState struct {
 
 // overLimit counts the incidents a bound summarised since the last save
 // and audits them, once per detection window per source.
-func (a *Agent) overLimit(s *sourceState, st ingest.Stats) error {
+func (a *Agent) overLimit(ctx context.Context, s *sourceState, st ingest.Stats) error {
 	d := st.OverLimit - s.savedStats.OverLimit
 	if d <= 0 {
 		return nil
@@ -407,7 +406,7 @@ func (a *Agent) overLimit(s *sourceState, st ingest.Stats) error {
 		return nil
 	}
 	a.log.Warn("incidents over the bounds summarised", "source", s.src.Name, "incidents", s.overSince)
-	if _, err := a.audit.Append(audit.Record{Kind: audit.KindBound, Outcome: "summarised", Fields: map[string]any{"bound": "incidents",
+	if _, err := a.audit.Append(ctx, audit.Record{Kind: audit.KindBound, Outcome: "summarised", Fields: map[string]any{"bound": "incidents",
 		"source": s.src.Name, "incidents": s.overSince, "max_new_per_service": a.opts.Detect.MaxNewPerService,
 		"max_new_per_source": a.opts.Detect.MaxNewPerSource, "max_incidents": a.opts.Detect.MaxIncidents}}); err != nil {
 		return fmt.Errorf("audit bound: %w", err)
@@ -433,7 +432,7 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, 
 	if d := st.ParseErrors - s.savedStats.ParseErrors; d > 0 {
 		a.parseErrs.WithLabelValues(s.src.Name).Add(float64(d))
 	}
-	if err := a.overLimit(s, st); err != nil {
+	if err := a.overLimit(ctx, s, st); err != nil {
 		return err
 	}
 	s.savedStats = st

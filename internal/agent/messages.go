@@ -272,7 +272,7 @@ func (c *consumer) deadLetter(m source.Message, bad *envelope.BadMessage) error 
 		c.a.log.Error("dead-letter failed: nacked", "source", c.src.Name, "reason", bad.Reason, "error", err)
 		return nil
 	}
-	if _, err := c.a.audit.Append(audit.Record{Kind: audit.KindDeadLetter, Outcome: bad.Reason, Fields: map[string]any{
+	if _, err := c.a.audit.Append(c.ctx, audit.Record{Kind: audit.KindDeadLetter, Outcome: bad.Reason, Fields: map[string]any{
 		"source": c.src.Name, "message_id": m.ID, "bytes": len(m.Data), "destination": dl.Name(), "detail": detail}}); err != nil {
 		m.Nack()
 		return fmt.Errorf("audit dead letter: %w", err)

@@ -13,6 +13,7 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -86,7 +87,9 @@ type Log struct {
 // Backend keeps one chain's lines durably: Write returns once the line
 // and the new head (its sequence number and the line's hash) are stored.
 type Backend interface {
-	Write(seq int64, line []byte, lineHash string) error
+	// Write keeps one record line; ctx carries the caller's trace and
+	// deadline.
+	Write(ctx context.Context, seq int64, line []byte, lineHash string) error
 	Close() error
 }
 
@@ -108,7 +111,7 @@ type fileBackend struct {
 	path string
 }
 
-func (fb *fileBackend) Write(seq int64, line []byte, lineHash string) error {
+func (fb *fileBackend) Write(_ context.Context, seq int64, line []byte, lineHash string) error {
 	if _, err := fb.f.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("write audit log: %w", err)
 	}
@@ -188,9 +191,16 @@ func lastLine(f *os.File) ([]byte, error) {
 	return nil, nil
 }
 
+// Appender is where outside actions are recorded: the audit log, the
+// replica's chain in PostgreSQL, or the agent's buffer before either opens.
+// It is the one interface every package that audits uses.
+type Appender interface {
+	Append(ctx context.Context, r Record) (Record, error)
+}
+
 // Append writes one record and syncs it to disk before returning; the
 // record as written (with sequence and hashes) is returned.
-func (l *Log) Append(r Record) (Record, error) {
+func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r.Seq = l.seq + 1
@@ -224,7 +234,7 @@ func (l *Log) Append(r Record) (Record, error) {
 	if err != nil {
 		return r, fmt.Errorf("audit record: %w", err)
 	}
-	if err := l.b.Write(r.Seq, line, sum(line)); err != nil {
+	if err := l.b.Write(ctx, r.Seq, line, sum(line)); err != nil {
 		return r, err
 	}
 	l.seq, l.prevHash = r.Seq, sum(line)

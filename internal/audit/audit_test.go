@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -21,7 +22,7 @@ func writeLog(t *testing.T, n int) (string, [][]byte) {
 		t.Fatal(err)
 	}
 	for i := 0; i < n; i++ {
-		if _, err := l.Append(Record{Kind: KindModelCall, Fingerprint: "fp", Outcome: "ok",
+		if _, err := l.Append(context.Background(), Record{Kind: KindModelCall, Fingerprint: "fp", Outcome: "ok",
 			Fields: map[string]any{"stage": "triage", "input_tokens": 120 + i, "latency_ms": 1.5}}); err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +43,7 @@ func TestChainVerifiesAndContinuesAcrossOpens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := l.Append(Record{Kind: KindDelivery, Outcome: "delivered"})
+	rec, err := l.Append(context.Background(), Record{Kind: KindDelivery, Outcome: "delivered"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestStructFieldsVerify(t *testing.T) {
 		Rule, Path string
 		N          int64
 	}
-	if _, err := l.Append(Record{Kind: KindPolicyRejection, Fields: map[string]any{"violations": []v{{"z", "<a&b>", 1 << 60}}}}); err != nil {
+	if _, err := l.Append(context.Background(), Record{Kind: KindPolicyRejection, Fields: map[string]any{"violations": []v{{"z", "<a&b>", 1 << 60}}}}); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -188,7 +189,7 @@ func writeN(t *testing.T, path string, n int) *Log {
 		t.Fatal(err)
 	}
 	for i := 0; i < n; i++ {
-		if _, err := l.Append(Record{Kind: KindModelCall, Outcome: "ok"}); err != nil {
+		if _, err := l.Append(context.Background(), Record{Kind: KindModelCall, Outcome: "ok"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -258,7 +259,7 @@ func TestVerifyWhileWriting(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := 0; i < 300; i++ {
-			l.Append(Record{Kind: KindModelCall, Outcome: "ok"})
+			l.Append(context.Background(), Record{Kind: KindModelCall, Outcome: "ok"})
 		}
 	}()
 	for {

@@ -73,7 +73,7 @@ func TestEachCheckPassesAndFails(t *testing.T) {
 	os.WriteFile(cfgPath, []byte("mode: production\n"), 0o600)
 	auditPath := filepath.Join(dir, "audit.jsonl")
 	l, _ := audit.Open(auditPath, "t")
-	l.Append(audit.Record{Kind: audit.KindStart})
+	l.Append(ctx, audit.Record{Kind: audit.KindStart})
 	l.Close()
 	in := inputs(t, good, nil)
 	in.ConfigPath, in.AuditPath = cfgPath, auditPath

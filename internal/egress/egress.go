@@ -24,23 +24,18 @@ type Config struct {
 	AllowHosts []string `yaml:"allow_hosts"`
 }
 
-// Auditor records refused calls.
-type Auditor interface {
-	Append(audit.Record) (audit.Record, error)
-}
-
 // ErrRefused wraps every refusal.
 var ErrRefused = errors.New("egress refused")
 
 // Transport checks each request, then sends it over TLS 1.2+.
 type Transport struct {
 	cfg   Config
-	audit Auditor
+	audit audit.Appender
 	base  *http.Transport
 }
 
 // New builds the transport; roots nil means the system's CAs.
-func New(cfg Config, aud Auditor, roots *x509.CertPool) *Transport {
+func New(cfg Config, aud audit.Appender, roots *x509.CertPool) *Transport {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 	base.ForceAttemptHTTP2 = true
@@ -80,7 +75,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := req.URL.Hostname()
 	if err := t.Check(req.URL.Scheme, host); err != nil {
 		if t.audit != nil {
-			if _, aerr := t.audit.Append(audit.Record{Kind: audit.KindEgressDenied, Outcome: "refused",
+			if _, aerr := t.audit.Append(req.Context(), audit.Record{Kind: audit.KindEgressDenied, Outcome: "refused",
 				Fields: map[string]any{"host": host, "scheme": req.URL.Scheme, "method": req.Method, "reason": err.Error()}}); aerr != nil {
 				return nil, errors.Join(err, aerr)
 			}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -71,7 +72,7 @@ func (l *limiter) firstInHour(key string, now time.Time) bool {
 // over records work that a bound holds back: the run waits until the
 // bound allows it, the hold is counted and, once per bound and repository
 // per hour, audited.
-func (p *Pipeline) over(in *domain.Incident, run *domain.Run, bound, repo string, limit int, until time.Time) error {
+func (p *Pipeline) over(ctx context.Context, in *domain.Incident, run *domain.Run, bound, repo string, limit int, until time.Time) error {
 	run.Deferred = fmt.Sprintf("%s: %d per hour for %s reached; waits until %s", bound, limit, repo, until.UTC().Format(time.RFC3339))
 	run.RetryAt = until
 	p.metrics.bounded.WithLabelValues(bound).Inc()
@@ -79,7 +80,7 @@ func (p *Pipeline) over(in *domain.Incident, run *domain.Run, bound, repo string
 	if !p.limits.firstInHour(bound+"\x00"+repo, p.now()) {
 		return nil
 	}
-	if _, err := p.audit.Append(audit.Record{Kind: audit.KindBound, Fingerprint: string(in.Fingerprint), Outcome: "deferred",
+	if _, err := p.audit.Append(ctx, audit.Record{Kind: audit.KindBound, Fingerprint: string(in.Fingerprint), Outcome: "deferred",
 		Fields: map[string]any{"bound": bound, "repository": repo, "limit": limit, "until": until.UTC().Format(time.RFC3339)}}); err != nil {
 		return fmt.Errorf("audit bound: %w", err)
 	}

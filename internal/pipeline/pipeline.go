@@ -70,11 +70,6 @@ type Ledger interface {
 	EndDelivery(ctx context.Context, fp domain.Fingerprint, run int, d domain.Delivery) error
 }
 
-// Auditor appends audit records.
-type Auditor interface {
-	Append(audit.Record) (audit.Record, error)
-}
-
 // CodeFinder finds the repository source an incident points to.
 type CodeFinder interface {
 	Find(ctx context.Context, in domain.Incident, frames []domain.Frame) ([]domain.CodeWindow, error)
@@ -95,7 +90,7 @@ type Pipeline struct {
 	store    Store
 	deliver  delivery.Deliverer
 	gate     Gate
-	audit    Auditor
+	audit    audit.Appender
 	code     CodeFinder
 	red      Redactor
 	limits   *limiter
@@ -127,7 +122,7 @@ type Deps struct {
 	Store      Store
 	Deliverer  delivery.Deliverer
 	Gate       Gate
-	Audit      Auditor
+	Audit      audit.Appender
 	Log        *slog.Logger
 	Registerer prometheus.Registerer
 	// Code, optional, grounds analysis and remediation in the service's
@@ -320,7 +315,7 @@ func (p *Pipeline) process(ctx context.Context, in domain.Incident) (domain.Stat
 	defer span.End()
 	ev := evidenceOf(in)
 	if !run.Scanned {
-		if err := p.scan(&in, ev, &run); err != nil {
+		if err := p.scan(ctx, &in, ev, &run); err != nil {
 			return in.State, false, err
 		}
 	}
@@ -380,7 +375,7 @@ func (p *Pipeline) step(ctx context.Context, state domain.State, in *domain.Inci
 	switch state {
 	case domain.StateNew:
 		if in.Summary() {
-			return p.summarised(in, run)
+			return p.summarised(ctx, in, run)
 		}
 		var t domain.Triage
 		next, err := p.ask(ctx, domain.StageTriage, in, ev, run, &t)
@@ -444,7 +439,7 @@ func (p *Pipeline) ask(ctx context.Context, st domain.Stage, in *domain.Incident
 	for attempt := 1; attempt <= 2; attempt++ {
 		repo := p.repository(*in)
 		if ok, until := p.limits.take(BoundModelCalls+"\x00"+repo, p.cfg.Bounds.ModelCallsPerHour, p.now()); !ok {
-			return stageFrom[st], p.over(in, run, BoundModelCalls, repo, p.cfg.Bounds.ModelCallsPerHour, until)
+			return stageFrom[st], p.over(ctx, in, run, BoundModelCalls, repo, p.cfg.Bounds.ModelCallsPerHour, until)
 		}
 		seq, verr, err := p.call(ctx, req, in.Fingerprint, attempt, out)
 		if err != nil {
@@ -514,7 +509,7 @@ func (p *Pipeline) call(ctx context.Context, req llm.Request, fp domain.Fingerpr
 	if verr != nil {
 		fields["invalid"] = p.red.Redact(verr.Error())
 	}
-	rec, aerr := p.audit.Append(audit.Record{Kind: audit.KindModelCall, Fingerprint: string(fp), Outcome: outcome, Fields: fields})
+	rec, aerr := p.audit.Append(ctx, audit.Record{Kind: audit.KindModelCall, Fingerprint: string(fp), Outcome: outcome, Fields: fields})
 	if aerr != nil {
 		// An outside action that cannot be audited must not count as done.
 		return 0, nil, &auditError{fmt.Errorf("audit model call: %w", aerr)}
@@ -567,7 +562,7 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 	span.SetAttributes(attribute.Bool("policy.allowed", d.Allowed))
 	span.End()
 	if !d.Allowed {
-		return p.reject(in, run, d)
+		return p.reject(ctx, in, run, d)
 	}
 	// Only a diff the gate passed is validated, and only in validate's
 	// sandbox; one that does not apply to the checkout goes nowhere.
@@ -581,12 +576,12 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 	}
 	if v := run.Validation; v != nil && !v.Applied {
 		d.Allowed, d.Violations = false, append(d.Violations, domain.Violation{Rule: policy.RulePatchNotApply, Detail: "validation: " + v.Error})
-		return p.reject(in, run, d)
+		return p.reject(ctx, in, run, d)
 	}
 	repo := p.repository(*in)
 	if _, bounded := p.deliver.(Repository); bounded {
 		if ok, until := p.limits.take(BoundDeliveries+"\x00"+repo, p.cfg.Bounds.DeliveriesPerHour, p.now()); !ok {
-			return domain.StateProposed, p.over(in, run, BoundDeliveries, repo, p.cfg.Bounds.DeliveriesPerHour, until)
+			return domain.StateProposed, p.over(ctx, in, run, BoundDeliveries, repo, p.cfg.Bounds.DeliveriesPerHour, until)
 		}
 	}
 	ctx, span = p.tracer.Start(ctx, "delivery")
@@ -617,7 +612,7 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 	if errors.As(err, &rej) {
 		rej.Violation.Detail = p.red.Redact(rej.Violation.Detail)
 		d.Allowed, d.Violations = false, append(d.Violations, rej.Violation)
-		return p.reject(in, run, d)
+		return p.reject(ctx, in, run, d)
 	}
 	outcome := "delivered"
 	fields := map[string]any{"target": p.deliver.Name()}
@@ -633,7 +628,7 @@ func (p *Pipeline) gateAndDeliver(ctx context.Context, in *domain.Incident, run 
 		fields["location"], fields["files"] = del.Location, del.Files
 	}
 	p.metrics.deliveries.WithLabelValues(p.deliver.Name(), outcome).Inc()
-	if _, aerr := p.audit.Append(audit.Record{Kind: audit.KindDelivery, Fingerprint: string(in.Fingerprint), Outcome: outcome, Fields: fields}); aerr != nil {
+	if _, aerr := p.audit.Append(ctx, audit.Record{Kind: audit.KindDelivery, Fingerprint: string(in.Fingerprint), Outcome: outcome, Fields: fields}); aerr != nil {
 		return in.State, fmt.Errorf("audit delivery: %w", aerr)
 	}
 	if err != nil {
@@ -659,11 +654,11 @@ func IdempotencyKey(fp domain.Fingerprint, run int) string {
 	return hex.EncodeToString(h[:16])
 }
 
-func (p *Pipeline) reject(in *domain.Incident, run *domain.Run, d domain.GateDecision) (domain.State, error) {
+func (p *Pipeline) reject(ctx context.Context, in *domain.Incident, run *domain.Run, d domain.GateDecision) (domain.State, error) {
 	for _, r := range d.Rules() {
 		p.metrics.policyRejections.WithLabelValues(r).Inc()
 	}
-	if _, err := p.audit.Append(audit.Record{Kind: audit.KindPolicyRejection, Fingerprint: string(in.Fingerprint), Outcome: "rejected",
+	if _, err := p.audit.Append(ctx, audit.Record{Kind: audit.KindPolicyRejection, Fingerprint: string(in.Fingerprint), Outcome: "rejected",
 		Fields: map[string]any{"rules": d.Rules(), "violations": d.Violations, "files": d.Files}}); err != nil {
 		return in.State, fmt.Errorf("audit policy rejection: %w", err)
 	}
@@ -674,12 +669,12 @@ func (p *Pipeline) reject(in *domain.Incident, run *domain.Run, d domain.GateDec
 
 // summarised records a summary incident (errors over an incident bound)
 // without a model call: it is reported, never proposed as a change.
-func (p *Pipeline) summarised(in *domain.Incident, run *domain.Run) (domain.State, error) {
+func (p *Pipeline) summarised(ctx context.Context, in *domain.Incident, run *domain.Run) (domain.State, error) {
 	run.Triage = &domain.Triage{Category: domain.CategoryOther, Severity: strings.ToLower(in.Severity.String()), Actionable: false, Confidence: 1,
 		Reasoning: fmt.Sprintf("Summary of %d error events from %d templates of %s that would have opened incidents beyond the configured bounds (detect.max_new_incidents_per_service, max_new_incidents_per_source, max_incidents). Not sent to a model and not delivered; look at the templates, or raise the bounds.",
 			in.Count, len(in.Templates), in.Service)}
 	p.metrics.bounded.WithLabelValues("incidents").Inc()
-	if _, err := p.audit.Append(audit.Record{Kind: audit.KindBound, Fingerprint: string(in.Fingerprint), Outcome: "summarised",
+	if _, err := p.audit.Append(ctx, audit.Record{Kind: audit.KindBound, Fingerprint: string(in.Fingerprint), Outcome: "summarised",
 		Fields: map[string]any{"bound": "incidents", "service": in.Service, "events": in.Count, "templates": len(in.Templates)}}); err != nil {
 		return in.State, fmt.Errorf("audit bound: %w", err)
 	}
@@ -731,7 +726,7 @@ func (p *Pipeline) root(in domain.Incident) string {
 // scan flags instruction-like log text once per run: the incident is
 // marked for a person's attention and the finding audited. The text stays
 // data; nothing else about the run changes.
-func (p *Pipeline) scan(in *domain.Incident, ev *domain.Evidence, run *domain.Run) error {
+func (p *Pipeline) scan(ctx context.Context, in *domain.Incident, ev *domain.Evidence, run *domain.Run) error {
 	texts := append([]string{in.Stack}, ev.Samples...)
 	for _, t := range ev.Templates {
 		texts = append(texts, t.Text)
@@ -742,7 +737,7 @@ func (p *Pipeline) scan(in *domain.Incident, ev *domain.Evidence, run *domain.Ru
 		return nil
 	}
 	p.log.Warn("instruction-like log text: incident marked for human attention", "fingerprint", string(in.Fingerprint), "findings", len(run.Attention))
-	if _, err := p.audit.Append(audit.Record{Kind: audit.KindInjection, Fingerprint: string(in.Fingerprint), Outcome: "flagged",
+	if _, err := p.audit.Append(ctx, audit.Record{Kind: audit.KindInjection, Fingerprint: string(in.Fingerprint), Outcome: "flagged",
 		Fields: map[string]any{"findings": run.Attention}}); err != nil {
 		return fmt.Errorf("audit injection finding: %w", err)
 	}

@@ -130,11 +130,6 @@ type Backend interface {
 	Fetch(ctx context.Context, ref Ref) (string, error)
 }
 
-// Auditor records secret reads.
-type Auditor interface {
-	Append(audit.Record) (audit.Record, error)
-}
-
 // Options tune the store.
 type Options struct {
 	// TTL is how long a value is used before it is fetched again.
@@ -142,7 +137,7 @@ type Options struct {
 	// Production refuses env:// references unless AllowEnv.
 	Production bool
 	AllowEnv   bool
-	Audit      Auditor
+	Audit      audit.Appender
 	// OnLoad is given every value fetched (the log handler masks them).
 	OnLoad func(value string)
 	// Warn is told about risky but allowed use (env:// anywhere).
@@ -234,7 +229,7 @@ func (s *Store) Get(ctx context.Context, raw string) (string, error) {
 	}
 	if s.opts.Audit != nil {
 		// The reference names the secret; the value is never recorded.
-		if _, err := s.opts.Audit.Append(audit.Record{Kind: audit.KindSecretRead, Outcome: outcome,
+		if _, err := s.opts.Audit.Append(ctx, audit.Record{Kind: audit.KindSecretRead, Outcome: outcome,
 			Fields: map[string]any{"ref": raw, "backend": ref.Scheme}}); err != nil {
 			return "", fmt.Errorf("audit secret read: %w", err)
 		}

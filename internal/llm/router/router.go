@@ -60,11 +60,6 @@ type Config struct {
 	CacheSize       int
 }
 
-// Auditor records routing decisions.
-type Auditor interface {
-	Append(audit.Record) (audit.Record, error)
-}
-
 // PromptVersion changes when the prompts change, so cached answers to old
 // prompts are not reused.
 const PromptVersion = "p1"
@@ -75,7 +70,7 @@ type Router struct {
 	chain    []*member
 	offline  llm.Provider
 	red      *redact.Redactor
-	audit    Auditor
+	audit    audit.Appender
 	log      *slog.Logger
 	now      func() time.Time
 	sleep    func(context.Context, time.Duration) error
@@ -101,7 +96,7 @@ var ErrThirdParty = errors.New("sends incident data to a third party; set provid
 
 // New builds a router. It fails closed: a third-party provider without
 // AllowThirdParty is an error at start.
-func New(cfg Config, chain []Entry, offline llm.Provider, red *redact.Redactor, aud Auditor, log *slog.Logger) (*Router, error) {
+func New(cfg Config, chain []Entry, offline llm.Provider, red *redact.Redactor, aud audit.Appender, log *slog.Logger) (*Router, error) {
 	if len(chain) == 0 {
 		return nil, errors.New("router: no providers")
 	}
@@ -145,7 +140,7 @@ func (r *Router) Complete(ctx context.Context, req llm.Request) (llm.Response, e
 	// Last data gate: the prompt was built from redacted data; anything
 	// the redactor still finds is not sent anywhere.
 	if kinds := r.red.Find(req.System + "\n" + req.Prompt); len(kinds) > 0 {
-		r.record(audit.KindPromptBlocked, req, "blocked", map[string]any{"kinds": kinds})
+		r.record(ctx, audit.KindPromptBlocked, req, "blocked", map[string]any{"kinds": kinds})
 		r.log.Warn("prompt still carries sensitive data: not sent; answering offline", "stage", string(req.Stage), "kinds", kinds)
 		return r.answerOffline(ctx, req, "prompt blocked by the data gate")
 	}
@@ -161,7 +156,7 @@ func (r *Router) Complete(ctx context.Context, req llm.Request) (llm.Response, e
 	spent := r.budgetSpentLocked()
 	r.mu.Unlock()
 	if spent != "" {
-		r.record(audit.KindBudgetExhausted, req, "offline", map[string]any{"reason": spent})
+		r.record(ctx, audit.KindBudgetExhausted, req, "offline", map[string]any{"reason": spent})
 		r.log.Warn("model budget spent: answering offline", "reason", spent)
 		return r.answerOffline(ctx, req, spent)
 	}
@@ -227,7 +222,7 @@ func (r *Router) try(ctx context.Context, m *member, req llm.Request) (llm.Respo
 		if se, ok := llm.AsStatus(err); ok {
 			status = se.Status
 		}
-		r.record(audit.KindModelCall, req, "error", map[string]any{"provider": m.Provider.Name(), "model": req.Model,
+		r.record(ctx, audit.KindModelCall, req, "error", map[string]any{"provider": m.Provider.Name(), "model": req.Model,
 			"attempt": attempt + 1, "http_status": status, "latency_ms": r.now().Sub(start).Milliseconds(), "error": r.red.Redact(err.Error()),
 			"input_tokens": 0, "output_tokens": 0, "cost_usd": 0})
 		last = err
@@ -293,7 +288,7 @@ func (r *Router) putLocked(key string, resp llm.Response) {
 	}
 }
 
-func (r *Router) record(kind audit.Kind, req llm.Request, outcome string, fields map[string]any) {
+func (r *Router) record(ctx context.Context, kind audit.Kind, req llm.Request, outcome string, fields map[string]any) {
 	if r.audit == nil {
 		return
 	}
@@ -302,7 +297,7 @@ func (r *Router) record(kind audit.Kind, req llm.Request, outcome string, fields
 	if req.Evidence != nil {
 		fp = string(req.Evidence.Fingerprint)
 	}
-	if _, err := r.audit.Append(audit.Record{Kind: kind, Fingerprint: fp, Outcome: outcome, Fields: fields}); err != nil {
+	if _, err := r.audit.Append(ctx, audit.Record{Kind: kind, Fingerprint: fp, Outcome: outcome, Fields: fields}); err != nil {
 		r.log.Error("audit", "error", err.Error())
 	}
 }

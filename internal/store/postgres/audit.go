@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -31,8 +32,14 @@ func (s *Store) OpenAudit(ctx context.Context) (*audit.Log, error) {
 	return audit.New(&auditBackend{s: s, seq: h.Seq}, h, s.replica), nil
 }
 
-func (b *auditBackend) Write(seq int64, line []byte, lineHash string) error {
-	ctx := context.Background()
+// auditWriteTimeout bounds one audit write. The write outlives the
+// caller's cancellation (the action it records has happened: a stop
+// signal must not lose its record) but not a database that hangs.
+const auditWriteTimeout = 15 * time.Second
+
+func (b *auditBackend) Write(ctx context.Context, seq int64, line []byte, lineHash string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditWriteTimeout)
+	defer cancel()
 	err := pgx.BeginFunc(ctx, b.s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (replica, seq, line) VALUES ($1, $2, $3)`, b.s.replica, seq, string(line)); err != nil {
 			return err

@@ -283,7 +283,7 @@ func TestAuditChainPerReplicaVerified(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 4 {
-			if _, err := l.Append(audit.Record{Kind: audit.KindModelCall, Outcome: "ok", Fields: map[string]any{"i": i}}); err != nil {
+			if _, err := l.Append(ctx, audit.Record{Kind: audit.KindModelCall, Outcome: "ok", Fields: map[string]any{"i": i}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -294,7 +294,7 @@ func TestAuditChainPerReplicaVerified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := l.Append(audit.Record{Kind: audit.KindStop})
+	rec, err := l.Append(ctx, audit.Record{Kind: audit.KindStop})
 	if err != nil || rec.Seq != 5 || rec.Replica != "r1" {
 		t.Fatalf("continued record %+v %v", rec, err)
 	}
@@ -335,10 +335,10 @@ func TestAuditChainPerReplicaVerified(t *testing.T) {
 	x, y := open(t, dsn, "twin"), open(t, dsn, "twin")
 	lx, _ := x.OpenAudit(ctx)
 	ly, _ := y.OpenAudit(ctx)
-	if _, err := lx.Append(audit.Record{Kind: audit.KindStart}); err != nil {
+	if _, err := lx.Append(ctx, audit.Record{Kind: audit.KindStart}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ly.Append(audit.Record{Kind: audit.KindStart}); err == nil {
+	if _, err := ly.Append(ctx, audit.Record{Kind: audit.KindStart}); err == nil {
 		t.Error("a forked chain was written")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -54,7 +55,7 @@ func (c *countingTarget) Deliver(_ context.Context, p domain.Proposal) (domain.D
 	return domain.Delivery{Target: "counting", Location: "pr/1"}, nil
 }
 
-func newPipeline(t *testing.T, st pipeline.Store, aud pipeline.Auditor, prov llm.Provider, target delivery.Deliverer) *pipeline.Pipeline {
+func newPipeline(t *testing.T, st pipeline.Store, aud audit.Appender, prov llm.Provider, target delivery.Deliverer) *pipeline.Pipeline {
 	t.Helper()
 	gate, err := policy.New(policy.DefaultConfig(), redact.New(redact.Options{Email: true}))
 	if err != nil {

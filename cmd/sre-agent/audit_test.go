@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/app"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres/pgtest"
 )
@@ -129,12 +130,12 @@ func TestParseAnchors(t *testing.T) {
 	os.WriteFile(logf, []byte(`{"msg":"started"}`+"\n"+`{"msg":"audit anchor","seq":7,"hash":"`+h+`"}`+"\nnot json\n"), 0o600)
 	empty := filepath.Join(dir, "empty.log")
 	os.WriteFile(empty, []byte("{}\n"), 0o600)
-	got, err := parseAnchors([]string{"3:" + h, "@" + logf})
+	got, err := app.ParseAnchors([]string{"3:" + h, "@" + logf})
 	if err != nil || len(got) != 2 || got[0].Seq != 3 || got[1].Seq != 7 || got[1].Hash != h {
 		t.Fatalf("%v %v", got, err)
 	}
 	for _, bad := range []string{"3", "x:" + h, "0:" + h, "3:abc", "@" + empty, "@" + filepath.Join(dir, "missing")} {
-		if _, err := parseAnchors([]string{bad}); err == nil {
+		if _, err := app.ParseAnchors([]string{bad}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}

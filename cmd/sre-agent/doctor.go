@@ -3,59 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/app"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/doctor"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
-	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
-	"github.com/cloud-sre-agent/sre-agent/internal/secrets/awssm"
-	"github.com/cloud-sre-agent/sre-agent/internal/secrets/azkv"
-	"github.com/cloud-sre-agent/sre-agent/internal/secrets/gcpsm"
-	"github.com/cloud-sre-agent/sre-agent/internal/telemetry"
 )
-
-// secretStore builds the store with a backend for each scheme the config
-// references (a cloud client is made only when it is used), over the
-// egress transport.
-func secretStore(ctx context.Context, cfg config.Config, client *egress.Transport, aud audit.Appender, masker *telemetry.Masker, warn func(string, string)) (*secrets.Store, error) {
-	backends := map[string]secrets.Backend{}
-	for _, ref := range cfg.SecretRefs() {
-		r, err := secrets.Parse(ref)
-		if err != nil {
-			continue
-		}
-		if _, ok := backends[r.Scheme]; ok {
-			continue
-		}
-		switch r.Scheme {
-		case secrets.SchemeGCP:
-			b, err := gcpsm.NewADC(ctx, client)
-			if err != nil {
-				return nil, err
-			}
-			backends[r.Scheme] = b
-		case secrets.SchemeAWS:
-			backends[r.Scheme] = awssm.New(client.Client())
-		case secrets.SchemeAzure:
-			b, err := azkv.New(client.Client())
-			if err != nil {
-				return nil, err
-			}
-			backends[r.Scheme] = b
-		}
-	}
-	onLoad := func(string) {}
-	if masker != nil {
-		onLoad = masker.Add
-	}
-	return secrets.New(secrets.Options{TTL: cfg.Secrets.TTL, Production: cfg.Production(), AllowEnv: cfg.Secrets.AllowEnvInProduction,
-		Audit: aud, OnLoad: onLoad, Warn: warn}, backends), nil
-}
 
 func doctorCmd(load func() (config.Config, error), cfgPath *string) *cobra.Command {
 	var asJSON bool
@@ -65,26 +20,26 @@ func doctorCmd(load func() (config.Config, error), cfgPath *string) *cobra.Comma
 		Short: "Check the agent's security posture: credentials, scopes, endpoints, files, audit log",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, p, err := loadPaths(load, dbPath)
+			cfg, p, err := app.LoadPaths(load, dbPath)
 			if err != nil {
 				return err
 			}
 			tr := egress.New(cfg.Egress, nil, nil)
-			st, err := secretStore(cmd.Context(), cfg, tr, nil, nil, nil)
+			st, err := app.SecretStore(cmd.Context(), cfg, tr, nil, nil, nil)
 			if err != nil {
 				return err
 			}
-			in := doctor.Inputs{Config: cfg, ConfigPath: *cfgPath, AuditPath: p.audit, Secrets: st, HTTP: tr.Client()}
+			in := doctor.Inputs{Config: cfg, ConfigPath: *cfgPath, AuditPath: p.Audit, Secrets: st, HTTP: tr.Client()}
 			if cfg.Store.Type == "postgres" {
-				in.AuditChains = func(ctx context.Context) (int, error) { return verifyChains(ctx, cfg, p) }
+				in.AuditChains = func(ctx context.Context) (int, error) { return app.VerifyChains(ctx, cfg, p) }
 			}
 			checks := doctor.Run(cmd.Context(), in)
 			if asJSON {
-				if err := writeJSON(cmd.OutOrStdout(), checks); err != nil {
+				if err := app.WriteJSON(cmd.OutOrStdout(), checks); err != nil {
 					return err
 				}
 			} else {
-				printChecks(cmd.OutOrStdout(), checks)
+				app.PrintChecks(cmd.OutOrStdout(), checks)
 			}
 			if doctor.Failed(checks) {
 				return fmt.Errorf("doctor: some checks failed")
@@ -95,12 +50,4 @@ func doctorCmd(load func() (config.Config, error), cfgPath *string) *cobra.Comma
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&dbPath, "db", "", "store path whose directory holds the default audit log")
 	return cmd
-}
-
-func printChecks(w io.Writer, checks []doctor.Check) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, c := range checks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Status, c.Name, c.Detail)
-	}
-	tw.Flush()
 }

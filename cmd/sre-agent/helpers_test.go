@@ -16,6 +16,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/app"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
 )
@@ -80,7 +81,9 @@ func startAgent(t *testing.T, yaml string, args ...string) *bgAgent {
 	a := &bgAgent{DB: filepath.Join(dir, "s.db"), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	go func() { a.done <- runAgent(ctx, cfg, a.DB, args, true, strings.NewReader(""), &a.Stdout, &a.Stderr) }()
+	go func() {
+		a.done <- app.RunAgent(ctx, cfg, a.DB, args, true, strings.NewReader(""), &a.Stdout, &a.Stderr)
+	}()
 	return a
 }
 

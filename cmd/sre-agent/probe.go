@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/app"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
-	"github.com/cloud-sre-agent/sre-agent/internal/server"
 )
 
 // probeCmd asks the running agent on this host whether it is alive (or
@@ -37,7 +37,7 @@ func probeCmd(load func() (config.Config, error)) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			addr := probeAddr(cfg)
+			addr := app.ProbeAddr(cfg)
 			if addr == "" {
 				return fmt.Errorf("probe: no loopback listener to ask; set dashboard.addr (say 127.0.0.1:9470) beside a public http.addr")
 			}
@@ -60,14 +60,4 @@ func probeCmd(load func() (config.Config, error)) *cobra.Command {
 	cmd.Flags().BoolVar(&ready, "ready", false, "ask /readyz instead of /healthz")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait")
 	return cmd
-}
-
-// probeAddr is the config's loopback listener, or "".
-func probeAddr(cfg config.Config) string {
-	for _, a := range []string{cfg.HTTP.Addr, cfg.Dashboard.Addr} {
-		if a != "" && server.Loopback(a) {
-			return a
-		}
-	}
-	return ""
 }

@@ -1,86 +1,24 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/agent"
-	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
+	"github.com/cloud-sre-agent/sre-agent/internal/app"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/gitlab"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/local"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
-	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
-	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
-	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
-	"github.com/cloud-sre-agent/sre-agent/internal/server"
-	"github.com/cloud-sre-agent/sre-agent/internal/source"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/gocloud"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/quarantine"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/tail"
-	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
-	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
-	"github.com/cloud-sre-agent/sre-agent/internal/telemetry"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
-
-// paths are where the agent keeps its state.
-type paths struct{ store, audit string }
-
-// statePaths resolves the store and audit log: the config's, else the
-// user's state directory, the audit log beside the store.
-func statePaths(cfg config.Config, dbFlag string) (paths, error) {
-	p := paths{store: cfg.Store.Path, audit: cfg.Audit.Path}
-	if dbFlag != "" {
-		p.store = dbFlag
-	}
-	if p.store == "" {
-		var err error
-		if p.store, err = sqlite.DefaultPath(); err != nil {
-			return p, err
-		}
-	}
-	if p.audit == "" {
-		p.audit = filepath.Join(filepath.Dir(p.store), "audit.jsonl")
-	}
-	return p, nil
-}
-
-// loadPaths loads the config and resolves its state paths.
-func loadPaths(load func() (config.Config, error), dbFlag string) (config.Config, paths, error) {
-	cfg, err := load()
-	if err != nil {
-		return cfg, paths{}, err
-	}
-	p, err := statePaths(cfg, dbFlag)
-	return cfg, p, err
-}
 
 func runCmd(load func() (config.Config, error)) *cobra.Command {
 	var follow bool
@@ -111,7 +49,7 @@ SIGINT/SIGTERM; a restart resumes incidents that were mid-pipeline.`,
 			if auditPath != "" {
 				cfg.Audit.Path = auditPath
 			}
-			return runAgent(cmd.Context(), cfg, dbPath, args, follow, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return app.RunAgent(cmd.Context(), cfg, dbPath, args, follow, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep following the named files as they grow and rotate")
@@ -122,348 +60,19 @@ SIGINT/SIGTERM; a restart resumes incidents that were mid-pipeline.`,
 	return cmd
 }
 
-func runAgent(ctx context.Context, cfg config.Config, dbFlag string, args []string, follow bool, stdin io.Reader, stdout, stderr io.Writer) error {
-	logRed := redact.New(redact.DefaultOptions())
-	masker := &telemetry.Masker{}
-	log, err := telemetry.Logger(stderr, cfg.Log.Level, logRed, masker)
-	if err != nil {
-		return err
-	}
-	p, err := statePaths(cfg, dbFlag)
-	if err != nil {
-		return err
-	}
-	// The audit log opens once the store is open (with PostgreSQL it
-	// lives there); what happens before is held and written first.
-	aud := &pendingAudit{}
-	defer aud.Close()
-	// Every outside call goes through one transport: https only, TLS 1.2+,
-	// the configured hosts; refusals are audited.
-	egressTr := egress.New(cfg.Egress, aud, nil)
-	// Secrets the config names resolve through the store, each value masked
-	// in logs from the moment it is loaded.
-	secretSt, err := secretStore(ctx, cfg, egressTr, aud, masker, func(msg, ref string) { log.Warn(msg, "ref", ref) })
-	if err != nil {
-		return err
-	}
-	if err := secretSt.CheckAll(cfg.SecretRefs()); err != nil {
-		return err
-	}
-	provider, err := buildProvider(ctx, cfg, secretSt, egressTr, aud, log, redact.New(redact.DefaultOptions()).WithKnown(masker))
-	if err != nil {
-		return err
-	}
-	shutdownTracing, err := telemetry.Tracing(ctx, cfg.Tracing.Exporter, cfg.Tracing.Endpoint, stderr, version, egressTr.Client())
-	if err != nil {
-		return err
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := shutdownTracing(sctx); err != nil {
-			log.Warn("flush traces", "error", err)
-		}
-	}()
-	store, err := openStore(ctx, cfg, p, secretSt)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	replica := replicaName(cfg)
-	var auditDest auditLog
-	if pg, ok := store.(*postgres.Store); ok {
-		auditDest, err = pg.OpenAudit(ctx)
-		p.audit = "postgres, chain of replica " + replica
-	} else {
-		auditDest, err = audit.Open(p.audit, replica)
-	}
-	if err != nil {
-		return err
-	}
-	if err := aud.attach(ctx, auditDest); err != nil {
-		return err
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// The gate looks for every kind of secret, and for email addresses and
-	// phone numbers, whatever the redaction settings for logs; IP addresses
-	// are left out, since code legitimately names loopback and documentation
-	// addresses.
-	answers := redact.New(redact.Options{Email: true, Phone: true}).WithKnown(masker)
-	gate, err := policy.New(cfg.Policy, answers)
-	if err != nil {
-		return err
-	}
-	target, err := buildTarget(ctx, cfg, secretSt, egressTr, log)
-	if err != nil {
-		return err
-	}
-	var code pipeline.CodeFinder
-	if len(cfg.Repos) > 0 {
-		m, err := coderef.NewMap(cfg.Repos)
-		if err != nil {
-			return err
-		}
-		m.Budget = cfg.CodeBudget
-		switch t := target.(type) { // repos with source: scm read through the delivery client
-		case *github.Target:
-			m.SCM = t.Source()
-		case *gitlab.Target:
-			m.SCM = t.Source()
-		}
-		code = m
-	}
-	pipe, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Provider: provider, Store: store, Code: code, Deliverer: target, Gate: gate,
-		Audit: aud, Log: log, Registerer: reg, Redactor: answers})
-	if err != nil {
-		return err
-	}
-	sources, closeSources, err := buildSources(ctx, cfg, p, args, follow, stdin)
-	if err != nil {
-		return err
-	}
-	defer closeSources()
-	ag, err := agent.New(store, pipe, aud, sources, agent.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect, Parse: cfg.Parse,
-		ReopenAfter: cfg.Pipeline.ReopenAfter, FlushEvery: cfg.FlushEvery, Poll: time.Second, ShutdownGrace: 10 * time.Second,
-		Log: log, Registerer: reg, Replica: replica})
-	if err != nil {
-		return err
-	}
-	ui, err := buildDashboard(ctx, cfg, store, p.audit, reg, secretSt, egressTr)
-	if err != nil {
-		return err
-	}
-	// The dashboard shares http.addr, or has its own listener (say on
-	// loopback, for kubectl port-forward, while metrics listen for
-	// Prometheus on the pod's address).
-	listeners := []struct {
-		addr string
-		ui   http.Handler
-	}{{cfg.HTTP.Addr, ui}}
-	if cfg.Dashboard.Addr != "" {
-		listeners = []struct {
-			addr string
-			ui   http.Handler
-		}{{cfg.HTTP.Addr, nil}, {cfg.Dashboard.Addr, ui}}
-	}
-	for _, l := range listeners {
-		if l.addr == "" {
-			continue
-		}
-		guard, err := metricsGuard(ctx, cfg, l.addr, secretSt, egressTr, log)
-		if err != nil {
-			return err
-		}
-		srv, err := server.Listen(l.addr, reg, ag.Ready, l.ui, guard)
-		if err != nil {
-			return err
-		}
-		log.Info("serving health and metrics", "addr", srv.Addr(), "dashboard", l.ui != nil)
-		if l.ui != nil && !server.Loopback(l.addr) && cfg.Dashboard.Token == "" && cfg.Dashboard.IAPAudience == "" {
-			log.Warn("the dashboard is bound beyond loopback without authentication: it refuses every request until dashboard.token or dashboard.iap_audience is set")
-		}
-		go func() {
-			if err := srv.Serve(); err != nil {
-				log.Error("http server", "error", err)
-			}
-		}()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(sctx)
-		}()
-	}
-	runErr := ag.Run(ctx)
-	counts, err := store.CountByState(context.WithoutCancel(ctx))
-	if err != nil {
-		return errors.Join(runErr, err)
-	}
-	var parts []string
-	for _, st := range domain.States {
-		if counts[st] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
-		}
-	}
-	if len(parts) == 0 {
-		parts = []string{"none"}
-	}
-	where := cfg.Delivery.Local.Dir
-	switch cfg.Delivery.Type {
-	case "github":
-		where = "draft pull requests on github " + cfg.Delivery.GitHub.Owner + "/" + cfg.Delivery.GitHub.Repo
-	case "gitlab":
-		where = "draft merge requests on gitlab " + cfg.Delivery.GitLab.Project
-	}
-	fmt.Fprintf(stdout, "incidents: %s\nreports:   %s\nstore:     %s\naudit log: %s\n",
-		strings.Join(parts, ", "), where, storeName(cfg, p), p.audit)
-	if held, summaries, err := bounded(context.WithoutCancel(ctx), store); err == nil && held+summaries > 0 {
-		fmt.Fprintf(stdout, "bounds:    %d waiting for a bound, %d summaries of errors over the incident bounds (sre-agent incidents list)\n", held, summaries)
-	}
-	return runErr
-}
-
-// buildTarget is where proposals go: local reports, GitHub or GitLab.
-func buildTarget(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, log *slog.Logger) (delivery.Deliverer, error) {
-	switch cfg.Delivery.Type {
-	case "github":
-		t, classic, err := github.New(ctx, cfg.Delivery.GitHub, st, tr)
-		if err != nil {
-			return nil, err
-		}
-		if classic {
-			log.Warn("a classic GitHub personal access token is in use: it works, but a fine-grained token or a GitHub App limits it to the repositories it needs")
-		}
-		return t, nil
-	case "gitlab":
-		return gitlab.New(cfg.Delivery.GitLab, st, tr)
-	}
-	return local.New(cfg.Delivery.Local)
-}
-
-// buildSources turns the named files, else the config's sources, else
-// stdin, into agent sources.
-func buildSources(ctx context.Context, cfg config.Config, p paths, args []string, follow bool, stdin io.Reader) ([]agent.Source, func(), error) {
-	var closers []func()
-	closeAll := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}
-	out, err := buildSourceList(ctx, cfg, p, args, follow, stdin, &closers)
-	if err != nil {
-		closeAll()
-		return nil, nil, err
-	}
-	return out, closeAll, nil
-}
-
-func buildSourceList(ctx context.Context, cfg config.Config, p paths, args []string, follow bool, stdin io.Reader, closers *[]func()) ([]agent.Source, error) {
-	srcs := cfg.Sources
-	if len(args) > 0 {
-		srcs = nil
-		for _, a := range args {
-			if a == "-" {
-				srcs = append(srcs, config.Source{Type: "stdin"})
-				continue
-			}
-			srcs = append(srcs, config.Source{Type: "file", Path: a, Follow: follow})
-		}
-	}
-	if len(srcs) == 0 {
-		srcs = []config.Source{{Type: "stdin"}}
-	}
-	var out []agent.Source
-	for _, s := range srcs {
-		switch s.Type {
-		case "stdin":
-			started := time.Now().UTC().Format(time.RFC3339Nano)
-			out = append(out, agent.Source{Name: "stdin", Key: "stdin:" + started, Service: firstNonEmpty(s.Service, "stdin"),
-				Open: func(ctx context.Context) (io.ReadCloser, error) {
-					return io.NopCloser(tail.Pipe(ctx, stdin, 500*time.Millisecond)), nil
-				}})
-		case "file":
-			s := s
-			if !s.Follow {
-				if _, err := os.Stat(s.Path); err != nil {
-					return nil, fmt.Errorf("source %s: %w", s.Path, err)
-				}
-			}
-			// The file's name, not its path, labels metrics: no host
-			// directory layout in what Prometheus keeps.
-			out = append(out, agent.Source{Name: "file:" + filepath.Base(s.Path), Key: analyze.FileKey(s.Path),
-				Service: firstNonEmpty(s.Service, analyze.ServiceFromName(s.Path)),
-				Open: func(ctx context.Context) (io.ReadCloser, error) {
-					if !s.Follow {
-						return os.Open(s.Path)
-					}
-					opts := tail.DefaultOptions()
-					opts.FromEnd = s.FromEnd
-					return tail.Follow(ctx, s.Path, opts)
-				}})
-		case "pubsub", "url":
-			src, err := messageSource(ctx, s, p, closers)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, src)
-		}
-	}
-	return out, nil
-}
-
-// messageSource opens a Pub/Sub subscription or a gocloud URL, and where
-// its bad messages go.
-func messageSource(ctx context.Context, s config.Source, p paths, closers *[]func()) (agent.Source, error) {
-	src := agent.Source{Decode: s.DecodeFor(), Service: s.Service}
-	var dl source.DeadLetter
-	switch s.Type {
-	case "pubsub":
-		client, err := gcppubsub.NewClient(ctx, s.PubSub.Project)
-		if err != nil {
-			return src, err
-		}
-		*closers = append(*closers, func() { client.Close() })
-		recv, err := gcppubsub.NewReceiver(client, s.PubSub)
-		if err != nil {
-			return src, err
-		}
-		src.Name, src.Key, src.Messages = "pubsub:"+s.PubSub.SubscriptionName(), "pubsub:"+s.PubSub.SubscriptionName(), recv
-		if s.PubSub.DeadLetterTopic != "" {
-			t := gcppubsub.NewDeadLetterTopic(client, s.PubSub.DeadLetterTopic)
-			*closers = append(*closers, t.Stop)
-			dl = t
-		}
-	case "url":
-		recv, err := gocloud.Open(ctx, s.URL)
-		if err != nil {
-			return src, err
-		}
-		src.Name, src.Key, src.Messages = gocloud.Redact(s.URL), "url:"+gocloud.Redact(s.URL), recv
-	}
-	if src.Service == "" {
-		src.Service = src.Name
-	}
-	if dl == nil && s.DeadLetterURL != "" {
-		t, err := gocloud.OpenTopic(ctx, s.DeadLetterURL)
-		if err != nil {
-			return src, err
-		}
-		*closers = append(*closers, func() { t.Shutdown(context.Background()) })
-		dl = t
-	}
-	if dl == nil {
-		q, err := quarantine.Open(filepath.Join(filepath.Dir(p.store), "quarantine.jsonl"))
-		if err != nil {
-			return src, err
-		}
-		*closers = append(*closers, func() { q.Close() })
-		dl = q
-	}
-	src.DeadLetter = dl
-	return src, nil
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 	var dbPath string
 	var asJSON bool
-	openStore := func(cmd *cobra.Command) (incidentStore, error) {
-		cfg, p, err := loadPaths(load, dbPath)
+	openStore := func(cmd *cobra.Command) (app.IncidentStore, error) {
+		cfg, p, err := app.LoadPaths(load, dbPath)
 		if err != nil {
 			return nil, err
 		}
-		st, closeAudit, err := openStoreCLI(cmd.Context(), cfg, p)
+		st, closeAudit, err := app.OpenStoreCLI(cmd.Context(), cfg, p)
 		if err != nil {
 			return nil, err
 		}
-		return closingStore{st, closeAudit}, nil
+		return app.ClosingStore{IncidentStore: st, CloseAudit: closeAudit}, nil
 	}
 	cmd := &cobra.Command{Use: "incidents", Short: "List and show incidents in the store"}
 	cmd.PersistentFlags().StringVar(&dbPath, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
@@ -483,21 +92,21 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), all)
+				return app.WriteJSON(cmd.OutOrStdout(), all)
 			}
 			tw := tabwriter.NewWriter(inert.TerminalWriter(cmd.OutOrStdout()), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tEVENTS\tSERVICE\tLAST SEEN\tTEMPLATE\tNOTE")
 			for _, in := range all {
 				tmpl := ""
 				if len(in.Templates) > 0 {
-					tmpl = clip(in.Templates[0].Text, 70)
+					tmpl = app.Clip(in.Templates[0].Text, 70)
 				}
-				run, err := loadRun(cmd.Context(), st, in.Fingerprint)
+				run, err := app.LoadRun(cmd.Context(), st, in.Fingerprint)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", in.Fingerprint.Short(), in.State, in.Severity, in.Count,
-					clip(in.Service, 24), in.LastSeen.UTC().Format(time.RFC3339), tmpl, clip(report.RunNote(in, run), 90))
+					app.Clip(in.Service, 24), in.LastSeen.UTC().Format(time.RFC3339), tmpl, app.Clip(report.RunNote(in, run), 90))
 			}
 			return tw.Flush()
 		},
@@ -524,155 +133,16 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 				}
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), struct {
+				return app.WriteJSON(cmd.OutOrStdout(), struct {
 					Incident *domain.Incident `json:"incident"`
 					Run      *domain.Run      `json:"run,omitempty"`
 				}{in, run})
 			}
-			return showIncident(inert.TerminalWriter(cmd.OutOrStdout()), in, run)
+			return app.ShowIncident(inert.TerminalWriter(cmd.OutOrStdout()), in, run)
 		},
 	}
 	cmd.AddCommand(list, show)
 	return cmd
-}
-
-func showIncident(w io.Writer, in *domain.Incident, run *domain.Run) error {
-	fmt.Fprintf(w, "Incident %s\n  state:     %s\n  service:   %s\n  severity:  %s\n  events:    %d\n  seen:      %s .. %s\n",
-		in.Fingerprint, in.State, in.Service, in.Severity, in.Count,
-		in.FirstSeen.UTC().Format(time.RFC3339), in.LastSeen.UTC().Format(time.RFC3339))
-	reasons := make([]string, len(in.Reasons))
-	for i, r := range in.Reasons {
-		reasons[i] = string(r)
-	}
-	fmt.Fprintf(w, "  reasons:   %s\n", strings.Join(reasons, ", "))
-	if len(in.Services) > 1 {
-		fmt.Fprintf(w, "  services:  %s\n", strings.Join(in.Services, ", "))
-	}
-	if len(in.Entities) > 0 {
-		fmt.Fprintf(w, "  entities:  %s\n", strings.Join(in.Entities, ", "))
-	}
-	fmt.Fprintln(w, "\nWhy it opened:")
-	if err := report.ExplainBody(w, *in); err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "\nTemplates:")
-	for _, t := range in.Templates {
-		fmt.Fprintf(w, "  %6d  %s\n", t.Count, t.Text)
-	}
-	if len(in.Samples) > 0 {
-		fmt.Fprintln(w, "\nSamples:")
-		for _, s := range in.Samples {
-			fmt.Fprintf(w, "  %s\n", s)
-		}
-	}
-	if run == nil {
-		fmt.Fprintln(w, "\nPipeline: not started")
-		return nil
-	}
-	fmt.Fprintf(w, "\nPipeline run %d:\n", run.Number)
-	if t := run.Triage; t != nil {
-		fmt.Fprintf(w, "  triage:      %s, %s, actionable=%v, confidence %.2f\n               %s\n", t.Category, t.Severity, t.Actionable, t.Confidence, t.Reasoning)
-	}
-	if a := run.Analysis; a != nil {
-		fmt.Fprintf(w, "  root cause:  (confidence %.2f) %s\n", a.Confidence, a.RootCause)
-		for _, f := range a.SuspectedFiles {
-			fmt.Fprintf(w, "               suspect %s:%d %s\n", f.Path, f.Line, f.Reason)
-		}
-	}
-	if r := run.Remediation; r != nil {
-		fmt.Fprintf(w, "  proposal:    (risk %s) %s\n", r.Risk, r.Summary)
-		for i, s := range r.Steps {
-			fmt.Fprintf(w, "               %d. %s\n", i+1, s)
-		}
-		if r.Diff != "" {
-			fmt.Fprintf(w, "  diff:        %d lines\n", strings.Count(r.Diff, "\n"))
-		}
-	}
-	if d := run.Rejection; d != nil {
-		fmt.Fprintf(w, "  rejected:    %s\n", strings.Join(d.Rules(), ", "))
-		for _, v := range d.Violations {
-			fmt.Fprintf(w, "               %s %s %s\n", v.Rule, v.Path, v.Detail)
-		}
-	}
-	if d := run.Delivery; d != nil {
-		fmt.Fprintf(w, "  delivered:   %s %s\n", d.Target, d.Location)
-	}
-	if run.Failure != "" {
-		fmt.Fprintf(w, "  failure:     %s\n", run.Failure)
-	}
-	if run.Deferred != "" {
-		fmt.Fprintf(w, "  deferred:    %s\n", run.Deferred)
-	}
-	return nil
-}
-
-// parseAnchors reads --anchor values: SEQ:HASH, or @FILE holding the
-// agent's JSON log, whose "audit anchor" lines are taken.
-func parseAnchors(values []string) ([]audit.Head, error) {
-	var out []audit.Head
-	for _, v := range values {
-		if file, ok := strings.CutPrefix(v, "@"); ok {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return nil, err
-			}
-			for _, line := range strings.Split(string(b), "\n") {
-				var a struct {
-					Msg, Hash string
-					Seq       int64
-				}
-				if json.Unmarshal([]byte(line), &a) == nil && a.Msg == "audit anchor" && a.Seq > 0 {
-					out = append(out, audit.Head{Seq: a.Seq, Hash: a.Hash})
-				}
-			}
-			continue
-		}
-		seq, hash, ok := strings.Cut(v, ":")
-		n, err := strconv.ParseInt(seq, 10, 64)
-		if !ok || err != nil || n < 1 || len(hash) != 64 {
-			return nil, fmt.Errorf("--anchor %q: want SEQ:HASH (a sha256 in hex) or @FILE", v)
-		}
-		out = append(out, audit.Head{Seq: n, Hash: hash})
-	}
-	if len(out) == 0 {
-		return nil, errors.New("--anchor: no anchor found")
-	}
-	return out, nil
-}
-
-// bounded counts incidents a bound holds back and summary incidents.
-func bounded(ctx context.Context, st incidentStore) (held, summaries int, err error) {
-	all, err := st.Incidents(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, in := range all {
-		if in.Summary() {
-			summaries++
-			continue
-		}
-		if in.State.Terminal() {
-			continue
-		}
-		if run, err := loadRun(ctx, st, in.Fingerprint); err == nil && run != nil && run.Deferred != "" {
-			held++
-		}
-	}
-	return held, summaries, nil
-}
-
-// loadRun reads an incident's pipeline run (nil before the pipeline
-// started on it).
-func loadRun(ctx context.Context, st pipeline.Store, fp domain.Fingerprint) (*domain.Run, error) {
-	raw, err := st.LoadRun(ctx, fp)
-	if err != nil || len(raw) == 0 {
-		return nil, err
-	}
-	run := new(domain.Run)
-	if err := json.Unmarshal(raw, run); err != nil {
-		return nil, fmt.Errorf("decode run of %s: %w", fp, err)
-	}
-	return run, nil
 }
 
 func auditCmd(load func() (config.Config, error)) *cobra.Command {
@@ -684,14 +154,14 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 		Short: "Check the audit log's hash chain; name the first bad record",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, p, err := loadPaths(load, dbPath)
+			cfg, p, err := app.LoadPaths(load, dbPath)
 			if err != nil {
 				return err
 			}
 			if cfg.Store.Type == "postgres" && len(args) == 0 {
-				return verifyReplicaChains(cmd, cfg, p)
+				return app.VerifyReplicaChains(cmd, cfg, p)
 			}
-			path := p.audit
+			path := p.Audit
 			if len(args) == 1 {
 				path = args[0]
 			}
@@ -700,7 +170,7 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 				return fmt.Errorf("%s: %w", path, err)
 			}
 			if len(anchors) > 0 {
-				heads, err := parseAnchors(anchors)
+				heads, err := app.ParseAnchors(anchors)
 				if err != nil {
 					return err
 				}
@@ -722,18 +192,4 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 	verify.Flags().StringVar(&dbPath, "db", "", "store path whose directory holds the default audit log")
 	cmd.AddCommand(verify)
 	return cmd
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func clip(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
 }

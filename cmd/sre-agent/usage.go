@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/app"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 )
@@ -19,20 +20,20 @@ func usageCmd(load func() (config.Config, error)) *cobra.Command {
 		Short: "Print today's model calls, tokens and spend by provider and model (from the audit log)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, p, err := loadPaths(load, dbPath)
+			cfg, p, err := app.LoadPaths(load, dbPath)
 			if err != nil {
 				return err
 			}
 			if day == "" {
 				day = time.Now().UTC().Format(time.DateOnly)
 			}
-			recs, err := auditRecords(cmd.Context(), cfg, p)
+			recs, err := app.AuditRecords(cmd.Context(), cfg, p)
 			if err != nil {
 				return err
 			}
 			rows := audit.SpendOn(recs, day)
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), rows)
+				return app.WriteJSON(cmd.OutOrStdout(), rows)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "PROVIDER\tMODEL\tCALLS\tCACHED\tINPUT TOKENS\tOUTPUT TOKENS\tCOST USD\n")

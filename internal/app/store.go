@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"crypto/rand"
@@ -24,9 +24,9 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 
-// incidentStore is what the commands need from a store, SQLite or
+// IncidentStore is what the commands need from a store, SQLite or
 // PostgreSQL.
-type incidentStore interface {
+type IncidentStore interface {
 	agent.Store
 	pipeline.Store
 	Incidents(ctx context.Context) ([]domain.Incident, error)
@@ -49,9 +49,9 @@ func replicaName(cfg config.Config) string {
 
 // openStore opens the configured store; PostgreSQL's connection string is
 // read through the secret store, never from the config itself.
-func openStore(ctx context.Context, cfg config.Config, p paths, st *secrets.Store) (incidentStore, error) {
+func openStore(ctx context.Context, cfg config.Config, p Paths, st *secrets.Store) (IncidentStore, error) {
 	if cfg.Store.Type != "postgres" {
-		s, err := sqlite.Open(ctx, p.store)
+		s, err := sqlite.Open(ctx, p.Store)
 		if err != nil {
 			return nil, err
 		}
@@ -71,11 +71,11 @@ func openStore(ctx context.Context, cfg config.Config, p paths, st *secrets.Stor
 }
 
 // storeName says where the store is, for people: never the DSN.
-func storeName(cfg config.Config, p paths) string {
+func storeName(cfg config.Config, p Paths) string {
 	if cfg.Store.Type == "postgres" {
 		return "postgres (" + cfg.Store.DSN + ")"
 	}
-	return p.store
+	return p.Store
 }
 
 // auditLog is the audit log as the agent writes it.
@@ -143,18 +143,18 @@ func (a *pendingAudit) Close() error {
 	return a.log.Close()
 }
 
-// openStoreCLI opens the store for a command other than run. With
+// OpenStoreCLI opens the store for a command other than run. With
 // PostgreSQL, reading the DSN is audited in this process's own chain.
-func openStoreCLI(ctx context.Context, cfg config.Config, p paths) (incidentStore, func() error, error) {
+func OpenStoreCLI(ctx context.Context, cfg config.Config, p Paths) (IncidentStore, func() error, error) {
 	if cfg.Store.Type != "postgres" {
-		if _, err := os.Stat(p.store); err != nil {
-			return nil, nil, fmt.Errorf("no store at %s (run `sre-agent run` or `analyze` first): %w", p.store, err)
+		if _, err := os.Stat(p.Store); err != nil {
+			return nil, nil, fmt.Errorf("no store at %s (run `sre-agent run` or `analyze` first): %w", p.Store, err)
 		}
 		st, err := openStore(ctx, cfg, p, nil)
 		return st, func() error { return nil }, err
 	}
 	aud := &pendingAudit{}
-	secretSt, err := secretStore(ctx, cfg, egress.New(cfg.Egress, aud, nil), aud, nil, func(string, string) {})
+	secretSt, err := SecretStore(ctx, cfg, egress.New(cfg.Egress, aud, nil), aud, nil, func(string, string) {})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -178,41 +178,41 @@ func openStoreCLI(ctx context.Context, cfg config.Config, p paths) (incidentStor
 	return st, aud.Close, nil
 }
 
-// closingStore closes the command's audit log with the store.
-type closingStore struct {
-	incidentStore
-	closeAudit func() error
+// ClosingStore closes the command's audit log with the store.
+type ClosingStore struct {
+	IncidentStore
+	CloseAudit func() error
 }
 
-func (c closingStore) Close() error { return errors.Join(c.incidentStore.Close(), c.closeAudit()) }
+func (c ClosingStore) Close() error { return errors.Join(c.IncidentStore.Close(), c.CloseAudit()) }
 
-// auditRecords reads the audit records: the log file, or every replica's
+// AuditRecords reads the audit records: the log file, or every replica's
 // chain in PostgreSQL.
-func auditRecords(ctx context.Context, cfg config.Config, p paths) ([]audit.Record, error) {
+func AuditRecords(ctx context.Context, cfg config.Config, p Paths) ([]audit.Record, error) {
 	if cfg.Store.Type != "postgres" {
-		return audit.ReadFile(p.audit)
+		return audit.ReadFile(p.Audit)
 	}
-	st, closeAudit, err := openStoreCLI(ctx, cfg, p)
+	st, closeAudit, err := OpenStoreCLI(ctx, cfg, p)
 	if err != nil {
 		return nil, err
 	}
-	defer closingStore{st, closeAudit}.Close()
+	defer ClosingStore{st, closeAudit}.Close()
 	return st.(*postgres.Store).AuditRecords(ctx)
 }
 
 // replicaChains verifies every replica's audit chain in PostgreSQL.
-func replicaChains(ctx context.Context, cfg config.Config, p paths) ([]postgres.ChainResult, error) {
-	st, closeAudit, err := openStoreCLI(ctx, cfg, p)
+func replicaChains(ctx context.Context, cfg config.Config, p Paths) ([]postgres.ChainResult, error) {
+	st, closeAudit, err := OpenStoreCLI(ctx, cfg, p)
 	if err != nil {
 		return nil, err
 	}
-	defer closingStore{st, closeAudit}.Close()
+	defer ClosingStore{st, closeAudit}.Close()
 	return st.(*postgres.Store).VerifyAudit(ctx)
 }
 
-// verifyChains is replicaChains as one result: the records verified, or
+// VerifyChains is replicaChains as one result: the records verified, or
 // the first broken chain.
-func verifyChains(ctx context.Context, cfg config.Config, p paths) (int, error) {
+func VerifyChains(ctx context.Context, cfg config.Config, p Paths) (int, error) {
 	res, err := replicaChains(ctx, cfg, p)
 	if err != nil {
 		return 0, err
@@ -220,8 +220,8 @@ func verifyChains(ctx context.Context, cfg config.Config, p paths) (int, error) 
 	return postgres.Verdict(res)
 }
 
-// verifyReplicaChains checks every replica's audit chain in PostgreSQL.
-func verifyReplicaChains(cmd *cobra.Command, cfg config.Config, p paths) error {
+// VerifyReplicaChains checks every replica's audit chain in PostgreSQL.
+func VerifyReplicaChains(cmd *cobra.Command, cfg config.Config, p Paths) error {
 	res, err := replicaChains(cmd.Context(), cfg, p)
 	if err != nil {
 		return err

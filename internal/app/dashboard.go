@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -81,7 +81,7 @@ func metricsGuard(ctx context.Context, cfg config.Config, addr string, st *secre
 }
 
 // buildDashboard is the web UI for the run command, or nil when it is off.
-func buildDashboard(ctx context.Context, cfg config.Config, store incidentStore, auditPath string, reg prometheus.Gatherer,
+func buildDashboard(ctx context.Context, cfg config.Config, store IncidentStore, auditPath string, reg prometheus.Gatherer,
 	st *secrets.Store, tr *egress.Transport) (http.Handler, error) {
 	addr := cfg.HTTP.Addr
 	if cfg.Dashboard.Addr != "" {

@@ -1,0 +1,165 @@
+package app
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
+	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
+)
+
+// HeldNote says how many CRITICAL lines were recorded without an incident
+// (isolated: no crash signature, no recurrence, no rate change) and shows
+// the first few, so they are seen, not silently dropped.
+func HeldNote(w io.Writer, results []analyze.Result) error {
+	n := 0
+	var shown []domain.HeldLine
+	for _, r := range results {
+		n += r.Stats.CriticalHeld
+		shown = append(shown, r.Held...)
+	}
+	if n == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nheld: %d CRITICAL line(s) without an incident (isolated: no crash signature, no recurrence, no rate change; --json lists them)\n", n)
+	for i, h := range shown {
+		if i == 5 {
+			break
+		}
+		fmt.Fprintf(w, "  line %d  %s\n", h.Line, inert.Terminal(h.Sample))
+	}
+	return nil
+}
+
+// ExplainIncident prints why the incident whose fingerprint starts with id
+// opened.
+func ExplainIncident(w io.Writer, incidents []domain.Incident, id string, asJSON bool) error {
+	var found []domain.Incident
+	for _, in := range incidents {
+		if strings.HasPrefix(string(in.Fingerprint), id) {
+			found = append(found, in)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return fmt.Errorf("no incident %q in this input", id)
+	case len(found) > 1:
+		return fmt.Errorf("%d incidents start with %q: give more of the id", len(found), id)
+	}
+	if asJSON {
+		return report.JSON(w, found[0])
+	}
+	return report.Explain(w, found[0])
+}
+
+// linedResult is a Result whose incidents list their input lines.
+type linedResult struct {
+	analyze.Result
+	Incidents []linedIncident `json:"incidents"`
+}
+
+type linedIncident struct {
+	domain.Incident
+	Lines []int `json:"lines"`
+}
+
+func WithLines(results []analyze.Result) []linedResult {
+	out := make([]linedResult, len(results))
+	for i, r := range results {
+		out[i].Result = r
+		out[i].Incidents = make([]linedIncident, len(r.Incidents))
+		for j, in := range r.Incidents {
+			out[i].Incidents[j] = linedIncident{Incident: in, Lines: in.Lines}
+		}
+	}
+	return out
+}
+
+// WithInputs opens the named files ("-" is stdin), runs fn, and closes them.
+func WithInputs(stdin io.Reader, args []string, fn func([]analyze.Input) error) error {
+	var inputs []analyze.Input
+	for _, a := range args {
+		if a == "-" {
+			inputs = append(inputs, analyze.Input{Name: "-", Reader: stdin})
+			continue
+		}
+		f, err := os.Open(a)
+		if err != nil {
+			return fmt.Errorf("open input: %w", err)
+		}
+		defer f.Close()
+		inputs = append(inputs, analyze.Input{Name: a, Reader: f})
+	}
+	return fn(inputs)
+}
+
+func TotalSize(args []string) int64 {
+	var n int64
+	for _, a := range args {
+		if fi, err := os.Stat(a); err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+// WriteTemplates mines line by line (no multi-line joining, so rows match
+// input lines) and prints each line with its final template.
+func WriteTemplates(w io.Writer, r io.Reader, cfg config.Config, summary bool) error {
+	m, err := template.New(cfg.Template)
+	if err != nil {
+		return err
+	}
+	lr := parse.NewLineReader(r)
+	var p parse.Parser
+	red := redact.New(cfg.Redact)
+	var clusters []*template.Cluster
+	for lr.Scan() {
+		ev := p.ParseLine(lr.Text())
+		clusters = append(clusters, m.Add(red.Redact(ev.Message)))
+	}
+	if err := lr.Err(); err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	cw := csv.NewWriter(bw)
+	if summary {
+		// Each template once (templates merged in the miner share an id),
+		// most lines first.
+		cw.Write([]string{"template_id", "count", "template"})
+		seen := map[domain.TemplateID]bool{}
+		var uniq []*template.Cluster
+		for _, c := range clusters {
+			if !seen[c.ID()] {
+				seen[c.ID()] = true
+				uniq = append(uniq, c)
+			}
+		}
+		sort.SliceStable(uniq, func(i, j int) bool { return uniq[i].Count() > uniq[j].Count() })
+		for _, c := range uniq {
+			cw.Write([]string{string(c.ID()), strconv.FormatInt(c.Count(), 10), c.Template()})
+		}
+	} else {
+		cw.Write([]string{"line", "template_id", "template"})
+		for i, c := range clusters {
+			cw.Write([]string{strconv.Itoa(i + 1), string(c.ID()), c.Template()})
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}

@@ -11,17 +11,12 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
 	"github.com/cloud-sre-agent/sre-agent/internal/app"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
-	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/progress"
-	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 
 func main() {
@@ -49,8 +44,7 @@ func newRoot() *cobra.Command {
 }
 
 func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
-	var asJSON, noStore, lines bool
-	var dbPath, explain string
+	var o app.AnalyzeOptions
 	cmd := &cobra.Command{
 		Use:   "analyze FILE... (or - for stdin)",
 		Short: "Print the incidents found in log files, most severe first",
@@ -60,65 +54,14 @@ func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if dbPath != "" {
-				cfg.Store.Path = dbPath
-			}
-			var store analyze.Store
-			if !noStore {
-				path := cfg.Store.Path
-				if path == "" {
-					if path, err = sqlite.DefaultPath(); err != nil {
-						return err
-					}
-				}
-				st, err := sqlite.Open(cmd.Context(), path)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				store = st
-			}
-			opts := analyze.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect, Parse: cfg.Parse, KeepLines: lines}
-			var bar *progress.Bar
-			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				bar = progress.New(f, app.TotalSize(args))
-				opts.Progress = bar
-			}
-			var results []analyze.Result
-			err = app.WithInputs(cmd.InOrStdin(), args, func(inputs []analyze.Input) error {
-				results, err = analyze.Run(cmd.Context(), store, inputs, opts)
-				return err
-			})
-			if bar != nil {
-				bar.Done()
-			}
-			if err != nil {
-				return err
-			}
-			var all []domain.Incident
-			for _, r := range results {
-				all = append(all, r.Incidents...)
-			}
-			if explain != "" {
-				return app.ExplainIncident(cmd.OutOrStdout(), all, explain, asJSON)
-			}
-			if asJSON {
-				if lines {
-					return report.JSON(cmd.OutOrStdout(), app.WithLines(results))
-				}
-				return report.JSON(cmd.OutOrStdout(), results)
-			}
-			if err := report.Text(cmd.OutOrStdout(), all); err != nil {
-				return err
-			}
-			return app.HeldNote(cmd.OutOrStdout(), results)
+			return app.Analyze(cmd.Context(), cfg, args, o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().BoolVar(&lines, "lines", false, "with --json, list each incident's input line numbers")
-	cmd.Flags().StringVar(&explain, "explain", "", "print why the incident with this id (or id prefix) opened: the rule, the windows, the baseline and the observed rate")
-	cmd.Flags().StringVar(&dbPath, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
-	cmd.Flags().BoolVar(&noStore, "no-store", false, "do not read or write the incident store")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.Lines, "lines", false, "with --json, list each incident's input line numbers")
+	cmd.Flags().StringVar(&o.Explain, "explain", "", "print why the incident with this id (or id prefix) opened: the rule, the windows, the baseline and the observed rate")
+	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
+	cmd.Flags().BoolVar(&o.NoStore, "no-store", false, "do not read or write the incident store")
 	return cmd
 }
 

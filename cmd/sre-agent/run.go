@@ -1,20 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/app"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
-	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -63,17 +57,6 @@ SIGINT/SIGTERM; a restart resumes incidents that were mid-pipeline.`,
 func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 	var dbPath string
 	var asJSON bool
-	openStore := func(cmd *cobra.Command) (app.IncidentStore, error) {
-		cfg, p, err := app.LoadPaths(load, dbPath)
-		if err != nil {
-			return nil, err
-		}
-		st, closeAudit, err := app.OpenStoreCLI(cmd.Context(), cfg, p)
-		if err != nil {
-			return nil, err
-		}
-		return app.ClosingStore{IncidentStore: st, CloseAudit: closeAudit}, nil
-	}
 	cmd := &cobra.Command{Use: "incidents", Short: "List and show incidents in the store"}
 	cmd.PersistentFlags().StringVar(&dbPath, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -82,33 +65,12 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 		Short: "List incidents, most severe first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd)
+			st, err := app.OpenIncidents(cmd.Context(), load, dbPath)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			all, err := st.Incidents(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return app.WriteJSON(cmd.OutOrStdout(), all)
-			}
-			tw := tabwriter.NewWriter(inert.TerminalWriter(cmd.OutOrStdout()), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tEVENTS\tSERVICE\tLAST SEEN\tTEMPLATE\tNOTE")
-			for _, in := range all {
-				tmpl := ""
-				if len(in.Templates) > 0 {
-					tmpl = app.Clip(in.Templates[0].Text, 70)
-				}
-				run, err := app.LoadRun(cmd.Context(), st, in.Fingerprint)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", in.Fingerprint.Short(), in.State, in.Severity, in.Count,
-					app.Clip(in.Service, 24), in.LastSeen.UTC().Format(time.RFC3339), tmpl, app.Clip(report.RunNote(in, run), 90))
-			}
-			return tw.Flush()
+			return app.ListIncidents(cmd.Context(), st, cmd.OutOrStdout(), asJSON)
 		},
 	}
 	show := &cobra.Command{
@@ -116,29 +78,12 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 		Short: "Show one incident with its pipeline run (ID: the fingerprint or a unique prefix)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(cmd)
+			st, err := app.OpenIncidents(cmd.Context(), load, dbPath)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			in, raw, err := st.Find(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			var run *domain.Run
-			if len(raw) > 0 {
-				run = new(domain.Run)
-				if err := json.Unmarshal(raw, run); err != nil {
-					return fmt.Errorf("decode run: %w", err)
-				}
-			}
-			if asJSON {
-				return app.WriteJSON(cmd.OutOrStdout(), struct {
-					Incident *domain.Incident `json:"incident"`
-					Run      *domain.Run      `json:"run,omitempty"`
-				}{in, run})
-			}
-			return app.ShowIncident(inert.TerminalWriter(cmd.OutOrStdout()), in, run)
+			return app.ShowIncidentByID(cmd.Context(), st, args[0], cmd.OutOrStdout(), asJSON)
 		},
 	}
 	cmd.AddCommand(list, show)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/progress"
+	"golang.org/x/term"
 )
 
 // HeldNote says how many CRITICAL lines were recorded without an incident
@@ -162,4 +165,75 @@ func WriteTemplates(w io.Writer, r io.Reader, cfg config.Config, summary bool) e
 		return err
 	}
 	return bw.Flush()
+}
+
+// AnalyzeOptions are the analyze command's flags.
+type AnalyzeOptions struct {
+	JSON, Lines, NoStore bool
+	// DB overrides the SQLite store path.
+	DB string
+	// Explain, when set, prints why that incident opened instead.
+	Explain string
+}
+
+// Analyze reads the inputs (args, or "-" for stdin), saves what it finds
+// in the configured store (SQLite, or PostgreSQL with this process's own
+// audit chain) unless NoStore, and prints the incidents.
+func Analyze(ctx context.Context, cfg config.Config, args []string, o AnalyzeOptions, stdin io.Reader, stdout, stderr io.Writer) error {
+	var store analyze.Store
+	if !o.NoStore {
+		p, err := statePaths(cfg, o.DB)
+		if err != nil {
+			return err
+		}
+		closeStore := func() error { return nil }
+		if cfg.Store.Type == "postgres" {
+			st, closeAudit, err := OpenStoreCLI(ctx, cfg, p)
+			if err != nil {
+				return err
+			}
+			store, closeStore = st, ClosingStore{st, closeAudit}.Close
+		} else {
+			st, err := openStore(ctx, cfg, p, nil)
+			if err != nil {
+				return err
+			}
+			store, closeStore = st, st.Close
+		}
+		defer closeStore()
+	}
+	opts := analyze.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect, Parse: cfg.Parse, KeepLines: o.Lines}
+	var bar *progress.Bar
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar = progress.New(f, TotalSize(args))
+		opts.Progress = bar
+	}
+	var results []analyze.Result
+	err := WithInputs(stdin, args, func(inputs []analyze.Input) error {
+		var err error
+		results, err = analyze.Run(ctx, store, inputs, opts)
+		return err
+	})
+	if bar != nil {
+		bar.Done()
+	}
+	if err != nil {
+		return err
+	}
+	var all []domain.Incident
+	for _, r := range results {
+		all = append(all, r.Incidents...)
+	}
+	switch {
+	case o.Explain != "":
+		return ExplainIncident(stdout, all, o.Explain, o.JSON)
+	case o.JSON && o.Lines:
+		return report.JSON(stdout, WithLines(results))
+	case o.JSON:
+		return report.JSON(stdout, results)
+	}
+	if err := report.Text(stdout, all); err != nil {
+		return err
+	}
+	return HeldNote(stdout, results)
 }

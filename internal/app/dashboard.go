@@ -33,12 +33,14 @@ func (f fileTrail) Verify(context.Context) (string, error) {
 	return fmt.Sprintf("%d records, last seq %d, head matches (%s)", s.Records, s.LastSeq, f.path), err
 }
 
-// pgTrail is every replica's chain in PostgreSQL.
-type pgTrail struct{ s *postgres.Store }
+// chainTrail is every replica's chain in a store that keeps them.
+type chainTrail struct{ s chainStore }
 
-func (p pgTrail) Records(ctx context.Context) ([]audit.Record, error) { return p.s.AuditRecords(ctx) }
+func (p chainTrail) Records(ctx context.Context) ([]audit.Record, error) {
+	return p.s.AuditRecords(ctx)
+}
 
-func (p pgTrail) Verify(ctx context.Context) (string, error) {
+func (p chainTrail) Verify(ctx context.Context) (string, error) {
 	res, err := p.s.VerifyAudit(ctx)
 	if err != nil {
 		return "", err
@@ -91,8 +93,8 @@ func buildDashboard(ctx context.Context, cfg config.Config, store IncidentStore,
 		return nil, nil
 	}
 	var trail dashboard.AuditTrail = fileTrail{auditPath}
-	if pg, ok := store.(*postgres.Store); ok {
-		trail = pgTrail{pg}
+	if chains, ok := store.(chainStore); ok {
+		trail = chainTrail{chains}
 	}
 	auth, err := buildAuth(ctx, cfg, addr, st, tr)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
@@ -39,7 +41,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/source/gocloud"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/quarantine"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/tail"
-	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 	"github.com/cloud-sre-agent/sre-agent/internal/telemetry"
 )
@@ -125,8 +126,8 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	defer store.Close()
 	replica := replicaName(cfg)
 	var auditDest auditLog
-	if pg, ok := store.(*postgres.Store); ok {
-		auditDest, err = pg.OpenAudit(ctx)
+	if chains, ok := store.(chainStore); ok {
+		auditDest, err = chains.OpenAudit(ctx)
 		p.Audit = "postgres, chain of replica " + replica
 	} else {
 		auditDest, err = audit.Open(p.Audit, replica)
@@ -556,4 +557,68 @@ func Clip(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
+}
+
+// OpenIncidents opens the configured store for the incidents commands,
+// with this process's audit chain when the store keeps one.
+func OpenIncidents(ctx context.Context, load func() (config.Config, error), db string) (IncidentStore, error) {
+	cfg, p, err := LoadPaths(load, db)
+	if err != nil {
+		return nil, err
+	}
+	st, closeAudit, err := OpenStoreCLI(ctx, cfg, p)
+	if err != nil {
+		return nil, err
+	}
+	return ClosingStore{IncidentStore: st, CloseAudit: closeAudit}, nil
+}
+
+// ListIncidents prints every incident, most severe first: a table, or
+// JSON.
+func ListIncidents(ctx context.Context, st IncidentStore, w io.Writer, asJSON bool) error {
+	all, err := st.Incidents(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return WriteJSON(w, all)
+	}
+	tw := tabwriter.NewWriter(inert.TerminalWriter(w), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tEVENTS\tSERVICE\tLAST SEEN\tTEMPLATE\tNOTE")
+	for _, in := range all {
+		tmpl := ""
+		if len(in.Templates) > 0 {
+			tmpl = Clip(in.Templates[0].Text, 70)
+		}
+		run, err := LoadRun(ctx, st, in.Fingerprint)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", in.Fingerprint.Short(), in.State, in.Severity, in.Count,
+			Clip(in.Service, 24), in.LastSeen.UTC().Format(time.RFC3339), tmpl, Clip(report.RunNote(in, run), 90))
+	}
+	return tw.Flush()
+}
+
+// ShowIncidentByID prints one incident (id: the fingerprint or a unique
+// prefix) with its pipeline run: text rendered inert, or JSON.
+func ShowIncidentByID(ctx context.Context, st IncidentStore, id string, w io.Writer, asJSON bool) error {
+	in, raw, err := st.Find(ctx, id)
+	if err != nil {
+		return err
+	}
+	var run *domain.Run
+	if len(raw) > 0 {
+		run = new(domain.Run)
+		if err := json.Unmarshal(raw, run); err != nil {
+			return fmt.Errorf("decode run: %w", err)
+		}
+	}
+	if asJSON {
+		return WriteJSON(w, struct {
+			Incident *domain.Incident `json:"incident"`
+			Run      *domain.Run      `json:"run,omitempty"`
+		}{in, run})
+	}
+	return ShowIncident(inert.TerminalWriter(w), in, run)
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,10 +15,10 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/agent"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
-	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
+	"github.com/cloud-sre-agent/sre-agent/internal/store"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
@@ -27,11 +26,18 @@ import (
 // IncidentStore is what the commands need from a store, SQLite or
 // PostgreSQL.
 type IncidentStore interface {
+	store.Store
 	agent.Store
 	pipeline.Store
-	Incidents(ctx context.Context) ([]domain.Incident, error)
-	Find(ctx context.Context, id string) (*domain.Incident, json.RawMessage, error)
-	Close() error
+}
+
+// chainStore is a store that keeps the audit chains itself, one per
+// replica beside the incidents (PostgreSQL); a store without it leaves
+// the audit log to a file.
+type chainStore interface {
+	OpenAudit(ctx context.Context) (*audit.Log, error)
+	AuditRecords(ctx context.Context) ([]audit.Record, error)
+	VerifyAudit(ctx context.Context) ([]audit.ChainResult, error)
 }
 
 // replicaName is this process's name among replicas: the config's, else
@@ -167,7 +173,12 @@ func OpenStoreCLI(ctx context.Context, cfg config.Config, p Paths) (IncidentStor
 	if err != nil {
 		return nil, nil, err
 	}
-	log, err := st.(*postgres.Store).OpenAudit(ctx)
+	chains, ok := st.(chainStore)
+	if !ok {
+		st.Close()
+		return nil, nil, fmt.Errorf("store %s keeps no audit chain", cfg.Store.Type)
+	}
+	log, err := chains.OpenAudit(ctx)
 	if err == nil {
 		err = aud.attach(ctx, log)
 	}
@@ -197,17 +208,25 @@ func AuditRecords(ctx context.Context, cfg config.Config, p Paths) ([]audit.Reco
 		return nil, err
 	}
 	defer ClosingStore{st, closeAudit}.Close()
-	return st.(*postgres.Store).AuditRecords(ctx)
+	chains, ok := st.(chainStore)
+	if !ok {
+		return nil, fmt.Errorf("store %s keeps no audit chain", cfg.Store.Type)
+	}
+	return chains.AuditRecords(ctx)
 }
 
 // replicaChains verifies every replica's audit chain in PostgreSQL.
-func replicaChains(ctx context.Context, cfg config.Config, p Paths) ([]postgres.ChainResult, error) {
+func replicaChains(ctx context.Context, cfg config.Config, p Paths) ([]audit.ChainResult, error) {
 	st, closeAudit, err := OpenStoreCLI(ctx, cfg, p)
 	if err != nil {
 		return nil, err
 	}
 	defer ClosingStore{st, closeAudit}.Close()
-	return st.(*postgres.Store).VerifyAudit(ctx)
+	chains, ok := st.(chainStore)
+	if !ok {
+		return nil, fmt.Errorf("store %s keeps no audit chain", cfg.Store.Type)
+	}
+	return chains.VerifyAudit(ctx)
 }
 
 // VerifyChains is replicaChains as one result: the records verified, or

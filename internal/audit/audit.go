@@ -516,3 +516,11 @@ func number(v any) float64 {
 	}
 	return 0
 }
+
+// ChainResult is one replica's chain as verified (the chains a shared
+// store keeps, one per replica).
+type ChainResult struct {
+	Replica string
+	Summary Summary
+	Err     error
+}

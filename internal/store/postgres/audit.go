@@ -65,16 +65,9 @@ func (b *auditBackend) Write(ctx context.Context, seq int64, line []byte, lineHa
 
 func (b *auditBackend) Close() error { return nil }
 
-// ChainResult is one replica's chain as verified.
-type ChainResult struct {
-	Replica string
-	Summary audit.Summary
-	Err     error
-}
-
 // VerifyAudit checks every replica's chain: each record's hash, sequence
 // and link to the one before, and that the chain ends at its head.
-func (s *Store) VerifyAudit(ctx context.Context) ([]ChainResult, error) {
+func (s *Store) VerifyAudit(ctx context.Context) ([]audit.ChainResult, error) {
 	// One snapshot for heads and chains: records other replicas append
 	// while this reads are not half seen (a false "cut" or a false break).
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
@@ -116,7 +109,7 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]ChainResult, error) {
 			heads[n], headless[n] = audit.Head{}, true
 		}
 	}
-	var out []ChainResult
+	var out []audit.ChainResult
 	for r, h := range heads {
 		var buf bytes.Buffer
 		rows, err := tx.Query(ctx, `SELECT line FROM audit_log WHERE replica = $1 ORDER BY seq`, r)
@@ -135,7 +128,7 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]ChainResult, error) {
 		if verr == nil && headless[r] && sum.Records > 0 {
 			verr = &audit.Problem{Reason: fmt.Sprintf("replica %s has %d records and no head (the head was deleted, perhaps with records cut)", r, sum.Records)}
 		}
-		out = append(out, ChainResult{Replica: r, Summary: sum, Err: verr})
+		out = append(out, audit.ChainResult{Replica: r, Summary: sum, Err: verr})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Replica < out[j].Replica })
 	return out, nil
@@ -161,7 +154,7 @@ func (s *Store) AuditRecords(ctx context.Context) ([]audit.Record, error) {
 
 // Verdict folds chain results into one: the records verified, or the first
 // broken chain.
-func Verdict(res []ChainResult) (int, error) {
+func Verdict(res []audit.ChainResult) (int, error) {
 	n := 0
 	for _, r := range res {
 		if r.Err != nil {

@@ -129,6 +129,12 @@ type GitLabTarget struct {
 	// LinkHosts are hosts, beyond the GitLab host and the log console,
 	// that untrusted text may link to in what the agent writes.
 	LinkHosts []string `yaml:"link_hosts"`
+	// Reviewers and Assignees are user names, set on each new merge
+	// request.
+	Reviewers []string `yaml:"reviewers"`
+	Assignees []string `yaml:"assignees"`
+	// MaxAttempts bounds retries of one API call (rate limits, 5xx).
+	MaxAttempts int `yaml:"max_attempts"`
 }
 
 // Validate checks the settings.

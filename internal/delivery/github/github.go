@@ -25,7 +25,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/review"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
-	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
@@ -100,270 +99,163 @@ func (*Target) Name() string { return "github" }
 // bounds deliveries per repository (pipeline.Repository).
 func (t *Target) Repository() string { return "github:" + t.cfg.Owner + "/" + t.cfg.Repo }
 
-// Deliver implements pipeline.Deliverer.
+// Deliver implements delivery.Deliverer through the one review flow.
 func (t *Target) Deliver(ctx context.Context, p domain.Proposal) (domain.Delivery, error) {
-	branch := review.Branch(p)
-	if branch == t.cfg.BaseBranch {
-		return domain.Delivery{}, review.Reject("base-branch", "refusing to write to the base branch")
-	}
-	o, r := t.cfg.Owner, t.cfg.Repo
-	// One pull request per incident: find the incident's.
-	var prs []*github.PullRequest
-	err := t.call(ctx, func() (*github.Response, error) {
-		var resp *github.Response
-		var err error
-		prs, resp, err = t.gh.PullRequests.List(ctx, o, r, &github.PullRequestListOptions{State: "all", Head: o + ":" + branch, Base: t.cfg.BaseBranch})
-		return resp, err
-	})
-	if err != nil {
-		return domain.Delivery{}, err
-	}
-	for _, pr := range prs {
-		if pr.GetState() == "open" {
-			return t.comment(ctx, pr, p)
-		}
-		if !pr.GetMerged() && pr.ClosedAt != nil && t.now().Sub(pr.ClosedAt.Time) < t.cfg.SuppressAfterClose {
-			return domain.Delivery{}, review.Reject("suppressed", "pull request #%d for this incident was closed without merging on %s",
-				pr.GetNumber(), pr.ClosedAt.Format(time.RFC3339))
-		}
-	}
-	md := review.Links(t.cfg.BaseURL, t.cfg.LogQueryURL, t.cfg.LinkHosts)
-	title := review.Title(p, md)
-	body, err := review.Body(p, t.cfg.LogQueryURL, md)
-	if err != nil {
-		return domain.Delivery{}, err
-	}
-	files, _, err := review.Files(p, t.cfg.ReportDir, md, t.fetch(ctx))
-	if err != nil {
-		return domain.Delivery{}, err
-	}
-	if err := review.CheckSecrets(t.red, append([]string{title, body}, values(files)...)...); err != nil {
-		return domain.Delivery{}, err
-	}
-	if err := t.commit(ctx, branch, p, files); err != nil {
-		return domain.Delivery{}, err
-	}
-	var pr *github.PullRequest
-	err = t.call(ctx, func() (*github.Response, error) {
-		var resp *github.Response
-		var err error
-		pr, resp, err = t.gh.PullRequests.Create(ctx, o, r, &github.NewPullRequest{Title: github.Ptr(title), Head: github.Ptr(branch),
-			Base: github.Ptr(t.cfg.BaseBranch), Body: github.Ptr(body), Draft: github.Ptr(true), MaintainerCanModify: github.Ptr(true)})
-		return resp, err
-	})
-	if err != nil {
-		return domain.Delivery{}, err
-	}
-	labels := review.Labels(p)
-	if err := t.call(ctx, func() (*github.Response, error) {
-		_, resp, err := t.gh.Issues.AddLabelsToIssue(ctx, o, r, pr.GetNumber(), labels)
-		return resp, err
-	}); err != nil {
-		return domain.Delivery{}, err
-	}
-	if len(t.cfg.Reviewers)+len(t.cfg.TeamReviewers) > 0 {
-		if err := t.call(ctx, func() (*github.Response, error) {
-			_, resp, err := t.gh.PullRequests.RequestReviewers(ctx, o, r, pr.GetNumber(), github.ReviewersRequest{Reviewers: t.cfg.Reviewers, TeamReviewers: t.cfg.TeamReviewers})
-			return resp, err
-		}); err != nil {
-			return domain.Delivery{}, err
-		}
-	}
-	if len(t.cfg.Assignees) > 0 {
-		if err := t.call(ctx, func() (*github.Response, error) {
-			_, resp, err := t.gh.Issues.AddAssignees(ctx, o, r, pr.GetNumber(), t.cfg.Assignees)
-			return resp, err
-		}); err != nil {
-			return domain.Delivery{}, err
-		}
-	}
-	return domain.Delivery{Target: "github", Location: pr.GetHTMLURL(), Files: keys(files)}, nil
+	return review.Flow{Host: (*host)(t), Set: t.settings(), Red: t.red, Now: t.now, Sleep: t.sleep}.Deliver(ctx, p)
 }
 
-// comment adds the new evidence to the incident's open pull request.
-func (t *Target) comment(ctx context.Context, pr *github.PullRequest, p domain.Proposal) (domain.Delivery, error) {
-	done := domain.Delivery{Target: "github", Location: pr.GetHTMLURL()}
-	// This delivery made the pull request, or commented, before its
-	// replica died: nothing to write again.
-	if review.HasKey(pr.GetBody(), p.IdempotencyKey) {
-		return done, nil
+func (t *Target) settings() review.Settings {
+	c := t.cfg
+	return review.Settings{BaseBranch: c.BaseBranch, ReportDir: c.ReportDir, APIBase: c.BaseURL, LogQueryURL: c.LogQueryURL,
+		LinkHosts: c.LinkHosts, SuppressAfterClose: c.SuppressAfterClose, Reviewers: c.Reviewers, TeamReviewers: c.TeamReviewers,
+		Assignees: c.Assignees, MaxAttempts: c.MaxAttempts}
+}
+
+// call runs one API call with the flow's retries.
+func (t *Target) call(ctx context.Context, f func() error) error {
+	return review.Call(ctx, (*host)(t), t.settings(), t.sleep, f)
+}
+
+// host is the GitHub REST API as the review flow asks it.
+type host Target
+
+func (*host) Name() string { return "github" }
+func (*host) Noun() string { return "pull request" }
+
+func request(pr *github.PullRequest) review.Request {
+	r := review.Request{Number: pr.GetNumber(), URL: pr.GetHTMLURL(), Open: pr.GetState() == "open", Merged: pr.GetMerged(), Body: pr.GetBody()}
+	if pr.ClosedAt != nil {
+		r.ClosedAt = pr.ClosedAt.Time
 	}
-	if p.IdempotencyKey != "" {
-		var comments []*github.IssueComment
-		err := t.call(ctx, func() (*github.Response, error) {
-			var resp *github.Response
-			var err error
-			comments, resp, err = t.gh.Issues.ListComments(ctx, t.cfg.Owner, t.cfg.Repo, pr.GetNumber(), &github.IssueListCommentsOptions{
-				ListOptions: github.ListOptions{PerPage: 100}})
-			return resp, err
-		})
-		if err != nil {
-			return domain.Delivery{}, err
-		}
-		for _, c := range comments {
-			if review.HasKey(c.GetBody(), p.IdempotencyKey) {
-				return done, nil
-			}
-		}
-	}
-	text := review.Comment(p)
-	if err := review.CheckSecrets(t.red, text); err != nil {
-		return domain.Delivery{}, err
-	}
-	err := t.call(ctx, func() (*github.Response, error) {
-		_, resp, err := t.gh.Issues.CreateComment(ctx, t.cfg.Owner, t.cfg.Repo, pr.GetNumber(), &github.IssueComment{Body: github.Ptr(text)})
-		return resp, err
-	})
+	return r
+}
+
+func (h *host) Find(ctx context.Context, branch string) ([]review.Request, error) {
+	o := h.cfg.Owner
+	prs, _, err := h.gh.PullRequests.List(ctx, o, h.cfg.Repo, &github.PullRequestListOptions{State: "all", Head: o + ":" + branch, Base: h.cfg.BaseBranch})
 	if err != nil {
-		return domain.Delivery{}, err
+		return nil, err
 	}
-	return done, nil
+	out := make([]review.Request, len(prs))
+	for i, pr := range prs {
+		out[i] = request(pr)
+	}
+	return out, nil
 }
 
-// fetch reads a file of the base branch.
-func (t *Target) fetch(ctx context.Context) func(string) (string, error) {
-	return func(name string) (string, error) {
-		var fc *github.RepositoryContent
-		err := t.call(ctx, func() (*github.Response, error) {
-			var resp *github.Response
-			var err error
-			fc, _, resp, err = t.gh.Repositories.GetContents(ctx, t.cfg.Owner, t.cfg.Repo, name, &github.RepositoryContentGetOptions{Ref: t.cfg.BaseBranch})
-			return resp, err
-		})
-		if err != nil {
-			return "", err
-		}
-		return fc.GetContent()
+func (h *host) Comments(ctx context.Context, r review.Request) ([]string, error) {
+	cs, _, err := h.gh.Issues.ListComments(ctx, h.cfg.Owner, h.cfg.Repo, r.Number, &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}})
+	if err != nil {
+		return nil, err
 	}
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.GetBody()
+	}
+	return out, nil
 }
 
-// commit writes files to the incident's branch through the Git Data API:
+func (h *host) Comment(ctx context.Context, r review.Request, text string) error {
+	_, _, err := h.gh.Issues.CreateComment(ctx, h.cfg.Owner, h.cfg.Repo, r.Number, &github.IssueComment{Body: github.Ptr(text)})
+	return err
+}
+
+func (h *host) ReadFile(ctx context.Context, name string) (string, error) {
+	fc, _, _, err := h.gh.Repositories.GetContents(ctx, h.cfg.Owner, h.cfg.Repo, name, &github.RepositoryContentGetOptions{Ref: h.cfg.BaseBranch})
+	if err != nil {
+		return "", err
+	}
+	return fc.GetContent()
+}
+
+// Commit writes files to the incident's branch through the Git Data API:
 // blobs, a tree on the base commit, a commit, and the branch ref (created,
 // or moved when a failed earlier attempt left it).
-func (t *Target) commit(ctx context.Context, branch string, p domain.Proposal, files map[string]string) error {
-	o, r := t.cfg.Owner, t.cfg.Repo
-	var baseRef *github.Reference
-	if err := t.call(ctx, func() (*github.Response, error) {
-		var resp *github.Response
-		var err error
-		baseRef, resp, err = t.gh.Git.GetRef(ctx, o, r, "heads/"+t.cfg.BaseBranch)
-		return resp, err
-	}); err != nil {
+func (h *host) Commit(ctx context.Context, branch string, files map[string]string, _ map[string]bool, msg string) error {
+	o, r := h.cfg.Owner, h.cfg.Repo
+	baseRef, _, err := h.gh.Git.GetRef(ctx, o, r, "heads/"+h.cfg.BaseBranch)
+	if err != nil {
 		return err
 	}
 	baseSHA := baseRef.GetObject().GetSHA()
-	var baseCommit *github.Commit
-	if err := t.call(ctx, func() (*github.Response, error) {
-		var resp *github.Response
-		var err error
-		baseCommit, resp, err = t.gh.Git.GetCommit(ctx, o, r, baseSHA)
-		return resp, err
-	}); err != nil {
+	baseCommit, _, err := h.gh.Git.GetCommit(ctx, o, r, baseSHA)
+	if err != nil {
 		return err
 	}
 	var entries []*github.TreeEntry
-	for _, name := range keys(files) {
-		var blob *github.Blob
-		if err := t.call(ctx, func() (*github.Response, error) {
-			var resp *github.Response
-			var err error
-			blob, resp, err = t.gh.Git.CreateBlob(ctx, o, r, github.Blob{Content: github.Ptr(files[name]), Encoding: github.Ptr("utf-8")})
-			return resp, err
-		}); err != nil {
+	for _, name := range review.Sorted(files) {
+		blob, _, err := h.gh.Git.CreateBlob(ctx, o, r, github.Blob{Content: github.Ptr(files[name]), Encoding: github.Ptr("utf-8")})
+		if err != nil {
 			return err
 		}
 		entries = append(entries, &github.TreeEntry{Path: github.Ptr(name), Mode: github.Ptr("100644"), Type: github.Ptr("blob"), SHA: blob.SHA})
 	}
-	var tree *github.Tree
-	if err := t.call(ctx, func() (*github.Response, error) {
-		var resp *github.Response
-		var err error
-		tree, resp, err = t.gh.Git.CreateTree(ctx, o, r, baseCommit.GetTree().GetSHA(), entries)
-		return resp, err
-	}); err != nil {
-		return err
-	}
-	who := &github.CommitAuthor{Name: github.Ptr(t.cfg.AuthorName), Email: github.Ptr(t.cfg.AuthorEmail), Date: &github.Timestamp{Time: t.now()}}
-	msg := fmt.Sprintf("sre-agent: proposed fix for incident %s\n\n%s", p.Incident.Fingerprint.Short(), inert.Markdown{}.Text(p.Remediation.Summary))
-	var c *github.Commit
-	if err := t.call(ctx, func() (*github.Response, error) {
-		var resp *github.Response
-		var err error
-		c, resp, err = t.gh.Git.CreateCommit(ctx, o, r, github.Commit{Message: github.Ptr(msg), Tree: tree, Parents: []*github.Commit{{SHA: github.Ptr(baseSHA)}},
-			Author: who, Committer: who}, nil)
-		return resp, err
-	}); err != nil {
-		return err
-	}
-	ref := "refs/heads/" + branch
-	var existing *github.Reference
-	err := t.call(ctx, func() (*github.Response, error) {
-		var resp *github.Response
-		var err error
-		existing, resp, err = t.gh.Git.GetRef(ctx, o, r, "heads/"+branch)
-		if resp != nil && resp.StatusCode == http.StatusNotFound {
-			return resp, nil
-		}
-		return resp, err
-	})
+	tree, _, err := h.gh.Git.CreateTree(ctx, o, r, baseCommit.GetTree().GetSHA(), entries)
 	if err != nil {
 		return err
 	}
-	return t.call(ctx, func() (*github.Response, error) {
-		if existing != nil && existing.GetRef() != "" {
-			// A failed earlier attempt left the branch: reuse it.
-			_, resp, err := t.gh.Git.UpdateRef(ctx, o, r, "heads/"+branch, github.UpdateRef{SHA: c.GetSHA(), Force: github.Ptr(true)})
-			return resp, err
-		}
-		_, resp, err := t.gh.Git.CreateRef(ctx, o, r, github.CreateRef{Ref: ref, SHA: c.GetSHA()})
-		return resp, err
-	})
+	who := &github.CommitAuthor{Name: github.Ptr(h.cfg.AuthorName), Email: github.Ptr(h.cfg.AuthorEmail), Date: &github.Timestamp{Time: h.now()}}
+	c, _, err := h.gh.Git.CreateCommit(ctx, o, r, github.Commit{Message: github.Ptr(msg), Tree: tree, Parents: []*github.Commit{{SHA: github.Ptr(baseSHA)}},
+		Author: who, Committer: who}, nil)
+	if err != nil {
+		return err
+	}
+	existing, resp, err := h.gh.Git.GetRef(ctx, o, r, "heads/"+branch)
+	if err != nil && (resp == nil || resp.StatusCode != http.StatusNotFound) {
+		return err
+	}
+	if err == nil && existing.GetRef() != "" {
+		// A failed earlier attempt left the branch: reuse it.
+		_, _, err := h.gh.Git.UpdateRef(ctx, o, r, "heads/"+branch, github.UpdateRef{SHA: c.GetSHA(), Force: github.Ptr(true)})
+		return err
+	}
+	_, _, err = h.gh.Git.CreateRef(ctx, o, r, github.CreateRef{Ref: "refs/heads/" + branch, SHA: c.GetSHA()})
+	return err
 }
 
-// call retries one API call on rate limits (waiting for the reset or
-// Retry-After) and server errors (backoff), up to MaxAttempts.
-func (t *Target) call(ctx context.Context, f func() (*github.Response, error)) error {
-	var err error
-	for attempt := 0; attempt < t.cfg.MaxAttempts; attempt++ {
-		var resp *github.Response
-		resp, err = f()
-		if err == nil {
-			return nil
-		}
-		var wait time.Duration
-		var rl *github.RateLimitError
-		var abuse *github.AbuseRateLimitError
-		switch {
-		case errors.As(err, &rl):
-			wait = time.Until(rl.Rate.Reset.Time)
-		case errors.As(err, &abuse):
-			wait = abuse.GetRetryAfter()
-		case resp != nil && resp.StatusCode >= 500:
-			wait = time.Duration(500<<attempt) * time.Millisecond
-		default:
+func (h *host) Open(ctx context.Context, branch, title, body string, labels []string) (review.Request, error) {
+	o, r := h.cfg.Owner, h.cfg.Repo
+	pr, _, err := h.gh.PullRequests.Create(ctx, o, r, &github.NewPullRequest{Title: github.Ptr(title), Head: github.Ptr(branch),
+		Base: github.Ptr(h.cfg.BaseBranch), Body: github.Ptr(body), Draft: github.Ptr(true), MaintainerCanModify: github.Ptr(true)})
+	if err != nil {
+		return review.Request{}, err
+	}
+	if _, _, err := h.gh.Issues.AddLabelsToIssue(ctx, o, r, pr.GetNumber(), labels); err != nil {
+		return review.Request{}, err
+	}
+	return request(pr), nil
+}
+
+func (h *host) Assign(ctx context.Context, req review.Request, reviewers, teams, assignees []string) error {
+	o, r := h.cfg.Owner, h.cfg.Repo
+	if len(reviewers)+len(teams) > 0 {
+		if _, _, err := h.gh.PullRequests.RequestReviewers(ctx, o, r, req.Number, github.ReviewersRequest{Reviewers: reviewers, TeamReviewers: teams}); err != nil {
 			return err
 		}
-		if wait > 2*time.Minute {
-			return fmt.Errorf("%w (GitHub asks to wait %v)", err, wait)
-		}
-		if wait < 0 {
-			wait = 0
-		}
-		if serr := t.sleep(ctx, wait); serr != nil {
-			return serr
+	}
+	if len(assignees) > 0 {
+		if _, _, err := h.gh.Issues.AddAssignees(ctx, o, r, req.Number, assignees); err != nil {
+			return err
 		}
 	}
-	return fmt.Errorf("github: %d attempts: %w", t.cfg.MaxAttempts, err)
+	return nil
 }
 
-func keys(m map[string]string) []string { return review.Sorted(m) }
-
-func values(m map[string]string) []string {
-	out := []string{}
-	for _, k := range keys(m) {
-		out = append(out, m[k])
+// Retry waits out primary rate limits until their reset, secondary ones
+// for their Retry-After, and server errors with backoff.
+func (*host) Retry(err error, attempt int) (time.Duration, bool) {
+	var rl *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	var er *github.ErrorResponse
+	switch {
+	case errors.As(err, &rl):
+		return time.Until(rl.Rate.Reset.Time), true
+	case errors.As(err, &abuse):
+		return abuse.GetRetryAfter(), true
+	case errors.As(err, &er) && er.Response != nil && er.Response.StatusCode >= 500:
+		return time.Duration(500<<attempt) * time.Millisecond, true
 	}
-	return out
+	return 0, false
 }
 
 // Source reads the repository at the base branch through the API, for
@@ -376,11 +268,9 @@ type Source struct{ t *Target }
 // Revision is the base branch's head commit.
 func (s *Source) Revision(ctx context.Context) (string, error) {
 	var ref *github.Reference
-	err := s.t.call(ctx, func() (*github.Response, error) {
-		var resp *github.Response
-		var err error
-		ref, resp, err = s.t.gh.Git.GetRef(ctx, s.t.cfg.Owner, s.t.cfg.Repo, "heads/"+s.t.cfg.BaseBranch)
-		return resp, err
+	err := s.t.call(ctx, func() (err error) {
+		ref, _, err = s.t.gh.Git.GetRef(ctx, s.t.cfg.Owner, s.t.cfg.Repo, "heads/"+s.t.cfg.BaseBranch)
+		return err
 	})
 	return ref.GetObject().GetSHA(), err
 }
@@ -388,11 +278,9 @@ func (s *Source) Revision(ctx context.Context) (string, error) {
 // Files lists the blobs of the base branch's tree.
 func (s *Source) Files(ctx context.Context) ([]string, error) {
 	var tree *github.Tree
-	err := s.t.call(ctx, func() (*github.Response, error) {
-		var resp *github.Response
-		var err error
-		tree, resp, err = s.t.gh.Git.GetTree(ctx, s.t.cfg.Owner, s.t.cfg.Repo, s.t.cfg.BaseBranch, true)
-		return resp, err
+	err := s.t.call(ctx, func() (err error) {
+		tree, _, err = s.t.gh.Git.GetTree(ctx, s.t.cfg.Owner, s.t.cfg.Repo, s.t.cfg.BaseBranch, true)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -407,4 +295,7 @@ func (s *Source) Files(ctx context.Context) ([]string, error) {
 }
 
 // Read fetches a file at the base branch.
-func (s *Source) Read(ctx context.Context, p string) (string, error) { return s.t.fetch(ctx)(p) }
+func (s *Source) Read(ctx context.Context, p string) (text string, err error) {
+	err = s.t.call(ctx, func() (err error) { text, err = (*host)(s.t).ReadFile(ctx, p); return err })
+	return text, err
+}

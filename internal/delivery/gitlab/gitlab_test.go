@@ -26,6 +26,10 @@ type fakeGitLab struct {
 	failMR    int
 	tokens    []string
 	commitOps []map[string]any
+	notes     map[string][]string // merge request iid: note bodies
+	// fail answers the next requests to a path with these statuses
+	// (429 with Retry-After: 1, or a 5xx).
+	fail map[string][]int
 }
 
 func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +42,35 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.bodies[key] = string(b)
 	f.tokens = append(f.tokens, r.Header.Get("PRIVATE-TOKEN"))
 	w.Header().Set("Content-Type", "application/json")
+	if st := f.fail[key]; len(st) > 0 {
+		f.fail[key] = st[1:]
+		if st[0] == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		w.WriteHeader(st[0])
+		w.Write([]byte(`{"message":"try later"}`))
+		return
+	}
 	switch {
+	case r.Method == "GET" && r.URL.EscapedPath() == "/api/v4/users":
+		u := r.URL.Query().Get("username")
+		if u == "ghost" {
+			w.Write([]byte(`[]`))
+			return
+		}
+		fmt.Fprintf(w, `[{"id":%d,"username":%q}]`, 100+len(u), u)
+	case r.Method == "PUT" && strings.HasPrefix(p, "/merge_requests/"):
+		w.Write([]byte(`{"iid":1}`))
+	case r.Method == "GET" && strings.HasSuffix(p, "/notes"):
+		iid := strings.TrimSuffix(strings.TrimPrefix(p, "/merge_requests/"), "/notes")
+		var out []map[string]any
+		for i, b := range f.notes[iid] {
+			out = append(out, map[string]any{"id": i + 1, "body": b})
+		}
+		if out == nil {
+			out = []map[string]any{}
+		}
+		json.NewEncoder(w).Encode(out)
 	case r.Method == "GET" && p == "/merge_requests":
 		json.NewEncoder(w).Encode(f.mrs)
 	case r.Method == "GET" && (p == "/repository/files/main.go/raw" || p == "/repository/files/main%2Ego/raw"):
@@ -69,11 +101,21 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		n := len(f.mrs) + 1
-		mr := map[string]any{"iid": n, "state": "opened", "web_url": fmt.Sprintf("https://gitlab.example/g/p/-/merge_requests/%d", n)}
+		var in map[string]any
+		json.Unmarshal(b, &in)
+		mr := map[string]any{"iid": n, "state": "opened", "web_url": fmt.Sprintf("https://gitlab.example/g/p/-/merge_requests/%d", n), "description": in["description"]}
 		f.mrs = append(f.mrs, mr)
 		w.WriteHeader(201)
 		json.NewEncoder(w).Encode(mr)
 	case r.Method == "POST" && strings.HasSuffix(p, "/notes"):
+		var in map[string]any
+		json.Unmarshal(b, &in)
+		iid := strings.TrimSuffix(strings.TrimPrefix(p, "/merge_requests/"), "/notes")
+		if f.notes == nil {
+			f.notes = map[string][]string{}
+		}
+		body, _ := in["body"].(string)
+		f.notes[iid] = append(f.notes[iid], body)
 		w.WriteHeader(201)
 		w.Write([]byte(`{"id":1}`))
 	default:
@@ -104,13 +146,19 @@ func proposal() domain.Proposal {
 }
 
 func target(t *testing.T, f *fakeGitLab) *Target {
+	return targetWith(t, f, config.GitLabTarget{})
+}
+
+func targetWith(t *testing.T, f *fakeGitLab, cfg config.GitLabTarget) *Target {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	t.Setenv("SRE_GL_TOKEN", "glpat-test")
-	tg, err := New(config.GitLabTarget{BaseURL: srv.URL + "/api/v4", Project: "g/p", BaseBranch: "main", Token: "env://SRE_GL_TOKEN"}, secrets.New(secrets.Options{}, nil), http.DefaultTransport)
+	cfg.BaseURL, cfg.Project, cfg.BaseBranch, cfg.Token = srv.URL+"/api/v4", "g/p", "main", "env://SRE_GL_TOKEN"
+	tg, err := New(cfg, secrets.New(secrets.Options{}, nil), http.DefaultTransport)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tg.sleep = func(context.Context, time.Duration) error { return nil }
 	return tg
 }
 
@@ -170,5 +218,76 @@ func TestSourceForGroundedAnalysis(t *testing.T) {
 	content, err3 := src.Read(context.Background(), "main.go")
 	if err != nil || err2 != nil || err3 != nil || rev != "c0ffee" || len(files) != 1 || files[0] != "main.go" || !strings.Contains(content, "println") {
 		t.Fatalf("rev %q files %v content %q errs %v %v %v", rev, files, content, err, err2, err3)
+	}
+}
+
+// Rate limits (429 with Retry-After) and server errors are waited out and
+// retried by the same flow as GitHub's, up to max_attempts; a client
+// error is not retried.
+func TestRateLimitsAndServerErrorsAreRetried(t *testing.T) {
+	f := &fakeGitLab{bodies: map[string]string{}, fail: map[string][]int{"GET /merge_requests": {429, 502}}}
+	tg := target(t, f)
+	var waits []time.Duration
+	tg.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	if _, err := tg.Deliver(context.Background(), proposal()); err != nil {
+		t.Fatal(err)
+	}
+	if f.count("GET /merge_requests") != 3 || len(waits) != 2 || waits[0] != time.Second {
+		t.Fatalf("%d list calls, waits %v: want 3 calls, the 1 s Retry-After, then a backoff", f.count("GET /merge_requests"), waits)
+	}
+	f2 := &fakeGitLab{bodies: map[string]string{}, fail: map[string][]int{"GET /merge_requests": {500, 500, 500, 500, 500}}}
+	tg2 := target(t, f2)
+	if _, err := tg2.Deliver(context.Background(), proposal()); err == nil || f2.count("GET /merge_requests") != 4 {
+		t.Fatalf("err %v after %d calls: want a failure after 4 attempts", err, f2.count("GET /merge_requests"))
+	}
+	f3 := &fakeGitLab{bodies: map[string]string{}, fail: map[string][]int{"POST /merge_requests": {403}}}
+	if _, err := target(t, f3).Deliver(context.Background(), proposal()); err == nil || f3.count("POST /merge_requests") != 1 {
+		t.Fatalf("a 403 was retried: %v", f3.seq)
+	}
+}
+
+// Reviewers and assignees are looked up by name and set on the new merge
+// request; an unknown name fails the delivery rather than dropping it.
+func TestReviewersAndAssignees(t *testing.T) {
+	f := &fakeGitLab{bodies: map[string]string{}}
+	tg := targetWith(t, f, config.GitLabTarget{Reviewers: []string{"alice"}, Assignees: []string{"bob"}})
+	if _, err := tg.Deliver(context.Background(), proposal()); err != nil {
+		t.Fatal(err)
+	}
+	var upd map[string]any
+	json.Unmarshal([]byte(f.bodies["PUT /merge_requests/1"]), &upd)
+	if fmt.Sprint(upd["reviewer_ids"]) != "[105]" || fmt.Sprint(upd["assignee_ids"]) != "[103]" {
+		t.Fatalf("update %v", upd)
+	}
+	f2 := &fakeGitLab{bodies: map[string]string{}}
+	if _, err := targetWith(t, f2, config.GitLabTarget{Reviewers: []string{"ghost"}}).Deliver(context.Background(), proposal()); err == nil {
+		t.Fatal("an unknown reviewer was ignored")
+	}
+}
+
+// A delivery retried with its idempotency key finds what it wrote (the
+// merge request's description, or its note) and writes nothing; a new
+// run's key adds one note.
+func TestIdempotencyKeyMakesRetriesWriteNothing(t *testing.T) {
+	f := &fakeGitLab{bodies: map[string]string{}}
+	tg := target(t, f)
+	p := proposal()
+	p.IdempotencyKey = "run1key"
+	for range 2 {
+		if _, err := tg.Deliver(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.count("POST /merge_requests") != 1 || f.count("POST /merge_requests/1/notes") != 0 {
+		t.Fatalf("a retried delivery wrote again: %v", f.seq)
+	}
+	p.IdempotencyKey = "run2key"
+	for range 2 {
+		if _, err := tg.Deliver(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.count("POST /merge_requests/1/notes") != 1 || !strings.Contains(f.notes["1"][0], "idempotency-key: run2key") {
+		t.Fatalf("the second run: notes %v", f.notes)
 	}
 }

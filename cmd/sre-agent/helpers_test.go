@@ -17,7 +17,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/app"
-	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
 )
 
@@ -74,7 +73,7 @@ func startAgent(t *testing.T, yaml string, args ...string) *bgAgent {
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(cfgPath)
+	cfg, err := app.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

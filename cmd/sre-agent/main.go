@@ -38,7 +38,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&cfgPath, "config", "", "configuration file (YAML); the embedded defaults when empty")
-	load := func() (config.Config, error) { return config.Load(cfgPath) }
+	load := func() (config.Config, error) { return app.Load(cfgPath) }
 	root.AddCommand(analyzeCmd(load), templatesCmd(load), redactCmd(load), runCmd(load), incidentsCmd(load), auditCmd(load), doctorCmd(load, &cfgPath), usageCmd(load), probeCmd(load), versionCmd())
 	return root
 }

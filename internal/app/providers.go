@@ -39,42 +39,59 @@ func buildProvider(ctx context.Context, cfg config.Config, st *secrets.Store, tr
 	}
 	var chain []router.Entry
 	for i, name := range append([]string{pc.Name}, pc.Fallbacks...) {
-		var p llm.Provider
-		var rps float64
-		var tpm int
-		switch name {
-		case "offline":
-			p = offline.New()
-		case "gemini":
-			g := pc.Gemini
-			gc := gemini.Config{Vertex: g.Vertex, Project: g.Project, Location: g.Location, Model: g.Model, BaseURL: g.BaseURL, HTTP: tr.Client()}
-			if !g.Vertex {
-				gc.APIKey = "from-secret-store"
-				gc.HTTP = keyed(st, tr, g.APIKey, "x-goog-api-key", "")
-			}
-			gp, err := gemini.New(ctx, gc)
-			if err != nil {
-				return nil, err
-			}
-			p, rps, tpm = gp, g.RequestsPerSecond, g.TokensPerMinute
-		case "openai", "ollama":
-			h := pc.OpenAI
-			if name == "ollama" {
-				h = pc.Ollama
-			}
-			p = openai.New(openai.Config{Name: name, BaseURL: h.BaseURL, Model: h.Model, HTTP: keyed(st, tr, h.APIKey, "Authorization", "Bearer ")})
-			rps, tpm = h.RequestsPerSecond, h.TokensPerMinute
-		case "anthropic":
-			h := pc.Anthropic
-			p = anthropic.New(anthropic.Config{BaseURL: h.BaseURL, APIKey: "from-secret-store", Model: h.Model,
-				HTTP: keyed(st, tr, h.APIKey, "Authorization", "Bearer ")})
-			rps, tpm = h.RequestsPerSecond, h.TokensPerMinute
-		default:
+		k, ok := providerKinds[name]
+		if !ok {
 			return nil, fmt.Errorf("provider %q", name)
 		}
-		chain = append(chain, router.Entry{Provider: p, ThirdParty: config.ThirdParty(name), RequestsPerSecond: rps, TokensPerMinute: tpm, OwnModel: i > 0})
+		p, limits, err := k(ctx, pc, st, tr)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, router.Entry{Provider: p, ThirdParty: config.ThirdParty(name), RequestsPerSecond: limits.rps, TokensPerMinute: limits.tpm, OwnModel: i > 0})
 	}
 	return router.New(router.Config{AllowThirdParty: pc.AllowThirdParty, Timeout: pc.Timeout, MaxRetries: pc.MaxRetries,
 		DailyTokens: pc.DailyTokens, DailyCostUSD: pc.DailyCostUSD, Prices: pc.Prices},
 		chain, offline.New(), red, aud, log)
+}
+
+// rate is a provider's own request and token rate, for the router.
+type rate struct {
+	rps float64
+	tpm int
+}
+
+// providerKinds build each provider the router can hold, by name; what is
+// known of each (third party, endpoint and key settings) is config's
+// Providers table, which config, doctor and this wiring read, and a test
+// keeps the two naming the same kinds.
+var providerKinds = map[string]func(ctx context.Context, pc config.Provider, st *secrets.Store, tr *egress.Transport) (llm.Provider, rate, error){
+	"offline": func(context.Context, config.Provider, *secrets.Store, *egress.Transport) (llm.Provider, rate, error) {
+		return offline.New(), rate{}, nil
+	},
+	"gemini": func(ctx context.Context, pc config.Provider, st *secrets.Store, tr *egress.Transport) (llm.Provider, rate, error) {
+		g := pc.Gemini
+		gc := gemini.Config{Vertex: g.Vertex, Project: g.Project, Location: g.Location, Model: g.Model, BaseURL: g.BaseURL, HTTP: tr.Client()}
+		if !g.Vertex {
+			gc.APIKey = "from-secret-store"
+			gc.HTTP = keyed(st, tr, g.APIKey, "x-goog-api-key", "")
+		}
+		p, err := gemini.New(ctx, gc)
+		return p, rate{g.RequestsPerSecond, g.TokensPerMinute}, err
+	},
+	"openai": func(_ context.Context, pc config.Provider, st *secrets.Store, tr *egress.Transport) (llm.Provider, rate, error) {
+		return openAICompatible("openai", pc.OpenAI, st, tr)
+	},
+	"ollama": func(_ context.Context, pc config.Provider, st *secrets.Store, tr *egress.Transport) (llm.Provider, rate, error) {
+		return openAICompatible("ollama", pc.Ollama, st, tr)
+	},
+	"anthropic": func(_ context.Context, pc config.Provider, st *secrets.Store, tr *egress.Transport) (llm.Provider, rate, error) {
+		h := pc.Anthropic
+		return anthropic.New(anthropic.Config{BaseURL: h.BaseURL, APIKey: "from-secret-store", Model: h.Model,
+			HTTP: keyed(st, tr, h.APIKey, "Authorization", "Bearer ")}), rate{h.RequestsPerSecond, h.TokensPerMinute}, nil
+	},
+}
+
+func openAICompatible(name string, h config.HTTPProvider, st *secrets.Store, tr *egress.Transport) (llm.Provider, rate, error) {
+	return openai.New(openai.Config{Name: name, BaseURL: h.BaseURL, Model: h.Model, HTTP: keyed(st, tr, h.APIKey, "Authorization", "Bearer ")}),
+		rate{h.RequestsPerSecond, h.TokensPerMinute}, nil
 }

@@ -19,13 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent"
-	"github.com/cloud-sre-agent/sre-agent/internal/analyze"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/github"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/gitlab"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/local"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
@@ -40,7 +38,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/source/gcppubsub"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/gocloud"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/quarantine"
-	"github.com/cloud-sre-agent/sre-agent/internal/source/tail"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 	"github.com/cloud-sre-agent/sre-agent/internal/telemetry"
 )
@@ -258,22 +255,13 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	return runErr
 }
 
-// buildTarget is where proposals go: local reports, GitHub or GitLab.
+// buildTarget is where proposals go: the configured delivery kind.
 func buildTarget(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, log *slog.Logger) (delivery.Deliverer, error) {
-	switch cfg.Delivery.Type {
-	case "github":
-		t, classic, err := github.New(ctx, cfg.Delivery.GitHub, st, tr)
-		if err != nil {
-			return nil, err
-		}
-		if classic {
-			log.Warn("a classic GitHub personal access token is in use: it works, but a fine-grained token or a GitHub App limits it to the repositories it needs")
-		}
-		return t, nil
-	case "gitlab":
-		return gitlab.New(cfg.Delivery.GitLab, st, tr)
+	k, ok := targetKinds[cfg.Delivery.Type]
+	if !ok {
+		return nil, fmt.Errorf("delivery: unknown type %q", cfg.Delivery.Type)
 	}
-	return local.New(cfg.Delivery.Local)
+	return k.build(ctx, cfg, st, tr, log)
 }
 
 // buildSources turns the named files, else the config's sources, else
@@ -310,39 +298,15 @@ func buildSourceList(ctx context.Context, cfg config.Config, p Paths, args []str
 	}
 	var out []agent.Source
 	for _, s := range srcs {
-		switch s.Type {
-		case "stdin":
-			started := time.Now().UTC().Format(time.RFC3339Nano)
-			out = append(out, agent.Source{Name: "stdin", Key: "stdin:" + started, Service: firstNonEmpty(s.Service, "stdin"),
-				Open: func(ctx context.Context) (io.ReadCloser, error) {
-					return io.NopCloser(tail.Pipe(ctx, stdin, 500*time.Millisecond)), nil
-				}})
-		case "file":
-			s := s
-			if !s.Follow {
-				if _, err := os.Stat(s.Path); err != nil {
-					return nil, fmt.Errorf("source %s: %w", s.Path, err)
-				}
-			}
-			// The file's name, not its path, labels metrics: no host
-			// directory layout in what Prometheus keeps.
-			out = append(out, agent.Source{Name: "file:" + filepath.Base(s.Path), Key: analyze.FileKey(s.Path),
-				Service: firstNonEmpty(s.Service, analyze.ServiceFromName(s.Path)),
-				Open: func(ctx context.Context) (io.ReadCloser, error) {
-					if !s.Follow {
-						return os.Open(s.Path)
-					}
-					opts := tail.DefaultOptions()
-					opts.FromEnd = s.FromEnd
-					return tail.Follow(ctx, s.Path, opts)
-				}})
-		case "pubsub", "url":
-			src, err := messageSource(ctx, s, p, closers)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, src)
+		k, ok := sourceKinds[s.Type]
+		if !ok {
+			return nil, fmt.Errorf("source: unknown type %q", s.Type)
 		}
+		src, err := k.build(ctx, s, sourceEnv{paths: p, stdin: stdin, closers: closers})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, src)
 	}
 	return out, nil
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 	"github.com/cloud-sre-agent/sre-agent/internal/store"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
-	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 
 // IncidentStore is what the commands need from a store, SQLite or
@@ -53,27 +52,13 @@ func replicaName(cfg config.Config) string {
 	return host
 }
 
-// openStore opens the configured store; PostgreSQL's connection string is
-// read through the secret store, never from the config itself.
+// openStore opens the configured store kind.
 func openStore(ctx context.Context, cfg config.Config, p Paths, st *secrets.Store) (IncidentStore, error) {
-	if cfg.Store.Type != "postgres" {
-		s, err := sqlite.Open(ctx, p.Store)
-		if err != nil {
-			return nil, err
-		}
-		s.ReopenAfter = cfg.Pipeline.ReopenAfter
-		return s, nil
+	k, ok := storeKinds[cfg.Store.Type]
+	if !ok {
+		return nil, fmt.Errorf("store.type %q: unknown", cfg.Store.Type)
 	}
-	dsn, err := st.Get(ctx, cfg.Store.DSN)
-	if err != nil {
-		return nil, fmt.Errorf("store.dsn: %w", err)
-	}
-	s, err := postgres.Open(ctx, dsn, replicaName(cfg))
-	if err != nil {
-		return nil, err
-	}
-	s.ReopenAfter, s.LeaseTTL = cfg.Pipeline.ReopenAfter, cfg.Store.LeaseTTL
-	return s, nil
+	return k.open(ctx, cfg, p, st)
 }
 
 // storeName says where the store is, for people: never the DSN.

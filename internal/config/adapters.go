@@ -2,8 +2,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -143,22 +141,4 @@ func (c GitLabTarget) Validate() error {
 		return errors.New("gitlab: project, base_branch and token are required")
 	}
 	return nil
-}
-
-// GoCloudSchemes are the gocloud.dev URL schemes this build reads
-// (internal/source/gocloud registers their drivers).
-var GoCloudSchemes = []string{"awssqs", "azuresb", "kafka", "nats", "mem"}
-
-// CheckGoCloudURL refuses a URL this build cannot open.
-func CheckGoCloudURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("subscription url: %w", err)
-	}
-	for _, s := range GoCloudSchemes {
-		if u.Scheme == s {
-			return nil
-		}
-	}
-	return fmt.Errorf("subscription url scheme %q: want one of %v", u.Scheme, GoCloudSchemes)
 }

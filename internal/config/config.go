@@ -139,26 +139,6 @@ type Store struct {
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
-// Validate checks the store settings.
-func (s Store) Validate() error {
-	switch s.Type {
-	case "sqlite":
-		if s.DSN != "" {
-			return errors.New("store.dsn is for type: postgres")
-		}
-	case "postgres":
-		if s.DSN == "" {
-			return errors.New("store: type postgres needs dsn, a secret reference to the connection string")
-		}
-		if s.LeaseTTL < time.Second {
-			return fmt.Errorf("store.lease_ttl %v: want at least 1s", s.LeaseTTL)
-		}
-	default:
-		return fmt.Errorf("store.type %q: want sqlite or postgres", s.Type)
-	}
-	return nil
-}
-
 // Source is one input of the daemon.
 type Source struct {
 	Type string `yaml:"type"` // file, stdin, pubsub or url
@@ -378,36 +358,9 @@ func Load(path string) (Config, error) {
 // Validate reports the first setting out of range; each part checks its
 // own settings.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.Store, c.Template, c.Detect, c.Parse, c.Pipeline, c.Policy} {
+	for _, v := range []interface{ Validate() error }{c.Template, c.Detect, c.Parse, c.Pipeline, c.Policy} {
 		if err := v.Validate(); err != nil {
 			return err
-		}
-	}
-	for i, s := range c.Sources {
-		switch s.Type {
-		case "file":
-			if s.Path == "" {
-				return fmt.Errorf("sources[%d]: a file source needs a path", i)
-			}
-		case "stdin":
-			if s.Follow || s.Path != "" {
-				return fmt.Errorf("sources[%d]: stdin takes no path or follow", i)
-			}
-		case "pubsub":
-			if err := s.PubSub.Validate(); err != nil {
-				return fmt.Errorf("sources[%d]: %w", i, err)
-			}
-		case "url":
-			if err := CheckGoCloudURL(s.URL); err != nil {
-				return fmt.Errorf("sources[%d]: %w", i, err)
-			}
-		default:
-			return fmt.Errorf("sources[%d]: unknown type %q (file, stdin, pubsub or url)", i, s.Type)
-		}
-		if s.Type == "pubsub" || s.Type == "url" {
-			if err := s.DecodeFor().Validate(); err != nil {
-				return fmt.Errorf("sources[%d]: %w", i, err)
-			}
 		}
 	}
 	for _, n := range c.Provider.Chain() {
@@ -422,22 +375,6 @@ func (c Config) Validate() error {
 		if _, err := secrets.Parse(ref); err != nil {
 			return fmt.Errorf("%s: %w", field, err)
 		}
-	}
-	switch c.Delivery.Type {
-	case "local":
-		if err := c.Delivery.Local.Validate(); err != nil {
-			return err
-		}
-	case "github":
-		if err := c.Delivery.GitHub.Validate(); err != nil {
-			return err
-		}
-	case "gitlab":
-		if err := c.Delivery.GitLab.Validate(); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("delivery: unknown type %q (local, github or gitlab)", c.Delivery.Type)
 	}
 	switch c.Tracing.Exporter {
 	case "none", "stdout":

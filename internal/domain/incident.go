@@ -56,6 +56,9 @@ const (
 	// ReasonCritical: CRITICAL lines without a crash signature that
 	// recurred (one alone is recorded, not an incident).
 	ReasonCritical Reason = "critical-recurred"
+	// ReasonResumed: the incident was going when an earlier run of the
+	// agent stopped, and its errors came back within the quiet period.
+	ReasonResumed Reason = "resumed"
 	// ReasonOverLimit marks a summary incident: the errors of a service
 	// that would have opened incidents beyond the per-service, per-source
 	// or in-memory bound, folded into one. It is reported, never sent to

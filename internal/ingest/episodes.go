@@ -151,7 +151,7 @@ func (s *Spine) explain(key detect.TemplateKey, ev *domain.Event, cluster *templ
 // rule names the most specific reason: a crash, recurring criticals, a
 // new template, a template spike, then the service's error rate.
 func rule(r detect.Reasons) domain.Reason {
-	for _, c := range []detect.Reasons{detect.Fatal, detect.Critical, detect.NewTemplate, detect.Spike, detect.Burst} {
+	for _, c := range []detect.Reasons{detect.Fatal, detect.Critical, detect.NewTemplate, detect.Spike, detect.Burst, detect.Resumed} {
 		if r&c != 0 {
 			return c.List()[0]
 		}

@@ -63,14 +63,17 @@ type Spine struct {
 	// active is each service's latest incident; recent are incidents
 	// whose episode opened within the group wait, for other services to
 	// join.
-	active      map[string]*building
-	recent      []*building
-	pending     map[detect.TemplateKey]*held
-	prunedAt    time.Time
-	heldLines   []heldLine
-	bounds      bounds
-	shared      *shared
-	known       map[baselineKey]domain.Baseline
+	active    map[string]*building
+	recent    []*building
+	pending   map[detect.TemplateKey]*held
+	prunedAt  time.Time
+	heldLines []heldLine
+	bounds    bounds
+	shared    *shared
+	known     map[baselineKey]domain.Baseline
+	// resumable holds, by redacted service and template id, when the
+	// store's incidents last saw each template.
+	resumable   map[baselineKey]time.Time
 	events      int
 	parseErrors int
 	held        int
@@ -120,12 +123,16 @@ func (s *Spine) SetParse(c parse.Config) {
 type Learnt struct {
 	Templates []domain.Template
 	Baselines []domain.Baseline
+	// Incidents are the store's: an episode one of them was in when an
+	// earlier run stopped continues in this one.
+	Incidents []domain.Incident
 }
 
 // LearntStore is the store that keeps it.
 type LearntStore interface {
 	Templates(ctx context.Context) ([]domain.Template, error)
 	Baselines(ctx context.Context) ([]domain.Baseline, error)
+	Incidents(ctx context.Context) ([]domain.Incident, error)
 }
 
 // Load reads what earlier runs learnt.
@@ -133,6 +140,9 @@ func Load(ctx context.Context, st LearntStore) (Learnt, error) {
 	var l Learnt
 	var err error
 	if l.Templates, err = st.Templates(ctx); err != nil {
+		return l, err
+	}
+	if l.Incidents, err = st.Incidents(ctx); err != nil {
 		return l, err
 	}
 	l.Baselines, err = st.Baselines(ctx)
@@ -152,6 +162,36 @@ func (s *Spine) Seed(l Learnt) {
 	for _, b := range l.Baselines {
 		s.known[baselineKey{b.Service, b.Template}] = b
 	}
+	s.resumable = map[baselineKey]time.Time{}
+	for _, in := range l.Incidents {
+		services := in.Services
+		if len(services) == 0 {
+			services = []string{in.Service}
+		}
+		for _, svc := range services {
+			for _, t := range in.Templates {
+				k := baselineKey{svc, t.ID}
+				if in.LastSeen.After(s.resumable[k]) {
+					s.resumable[k] = in.LastSeen
+				}
+			}
+		}
+	}
+}
+
+// resumes reports whether ev's template belongs to an incident an earlier
+// run left going: the store's incident last saw it within the quiet
+// period of ev (either side: a redelivered message can be older).
+func (s *Spine) resumes(ev *domain.Event, cluster *template.Cluster) bool {
+	if len(s.resumable) == 0 {
+		return false
+	}
+	last, ok := s.resumable[baselineKey{s.redactor.Redact(ev.Service), cluster.ID()}]
+	if !ok {
+		return false
+	}
+	d := ev.Time.Sub(last)
+	return d.Abs() <= s.detector.Config().Quiet
 }
 
 // Record runs one assembled record through the spine.
@@ -221,6 +261,9 @@ func (s *Spine) Event(ev domain.Event) {
 		// next episode.
 		s.observe(b, &ev, reasons, cluster)
 		return
+	}
+	if reasons == 0 && s.resumes(&ev, cluster) {
+		reasons = detect.Resumed
 	}
 	if reasons == 0 {
 		s.hold(key, &ev, s.holdCritical(&ev, cluster))

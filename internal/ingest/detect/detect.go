@@ -105,6 +105,10 @@ const (
 	Spike
 	// Critical: a CRITICAL line without a crash signature that recurred.
 	Critical
+	// Resumed: the template's incident was going when an earlier run
+	// stopped (the store holds it, last seen within the quiet period):
+	// the episode continues, it does not wait for a rule to fire again.
+	Resumed
 )
 
 // List expands the bit set.
@@ -124,6 +128,9 @@ func (r Reasons) List() []domain.Reason {
 	}
 	if r&Spike != 0 {
 		out = append(out, domain.ReasonSpike)
+	}
+	if r&Resumed != 0 {
+		out = append(out, domain.ReasonResumed)
 	}
 	return out
 }

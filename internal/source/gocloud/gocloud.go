@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"gocloud.dev/pubsub"
 	_ "gocloud.dev/pubsub/awssnssqs" // awssqs://, awssns://
@@ -21,6 +20,24 @@ import (
 	_ "gocloud.dev/pubsub/natspubsub"
 )
 
+// Schemes are the URL schemes this build reads: the drivers imported
+// above.
+var Schemes = []string{"awssqs", "azuresb", "kafka", "nats", "mem"}
+
+// CheckURL refuses a URL this build cannot open.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("subscription url: %w", err)
+	}
+	for _, s := range Schemes {
+		if u.Scheme == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("subscription url scheme %q: want one of %v", u.Scheme, Schemes)
+}
+
 // Receiver reads one subscription URL.
 type Receiver struct {
 	sub *pubsub.Subscription
@@ -29,7 +46,7 @@ type Receiver struct {
 
 // Open opens the subscription.
 func Open(ctx context.Context, raw string) (*Receiver, error) {
-	if err := config.CheckGoCloudURL(raw); err != nil {
+	if err := CheckURL(raw); err != nil {
 		return nil, err
 	}
 	sub, err := pubsub.OpenSubscription(ctx, raw)

@@ -11,7 +11,6 @@ import (
 	"gocloud.dev/pubsub"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
-	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/datasets"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/gocloud"
@@ -108,10 +107,10 @@ func TestCloudWatchPayloadsThroughATransport(t *testing.T) {
 }
 
 func TestURLSchemes(t *testing.T) {
-	if err := config.CheckGoCloudURL("awssqs://sqs.us-east-2.amazonaws.com/123/q?region=us-east-2"); err != nil {
+	if err := gocloud.CheckURL("awssqs://sqs.us-east-2.amazonaws.com/123/q?region=us-east-2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := config.CheckGoCloudURL("gcppubsub://projects/p/subscriptions/s"); err == nil {
+	if err := gocloud.CheckURL("gcppubsub://projects/p/subscriptions/s"); err == nil {
 		t.Fatal("gcppubsub URLs go through the native adapter")
 	}
 }

@@ -182,36 +182,34 @@ type ClosingStore struct {
 
 func (c ClosingStore) Close() error { return errors.Join(c.IncidentStore.Close(), c.CloseAudit()) }
 
+// withChains opens the store for a command and hands fn the audit chains
+// it keeps.
+func withChains[T any](ctx context.Context, cfg config.Config, p Paths, fn func(chainStore) (T, error)) (T, error) {
+	var zero T
+	st, closeAudit, err := OpenStoreCLI(ctx, cfg, p)
+	if err != nil {
+		return zero, err
+	}
+	defer ClosingStore{st, closeAudit}.Close()
+	chains, ok := st.(chainStore)
+	if !ok {
+		return zero, fmt.Errorf("store %s keeps no audit chain", cfg.Store.Type)
+	}
+	return fn(chains)
+}
+
 // AuditRecords reads the audit records: the log file, or every replica's
 // chain in PostgreSQL.
 func AuditRecords(ctx context.Context, cfg config.Config, p Paths) ([]audit.Record, error) {
 	if cfg.Store.Type != "postgres" {
 		return audit.ReadFile(p.Audit)
 	}
-	st, closeAudit, err := OpenStoreCLI(ctx, cfg, p)
-	if err != nil {
-		return nil, err
-	}
-	defer ClosingStore{st, closeAudit}.Close()
-	chains, ok := st.(chainStore)
-	if !ok {
-		return nil, fmt.Errorf("store %s keeps no audit chain", cfg.Store.Type)
-	}
-	return chains.AuditRecords(ctx)
+	return withChains(ctx, cfg, p, func(c chainStore) ([]audit.Record, error) { return c.AuditRecords(ctx) })
 }
 
 // replicaChains verifies every replica's audit chain in PostgreSQL.
 func replicaChains(ctx context.Context, cfg config.Config, p Paths) ([]audit.ChainResult, error) {
-	st, closeAudit, err := OpenStoreCLI(ctx, cfg, p)
-	if err != nil {
-		return nil, err
-	}
-	defer ClosingStore{st, closeAudit}.Close()
-	chains, ok := st.(chainStore)
-	if !ok {
-		return nil, fmt.Errorf("store %s keeps no audit chain", cfg.Store.Type)
-	}
-	return chains.VerifyAudit(ctx)
+	return withChains(ctx, cfg, p, func(c chainStore) ([]audit.ChainResult, error) { return c.VerifyAudit(ctx) })
 }
 
 // VerifyChains is replicaChains as one result: the records verified, or

@@ -30,22 +30,15 @@ func SecretStore(ctx context.Context, cfg config.Config, client *egress.Transpor
 		if _, ok := backends[r.Scheme]; ok {
 			continue
 		}
-		switch r.Scheme {
-		case secrets.SchemeGCP:
-			b, err := gcpsm.NewADC(ctx, client)
-			if err != nil {
-				return nil, err
-			}
-			backends[r.Scheme] = b
-		case secrets.SchemeAWS:
-			backends[r.Scheme] = awssm.New(client.Client())
-		case secrets.SchemeAzure:
-			b, err := azkv.New(client.Client())
-			if err != nil {
-				return nil, err
-			}
-			backends[r.Scheme] = b
+		build, ok := secretBackends[r.Scheme]
+		if !ok {
+			continue // env:// and file:// need no client
 		}
+		b, err := build(ctx, client)
+		if err != nil {
+			return nil, err
+		}
+		backends[r.Scheme] = b
 	}
 	onLoad := func(string) {}
 	if masker != nil {
@@ -61,4 +54,14 @@ func PrintChecks(w io.Writer, checks []doctor.Check) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Status, c.Name, c.Detail)
 	}
 	tw.Flush()
+}
+
+// secretBackends build the client of each secret manager a reference's
+// scheme names, by scheme; env:// and file:// are the secret store's own.
+var secretBackends = map[string]func(ctx context.Context, tr *egress.Transport) (secrets.Backend, error){
+	secrets.SchemeGCP: func(ctx context.Context, tr *egress.Transport) (secrets.Backend, error) { return gcpsm.NewADC(ctx, tr) },
+	secrets.SchemeAWS: func(_ context.Context, tr *egress.Transport) (secrets.Backend, error) {
+		return awssm.New(tr.Client()), nil
+	},
+	secrets.SchemeAzure: func(_ context.Context, tr *egress.Transport) (secrets.Backend, error) { return azkv.New(tr.Client()) },
 }

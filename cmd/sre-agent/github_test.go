@@ -69,3 +69,28 @@ pipeline: {bounds: {deliveries_per_hour: 50}}
 		}
 	}
 }
+
+// delivery.also: each proposal becomes a draft pull request and, beside
+// it, a local report; the pull request stays the incident's delivery.
+func TestDeliveryAlsoWritesALocalReportBesideThePullRequest(t *testing.T) {
+	f := githubtest.New()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	t.Setenv("SRE_TEST_GITHUB_TOKEN", "github_pat_finegrained")
+	dir := t.TempDir()
+	reports := filepath.Join(dir, "reports")
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte(githubDelivery(srv.URL, "SRE_TEST_GITHUB_TOKEN")+"  also: [local]\n  local: {dir: "+reports+"}\n"+`http: {addr: ""}
+pipeline: {bounds: {deliveries_per_hour: 50}}
+`), 0o600)
+	out := execute(t, "", "--config", cfg, "run", "--db", filepath.Join(dir, "s.db"), sampleLog)
+	m := regexp.MustCompile(`(\d+) delivered`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("nothing delivered:\n%s", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	written, _ := filepath.Glob(filepath.Join(reports, "*.md"))
+	if len(f.PRs) != n || n < 4 || len(written) < n {
+		t.Fatalf("%d delivered, %d pull requests, %d local reports", n, len(f.PRs), len(written))
+	}
+}

@@ -218,11 +218,25 @@ func Check(cfg config.Config) error {
 			return fmt.Errorf("sources[%d]: %w", i, err)
 		}
 	}
-	tk, ok := targetKinds[cfg.Delivery.Type]
-	if !ok {
-		return fmt.Errorf("delivery: unknown type %q (this build has: %s)", cfg.Delivery.Type, names(targetKinds))
+	seen := map[string]bool{}
+	for i, t := range append([]string{cfg.Delivery.Type}, cfg.Delivery.Also...) {
+		field := "delivery.type"
+		if i > 0 {
+			field = fmt.Sprintf("delivery.also[%d]", i-1)
+		}
+		tk, ok := targetKinds[t]
+		if !ok {
+			return fmt.Errorf("%s: unknown type %q (this build has: %s)", field, t, names(targetKinds))
+		}
+		if seen[t] {
+			return fmt.Errorf("%s: %s is named twice", field, t)
+		}
+		seen[t] = true
+		if err := tk.check(cfg.Delivery); err != nil {
+			return err
+		}
 	}
-	return tk.check(cfg.Delivery)
+	return nil
 }
 
 // Load reads the configuration file (defaults where it is empty or

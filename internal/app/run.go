@@ -255,13 +255,27 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	return runErr
 }
 
-// buildTarget is where proposals go: the configured delivery kind.
+// buildTarget is where proposals go: the configured delivery kind, and
+// beside it the kinds delivery.also names.
 func buildTarget(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, log *slog.Logger) (delivery.Deliverer, error) {
-	k, ok := targetKinds[cfg.Delivery.Type]
-	if !ok {
-		return nil, fmt.Errorf("delivery: unknown type %q", cfg.Delivery.Type)
+	var targets []delivery.Deliverer
+	for _, t := range append([]string{cfg.Delivery.Type}, cfg.Delivery.Also...) {
+		k, ok := targetKinds[t]
+		if !ok {
+			return nil, fmt.Errorf("delivery: unknown type %q", t)
+		}
+		d, err := k.build(ctx, cfg, st, tr, log)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, d)
 	}
-	return k.build(ctx, cfg, st, tr, log)
+	if len(targets) == 1 {
+		return targets[0], nil
+	}
+	return delivery.FanOut{Targets: targets, Failed: func(target string, err error) {
+		log.Warn("a secondary delivery target failed", "target", target, "error", err)
+	}}, nil
 }
 
 // buildSources turns the named files, else the config's sources, else

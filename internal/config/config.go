@@ -270,7 +270,11 @@ func (p Provider) Chain() []string { return append([]string{p.Name}, p.Fallbacks
 
 // Delivery chooses where proposals go.
 type Delivery struct {
-	Type   string       `yaml:"type"` // local, github or gitlab
+	Type string `yaml:"type"` // local, github or gitlab
+	// Also are more targets each proposal goes to beside the primary
+	// (type), e.g. [local] for a report on disk beside a pull request;
+	// their failures are logged and never block the primary.
+	Also   []string     `yaml:"also"`
 	Local  LocalTarget  `yaml:"local"`
 	GitHub GitHubTarget `yaml:"github"`
 	GitLab GitLabTarget `yaml:"gitlab"`

@@ -12,7 +12,8 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 )
 
-// Repository is implemented by a Deliverer that writes to a repository;
+// Repository is implemented by a Deliverer that writes to a repository
+// (an empty name: it does not, as a fan-out whose primary is local);
 // its deliveries are bounded by Bounds.DeliveriesPerHour.
 type Repository interface {
 	Repository() string
@@ -90,7 +91,7 @@ func (p *Pipeline) over(ctx context.Context, in *domain.Incident, run *domain.Ru
 // repository names the repository an incident's work is bounded under:
 // the delivery target's, else the incident's checkout, else the target.
 func (p *Pipeline) repository(in domain.Incident) string {
-	if r, ok := p.deliver.(Repository); ok {
+	if r, ok := p.deliver.(Repository); ok && r.Repository() != "" {
 		return r.Repository()
 	}
 	if root := p.root(in); root != "" {

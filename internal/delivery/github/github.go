@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg config.GitHubTarget, st *secrets.Store, base h
 	return &Target{cfg: cfg, gh: gh, red: redact.New(redact.DefaultOptions()), sleep: backoff.Sleep, now: time.Now}, classic, nil
 }
 
-// Name implements pipeline.Deliverer.
+// Name implements delivery.Deliverer.
 func (*Target) Name() string { return "github" }
 
 // Repository names the repository pull requests go to; the pipeline

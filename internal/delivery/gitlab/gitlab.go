@@ -58,7 +58,7 @@ func New(cfg config.GitLabTarget, st *secrets.Store, base http.RoundTripper) (*T
 	return &Target{cfg: cfg, gl: gl, red: redact.New(redact.DefaultOptions()), now: time.Now, sleep: backoff.Sleep}, nil
 }
 
-// Name implements pipeline.Deliverer.
+// Name implements delivery.Deliverer.
 func (*Target) Name() string { return "gitlab" }
 
 // Repository names the project merge requests go to; the pipeline bounds

@@ -44,7 +44,7 @@ func New(cfg config.LocalTarget) (*Target, error) {
 	return &Target{cfg: cfg}, nil
 }
 
-// Name implements pipeline.Deliverer.
+// Name implements delivery.Deliverer.
 func (*Target) Name() string { return Name }
 
 // Deliver writes the report and patch of one incident.

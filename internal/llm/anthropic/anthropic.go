@@ -47,12 +47,12 @@ func New(cfg Config) *Provider {
 	return &Provider{client: anthropic.NewClient(opts...), model: cfg.Model, maxTokens: cfg.MaxTokens}
 }
 
-// Name implements pipeline.Provider.
+// Name implements llm.Provider.
 func (*Provider) Name() string { return "anthropic" }
 
 const toolName = "answer"
 
-// Complete implements pipeline.Provider.
+// Complete implements llm.Provider.
 func (p *Provider) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
 	model := req.Model
 	if model == "" {

@@ -49,10 +49,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	return &Provider{client: c, model: cfg.Model}, nil
 }
 
-// Name implements pipeline.Provider.
+// Name implements llm.Provider.
 func (*Provider) Name() string { return "gemini" }
 
-// Complete implements pipeline.Provider.
+// Complete implements llm.Provider.
 func (p *Provider) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
 	model, schema, err := llm.Prepare("gemini", req.Model, p.model, req.Schema)
 	if err != nil {

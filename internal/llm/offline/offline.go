@@ -31,7 +31,7 @@ type Provider struct{}
 // New returns the offline provider.
 func New() *Provider { return &Provider{} }
 
-// Name implements pipeline.Provider.
+// Name implements llm.Provider.
 func (*Provider) Name() string { return Name }
 
 // Complete answers a stage from the request's structured evidence.

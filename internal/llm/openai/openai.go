@@ -54,10 +54,10 @@ func New(cfg Config) *Provider {
 	return &Provider{name: name, client: openai.NewClient(opts...), model: cfg.Model}
 }
 
-// Name implements pipeline.Provider.
+// Name implements llm.Provider.
 func (p *Provider) Name() string { return p.name }
 
-// Complete implements pipeline.Provider.
+// Complete implements llm.Provider.
 func (p *Provider) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
 	model, schema, err := llm.Prepare(p.name, req.Model, p.model, req.Schema)
 	if err != nil {

@@ -64,7 +64,7 @@ type Config struct {
 // prompts are not reused.
 const PromptVersion = "p1"
 
-// Router implements pipeline.Provider.
+// Router implements llm.Provider.
 type Router struct {
 	cfg      Config
 	chain    []*member
@@ -132,7 +132,7 @@ func New(cfg Config, chain []Entry, offline llm.Provider, red *redact.Redactor, 
 	return r, nil
 }
 
-// Name implements pipeline.Provider.
+// Name implements llm.Provider.
 func (r *Router) Name() string { return "router" }
 
 // Complete answers from the cache, the chain, or the offline provider.

@@ -52,7 +52,7 @@ func NewReceiver(c *pubsub.Client, cfg config.PubSub) (*Receiver, error) {
 	return &Receiver{sub: sub}, nil
 }
 
-// Receive implements agent.Receiver. Each callback waits until the agent
+// Receive implements source.Receiver. Each callback waits until the agent
 // acknowledges or nacks its message: the client library counts a message
 // against MaxOutstandingMessages and MaxOutstandingBytes until its callback
 // returns, so this makes those limits bound messages not yet acknowledged,
@@ -86,7 +86,7 @@ func NewDeadLetterTopic(c *pubsub.Client, topic string) *DeadLetterTopic {
 	return &DeadLetterTopic{pub: c.Publisher(topic), name: "pubsub:" + topic}
 }
 
-// Name implements agent.DeadLetter.
+// Name implements source.DeadLetter.
 func (d *DeadLetterTopic) Name() string { return d.name }
 
 // Put publishes the message and waits for the server to accept it.

@@ -56,7 +56,7 @@ func Open(ctx context.Context, raw string) (*Receiver, error) {
 	return &Receiver{sub: sub, url: raw}, nil
 }
 
-// Receive implements agent.Receiver: one message at a time, acknowledged
+// Receive implements source.Receiver: one message at a time, acknowledged
 // (or nacked, where the transport can) by the agent.
 func (r *Receiver) Receive(ctx context.Context, deliver func(source.Message)) error {
 	defer r.sub.Shutdown(context.WithoutCancel(ctx))
@@ -94,7 +94,7 @@ func OpenTopic(ctx context.Context, raw string) (*Topic, error) {
 	return &Topic{t: t, url: raw}, nil
 }
 
-// Name implements agent.DeadLetter.
+// Name implements source.DeadLetter.
 func (t *Topic) Name() string { return Redact(t.url) }
 
 // Put sends the message with why in its metadata.

@@ -44,7 +44,7 @@ type Entry struct {
 	Data       []byte            `json:"data"` // base64 in the file
 }
 
-// Name implements agent.DeadLetter.
+// Name implements source.DeadLetter.
 func (q *File) Name() string { return "file:" + q.path }
 
 // Put appends and syncs one entry.

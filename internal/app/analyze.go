@@ -186,7 +186,7 @@ func Analyze(ctx context.Context, cfg config.Config, args []string, o AnalyzeOpt
 		if err != nil {
 			return err
 		}
-		closeStore := func() error { return nil }
+		var closeStore func() error
 		if cfg.Store.Type == "postgres" {
 			st, closeAudit, err := OpenStoreCLI(ctx, cfg, p)
 			if err != nil {

@@ -229,7 +229,11 @@ type Source struct{ t *Target }
 
 // Revision is the base branch's head commit.
 func (s *Source) Revision(ctx context.Context) (string, error) {
-	b, _, err := s.t.gl.Branches.GetBranch(s.t.cfg.Project, s.t.cfg.BaseBranch, gitlab.WithContext(ctx))
+	var b *gitlab.Branch
+	err := s.t.call(ctx, func() (err error) {
+		b, _, err = s.t.gl.Branches.GetBranch(s.t.cfg.Project, s.t.cfg.BaseBranch, gitlab.WithContext(ctx))
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
@@ -244,7 +248,12 @@ func (s *Source) Files(ctx context.Context) ([]string, error) {
 	var out []string
 	opt := &gitlab.ListTreeOptions{Ref: gitlab.Ptr(s.t.cfg.BaseBranch), Recursive: gitlab.Ptr(true), ListOptions: gitlab.ListOptions{PerPage: 100}}
 	for {
-		nodes, resp, err := s.t.gl.Repositories.ListTree(s.t.cfg.Project, opt, gitlab.WithContext(ctx))
+		var nodes []*gitlab.TreeNode
+		var resp *gitlab.Response
+		err := s.t.call(ctx, func() (err error) {
+			nodes, resp, err = s.t.gl.Repositories.ListTree(s.t.cfg.Project, opt, gitlab.WithContext(ctx))
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -261,7 +270,7 @@ func (s *Source) Files(ctx context.Context) ([]string, error) {
 }
 
 // Read fetches a file at the base branch.
-func (s *Source) Read(ctx context.Context, p string) (string, error) {
-	b, _, err := s.t.gl.RepositoryFiles.GetRawFile(s.t.cfg.Project, p, &gitlab.GetRawFileOptions{Ref: gitlab.Ptr(s.t.cfg.BaseBranch)}, gitlab.WithContext(ctx))
-	return string(b), err
+func (s *Source) Read(ctx context.Context, p string) (text string, err error) {
+	err = s.t.call(ctx, func() (err error) { text, err = (*host)(s.t).ReadFile(ctx, p); return err })
+	return text, err
 }

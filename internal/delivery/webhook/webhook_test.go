@@ -70,7 +70,7 @@ func notification() delivery.Notification {
 		Incident: domain.Incident{Fingerprint: "fp1", Service: "checkout", Severity: domain.Error, State: domain.StateNew, Count: 7,
 			FirstSeen: time.Unix(1000, 0).UTC(), LastSeen: time.Unix(2000, 0).UTC(), Reasons: []domain.Reason{domain.ReasonBurst},
 			Templates: []domain.Template{{ID: "t1", Text: "payment failed for <*>", Count: 7}},
-			Samples: []string{"ERROR payment failed for @channel see [x](https://evil.example) token=ghp_1234567890abcdefghijklmnopqrstuvwxyz12 /invite @all"}},
+			Samples:   []string{"ERROR payment failed for @channel see [x](https://evil.example) token=ghp_1234567890abcdefghijklmnopqrstuvwxyz12 /invite @all"}},
 		Run: &domain.Run{Triage: &domain.Triage{Category: "dependency-unavailable", Severity: "high", Actionable: true},
 			Analysis: &domain.Analysis{RootCause: "the payments database is down"}, Delivery: &domain.Delivery{Location: "https://github.example/o/r/pull/1"}}}
 }

@@ -40,3 +40,9 @@ type Notifier interface {
 	Name() string
 	Notify(ctx context.Context, n Notification, thread string) (string, error)
 }
+
+// Secrets resolves a secret reference (a sink's token, key or signing
+// secret) when it is used, never from the config itself.
+type Secrets interface {
+	Get(ctx context.Context, ref string) (string, error)
+}

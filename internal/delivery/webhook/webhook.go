@@ -7,12 +7,10 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -21,17 +19,13 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/send"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 )
 
 // Version is the payload's schema version.
 const Version = "1"
-
-// Secrets resolves a secret reference.
-type Secrets interface {
-	Get(ctx context.Context, ref string) (string, error)
-}
 
 // Config is one webhook receiver.
 type Config struct {
@@ -49,14 +43,14 @@ type Config struct {
 type Sink struct {
 	cfg     Config
 	client  *http.Client
-	secrets Secrets
+	secrets delivery.Secrets
 	red     *redact.Redactor
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
 }
 
 // New makes the sink; client is the egress transport's.
-func New(cfg Config, client *http.Client, st Secrets) (*Sink, error) {
+func New(cfg Config, client *http.Client, st delivery.Secrets) (*Sink, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("webhook: url is required")
 	}
@@ -207,53 +201,16 @@ func (s *Sink) Notify(ctx context.Context, n delivery.Notification, thread strin
 			return thread, fmt.Errorf("webhook %s: the signing secret is not a Standard Webhooks secret", s.cfg.Name)
 		}
 	}
-	for attempt := 0; ; attempt++ {
-		wait, err := s.post(ctx, n.Key, body, signer)
-		if err == nil {
-			return thread, nil
-		}
-		if wait < 0 || attempt+1 >= s.cfg.MaxAttempts {
-			return thread, err
-		}
-		if serr := s.sleep(ctx, wait); serr != nil {
-			return thread, serr
-		}
-	}
-}
-
-// post sends once; a failure that may be retried says after how long
-// (negative: do not retry).
-func (s *Sink) post(ctx context.Context, id string, body []byte, signer *standardwebhooks.Webhook) (time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return -1, err
-	}
-	now := s.now()
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("webhook-id", id)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-	if signer != nil {
-		sig, err := signer.Sign(id, now, body)
-		if err != nil {
-			return -1, err
-		}
-		req.Header.Set("webhook-signature", sig)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return time.Second, fmt.Errorf("webhook %s: %w", s.cfg.Name, err)
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	switch {
-	case resp.StatusCode < 300:
-		return 0, nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		wait := time.Second
-		if v, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && v >= 0 {
-			wait = time.Duration(v) * time.Second
-		}
-		return wait, fmt.Errorf("webhook %s: HTTP %d", s.cfg.Name, resp.StatusCode)
-	}
-	return -1, fmt.Errorf("webhook %s: HTTP %d", s.cfg.Name, resp.StatusCode)
+	_, err = send.Sender{Client: s.client, Now: s.now, Sleep: s.sleep}.Post(ctx, send.Request{Name: "webhook " + s.cfg.Name, URL: s.cfg.URL,
+		Body: body, MaxAttempts: s.cfg.MaxAttempts, Header: func(h http.Header, now time.Time) error {
+			h.Set("webhook-id", n.Key)
+			h.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+			if signer == nil {
+				return nil
+			}
+			sig, err := signer.Sign(n.Key, now, body)
+			h.Set("webhook-signature", sig)
+			return err
+		}})
+	return thread, err
 }

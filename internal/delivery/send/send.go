@@ -1,0 +1,90 @@
+// Package send posts a notification's JSON body to an HTTP endpoint with
+// the retries every notification sink uses: 429 and 5xx are tried again
+// (after Retry-After when the endpoint sends one, else a backoff), up to
+// a bound; any other refusal is final.
+package send
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Request is one body to post.
+type Request struct {
+	Name        string // the sink, for errors
+	URL         string
+	Body        []byte
+	MaxAttempts int
+	// Header sets each attempt's headers (a signature may carry the time).
+	Header func(h http.Header, now time.Time) error
+}
+
+// Response is the endpoint's final answer.
+type Response struct {
+	Status int
+	Body   []byte // the first 64 KiB
+}
+
+// Sender posts with retries.
+type Sender struct {
+	Client *http.Client
+	Now    func() time.Time
+	Sleep  func(context.Context, time.Duration) error
+}
+
+// Post sends r, trying again as the endpoint allows.
+func (s Sender) Post(ctx context.Context, r Request) (Response, error) {
+	attempts := max(r.MaxAttempts, 1)
+	var err error
+	for attempt := range attempts {
+		var resp Response
+		var wait time.Duration
+		resp, wait, err = s.once(ctx, r, attempt)
+		if err == nil {
+			return resp, nil
+		}
+		if wait < 0 || attempt+1 == attempts {
+			return resp, err
+		}
+		if serr := s.Sleep(ctx, wait); serr != nil {
+			return resp, serr
+		}
+	}
+	return Response{}, err
+}
+
+func (s Sender) once(ctx context.Context, r Request, attempt int) (Response, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
+	if err != nil {
+		return Response{}, -1, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if r.Header != nil {
+		if err := r.Header(req.Header, s.Now()); err != nil {
+			return Response{}, -1, err
+		}
+	}
+	resp, err := s.Client.Do(req)
+	backoff := time.Duration(500<<attempt) * time.Millisecond
+	if err != nil {
+		return Response{}, backoff, fmt.Errorf("%s: %w", r.Name, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	out := Response{Status: resp.StatusCode, Body: body}
+	switch {
+	case resp.StatusCode < 300:
+		return out, 0, nil
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		if v, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && v >= 0 {
+			backoff = time.Duration(v) * time.Second
+		}
+		return out, backoff, fmt.Errorf("%s: HTTP %d", r.Name, resp.StatusCode)
+	}
+	return out, -1, fmt.Errorf("%s: HTTP %d", r.Name, resp.StatusCode)
+}

@@ -15,7 +15,6 @@ import (
 
 	"net/http"
 
-	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/send"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -51,14 +50,11 @@ func New(cfg Config, client *http.Client, st delivery.Secrets) (*Sink, error) {
 	if cfg.URL == "" {
 		cfg.URL = DefaultURL
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 4
-	}
 	if cfg.Name == "" {
 		cfg.Name = "pagerduty"
 	}
 	return &Sink{cfg: cfg, secrets: st, red: redact.New(redact.DefaultOptions()),
-		sender: send.Sender{Client: client, Now: time.Now, Sleep: backoff.Sleep}}, nil
+		sender: send.New(client)}, nil
 }
 
 // Name implements delivery.Notifier.

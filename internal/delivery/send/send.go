@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
 )
 
 // Request is one body to post.
@@ -37,9 +39,20 @@ type Sender struct {
 	Sleep  func(context.Context, time.Duration) error
 }
 
+// DefaultAttempts bounds the tries of one body when the sink sets none.
+const DefaultAttempts = 4
+
+// New is a Sender on client with the real clock and waits.
+func New(client *http.Client) Sender {
+	return Sender{Client: client, Now: time.Now, Sleep: backoff.Sleep}
+}
+
 // Post sends r, trying again as the endpoint allows.
 func (s Sender) Post(ctx context.Context, r Request) (Response, error) {
-	attempts := max(r.MaxAttempts, 1)
+	attempts := r.MaxAttempts
+	if attempts <= 0 {
+		attempts = DefaultAttempts
+	}
 	var err error
 	for attempt := range attempts {
 		var resp Response

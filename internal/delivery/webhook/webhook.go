@@ -61,9 +61,6 @@ func New(cfg Config, client *http.Client, st delivery.Secrets) (*Sink, error) {
 	default:
 		return nil, fmt.Errorf("webhook: format %q: want sre-agent or alertmanager", cfg.Format)
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 4
-	}
 	if cfg.Name == "" {
 		cfg.Name = "webhook"
 	}

@@ -101,7 +101,10 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err := secretSt.CheckAll(cfg.SecretRefs()); err != nil {
 		return err
 	}
-	provider, err := buildProvider(ctx, cfg, secretSt, egressTr, aud, log, redact.New(redact.DefaultOptions()).WithKnown(masker))
+	// Text from outside systems is redacted, loaded secrets masked, before
+	// it is logged or audited.
+	red := redact.New(redact.DefaultOptions()).WithKnown(masker)
+	provider, err := buildProvider(ctx, cfg, secretSt, egressTr, aud, log, red)
 	if err != nil {
 		return err
 	}
@@ -147,7 +150,7 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
-	target, err := buildTarget(ctx, cfg, secretSt, egressTr, log)
+	target, err := buildTarget(ctx, cfg, secretSt, egressTr, aud, red, log)
 	if err != nil {
 		return err
 	}
@@ -257,7 +260,7 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 
 // buildTarget is where proposals go: the configured delivery kind, and
 // beside it the kinds delivery.also names.
-func buildTarget(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, log *slog.Logger) (delivery.Deliverer, error) {
+func buildTarget(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, aud audit.Appender, red *redact.Redactor, log *slog.Logger) (delivery.Deliverer, error) {
 	var targets []delivery.Deliverer
 	for _, t := range append([]string{cfg.Delivery.Type}, cfg.Delivery.Also...) {
 		k, ok := targetKinds[t]
@@ -273,8 +276,16 @@ func buildTarget(ctx context.Context, cfg config.Config, st *secrets.Store, tr *
 	if len(targets) == 1 {
 		return targets[0], nil
 	}
+	// A secondary's failure is an outside action that failed: logged and
+	// audited (the pipeline audits the delivery as a whole, by the
+	// primary's outcome).
 	return delivery.FanOut{Targets: targets, Failed: func(target string, err error) {
-		log.Warn("a secondary delivery target failed", "target", target, "error", err)
+		msg := red.Redact(err.Error())
+		log.Warn("a secondary delivery target failed", "target", target, "error", msg)
+		if _, aerr := aud.Append(context.WithoutCancel(ctx), audit.Record{Kind: audit.KindDelivery, Outcome: "error",
+			Fields: map[string]any{"target": target, "secondary": true, "error": msg}}); aerr != nil {
+			log.Error("audit a secondary delivery failure", "error", aerr)
+		}
 	}}, nil
 }
 

@@ -3,6 +3,8 @@ package backoff
 
 import (
 	"context"
+	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -16,4 +18,19 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// RetryAfter parses a Retry-After header (seconds or an HTTP date).
+func RetryAfter(h http.Header) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return time.Until(t)
+	}
+	return 0
 }

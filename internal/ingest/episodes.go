@@ -89,7 +89,7 @@ func (s *Spine) group(key detect.TemplateKey, ev *domain.Event, cluster *templat
 	s.pruneRecent(t)
 	for _, c := range s.recent {
 		if c.cluster.ID() == cluster.ID() || cause != "" && c.cause == cause {
-			svc := s.redactor.Redact(ev.Service)
+			svc := s.service(ev.Service)
 			if svc != c.inc.Service && !slices.Contains(c.services, svc) {
 				c.services = append(c.services, svc)
 			}
@@ -140,7 +140,7 @@ func (s *Spine) explain(key detect.TemplateKey, ev *domain.Event, cluster *templ
 	rv := s.detector.Rate(key.Service)
 	n, base, first := s.detector.TemplateView(key)
 	return &domain.Explanation{
-		Rule: rule(r), At: ev.Time, Service: s.redactor.Redact(ev.Service), Template: cluster.Template(),
+		Rule: rule(r), At: ev.Time, Service: s.service(ev.Service), Template: cluster.Template(),
 		ShortWindow: cfg.Window, LongWindow: cfg.LongWindow,
 		ShortErrors: rv.ShortErrors, ShortEvents: rv.ShortEvents, LongErrors: rv.LongErrors, LongEvents: rv.LongEvents,
 		BaselineRatio: rv.Baseline, Threshold: rv.Threshold, WarmedUp: rv.Warm,

@@ -90,7 +90,7 @@ func (s *Spine) holdCritical(ev *domain.Event, cluster *template.Cluster) int {
 		return unlisted
 	}
 	s.heldLines = append(s.heldLines, heldLine{rec: domain.HeldLine{Line: ev.Line, Time: ev.Time,
-		Service: s.redactor.Redact(ev.Service), TemplateID: cluster.ID(), Sample: sample(ev)}})
+		Service: s.service(ev.Service), TemplateID: cluster.ID(), Sample: sample(ev)}})
 	return len(s.heldLines) - 1
 }
 

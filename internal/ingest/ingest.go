@@ -73,7 +73,10 @@ type Spine struct {
 	known     map[baselineKey]domain.Baseline
 	// resumable holds, by redacted service and template id, when the
 	// store's incidents last saw each template.
-	resumable   map[baselineKey]time.Time
+	resumable map[baselineKey]time.Time
+	// services caches each service name as redacted: a handful of
+	// names, asked per error event.
+	services    map[string]string
 	events      int
 	parseErrors int
 	held        int
@@ -179,6 +182,19 @@ func (s *Spine) Seed(l Learnt) {
 	}
 }
 
+// service is svc redacted, as incidents and baselines name it.
+func (s *Spine) service(svc string) string {
+	if r, ok := s.services[svc]; ok {
+		return r
+	}
+	r := s.redactor.Redact(svc)
+	if s.services == nil || len(s.services) >= 1024 {
+		s.services = map[string]string{} // a stream of distinct names: start over
+	}
+	s.services[svc] = r
+	return r
+}
+
 // resumes reports whether ev's template belongs to an incident an earlier
 // run left going: the store's incident last saw it within the quiet
 // period of ev (either side: a redelivered message can be older).
@@ -186,7 +202,7 @@ func (s *Spine) resumes(ev *domain.Event, cluster *template.Cluster) bool {
 	if len(s.resumable) == 0 {
 		return false
 	}
-	last, ok := s.resumable[baselineKey{s.redactor.Redact(ev.Service), cluster.ID()}]
+	last, ok := s.resumable[baselineKey{s.service(ev.Service), cluster.ID()}]
 	if !ok {
 		return false
 	}
@@ -223,7 +239,7 @@ func (s *Spine) Event(ev domain.Event) {
 	if isErr && len(s.known) > 0 {
 		if _, _, seen := s.detector.Baseline(key); !seen {
 			// Stored baselines name the redacted service, as incidents do.
-			if b, ok := s.known[baselineKey{s.redactor.Redact(ev.Service), cluster.ID()}]; ok {
+			if b, ok := s.known[baselineKey{s.service(ev.Service), cluster.ID()}]; ok {
 				s.detector.Known(key, b.FirstSeen, b.PerWindow)
 			}
 		}
@@ -346,7 +362,7 @@ func (s *Spine) observe(b *building, ev *domain.Event, reasons detect.Reasons, c
 func (s *Spine) newBuilding(ev *domain.Event, cluster *template.Cluster) *building {
 	// The service name comes from the log too: redact it before it can
 	// reach the store.
-	return &building{cluster: cluster, inc: domain.Incident{Service: s.redactor.Redact(ev.Service), State: domain.StateNew}}
+	return &building{cluster: cluster, inc: domain.Incident{Service: s.service(ev.Service), State: domain.StateNew}}
 }
 
 // sample is the redacted event as a person would want to read it: its time,

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -31,21 +30,6 @@ func (e *StatusError) Unwrap() error { return e.Err }
 // rate limits, overload and server errors.
 func (e *StatusError) Retryable() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout || e.Status >= 500
-}
-
-// RetryAfter parses a Retry-After header (seconds or an HTTP date).
-func RetryAfter(h http.Header) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
-	}
-	return 0
 }
 
 // AsStatus finds a StatusError in err.

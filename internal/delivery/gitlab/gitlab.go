@@ -21,7 +21,6 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/review"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 )
 
@@ -207,7 +206,7 @@ func (*host) Retry(err error, attempt int) (time.Duration, bool) {
 	}
 	switch st := er.Response.StatusCode; {
 	case st == http.StatusTooManyRequests:
-		if d := llm.RetryAfter(er.Response.Header); d > 0 {
+		if d := backoff.RetryAfter(er.Response.Header); d > 0 {
 			return d, true
 		}
 		if v, perr := strconv.ParseInt(er.Response.Header.Get("RateLimit-Reset"), 10, 64); perr == nil {

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
@@ -62,7 +61,7 @@ var inert = strings.NewReplacer("<", "‹", ">", "›", "*", "∗", "_", "＿", 
 func (s *Sink) text(t string) string {
 	t = inert.Replace(s.red.Redact(t))
 	if len(t) > 2000 {
-		t = t[:2000] + "…"
+		t = strings.ToValidUTF8(t[:2000], "") + "…"
 	}
 	return t
 }
@@ -101,13 +100,9 @@ func (s *Sink) message(n delivery.Notification) string {
 // Notify implements delivery.Notifier: the thread is the Chat thread's
 // resource name the first message made.
 func (s *Sink) Notify(ctx context.Context, n delivery.Notification, thread string) (string, error) {
-	raw, err := s.secrets.Get(ctx, s.cfg.WebhookURL)
+	u, err := send.WebhookURL(ctx, s.secrets, "googlechat "+s.cfg.Name, s.cfg.WebhookURL)
 	if err != nil {
-		return thread, fmt.Errorf("googlechat %s: webhook url: %w", s.cfg.Name, err)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" && u.Hostname() != "127.0.0.1" {
-		return thread, fmt.Errorf("googlechat %s: the webhook url must be https", s.cfg.Name)
+		return thread, err
 	}
 	q := u.Query()
 	q.Set("threadKey", string(n.Incident.Fingerprint))
@@ -119,8 +114,7 @@ func (s *Sink) Notify(ctx context.Context, n delivery.Notification, thread strin
 	}
 	resp, err := s.sender.Post(ctx, send.Request{Name: "googlechat " + s.cfg.Name, URL: u.String(), Body: body, MaxAttempts: s.cfg.MaxAttempts})
 	if err != nil {
-		// The URL carries the space's token: never in an error.
-		return thread, errors.New(strings.ReplaceAll(err.Error(), u.String(), "[webhook url]"))
+		return thread, err
 	}
 	var m struct {
 		Thread struct {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"net/http"
@@ -128,7 +129,7 @@ func (s *Sink) Notify(ctx context.Context, n delivery.Notification, thread strin
 		}
 		summary := s.text(fmt.Sprintf("%s: %s (%d events)", in.Service, tmpl, in.Count))
 		if len(summary) > 1024 { // the API's bound
-			summary = summary[:1021] + "..."
+			summary = strings.ToValidUTF8(summary[:1021], "") + "..."
 		}
 		details := map[string]any{"incident": string(in.Fingerprint), "events": in.Count, "first_seen": in.FirstSeen, "last_seen": in.LastSeen,
 			"transition": string(n.Transition)}

@@ -7,10 +7,11 @@ package send
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+	"net/url"
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
@@ -83,9 +84,9 @@ func (s Sender) once(ctx context.Context, r Request, attempt int) (Response, tim
 		}
 	}
 	resp, err := s.Client.Do(req)
-	backoff := time.Duration(500<<attempt) * time.Millisecond
+	wait := time.Duration(500<<attempt) * time.Millisecond
 	if err != nil {
-		return Response{}, backoff, fmt.Errorf("%s: %w", r.Name, err)
+		return Response{}, wait, fmt.Errorf("%s: %w", r.Name, transportError(err))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -94,10 +95,39 @@ func (s Sender) once(ctx context.Context, r Request, attempt int) (Response, tim
 	case resp.StatusCode < 300:
 		return out, 0, nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		if v, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && v >= 0 {
-			backoff = time.Duration(v) * time.Second
+		if d := backoff.RetryAfter(resp.Header); d > 0 {
+			wait = d
 		}
-		return out, backoff, fmt.Errorf("%s: HTTP %d", r.Name, resp.StatusCode)
+		return out, wait, fmt.Errorf("%s: HTTP %d", r.Name, resp.StatusCode)
 	}
 	return out, -1, fmt.Errorf("%s: HTTP %d", r.Name, resp.StatusCode)
+}
+
+// transportError drops the URL net/http puts in a failed request's error:
+// a webhook's URL carries its key, token or signature.
+func transportError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// WebhookURL resolves a webhook's URL from its secret reference: the URL
+// itself is the credential. Plain http is refused beyond loopback.
+func WebhookURL(ctx context.Context, st interface {
+	Get(ctx context.Context, ref string) (string, error)
+}, name, ref string) (*url.URL, error) {
+	raw, err := st.Get(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("%s: webhook url: %w", name, err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%s: the webhook url does not parse", name)
+	}
+	if h := u.Hostname(); u.Scheme != "https" && !(u.Scheme == "http" && (h == "127.0.0.1" || h == "::1" || h == "localhost")) {
+		return nil, fmt.Errorf("%s: the webhook url must be https", name)
+	}
+	return u, nil
 }

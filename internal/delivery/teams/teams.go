@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
@@ -111,13 +110,9 @@ func (s *Sink) card(n delivery.Notification) map[string]any {
 
 // Notify implements delivery.Notifier; there is no thread to keep.
 func (s *Sink) Notify(ctx context.Context, n delivery.Notification, thread string) (string, error) {
-	raw, err := s.secrets.Get(ctx, s.cfg.WebhookURL)
+	u, err := send.WebhookURL(ctx, s.secrets, "teams "+s.cfg.Name, s.cfg.WebhookURL)
 	if err != nil {
-		return thread, fmt.Errorf("teams %s: webhook url: %w", s.cfg.Name, err)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" && u.Hostname() != "127.0.0.1" {
-		return thread, fmt.Errorf("teams %s: the webhook url must be https", s.cfg.Name)
+		return thread, err
 	}
 	body, err := json.Marshal(map[string]any{"type": "message", "attachments": []map[string]any{{
 		"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": nil, "content": s.card(n)}}})
@@ -125,8 +120,7 @@ func (s *Sink) Notify(ctx context.Context, n delivery.Notification, thread strin
 		return thread, err
 	}
 	if _, err := s.sender.Post(ctx, send.Request{Name: "teams " + s.cfg.Name, URL: u.String(), Body: body, MaxAttempts: s.cfg.MaxAttempts}); err != nil {
-		// The URL carries the webhook's signature: never in an error.
-		return thread, errors.New(strings.ReplaceAll(err.Error(), u.String(), "[webhook url]"))
+		return thread, err
 	}
 	return thread, nil
 }

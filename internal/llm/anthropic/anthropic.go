@@ -13,6 +13,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 )
 
@@ -79,7 +80,7 @@ func (p *Provider) Complete(ctx context.Context, req llm.Request) (llm.Response,
 		if errors.As(err, &apiErr) {
 			se := &llm.StatusError{Provider: "anthropic", Status: apiErr.StatusCode, Err: err}
 			if apiErr.Response != nil {
-				se.RetryAfter = llm.RetryAfter(apiErr.Response.Header)
+				se.RetryAfter = backoff.RetryAfter(apiErr.Response.Header)
 			}
 			return llm.Response{}, se
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/backoff"
 	"github.com/cloud-sre-agent/sre-agent/internal/llm"
 )
 
@@ -74,7 +75,7 @@ func (p *Provider) Complete(ctx context.Context, req llm.Request) (llm.Response,
 		if errors.As(err, &apiErr) {
 			se := &llm.StatusError{Provider: p.name, Status: apiErr.StatusCode, Err: err}
 			if apiErr.Response != nil {
-				se.RetryAfter = llm.RetryAfter(apiErr.Response.Header)
+				se.RetryAfter = backoff.RetryAfter(apiErr.Response.Header)
 			}
 			return llm.Response{}, se
 		}

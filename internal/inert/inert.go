@@ -243,3 +243,34 @@ func (t terminalWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// chatMarkup replaces what chat syntaxes (Slack's mrkdwn, Google Chat's
+// text) act on with look-alikes that do nothing: the angle brackets of
+// mentions (<!channel>, <users/all>) and links (<url|text>), and the
+// characters of bold, italic, strike and code.
+var chatMarkup = strings.NewReplacer("<", "‹", ">", "›", "*", "∗", "_", "＿", "~", "∼", "`", "ˋ", "&", "＆")
+
+// Chat renders untrusted text for a chat message: hidden characters
+// dropped, at most max characters, URLs defanged (https[:]//host), markup
+// and mention syntax replaced by look-alikes, and a zero-width space after
+// every sigil (@here, #channel). Line breaks are kept; a line cannot start
+// a slash command or a quote.
+func Chat(s string, max int) string {
+	s = clean(s, max)
+	s = bareURL.ReplaceAllStringFunc(s, func(u string) string {
+		if i := strings.Index(u, ":"); i >= 0 {
+			u = u[:i] + "[:]" + u[i+1:]
+		}
+		return strings.Replace(u, "www.", "www[.]", 1)
+	})
+	s = strings.ReplaceAll(chatMarkup.Replace(s), "://", "[:]//")
+	s = referenceMark.ReplaceAllString(s, "$1\u200b$2")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if l = strings.TrimLeft(l, " "); l != "" && (l[0] == '/' || l[0] == '!') {
+			l = "\u200b" + l
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
+}

@@ -117,3 +117,41 @@ func FuzzMarkdown(f *testing.F) {
 		}
 	})
 }
+
+// Chat leaves no mention, link, markup or slash command live in Slack's
+// or Google Chat's syntax, and keeps the words.
+func TestChat(t *testing.T) {
+	in := "deploy failed <!channel> <@U1> <users/all> see <https://evil.example|docs> *bold* _it_ ~s~ `code` & www.evil.example\n/remind me\n  !deploy now @here #ops"
+	got := Chat(in, 1000)
+	for _, live := range []string{"<", ">", "*bold*", "_it_", "~s~", "`", "https://", "www.evil", "\n/remind", "\n!deploy", "@here", "#ops", "&"} {
+		if strings.Contains(got, live) {
+			t.Errorf("%q live in %q", live, got)
+		}
+	}
+	for _, word := range []string{"deploy failed", "channel", "evil.example", "remind me", "here", "ops"} {
+		if !strings.Contains(got, word) {
+			t.Errorf("%q lost from %q", word, got)
+		}
+	}
+	if n := len([]rune(Chat(strings.Repeat("x", 50), 10))); n != 11 {
+		t.Errorf("bounded to %d runes", n)
+	}
+}
+
+func FuzzChat(f *testing.F) {
+	f.Add("<!channel> <https://x.example|y> *b* /cmd @here")
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Chat(s, 500)
+		if strings.ContainsAny(got, "<>*`~&") || strings.Contains(got, "://") || referenceMark.MatchString(got) {
+			t.Fatalf("live syntax in %q from %q", got, s)
+		}
+		for _, l := range strings.Split(got, "\n") {
+			if strings.HasPrefix(l, "/") || strings.HasPrefix(l, "!") {
+				t.Fatalf("line %q starts a command", l)
+			}
+		}
+		if strings.IndexFunc(got, func(r rune) bool { return Hidden(r) && r != '\u200b' }) >= 0 {
+			t.Fatalf("hidden character in %q", got)
+		}
+	})
+}

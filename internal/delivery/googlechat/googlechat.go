@@ -18,6 +18,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/send"
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 )
 
@@ -53,18 +54,7 @@ func New(cfg Config, client *http.Client, st delivery.Secrets) (*Sink, error) {
 // Name implements delivery.Notifier.
 func (s *Sink) Name() string { return s.cfg.Name }
 
-// inert makes text safe for Chat's message syntax: its markup characters
-// and the angle brackets of mentions and links are replaced by look-alikes
-// that do nothing; line breaks are kept.
-var inert = strings.NewReplacer("<", "‹", ">", "›", "*", "∗", "_", "＿", "~", "∼", "`", "ˋ", "@", "＠")
-
-func (s *Sink) text(t string) string {
-	t = inert.Replace(s.red.Redact(t))
-	if len(t) > 2000 {
-		t = strings.ToValidUTF8(t[:2000], "") + "…"
-	}
-	return t
-}
+func (s *Sink) text(t string) string { return inert.Chat(s.red.Redact(t), 2000) }
 
 var headings = map[delivery.Transition]string{
 	delivery.Opened: "Incident opened", delivery.Triaged: "Triaged", delivery.RootCause: "Root cause",

@@ -33,6 +33,7 @@ type Kind string
 const (
 	KindModelCall       Kind = "model_call"
 	KindDelivery        Kind = "delivery"
+	KindNotification    Kind = "notification"
 	KindPolicyRejection Kind = "policy_rejection"
 	KindSecretRead      Kind = "secret_read"
 	KindDeadLetter      Kind = "dead_letter"

@@ -55,6 +55,8 @@ type Config struct {
 	CodeBudget int `yaml:"code_budget_bytes"`
 	// Dashboard is the read-only web UI served on http.addr.
 	Dashboard Dashboard `yaml:"dashboard"`
+	// Notify tells people in chat, paging and webhooks (docs/NOTIFICATIONS.md).
+	Notify Notify `yaml:"notify"`
 }
 
 // Dashboard configures the web UI. On a loopback http.addr it is open to
@@ -113,6 +115,7 @@ func (c Config) SecretRefs() map[string]string {
 			}
 		}
 	}
+	c.Notify.secretRefs(out)
 	return out
 }
 
@@ -362,7 +365,7 @@ func Load(path string) (Config, error) {
 // Validate reports the first setting out of range; each part checks its
 // own settings.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.Template, c.Detect, c.Parse, c.Pipeline, c.Policy} {
+	for _, v := range []interface{ Validate() error }{c.Template, c.Detect, c.Parse, c.Pipeline, c.Policy, c.Notify} {
 		if err := v.Validate(); err != nil {
 			return err
 		}
@@ -414,7 +417,7 @@ func (c Config) Validate() error {
 // credentialKeys name settings that hold credentials: their values must
 // be secret references.
 var credentialKeys = []string{"token", "password", "passwd", "secret", "api_key", "apikey", "access_key", "secret_key",
-	"private_key", "client_secret", "connection_string", "dsn", "credentials"}
+	"private_key", "client_secret", "connection_string", "dsn", "credentials", "routing_key", "webhook_url"}
 
 // refusePlaintextSecrets walks the YAML: a credential setting must hold a
 // secret reference, and no value anywhere may look like a credential.

@@ -33,6 +33,13 @@ type Store interface {
 	Advance(ctx context.Context, fp domain.Fingerprint, state domain.State, run json.RawMessage) error
 	LoadRun(ctx context.Context, fp domain.Fingerprint) (json.RawMessage, error)
 
+	// ClaimConversation, ReleaseConversation and Conversations keep what each notification
+	// receiver was told about each incident; a claim is held by one
+	// agent (replica) at a time, so no change is told twice.
+	ClaimConversation(ctx context.Context, fp domain.Fingerprint, receiver string, lease time.Duration) (domain.Conversation, bool, error)
+	ReleaseConversation(ctx context.Context, n domain.Conversation) error
+	Conversations(ctx context.Context, fp domain.Fingerprint) ([]domain.Conversation, error)
+
 	Templates(ctx context.Context) ([]domain.Template, error)
 	Baselines(ctx context.Context) ([]domain.Baseline, error)
 	Close() error

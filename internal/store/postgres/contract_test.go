@@ -22,3 +22,19 @@ func TestContract(t *testing.T) {
 		return s
 	})
 }
+
+func TestConversationContract(t *testing.T) {
+	storetest.RunConversations(t, func(t *testing.T) (store.Store, store.Store) {
+		dsn := pgtest.DSN(t)
+		var out [2]store.Store
+		for i, replica := range []string{"r1", "r2"} {
+			s, err := postgres.Open(context.Background(), dsn, replica)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			out[i] = s
+		}
+		return out[0], out[1]
+	})
+}

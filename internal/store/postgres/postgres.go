@@ -140,6 +140,15 @@ var migrations = []string{
 	ALTER TABLE incident_sources ADD COLUMN timeline TEXT NOT NULL DEFAULT '';`,
 	// 3: why an incident opened, its episodes, services and entities.
 	`ALTER TABLE incidents ADD COLUMN detection TEXT NOT NULL DEFAULT '';`,
+	// 4: what each notification receiver was told about each incident.
+	`CREATE TABLE conversations (
+		fingerprint TEXT NOT NULL,
+		receiver TEXT NOT NULL,
+		body TEXT NOT NULL,
+		holder TEXT NOT NULL DEFAULT '',
+		held_until TIMESTAMPTZ,
+		PRIMARY KEY (fingerprint, receiver)
+	);`,
 }
 
 // migrationLock is the advisory lock key replicas take to migrate.

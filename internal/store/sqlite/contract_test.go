@@ -21,3 +21,19 @@ func TestContract(t *testing.T) {
 		return s
 	})
 }
+
+func TestConversationContract(t *testing.T) {
+	storetest.RunConversations(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "s.db")
+		var out [2]store.Store
+		for i := range out {
+			s, err := Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			out[i] = s
+		}
+		return out[0], out[1]
+	})
+}

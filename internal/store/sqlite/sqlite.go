@@ -28,6 +28,9 @@ type Store struct {
 	// ReopenAfter is the quiet period after which an incident whose run
 	// has ended is re-opened by new events; zero never re-opens.
 	ReopenAfter time.Duration
+	// holder names this open store in conversation claims: two agents on one
+	// database file never tell a receiver the same change.
+	holder string
 }
 
 // migrations are applied in order; the index+1 is the schema version.
@@ -106,6 +109,15 @@ var migrations = []string{
 	ALTER TABLE incident_sources ADD COLUMN timeline TEXT NOT NULL DEFAULT '';`,
 	// 8: why an incident opened, its episodes, services and entities.
 	`ALTER TABLE incidents ADD COLUMN detection TEXT NOT NULL DEFAULT '';`,
+	// 9: what each notification receiver was told about each incident.
+	`CREATE TABLE conversations (
+		fingerprint TEXT NOT NULL,
+		receiver TEXT NOT NULL,
+		body TEXT NOT NULL,
+		holder TEXT NOT NULL DEFAULT '',
+		held_until TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (fingerprint, receiver)
+	);`,
 }
 
 // DefaultPath is the store under the user's state directory
@@ -146,7 +158,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1) // SQLite has one writer; one connection avoids SQLITE_BUSY
-	s := &Store{db: db}
+	s := &Store{db: db, holder: row.Holder()}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate store %s: %w", path, err)

@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -196,5 +197,53 @@ func templates(t *testing.T, open Open) {
 	must(t, err)
 	if len(ts) != 1 || ts[0].ID != "t1" || ts[0].Text != "disk <*> full" {
 		t.Fatalf("templates %+v", ts)
+	}
+}
+
+// Pair returns two stores on one fresh database, as two agents (replicas)
+// would open it; the test closes them.
+type Pair func(t *testing.T) (a, b store.Store)
+
+// RunConversations runs the conversation contract: one holder at a time, the conversation
+// kept across claims, a lapsed claim taken over, the loser's release
+// refused.
+func RunConversations(t *testing.T, pair Pair) {
+	ctx := context.Background()
+	a, b := pair(t)
+	n, ok, err := a.ClaimConversation(ctx, "fp1", "chat", time.Minute)
+	must(t, err)
+	if !ok || n.Fingerprint != "fp1" || n.Receiver != "chat" || n.Thread != "" || len(n.Done) != 0 {
+		t.Fatalf("first claim: %+v %v", n, ok)
+	}
+	if _, ok, err := b.ClaimConversation(ctx, "fp1", "chat", time.Minute); err != nil || ok {
+		t.Fatalf("a second holder claimed a live claim: %v %v", ok, err)
+	}
+	// Another receiver of the same incident is its own claim.
+	if _, ok, err := b.ClaimConversation(ctx, "fp1", "pager", time.Minute); err != nil || !ok {
+		t.Fatalf("another receiver: %v %v", ok, err)
+	}
+	n.Thread = "C1/170.1"
+	n.Tell("k-opened")
+	n.Sent, n.Last = 1, "opened"
+	must(t, a.ReleaseConversation(ctx, n))
+	got, ok, err := b.ClaimConversation(ctx, "fp1", "chat", time.Minute)
+	must(t, err)
+	if !ok || got.Thread != "C1/170.1" || !got.Told("k-opened") || got.Sent != 1 {
+		t.Fatalf("after release: %+v %v", got, ok)
+	}
+	// b's claim lapses; a takes it over and b's release is refused.
+	_, _, err = b.ClaimConversation(ctx, "fp1", "chat", -time.Second)
+	must(t, err)
+	if _, ok, err := a.ClaimConversation(ctx, "fp1", "chat", time.Minute); err != nil || !ok {
+		t.Fatalf("a lapsed claim was not taken over: %v %v", ok, err)
+	}
+	got.Tell("k-from-b")
+	if err := b.ReleaseConversation(ctx, got); !errors.Is(err, domain.ErrLeaseLost) {
+		t.Fatalf("the loser's release: %v", err)
+	}
+	list, err := b.Conversations(ctx, "fp1")
+	must(t, err)
+	if len(list) != 2 || list[0].Receiver != "chat" || list[1].Receiver != "pager" || list[0].Told("k-from-b") {
+		t.Fatalf("conversations %+v", list)
 	}
 }

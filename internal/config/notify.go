@@ -1,0 +1,256 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// Notify says who is told about incidents and how: receivers (a Slack
+// channel, a PagerDuty service, a Google Chat space, a Teams channel, a
+// webhook) and a routing tree choosing them, in the manner of
+// Alertmanager. Each receiver keeps one conversation per incident.
+type Notify struct {
+	// DashboardURL is the dashboard's address as people reach it
+	// (https://sre.example.com); messages link each incident's page.
+	DashboardURL string `yaml:"dashboard_url"`
+	// Every is how often the agent looks for changes to tell beyond the
+	// ones it made itself (another replica's, held ones); default 30s.
+	Every     time.Duration `yaml:"every"`
+	Receivers []Receiver    `yaml:"receivers"`
+	Route     Route         `yaml:"route"`
+}
+
+// Enabled reports whether any receiver is configured.
+func (n Notify) Enabled() bool { return len(n.Receivers) > 0 }
+
+// Receiver is one place people are told, of exactly one kind.
+type Receiver struct {
+	Name string `yaml:"name"`
+	// RateLimit bounds the messages per hour to this receiver; changes
+	// over it wait and are told together. Zero: no bound.
+	RateLimit   int `yaml:"rate_limit_per_hour"`
+	MaxAttempts int `yaml:"max_attempts"`
+
+	Slack      *SlackReceiver     `yaml:"slack"`
+	PagerDuty  *PagerDutyReceiver `yaml:"pagerduty"`
+	GoogleChat *ChatWebhook       `yaml:"googlechat"`
+	Teams      *ChatWebhook       `yaml:"teams"`
+	Webhook    *WebhookReceiver   `yaml:"webhook"`
+}
+
+// SlackReceiver is a channel, by bot token or incoming webhook.
+type SlackReceiver struct {
+	// Token is a secret reference to a bot token (xoxb-…, scope
+	// chat:write); Channel the channel's id or name.
+	Token   string `yaml:"token"`
+	Channel string `yaml:"channel"`
+	// WebhookURL is a secret reference to an incoming webhook's URL, for a
+	// workspace without the bot (no updates, no threads).
+	WebhookURL string `yaml:"webhook_url"`
+	APIURL     string `yaml:"api_url"`
+}
+
+// PagerDutyReceiver is a PagerDuty service's Events API v2 integration.
+type PagerDutyReceiver struct {
+	// RoutingKey is a secret reference to the integration key.
+	RoutingKey string `yaml:"routing_key"`
+	URL        string `yaml:"url"`
+}
+
+// ChatWebhook is an incoming webhook (Google Chat, Microsoft Teams
+// Workflows); its URL carries a credential, so it is a secret reference.
+type ChatWebhook struct {
+	WebhookURL string `yaml:"webhook_url"`
+}
+
+// WebhookReceiver is any HTTP endpoint.
+type WebhookReceiver struct {
+	URL string `yaml:"url"`
+	// Secret is a secret reference to the Standard Webhooks signing
+	// secret (whsec_…).
+	Secret string `yaml:"secret"`
+	// Format is sre-agent (the default, docs/NOTIFICATIONS.md) or
+	// alertmanager.
+	Format string `yaml:"format"`
+}
+
+// Route is a node of the routing tree. An incident's change goes down the
+// tree: at each node the first child that matches is taken (and the
+// following ones too while a matching child says continue); where no
+// child matches, the node's receiver gets it. Receiver and quiet hours
+// are inherited from the parent when not set.
+type Route struct {
+	Receiver   string      `yaml:"receiver"`
+	Match      Match       `yaml:"match"`
+	Continue   bool        `yaml:"continue"`
+	QuietHours *QuietHours `yaml:"quiet_hours"`
+	Routes     []Route     `yaml:"routes"`
+}
+
+// Match is what a route takes; every given field must hold, each list
+// holding when any of its values does. Services and label values are
+// shell patterns (payments-*).
+type Match struct {
+	Services    []string          `yaml:"services"`
+	Severities  []string          `yaml:"severities"`
+	Categories  []string          `yaml:"categories"`
+	Labels      map[string]string `yaml:"labels"`
+	Transitions []string          `yaml:"transitions"`
+}
+
+// QuietHours hold a route's messages between Start and End (HH:MM, in
+// TimeZone, the local time zone when empty); they go out, folded into
+// one, when the quiet hours end. Severities named in Except still go out.
+type QuietHours struct {
+	Start    string   `yaml:"start"`
+	End      string   `yaml:"end"`
+	TimeZone string   `yaml:"time_zone"`
+	Except   []string `yaml:"except_severities"`
+}
+
+// Transitions are the changes a route can match.
+var Transitions = []string{"opened", "triaged", "root-cause", "proposed", "resolved", "reopened"}
+
+var severityNames = []string{"debug", "info", "notice", "warning", "error", "critical"}
+
+// Validate checks the tree against the receivers; the receivers' own
+// settings are checked by their kinds.
+func (n Notify) Validate() error {
+	if !n.Enabled() {
+		if n.Route.Receiver != "" || len(n.Route.Routes) > 0 {
+			return errors.New("notify.route: no receivers are configured")
+		}
+		return nil
+	}
+	if n.DashboardURL != "" && !strings.HasPrefix(n.DashboardURL, "https://") && !strings.HasPrefix(n.DashboardURL, "http://") {
+		return fmt.Errorf("notify.dashboard_url %q: want an http(s) URL", n.DashboardURL)
+	}
+	if n.Every < 0 {
+		return errors.New("notify.every: must not be negative")
+	}
+	names := map[string]bool{}
+	for i, r := range n.Receivers {
+		if r.Name == "" {
+			return fmt.Errorf("notify.receivers[%d]: a name is required", i)
+		}
+		if names[r.Name] {
+			return fmt.Errorf("notify.receivers[%d]: %q is named twice", i, r.Name)
+		}
+		if r.RateLimit < 0 || r.MaxAttempts < 0 {
+			return fmt.Errorf("notify.receivers[%d] %s: rate_limit_per_hour and max_attempts must not be negative", i, r.Name)
+		}
+		names[r.Name] = true
+	}
+	if n.Route.Receiver == "" {
+		return errors.New("notify.route.receiver: the root route needs a receiver (the default)")
+	}
+	return n.Route.validate("notify.route", names)
+}
+
+func (r Route) validate(at string, receivers map[string]bool) error {
+	if r.Receiver != "" && !receivers[r.Receiver] {
+		return fmt.Errorf("%s.receiver: no receiver is named %q", at, r.Receiver)
+	}
+	for _, s := range append(append([]string(nil), r.Match.Services...), mapValues(r.Match.Labels)...) {
+		if _, err := path.Match(s, ""); err != nil {
+			return fmt.Errorf("%s.match: pattern %q: %w", at, s, err)
+		}
+	}
+	if err := oneOf(at+".match.severities", r.Match.Severities, severityNames); err != nil {
+		return err
+	}
+	if err := oneOf(at+".match.transitions", r.Match.Transitions, Transitions); err != nil {
+		return err
+	}
+	if q := r.QuietHours; q != nil {
+		if _, _, _, err := q.Parse(); err != nil {
+			return fmt.Errorf("%s.quiet_hours: %w", at, err)
+		}
+		if err := oneOf(at+".quiet_hours.except_severities", q.Except, severityNames); err != nil {
+			return err
+		}
+	}
+	for i, c := range r.Routes {
+		if err := c.validate(fmt.Sprintf("%s.routes[%d]", at, i), receivers); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Parse reads the quiet hours: minutes after midnight of the start and
+// the end, and the time zone.
+func (q QuietHours) Parse() (start, end int, loc *time.Location, err error) {
+	clock := func(s string) (int, error) {
+		t, err := time.Parse("15:04", s)
+		if err != nil {
+			return 0, fmt.Errorf("%q: want HH:MM", s)
+		}
+		return t.Hour()*60 + t.Minute(), nil
+	}
+	if start, err = clock(q.Start); err != nil {
+		return
+	}
+	if end, err = clock(q.End); err != nil {
+		return
+	}
+	loc = time.Local
+	if q.TimeZone != "" {
+		if loc, err = time.LoadLocation(q.TimeZone); err != nil {
+			return
+		}
+	}
+	return
+}
+
+func oneOf(at string, got, want []string) error {
+	for _, g := range got {
+		ok := false
+		for _, w := range want {
+			ok = ok || strings.EqualFold(g, w)
+		}
+		if !ok {
+			return fmt.Errorf("%s: %q is not one of %s", at, g, strings.Join(want, ", "))
+		}
+	}
+	return nil
+}
+
+func mapValues(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// secretRefs adds the secret references the receivers name, by field.
+func (n Notify) secretRefs(out map[string]string) {
+	for i, r := range n.Receivers {
+		at := fmt.Sprintf("notify.receivers[%d].", i)
+		add := func(field, ref string) {
+			if ref != "" {
+				out[at+field] = ref
+			}
+		}
+		if r.Slack != nil {
+			add("slack.token", r.Slack.Token)
+			add("slack.webhook_url", r.Slack.WebhookURL)
+		}
+		if r.PagerDuty != nil {
+			add("pagerduty.routing_key", r.PagerDuty.RoutingKey)
+		}
+		if r.GoogleChat != nil {
+			add("googlechat.webhook_url", r.GoogleChat.WebhookURL)
+		}
+		if r.Teams != nil {
+			add("teams.webhook_url", r.Teams.WebhookURL)
+		}
+		if r.Webhook != nil {
+			add("webhook.secret", r.Webhook.Secret)
+		}
+	}
+}

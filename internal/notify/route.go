@@ -169,7 +169,9 @@ func (d Decision) Until(now time.Time, sev domain.Severity) (time.Time, bool) {
 	local := now.In(q.loc)
 	midnight := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, q.loc)
 	m := local.Hour()*60 + local.Minute()
-	at := func(day, minute int) time.Time { return midnight.AddDate(0, 0, day).Add(time.Duration(minute) * time.Minute) }
+	at := func(day, minute int) time.Time {
+		return midnight.AddDate(0, 0, day).Add(time.Duration(minute) * time.Minute)
+	}
 	switch {
 	case q.start < q.end && m >= q.start && m < q.end: // 01:00-05:00
 		return at(0, q.end), true

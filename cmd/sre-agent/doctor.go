@@ -33,7 +33,7 @@ func doctorCmd(load func() (config.Config, error), cfgPath *string) *cobra.Comma
 			if cfg.Store.Type == "postgres" {
 				in.AuditChains = func(ctx context.Context) (int, error) { return app.VerifyChains(ctx, cfg, p) }
 			}
-			checks := doctor.Run(cmd.Context(), in)
+			checks := append(doctor.Run(cmd.Context(), in), app.ReceiverChecks(cmd.Context(), cfg, st, tr.Client())...)
 			if asJSON {
 				if err := app.WriteJSON(cmd.OutOrStdout(), checks); err != nil {
 					return err

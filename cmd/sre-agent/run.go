@@ -78,12 +78,20 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 		Short: "Show one incident with its pipeline run (ID: the fingerprint or a unique prefix)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			tree, err := app.NotifyTree(cfg)
+			if err != nil {
+				return err
+			}
 			st, err := app.OpenIncidents(cmd.Context(), load, dbPath)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			return app.ShowIncidentByID(cmd.Context(), st, args[0], cmd.OutOrStdout(), asJSON)
+			return app.ShowIncidentByID(cmd.Context(), st, args[0], cmd.OutOrStdout(), asJSON, tree)
 		},
 	}
 	cmd.AddCommand(list, show)

@@ -101,6 +101,9 @@ type Options struct {
 	Registerer    prometheus.Registerer
 	// Replica names this process among the replicas sharing a store.
 	Replica string
+	// Changed, when set, is told the incidents each save wrote (nil when
+	// it cannot say which: look at all), for notifications.
+	Changed func(fps []domain.Fingerprint)
 }
 
 // Agent runs sources and the pipeline.
@@ -437,6 +440,7 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, 
 	}
 	s.savedStats = st
 	var err error
+	var changed []domain.Fingerprint
 	if a.shared != nil {
 		err = a.saveShared(ctx, s, seen)
 	} else {
@@ -445,12 +449,19 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, 
 			return nil
 		}
 		err = a.store.SaveSeen(ctx, s.key, s.spine.Baselines(), incidents, seen)
+		changed = make([]domain.Fingerprint, 0, len(incidents))
+		for _, in := range incidents {
+			changed = append(changed, in.Fingerprint)
+		}
 	}
 	if err != nil {
 		a.saves.WithLabelValues(s.src.Name, "error").Inc()
 		return err
 	}
 	a.saves.WithLabelValues(s.src.Name, "ok").Inc()
+	if a.opts.Changed != nil {
+		a.opts.Changed(changed)
+	}
 	select {
 	case wake <- struct{}{}:
 	default:

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"log/slog"
 	"net/http"
 	"os"
@@ -101,6 +102,20 @@ func buildDashboard(ctx context.Context, cfg config.Config, store IncidentStore,
 		return nil, err
 	}
 	pc := cfg.Provider
-	return dashboard.New(dashboard.Options{Store: store, Audit: trail, Gatherer: reg, Auth: auth,
-		Budget: dashboard.Budget{Tokens: pc.DailyTokens, CostUSD: pc.DailyCostUSD}})
+	o := dashboard.Options{Store: store, Audit: trail, Gatherer: reg, Auth: auth,
+		Budget: dashboard.Budget{Tokens: pc.DailyTokens, CostUSD: pc.DailyCostUSD}, Conversations: store.Conversations}
+	tree, err := NotifyTree(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if tree != nil {
+		o.Routes = func(in domain.Incident, run *domain.Run) []dashboard.Route {
+			var out []dashboard.Route
+			for _, e := range tree.Describe(in, run) {
+				out = append(out, dashboard.Route{Receiver: e.Receiver, Route: e.Route, Transitions: e.Transitions})
+			}
+			return out
+		}
+	}
+	return dashboard.New(o)
 }

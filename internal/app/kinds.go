@@ -236,7 +236,7 @@ func Check(cfg config.Config) error {
 			return err
 		}
 	}
-	return nil
+	return checkNotify(cfg.Notify)
 }
 
 // Load reads the configuration file (defaults where it is empty or

@@ -28,6 +28,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
+	"github.com/cloud-sre-agent/sre-agent/internal/notify"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
@@ -169,8 +170,24 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 		}
 		code = m
 	}
+	// People are told in chat, paging and webhooks beside the pipeline,
+	// woken by each change it and the sources make.
+	notifier, err := buildNotify(cfg, store, secretSt, egressTr, aud, log, red, reg)
+	if err != nil {
+		return err
+	}
+	var changedRun func(domain.Fingerprint)
+	var changedSave func([]domain.Fingerprint)
+	if notifier != nil {
+		changedRun = func(fp domain.Fingerprint) { notifier.Changed(fp) }
+		changedSave = func(fps []domain.Fingerprint) {
+			if fps == nil || len(fps) > 0 { // nil: it cannot say which
+				notifier.Changed(fps...)
+			}
+		}
+	}
 	pipe, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Provider: provider, Store: store, Code: code, Deliverer: target, Gate: gate,
-		Audit: aud, Log: log, Registerer: reg, Redactor: answers})
+		Audit: aud, Log: log, Registerer: reg, Redactor: answers, Changed: changedRun})
 	if err != nil {
 		return err
 	}
@@ -181,7 +198,7 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	defer closeSources()
 	ag, err := agent.New(store, pipe, aud, sources, agent.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect, Parse: cfg.Parse,
 		ReopenAfter: cfg.Pipeline.ReopenAfter, FlushEvery: cfg.FlushEvery, Poll: time.Second, ShutdownGrace: 10 * time.Second,
-		Log: log, Registerer: reg, Replica: replica})
+		Log: log, Registerer: reg, Replica: replica, Changed: changedSave})
 	if err != nil {
 		return err
 	}
@@ -229,7 +246,17 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 			srv.Shutdown(sctx)
 		}()
 	}
+	notified := make(chan struct{})
+	notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
+	if notifier != nil {
+		go func() { defer close(notified); notifier.Run(notifyCtx) }()
+	} else {
+		close(notified)
+	}
 	runErr := ag.Run(ctx)
+	// The last changes are told on the way out (bounded).
+	stopNotify()
+	<-notified
 	counts, err := store.CountByState(context.WithoutCancel(ctx))
 	if err != nil {
 		return errors.Join(runErr, err)
@@ -590,8 +617,10 @@ func ListIncidents(ctx context.Context, st IncidentStore, w io.Writer, asJSON bo
 }
 
 // ShowIncidentByID prints one incident (id: the fingerprint or a unique
-// prefix) with its pipeline run: text rendered inert, or JSON.
-func ShowIncidentByID(ctx context.Context, st IncidentStore, id string, w io.Writer, asJSON bool) error {
+// prefix) with its pipeline run and its notifications (the effective
+// route by tree, nil when none is configured, and what each receiver was
+// told): text rendered inert, or JSON.
+func ShowIncidentByID(ctx context.Context, st IncidentStore, id string, w io.Writer, asJSON bool, tree *notify.Tree) error {
 	in, raw, err := st.Find(ctx, id)
 	if err != nil {
 		return err
@@ -603,11 +632,51 @@ func ShowIncidentByID(ctx context.Context, st IncidentStore, id string, w io.Wri
 			return fmt.Errorf("decode run: %w", err)
 		}
 	}
+	var routes []notify.Effective
+	if tree != nil {
+		routes = tree.Describe(*in, run)
+	}
+	convs, err := st.Conversations(ctx, in.Fingerprint)
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		return WriteJSON(w, struct {
-			Incident *domain.Incident `json:"incident"`
-			Run      *domain.Run      `json:"run,omitempty"`
-		}{in, run})
+			Incident      *domain.Incident      `json:"incident"`
+			Run           *domain.Run           `json:"run,omitempty"`
+			Routes        []notify.Effective    `json:"routes,omitempty"`
+			Conversations []domain.Conversation `json:"conversations,omitempty"`
+		}{in, run, routes, convs})
 	}
-	return ShowIncident(inert.TerminalWriter(w), in, run)
+	tw := inert.TerminalWriter(w)
+	if err := ShowIncident(tw, in, run); err != nil {
+		return err
+	}
+	return showNotifications(tw, routes, convs)
+}
+
+// showNotifications prints where an incident's changes go and what each
+// receiver was told.
+func showNotifications(w io.Writer, routes []notify.Effective, convs []domain.Conversation) error {
+	if len(routes) == 0 && len(convs) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "notifications:")
+	for _, r := range routes {
+		fmt.Fprintf(w, "  route:       %s by %s (%s)\n", r.Receiver, r.Route, strings.Join(r.Transitions, ", "))
+	}
+	for _, c := range convs {
+		fmt.Fprintf(w, "  told:        %s: %d messages", c.Receiver, c.Sent)
+		if c.Last != "" {
+			fmt.Fprintf(w, ", last %s at %s", c.Last, c.LastAt.UTC().Format(time.RFC3339))
+		}
+		if c.Thread != "" {
+			fmt.Fprintf(w, ", thread %s", c.Thread)
+		}
+		if c.Failures > 0 {
+			fmt.Fprintf(w, "; failing (%d in a row: %s), next try %s", c.Failures, c.Error, c.RetryAt.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
 }

@@ -151,9 +151,7 @@ func OpenStoreCLI(ctx context.Context, cfg config.Config, p Paths) (IncidentStor
 	}
 	// Each command-line process writes its own chain segment: two
 	// commands at once never race for one chain's next sequence number.
-	var nonce [4]byte
-	rand.Read(nonce[:])
-	cfg.Store.Replica = fmt.Sprintf("%s-cli-%d-%x", replicaName(cfg), os.Getpid(), nonce)
+	cfg.Store.Replica = cliReplica(cfg)
 	st, err := openStore(ctx, cfg, p, secretSt)
 	if err != nil {
 		return nil, nil, err
@@ -172,6 +170,13 @@ func OpenStoreCLI(ctx context.Context, cfg config.Config, p Paths) (IncidentStor
 		return nil, nil, err
 	}
 	return st, aud.Close, nil
+}
+
+// cliReplica names a command-line process's own audit chain segment.
+func cliReplica(cfg config.Config) string {
+	var nonce [4]byte
+	rand.Read(nonce[:])
+	return fmt.Sprintf("%s-cli-%d-%x", replicaName(cfg), os.Getpid(), nonce)
 }
 
 // ClosingStore closes the command's audit log with the store.

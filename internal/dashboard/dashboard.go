@@ -62,6 +62,10 @@ type Options struct {
 	Auth     Auth
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Routes, when set, says where an incident's changes are notified
+	// (the effective route); Conversations what each receiver was told.
+	Routes        func(domain.Incident, *domain.Run) []Route
+	Conversations func(context.Context, domain.Fingerprint) ([]domain.Conversation, error)
 }
 
 type dashboard struct {
@@ -265,12 +269,21 @@ func sortIncidents(in []domain.Incident, by string) {
 
 // incidentData is an incident's page.
 type incidentData struct {
-	Title, Nav string
-	Incident   *domain.Incident
-	Run        *domain.Run
-	Chart      Chart
-	Audit      []audit.Record
-	DiffLines  []string
+	Title, Nav    string
+	Incident      *domain.Incident
+	Run           *domain.Run
+	Chart         Chart
+	Audit         []audit.Record
+	DiffLines     []string
+	Routes        []Route
+	Conversations []domain.Conversation
+}
+
+// Route is one receiver an incident's changes go to, by which route of
+// the notification tree, for which transitions.
+type Route struct {
+	Receiver, Route string
+	Transitions     []string
 }
 
 func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
@@ -309,6 +322,17 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 	for _, rec := range recs {
 		if rec.Fingerprint == string(in.Fingerprint) {
 			data.Audit = append(data.Audit, rec)
+		}
+	}
+	if d.o.Routes != nil {
+		data.Routes = d.o.Routes(*in, data.Run)
+	}
+	if d.o.Conversations != nil {
+		if data.Conversations, err = d.o.Conversations(r.Context(), in.Fingerprint); err != nil {
+			d.o.Log.Error("dashboard: read conversations", "error", err)
+		}
+		for i, c := range data.Conversations {
+			data.Conversations[i].Thread, data.Conversations[i].Error = inert.Reveal(c.Thread), inert.Reveal(c.Error)
 		}
 	}
 	d.render(w, "incident", http.StatusOK, data)

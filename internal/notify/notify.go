@@ -79,10 +79,14 @@ type Dispatcher struct {
 	receivers []Receiver
 	mu        sync.Mutex
 	dirty     map[domain.Fingerprint]bool
+	all       bool // a change it cannot name: look at every incident
 	wake      chan struct{}
-	sent      map[string][]time.Time // per receiver, within the last hour
-	messages  *prometheus.CounterVec
-	held      *prometheus.CounterVec
+	// told remembers, per incident and receiver, the changes this agent
+	// saw told: a pass that finds the same due skips the store.
+	told     map[string]string
+	sent     map[string][]time.Time // per receiver, within the last hour
+	messages *prometheus.CounterVec
+	held     *prometheus.CounterVec
 }
 
 // New makes a dispatcher.
@@ -105,7 +109,7 @@ func New(opt Options) (*Dispatcher, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	d := &Dispatcher{opt: opt, dirty: map[domain.Fingerprint]bool{}, wake: make(chan struct{}, 1), sent: map[string][]time.Time{},
+	d := &Dispatcher{opt: opt, dirty: map[domain.Fingerprint]bool{}, told: map[string]string{}, wake: make(chan struct{}, 1), sent: map[string][]time.Time{},
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_notifications_total",
 			Help: "Messages to notification receivers, by receiver, transition and outcome (sent, error)."}, []string{"receiver", "transition", "outcome"}),
 		held: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_notifications_held_total",
@@ -129,10 +133,11 @@ func New(opt Options) (*Dispatcher, error) {
 	return d, nil
 }
 
-// Changed says an incident changed (saved by a source, advanced by the
-// pipeline): it is looked at soon.
+// Changed says incidents changed (saved by a source, advanced by the
+// pipeline): they are looked at soon; none named means any may have.
 func (d *Dispatcher) Changed(fps ...domain.Fingerprint) {
 	d.mu.Lock()
+	d.all = d.all || len(fps) == 0
 	for _, fp := range fps {
 		d.dirty[fp] = true
 	}
@@ -144,26 +149,35 @@ func (d *Dispatcher) Changed(fps ...domain.Fingerprint) {
 }
 
 // Run tells receivers until ctx ends: every incident at the start and
-// every Every, the changed ones as they change. A last pass runs on the
-// way out, bounded by the send timeout.
-func (d *Dispatcher) Run(ctx context.Context) error {
+// every Every, the changed ones as they change (at most one pass a
+// second). A last pass runs on the way out, bounded by the send timeout.
+// Failures are logged and audited, and retried; Run never stops for one.
+func (d *Dispatcher) Run(ctx context.Context) {
 	full := time.NewTicker(d.opt.Every)
 	defer full.Stop()
-	err := d.Pass(ctx, nil)
+	d.logged(d.Pass(ctx, nil))
 	for {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opt.SendTimeout)
 			defer cancel()
-			return errors.Join(err, d.Flush(fctx))
+			d.logged(d.Flush(fctx))
+			return
 		case <-full.C:
-			err = d.Pass(ctx, nil)
+			d.logged(d.Pass(ctx, nil))
 		case <-d.wake:
-			err = d.Flush(ctx)
+			d.logged(d.Flush(ctx))
+			select { // let changes gather
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
 		}
-		if err != nil {
-			d.opt.Log.Warn("notifications", "error", err)
-		}
+	}
+}
+
+func (d *Dispatcher) logged(err error) {
+	if err != nil {
+		d.opt.Log.Warn("notifications", "error", err)
 	}
 }
 
@@ -174,8 +188,13 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 	for fp := range d.dirty {
 		fps = append(fps, fp)
 	}
+	all := d.all
 	clear(d.dirty)
+	d.all = false
 	d.mu.Unlock()
+	if all {
+		return d.Pass(ctx, nil)
+	}
 	if len(fps) == 0 {
 		return nil
 	}
@@ -328,6 +347,20 @@ func (d *Dispatcher) tell(ctx context.Context, r Receiver, it item) error {
 	if len(todo) == 0 && resolved == nil {
 		return nil
 	}
+	sig := opening.key
+	for _, x := range todo {
+		sig += x.key
+	}
+	if resolved != nil {
+		sig += resolved.key
+	}
+	cacheKey := string(it.in.Fingerprint) + "\x00" + name
+	d.mu.Lock()
+	seen := d.told[cacheKey] == sig
+	d.mu.Unlock()
+	if seen {
+		return nil
+	}
 	conv, ok, err := d.opt.Store.ClaimConversation(ctx, it.in.Fingerprint, name, d.opt.Lease)
 	if err != nil || !ok {
 		return err // held by another agent: it tells
@@ -356,6 +389,9 @@ func (d *Dispatcher) tell(ctx context.Context, r Receiver, it item) error {
 		msgs, keys = append(msgs, resolved.tr), append(keys, []string{resolved.key})
 	}
 	if len(msgs) == 0 {
+		d.mu.Lock()
+		d.told[cacheKey] = sig
+		d.mu.Unlock()
 		return release()
 	}
 	// Held: after a failure until its retry time; in the route's quiet

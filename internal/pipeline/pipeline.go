@@ -92,6 +92,7 @@ type Pipeline struct {
 	gate     Gate
 	audit    audit.Appender
 	code     CodeFinder
+	changed  func(domain.Fingerprint)
 	red      Redactor
 	limits   *limiter
 	log      *slog.Logger
@@ -125,6 +126,8 @@ type Deps struct {
 	Audit      audit.Appender
 	Log        *slog.Logger
 	Registerer prometheus.Registerer
+	// Changed, when set, is told each incident the pipeline advanced.
+	Changed func(fp domain.Fingerprint)
 	// Code, optional, grounds analysis and remediation in the service's
 	// repository.
 	Code CodeFinder
@@ -160,7 +163,7 @@ func New(cfg config.Pipeline, d Deps) (*Pipeline, error) {
 		red = redact.New(redact.Options{Email: true, Phone: true})
 	}
 	return &Pipeline{cfg: cfg, provider: d.Provider, store: d.Store, deliver: d.Deliverer, gate: d.Gate, audit: d.Audit, code: d.Code,
-		red: red, limits: newLimiter(), log: log, metrics: m, tracer: otel.Tracer("github.com/cloud-sre-agent/sre-agent/internal/pipeline"), now: time.Now,
+		changed: d.Changed, red: red, limits: newLimiter(), log: log, metrics: m, tracer: otel.Tracer("github.com/cloud-sre-agent/sre-agent/internal/pipeline"), now: time.Now,
 		stop: make(chan struct{})}, nil
 }
 
@@ -366,7 +369,13 @@ func (p *Pipeline) save(ctx context.Context, fp domain.Fingerprint, state domain
 	if err != nil {
 		return err
 	}
-	return p.store.Advance(ctx, fp, state, b)
+	if err := p.store.Advance(ctx, fp, state, b); err != nil {
+		return err
+	}
+	if p.changed != nil {
+		p.changed(fp)
+	}
+	return nil
 }
 
 // step runs the stage that follows state and returns the next state; the

@@ -172,3 +172,20 @@ func (s *Sink) Notify(ctx context.Context, n delivery.Notification, thread strin
 	}
 	return ev.DedupKey, nil
 }
+
+// Check resolves the routing key and checks its form (32 letters and
+// digits, as PagerDuty issues them) and that the endpoint is https. The
+// Events API has no call that checks a key without sending an event.
+func (s *Sink) Check(ctx context.Context) ([]string, error) {
+	if _, err := send.CheckURL("pagerduty "+s.cfg.Name, s.cfg.URL); err != nil {
+		return nil, err
+	}
+	key, err := s.secrets.Get(ctx, s.cfg.RoutingKey)
+	if err != nil {
+		return nil, fmt.Errorf("pagerduty %s: routing key: %w", s.cfg.Name, err)
+	}
+	if len(key) != 32 || strings.IndexFunc(key, func(r rune) bool { return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') }) >= 0 {
+		return nil, fmt.Errorf("pagerduty %s: the routing key is not an Events API v2 integration key (32 letters and digits)", s.cfg.Name)
+	}
+	return nil, nil
+}

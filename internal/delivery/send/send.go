@@ -122,12 +122,18 @@ func WebhookURL(ctx context.Context, st interface {
 	if err != nil {
 		return nil, fmt.Errorf("%s: webhook url: %w", name, err)
 	}
+	return CheckURL(name+": webhook", raw)
+}
+
+// CheckURL reads an endpoint for doctor: it must parse and be https
+// (plain http only to loopback).
+func CheckURL(name, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("%s: the webhook url does not parse", name)
+		return nil, fmt.Errorf("%s: the url does not parse", name)
 	}
 	if h := u.Hostname(); u.Scheme != "https" && !(u.Scheme == "http" && (h == "127.0.0.1" || h == "::1" || h == "localhost")) {
-		return nil, fmt.Errorf("%s: the webhook url must be https", name)
+		return nil, fmt.Errorf("%s: the url must be https", name)
 	}
 	return u, nil
 }

@@ -124,3 +124,9 @@ func (s *Sink) Notify(ctx context.Context, n delivery.Notification, thread strin
 	}
 	return thread, nil
 }
+
+// Check resolves the webhook's URL and checks it is https.
+func (s *Sink) Check(ctx context.Context) ([]string, error) {
+	_, err := send.WebhookURL(ctx, s.secrets, "teams "+s.cfg.Name, s.cfg.WebhookURL)
+	return nil, err
+}

@@ -211,3 +211,22 @@ func (s *Sink) Notify(ctx context.Context, n delivery.Notification, thread strin
 		}})
 	return thread, err
 }
+
+// Check checks the endpoint is https and the signing secret resolves to
+// a Standard Webhooks secret; an unsigned webhook is a finding.
+func (s *Sink) Check(ctx context.Context) ([]string, error) {
+	if _, err := send.CheckURL("webhook "+s.cfg.Name, s.cfg.URL); err != nil {
+		return nil, err
+	}
+	if s.cfg.Secret == "" {
+		return []string{"unsigned: receivers cannot tell its payloads from forged ones (set secret)"}, nil
+	}
+	secret, err := s.secrets.Get(ctx, s.cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("webhook %s: secret: %w", s.cfg.Name, err)
+	}
+	if _, err := standardwebhooks.NewWebhook(secret); err != nil {
+		return nil, fmt.Errorf("webhook %s: the signing secret is not a Standard Webhooks secret (whsec_ and base64)", s.cfg.Name)
+	}
+	return nil, nil
+}

@@ -26,9 +26,9 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
-	"github.com/cloud-sre-agent/sre-agent/internal/telemetry"
 	"github.com/cloud-sre-agent/sre-agent/internal/notify"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
+	"github.com/cloud-sre-agent/sre-agent/internal/telemetry"
 )
 
 // notifier is a receiver's sink: it tells, and doctor can check it

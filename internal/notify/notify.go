@@ -150,29 +150,33 @@ func (d *Dispatcher) Changed(fps ...domain.Fingerprint) {
 
 // Run tells receivers until ctx ends: every incident at the start and
 // every Every, the changed ones as they change (at most one pass a
-// second). A last pass runs on the way out, bounded by the send timeout.
-// Failures are logged and audited, and retried; Run never stops for one.
+// second). A last pass over every incident runs on the way out, bounded
+// by the send timeout. Failures are logged and audited, and retried; Run
+// never stops for one.
 func (d *Dispatcher) Run(ctx context.Context) {
+	// A pass under way when ctx ends finishes, within the send timeout:
+	// a stop does not cut a message in half.
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(d.opt.SendTimeout, cancel) })
+	defer stop()
 	full := time.NewTicker(d.opt.Every)
 	defer full.Stop()
-	d.logged(d.Pass(ctx, nil))
-	for {
+	d.logged(d.Pass(work, nil))
+	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opt.SendTimeout)
-			defer cancel()
-			d.logged(d.Flush(fctx))
-			return
 		case <-full.C:
-			d.logged(d.Pass(ctx, nil))
+			d.logged(d.Pass(work, nil))
 		case <-d.wake:
-			d.logged(d.Flush(ctx))
+			d.logged(d.Flush(work))
 			select { // let changes gather
 			case <-ctx.Done():
 			case <-time.After(time.Second):
 			}
 		}
 	}
+	d.logged(d.Pass(work, nil))
 }
 
 func (d *Dispatcher) logged(err error) {
@@ -192,14 +196,19 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 	clear(d.dirty)
 	d.all = false
 	d.mu.Unlock()
-	if all {
-		return d.Pass(ctx, nil)
-	}
-	if len(fps) == 0 {
+	if !all && len(fps) == 0 {
 		return nil
 	}
 	slices.Sort(fps)
-	return d.Pass(ctx, fps)
+	if all {
+		fps = nil
+	}
+	err := d.Pass(ctx, fps)
+	if err != nil && ctx.Err() != nil {
+		// Stopped midway: they are looked at again (the last pass).
+		d.Changed(fps...)
+	}
+	return err
 }
 
 // item is one incident as stored, with its run.
@@ -422,6 +431,13 @@ func (d *Dispatcher) tell(ctx context.Context, r Receiver, it item) error {
 		cancel()
 		fields := map[string]any{"receiver": name, "transition": string(tr), "key": n.Key}
 		outcome := "sent"
+		if err != nil && ctx.Err() != nil {
+			// Stopped, not refused: told again, under the same key.
+			fields["error"] = "interrupted: " + ctx.Err().Error()
+			d.messages.WithLabelValues(name, string(tr), "interrupted").Inc()
+			_, aerr := d.opt.Audit.Append(context.WithoutCancel(ctx), audit.Record{Kind: audit.KindNotification, Fingerprint: string(it.in.Fingerprint), Outcome: "interrupted", Fields: fields})
+			return errors.Join(ctx.Err(), release(), aerr)
+		}
 		if err != nil {
 			outcome = "error"
 			msg := err.Error()

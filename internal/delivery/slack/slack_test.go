@@ -7,13 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/slack/slacktest"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 )
 
@@ -28,102 +28,6 @@ func (r refs) Get(_ context.Context, ref string) (string, error) {
 }
 
 const token = "xoxb-1111-2222-SECRETTOKENVALUE"
-
-// webAPI is Slack's Web API as documented for chat.postMessage,
-// chat.update and auth.test: form-encoded POSTs, the token as a form field
-// or a bearer header (anything else is invalid_auth), answers with
-// {"ok":...}; HTTP 429 with Retry-After when rate limited.
-type webAPI struct {
-	mu       sync.Mutex
-	fail     []int // statuses to answer with before serving
-	messages map[string]*message
-	order    []string // ts of every post, in order
-	updates  int
-	scopes   string
-	seq      int
-}
-
-type message struct {
-	channel, ts, threadTS, text, blocks, metadata string
-	broadcast                                     bool
-	replies                                       []string
-}
-
-func (f *webAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		return
-	}
-	b, _ := io.ReadAll(r.Body)
-	form, err := url.ParseQuery(string(b))
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	if len(f.fail) > 0 {
-		st := f.fail[0]
-		f.fail = f.fail[1:]
-		if st == http.StatusTooManyRequests {
-			w.Header().Set("Retry-After", "3")
-		}
-		w.WriteHeader(st)
-		return
-	}
-	answer := func(v map[string]any) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(v)
-	}
-	if form.Get("token") != token && r.Header.Get("Authorization") != "Bearer "+token {
-		answer(map[string]any{"ok": false, "error": "invalid_auth"})
-		return
-	}
-	if f.messages == nil {
-		f.messages = map[string]*message{}
-	}
-	ch := form.Get("channel")
-	switch r.URL.Path {
-	case "/api/auth.test":
-		w.Header().Set("X-OAuth-Scopes", f.scopes)
-		answer(map[string]any{"ok": true, "team": "T", "user": "sre-agent", "bot_id": "B1"})
-	case "/api/chat.postMessage":
-		if ch != "C0INCIDENTS" {
-			answer(map[string]any{"ok": false, "error": "channel_not_found"})
-			return
-		}
-		if form.Get("text") == "" && form.Get("blocks") == "" {
-			answer(map[string]any{"ok": false, "error": "no_text"})
-			return
-		}
-		f.seq++
-		ts := fmt.Sprintf("1700000000.%06d", f.seq)
-		m := &message{channel: ch, ts: ts, threadTS: form.Get("thread_ts"), text: form.Get("text"), blocks: form.Get("blocks"),
-			metadata: form.Get("metadata"), broadcast: form.Get("reply_broadcast") == "true"}
-		if m.threadTS != "" {
-			parent, ok := f.messages[m.threadTS]
-			if !ok {
-				answer(map[string]any{"ok": false, "error": "thread_not_found"})
-				return
-			}
-			parent.replies = append(parent.replies, ts)
-		}
-		f.messages[ts] = m
-		f.order = append(f.order, ts)
-		answer(map[string]any{"ok": true, "channel": ch, "ts": ts})
-	case "/api/chat.update":
-		m, ok := f.messages[form.Get("ts")]
-		if !ok || m.channel != ch {
-			answer(map[string]any{"ok": false, "error": "message_not_found"})
-			return
-		}
-		m.text, m.blocks = form.Get("text"), form.Get("blocks")
-		f.updates++
-		answer(map[string]any{"ok": true, "channel": ch, "ts": m.ts, "text": m.text})
-	default:
-		answer(map[string]any{"ok": false, "error": "unknown_method"})
-	}
-}
 
 func sink(t *testing.T, f http.Handler, cfg Config) (*Sink, *[]time.Duration, *httptest.Server) {
 	srv := httptest.NewServer(f)
@@ -162,7 +66,7 @@ func note(tr delivery.Transition) delivery.Notification {
 // resolving and re-opening are broadcast to the channel. Log and model
 // text arrives with no live mention, link, markup or secret.
 func TestOneConversationPerIncident(t *testing.T) {
-	f := &webAPI{}
+	f := slacktest.New(token, "C0INCIDENTS")
 	s, _, _ := sink(t, f, Config{Token: "env://SLACK", Channel: "C0INCIDENTS"})
 	thread := ""
 	trs := []delivery.Transition{delivery.Opened, delivery.Triaged, delivery.RootCause, delivery.Proposed, delivery.Resolved, delivery.Reopened}
@@ -172,30 +76,30 @@ func TestOneConversationPerIncident(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	parent := f.messages[f.order[0]]
-	if thread != "C0INCIDENTS/"+parent.ts {
-		t.Fatalf("thread %q, parent %s", thread, parent.ts)
+	posts := f.Posts()
+	parent, _ := f.Get(posts[0].TS)
+	if thread != "C0INCIDENTS/"+parent.TS {
+		t.Fatalf("thread %q, parent %s", thread, parent.TS)
 	}
-	if f.updates != len(trs)-1 || len(parent.replies) != len(trs)-1 || len(f.order) != len(trs) {
-		t.Fatalf("%d updates, %d replies, %d posts; want %d, %d, %d", f.updates, len(parent.replies), len(f.order), len(trs)-1, len(trs)-1, len(trs))
+	if f.Updates() != len(trs)-1 || len(parent.Replies) != len(trs)-1 || len(posts) != len(trs) {
+		t.Fatalf("%d updates, %d replies, %d posts; want %d, %d, %d", f.Updates(), len(parent.Replies), len(posts), len(trs)-1, len(trs)-1, len(trs))
 	}
-	if !strings.Contains(parent.blocks, "Re-opened") || !strings.Contains(parent.blocks, "pull/7|Proposed change") {
-		t.Fatalf("the parent does not show the incident as it is now: %s", parent.blocks)
+	if !strings.Contains(parent.Blocks, "Re-opened") || !strings.Contains(parent.Blocks, "pull/7|Proposed change") {
+		t.Fatalf("the parent does not show the incident as it is now: %s", parent.Blocks)
 	}
 	var broadcast []string
 	var all strings.Builder
-	for _, ts := range f.order {
-		m := f.messages[ts]
-		all.WriteString(m.text + "\n" + m.blocks + "\n")
-		if m.broadcast {
-			broadcast = append(broadcast, m.text)
+	for _, m := range posts {
+		all.WriteString(m.Text + "\n" + m.Blocks + "\n")
+		if m.Broadcast {
+			broadcast = append(broadcast, m.Text)
 		}
 		var meta struct {
 			EventType    string            `json:"event_type"`
 			EventPayload map[string]string `json:"event_payload"`
 		}
-		if err := json.Unmarshal([]byte(m.metadata), &meta); err != nil || meta.EventType != "sre_agent_incident" || meta.EventPayload["fingerprint"] != "fp1" {
-			t.Fatalf("metadata %q: %v", m.metadata, err)
+		if err := json.Unmarshal([]byte(m.Metadata), &meta); err != nil || meta.EventType != "sre_agent_incident" || meta.EventPayload["fingerprint"] != "fp1" {
+			t.Fatalf("metadata %q: %v", m.Metadata, err)
 		}
 	}
 	if len(broadcast) != 2 || !strings.HasPrefix(broadcast[0], "*Resolved*") || !strings.HasPrefix(broadcast[1], "*Re-opened*") {
@@ -211,13 +115,14 @@ func TestOneConversationPerIncident(t *testing.T) {
 // 429 waits for Retry-After, 5xx backs off, and the call then succeeds
 // once; a refusal (a wrong token) is final and never shows the token.
 func TestRetriesAndRefusals(t *testing.T) {
-	f := &webAPI{fail: []int{http.StatusTooManyRequests, http.StatusBadGateway}}
+	f := slacktest.New(token, "C0INCIDENTS")
+	f.Fail = []int{http.StatusTooManyRequests, http.StatusBadGateway}
 	s, waits, srv := sink(t, f, Config{Token: "env://SLACK", Channel: "C0INCIDENTS"})
 	if _, err := s.Notify(context.Background(), note(delivery.Opened), ""); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.order) != 1 || len(*waits) != 2 || (*waits)[0] != 3*time.Second {
-		t.Fatalf("%d posts after waits %v", len(f.order), *waits)
+	if len(f.Posts()) != 1 || len(*waits) != 2 || (*waits)[0] != 3*time.Second {
+		t.Fatalf("%d posts after waits %v", len(f.Posts()), *waits)
 	}
 	bad, err := New(Config{Token: "env://WRONG", Channel: "C0INCIDENTS", APIURL: srv.URL + "/api/"}, srv.Client(), refs{"env://WRONG": "xoxb-0000-WRONGTOKEN"})
 	if err != nil {
@@ -227,7 +132,7 @@ func TestRetriesAndRefusals(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "invalid_auth") || strings.Contains(err.Error(), "WRONGTOKEN") {
 		t.Fatalf("wrong token: %v", err)
 	}
-	f.fail = []int{500, 500, 500, 500}
+	f.Fail = []int{500, 500, 500, 500}
 	if _, err := s.Notify(context.Background(), note(delivery.Opened), ""); err == nil {
 		t.Fatal("four 500s: no error")
 	}
@@ -236,13 +141,13 @@ func TestRetriesAndRefusals(t *testing.T) {
 // A parent someone deleted starts the conversation again rather than
 // failing every later change.
 func TestDeletedParentStartsAgain(t *testing.T) {
-	f := &webAPI{}
+	f := slacktest.New(token, "C0INCIDENTS")
 	s, _, _ := sink(t, f, Config{Token: "env://SLACK", Channel: "C0INCIDENTS"})
 	thread, err := s.Notify(context.Background(), note(delivery.Triaged), "C0INCIDENTS/1600000000.000001")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if thread != "C0INCIDENTS/"+f.order[0] || f.messages[f.order[0]].threadTS != "" {
+	if posts := f.Posts(); thread != "C0INCIDENTS/"+posts[0].TS || posts[0].ThreadTS != "" {
 		t.Fatalf("thread %q", thread)
 	}
 }
@@ -291,7 +196,8 @@ func TestIncomingWebhook(t *testing.T) {
 // Check asks auth.test: a valid token passes and names scopes beyond
 // posting; a wrong one fails.
 func TestCheck(t *testing.T) {
-	f := &webAPI{scopes: "chat:write,channels:history,chat:write.public"}
+	f := slacktest.New(token, "C0INCIDENTS")
+	f.Scopes = "chat:write,channels:history,chat:write.public"
 	s, _, srv := sink(t, f, Config{Token: "env://SLACK", Channel: "C0INCIDENTS"})
 	extra, err := s.Check(context.Background())
 	if err != nil || len(extra) != 1 || extra[0] != "channels:history" {

@@ -144,4 +144,3 @@ func (f *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(map[string]any{"ok": false, "error": "unknown_method"})
 	}
 }
-

@@ -242,6 +242,18 @@ func endpointsTLS(in Inputs) Check {
 			check(ep(cfg.Provider))
 		}
 	}
+	for i, r := range cfg.Notify.Receivers {
+		at := fmt.Sprintf("notify.receivers[%d].", i)
+		if r.Webhook != nil {
+			check(at+"webhook.url", r.Webhook.URL)
+		}
+		if r.PagerDuty != nil {
+			check(at+"pagerduty.url", r.PagerDuty.URL)
+		}
+		if r.Slack != nil {
+			check(at+"slack.api_url", r.Slack.APIURL)
+		}
+	}
 	if len(bad) > 0 {
 		c.Status, c.Detail = Fail, "plain http to remote hosts: "+strings.Join(bad, ", ")
 	}

@@ -168,6 +168,15 @@ func TestEveryEndpointIsChecked(t *testing.T) {
 		"provider.ollama.base_url":    func(c *config.Config) { c.Provider.Ollama.BaseURL = "http://gpu-box.corp.example:11434" },
 		"provider.gemini.base_url":    func(c *config.Config) { c.Provider.Gemini.BaseURL = "http://vertex.corp.example" },
 		"provider.anthropic.base_url": func(c *config.Config) { c.Provider.Anthropic.BaseURL = "http://claude.corp.example" },
+		"notify.receivers[0].webhook.url": func(c *config.Config) {
+			c.Notify.Receivers = []config.Receiver{{Name: "h", Webhook: &config.WebhookReceiver{URL: "http://hooks.corp.example/in"}}}
+		},
+		"notify.receivers[0].pagerduty.url": func(c *config.Config) {
+			c.Notify.Receivers = []config.Receiver{{Name: "p", PagerDuty: &config.PagerDutyReceiver{URL: "http://pd-proxy.corp.example/v2/enqueue"}}}
+		},
+		"notify.receivers[0].slack.api_url": func(c *config.Config) {
+			c.Notify.Receivers = []config.Receiver{{Name: "s", Slack: &config.SlackReceiver{APIURL: "http://slack-proxy.corp.example/api/"}}}
+		},
 	} {
 		cfg := config.Default()
 		set(&cfg)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -13,6 +14,9 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/store"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres/pgtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 
@@ -63,7 +67,7 @@ func openStore(t *testing.T, path string) *sqlite.Store {
 	return s
 }
 
-func save(t *testing.T, s *sqlite.Store, fp domain.Fingerprint, sev domain.Severity, ended bool) {
+func save(t *testing.T, s store.Store, fp domain.Fingerprint, sev domain.Severity, ended bool) {
 	in := domain.Incident{Fingerprint: fp, Service: "checkout", Severity: sev, State: domain.StateNew, FirstSeen: t0, LastSeen: t0.Add(time.Minute),
 		Count: 5, Templates: []domain.Template{{ID: domain.TemplateID("t" + string(fp)), Text: "pool exhausted", Count: 5}},
 		Episodes: []domain.Episode{{Start: t0, Count: 5}}}
@@ -75,7 +79,7 @@ func save(t *testing.T, s *sqlite.Store, fp domain.Fingerprint, sev domain.Sever
 	}
 }
 
-func advance(t *testing.T, s *sqlite.Store, fp domain.Fingerprint, st domain.State, run domain.Run) {
+func advance(t *testing.T, s store.Store, fp domain.Fingerprint, st domain.State, run domain.Run) {
 	b, _ := json.Marshal(run)
 	if err := s.Advance(context.Background(), fp, st, b); err != nil {
 		t.Fatal(err)
@@ -286,22 +290,42 @@ func TestRateLimitAndQuietHours(t *testing.T) {
 	}
 }
 
-// Two agents on one store, passing at the same time, tell each change
-// once between them.
+// Two agents on one SQLite file, passing at the same time, tell each
+// change once between them.
 func TestTwoAgentsTellOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	tellOnce(t, func() store.Store { return openStore(t, path) })
+}
+
+// Two replicas sharing PostgreSQL tell each change once between them.
+func TestTwoReplicasTellOnce(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	n := 0
+	tellOnce(t, func() store.Store {
+		n++
+		s, err := postgres.Open(context.Background(), dsn, fmt.Sprintf("r%d", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func tellOnce(t *testing.T, open func() store.Store) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "s.db")
-	s := openStore(t, path)
-	aud, _ := auditLog(t, dir)
+	s := open()
+	aud, _ := auditLog(t, t.TempDir())
 	chat := &recorder{name: "chat"}
 	tr := tree(t, config.Route{Receiver: "chat"})
-	for _, fp := range []domain.Fingerprint{"a", "b", "c", "d", "e"} {
-		save(t, s, fp, domain.Error, false)
+	var fps []domain.Fingerprint
+	for i := range 40 {
+		fps = append(fps, domain.Fingerprint(fmt.Sprintf("fp%02d", i)))
+		save(t, s, fps[i], domain.Error, false)
 	}
 	var ds []*Dispatcher
 	for range 2 {
-		ds = append(ds, dispatcher(t, openStore(t, path), tr, aud, Receiver{Notifier: chat}))
+		ds = append(ds, dispatcher(t, open(), tr, aud, Receiver{Notifier: chat}))
 	}
 	var wg sync.WaitGroup
 	for _, d := range ds {
@@ -314,7 +338,12 @@ func TestTwoAgentsTellOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(chat.got) != 5 {
-		t.Fatalf("%d messages for 5 incidents", len(chat.got))
+	if len(chat.got) != len(fps) {
+		t.Fatalf("%d messages for %d incidents", len(chat.got), len(fps))
+	}
+	for _, fp := range fps {
+		if n := len(chat.transitions(fp)); n != 1 {
+			t.Fatalf("%s told %d times", fp, n)
+		}
 	}
 }

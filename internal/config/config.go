@@ -320,6 +320,7 @@ func Default() Config {
 		Detect:   detect.DefaultConfig(),
 		Parse:    parse.DefaultConfig(),
 		Pipeline: DefaultPipeline(),
+		Notify:   Notify{Every: 30 * time.Second},
 		Provider: Provider{Name: "offline", Timeout: time.Minute, MaxRetries: 2,
 			Gemini: GeminiProvider{Location: "us-central1", Model: "gemini-2.5-flash"},
 			OpenAI: HTTPProvider{Model: "gpt-4.1-mini"}, Anthropic: HTTPProvider{Model: "claude-sonnet-4-5"},

@@ -50,7 +50,7 @@ func under(p, dir string) bool {
 // depend, even indirectly, on what drives them: the pipeline, the daemon,
 // the wiring or the commands.
 func TestAdaptersDoNotDependOnWhatDrivesThem(t *testing.T) {
-	drivers := []string{"internal/pipeline", "internal/agent", "internal/app", "internal/analyze", "cmd/sre-agent"}
+	drivers := []string{"internal/pipeline", "internal/notify", "internal/agent", "internal/app", "internal/analyze", "cmd/sre-agent"}
 	for _, p := range list(t) {
 		adapter := false
 		for _, g := range []string{"internal/source", "internal/store", "internal/llm", "internal/delivery"} {

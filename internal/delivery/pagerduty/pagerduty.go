@@ -51,6 +51,9 @@ func New(cfg Config, client *http.Client, st delivery.Secrets) (*Sink, error) {
 	if cfg.URL == "" {
 		cfg.URL = DefaultURL
 	}
+	if _, err := send.CheckURL("pagerduty "+cfg.Name, cfg.URL); err != nil {
+		return nil, err
+	}
 	if cfg.Name == "" {
 		cfg.Name = "pagerduty"
 	}

@@ -72,6 +72,9 @@ func New(cfg Config, client *http.Client, st delivery.Secrets) (*Sink, error) {
 	if cfg.APIURL == "" {
 		cfg.APIURL = DefaultAPIURL
 	}
+	if _, err := send.CheckURL("slack "+cfg.Name+" api_url", cfg.APIURL); err != nil {
+		return nil, err
+	}
 	if !strings.HasSuffix(cfg.APIURL, "/") {
 		cfg.APIURL += "/"
 	}

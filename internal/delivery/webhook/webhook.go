@@ -54,6 +54,9 @@ func New(cfg Config, client *http.Client, st delivery.Secrets) (*Sink, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("webhook: url is required")
 	}
+	if _, err := send.CheckURL("webhook "+cfg.Name, cfg.URL); err != nil {
+		return nil, err
+	}
 	switch cfg.Format {
 	case "":
 		cfg.Format = "sre-agent"

@@ -363,3 +363,41 @@ func TestBadIDsStaticAndBidi(t *testing.T) {
 		t.Error("a bidirectional override reached the page")
 	}
 }
+
+// The incident page shows where its changes are notified (the effective
+// route) and what each receiver was told; a receiver's error text, which
+// may echo an outside service, is escaped.
+func TestIncidentPageShowsNotifications(t *testing.T) {
+	st, tr, reg := fixture(t)
+	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg,
+		Routes: func(in domain.Incident, _ *domain.Run) []Route {
+			return []Route{{Receiver: "oncall", Route: "route.routes[0]", Transitions: []string{"opened", "resolved"}},
+				{Receiver: "team-slack", Route: "route", Transitions: []string{"opened", "triaged"}}}
+		},
+		Conversations: func(_ context.Context, fp domain.Fingerprint) ([]domain.Conversation, error) {
+			return []domain.Conversation{{Fingerprint: fp, Receiver: "team-slack", Thread: "C0INC/1700000000.000001", Sent: 3, Last: "proposed", LastAt: t0},
+				{Fingerprint: fp, Receiver: "oncall", Sent: 1, Failures: 2, Error: hostile, RetryAt: t0.Add(time.Minute)}}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, h, "GET", "/incidents/aaaa1111")
+	for _, want := range []string{`id="notifications"`, "<code>route.routes[0]</code>", "opened, resolved", "C0INC/1700000000.000001", "proposed",
+		"2 in a row: checkout failed &lt;script&gt;"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("incident page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script>document") {
+		t.Error("a receiver's error reached the page as markup")
+	}
+	// Without notifications configured the section is absent.
+	if _, body := get(t, newUIHandler(t), "GET", "/incidents/aaaa1111"); strings.Contains(body, `id="notifications"`) {
+		t.Error("a notifications section with nothing configured")
+	}
+}
+
+func newUIHandler(t *testing.T) http.Handler {
+	h, _ := newUI(t, Auth{})
+	return h
+}

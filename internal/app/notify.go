@@ -253,8 +253,8 @@ func NotifyTestCLI(ctx context.Context, cfg config.Config, dbFlag, receiver stri
 	var dest auditLog
 	if cfg.Store.Type == "postgres" {
 		cfg.Store.Replica = cliReplica(cfg)
-		store, err := openStore(ctx, cfg, p, st)
-		if err != nil {
+		var store IncidentStore
+		if store, err = openStore(ctx, cfg, p, st); err != nil {
 			return err
 		}
 		defer store.Close()

@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery/slack/slacktest"
 	"github.com/cloud-sre-agent/sre-agent/internal/doctor"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres/pgtest"
 )
 
 // manager is a secret manager holding values by the secret's name; it
@@ -168,5 +170,35 @@ func TestNotifyTestSendsASample(t *testing.T) {
 	err = NotifyTestCLI(context.Background(), cfg, "", "nobody", &out)
 	if err == nil || !strings.Contains(err.Error(), "configured: team") {
 		t.Fatalf("unknown receiver: %v", err)
+	}
+}
+
+// With PostgreSQL, `notify test` audits into its own chain there.
+func TestNotifyTestAuditsIntoPostgres(t *testing.T) {
+	api := slacktest.New(botToken, "C0123INCIDENTS")
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	t.Setenv("T_BOT", botToken)
+	t.Setenv("T_DSN", pgtest.DSN(t))
+	cfg := config.Default()
+	cfg.Store = config.Store{Type: "postgres", DSN: "env://T_DSN", LeaseTTL: 30 * time.Second}
+	cfg.Notify = config.Notify{Receivers: []config.Receiver{{Name: "team", Slack: &config.SlackReceiver{Token: "env://T_BOT", Channel: "C0123INCIDENTS", APIURL: srv.URL + "/api/"}}},
+		Route: config.Route{Receiver: "team"}}
+	var out bytes.Buffer
+	if err := NotifyTestCLI(context.Background(), cfg, "", "team", &out); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := AuditRecords(context.Background(), cfg, Paths{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Kind == audit.KindNotification && r.Outcome == "sent" {
+			n++
+		}
+	}
+	if n != 1 || len(api.Posts()) != 1 {
+		t.Fatalf("%d audited, %d posted", n, len(api.Posts()))
 	}
 }

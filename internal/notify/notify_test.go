@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -345,5 +346,56 @@ func tellOnce(t *testing.T, open func() store.Store) {
 		if n := len(chat.transitions(fp)); n != 1 {
 			t.Fatalf("%s told %d times", fp, n)
 		}
+	}
+}
+
+// BenchmarkPass: one pass over 1,000 stored incidents and three
+// receivers. "first" tells every incident (claims, sends to a no-op
+// receiver, records, audit); "steady" is a later pass with nothing due.
+func BenchmarkPass(b *testing.B) {
+	for _, mode := range []string{"first", "steady"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			dir := b.TempDir()
+			s, err := sqlite.Open(ctx, filepath.Join(dir, "s.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var ins []domain.Incident
+			for i := range 1000 {
+				fp := domain.Fingerprint(fmt.Sprintf("fp%04d", i))
+				ins = append(ins, domain.Incident{Fingerprint: fp, Service: "checkout", Severity: domain.Error, State: domain.StateNew, FirstSeen: t0, LastSeen: t0,
+					Count: 1, Templates: []domain.Template{{ID: domain.TemplateID(fp), Text: "x", Count: 1}}, Episodes: []domain.Episode{{Start: t0, Count: 1}}})
+			}
+			if err := s.Save(ctx, "a", nil, ins); err != nil {
+				b.Fatal(err)
+			}
+			aud, err := audit.Open(filepath.Join(dir, "audit.jsonl"), "r1")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer aud.Close()
+			tr, _ := Compile(config.Route{Receiver: "a", Routes: []config.Route{{Receiver: "b", Continue: true}, {Receiver: "c", Continue: true}, {Receiver: "a"}}})
+			rs := []Receiver{{Notifier: &recorder{name: "a"}}, {Notifier: &recorder{name: "b"}}, {Notifier: &recorder{name: "c"}}}
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				d, _ := New(Options{Store: s, Tree: tr, Receivers: rs, Audit: aud})
+				if mode == "steady" {
+					d.Pass(ctx, nil)
+				} else {
+					s.Close()
+					os.Remove(filepath.Join(dir, "s.db"))
+					s, _ = sqlite.Open(ctx, filepath.Join(dir, "s.db"))
+					s.Save(ctx, "a", nil, ins)
+					d, _ = New(Options{Store: s, Tree: tr, Receivers: rs, Audit: aud})
+				}
+				b.StartTimer()
+				if err := d.Pass(ctx, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -267,12 +267,7 @@ notify:
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent := 0
-	for _, r := range recs {
-		if r.Kind == audit.KindNotification && r.Outcome == "sent" {
-			sent++
-		}
-	}
+	sent := audit.Count(recs, audit.KindNotification, "sent")
 	total := len(slackAPI.Posts()) + pd.count() + chat.count() + teams.count() + hook.count()
 	if sent != total {
 		t.Errorf("%d notifications audited, %d sent", sent, total)

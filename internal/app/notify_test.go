@@ -192,12 +192,7 @@ func TestNotifyTestAuditsIntoPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, r := range recs {
-		if r.Kind == audit.KindNotification && r.Outcome == "sent" {
-			n++
-		}
-	}
+	n := audit.Count(recs, audit.KindNotification, "sent")
 	if n != 1 || len(api.Posts()) != 1 {
 		t.Fatalf("%d audited, %d posted", n, len(api.Posts()))
 	}

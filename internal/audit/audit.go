@@ -525,3 +525,14 @@ type ChainResult struct {
 	Summary Summary
 	Err     error
 }
+
+// Count counts the records of kind with outcome ("" for any).
+func Count(recs []Record, kind Kind, outcome string) int {
+	n := 0
+	for _, r := range recs {
+		if r.Kind == kind && (outcome == "" || r.Outcome == outcome) {
+			n++
+		}
+	}
+	return n
+}

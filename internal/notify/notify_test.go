@@ -191,12 +191,7 @@ func TestOneConversationAndNothingTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, r := range recs {
-		if r.Kind == audit.KindNotification && r.Outcome == "sent" {
-			n++
-		}
-	}
+	n := audit.Count(recs, audit.KindNotification, "sent")
 	if n != before {
 		t.Fatalf("%d notifications audited, %d sent", n, before)
 	}

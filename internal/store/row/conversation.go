@@ -40,3 +40,27 @@ func Holder() string {
 	rand.Read(b[:])
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
+
+// Rows is what both stores' query results offer.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanConversations reads (receiver, body) rows of one incident.
+func ScanConversations(fp domain.Fingerprint, rows Rows) ([]domain.Conversation, error) {
+	var out []domain.Conversation
+	for rows.Next() {
+		var receiver, body string
+		if err := rows.Scan(&receiver, &body); err != nil {
+			return nil, err
+		}
+		c, err := DecodeConversation(fp, receiver, body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

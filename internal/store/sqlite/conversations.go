@@ -57,17 +57,5 @@ func (s *Store) Conversations(ctx context.Context, fp domain.Fingerprint) ([]dom
 		return nil, fmt.Errorf("conversations of %s: %w", fp, err)
 	}
 	defer rows.Close()
-	var out []domain.Conversation
-	for rows.Next() {
-		var receiver, body string
-		if err := rows.Scan(&receiver, &body); err != nil {
-			return nil, err
-		}
-		n, err := row.DecodeConversation(fp, receiver, body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return row.ScanConversations(fp, rows)
 }

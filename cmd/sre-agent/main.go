@@ -5,9 +5,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -19,27 +23,104 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 )
 
+// Exit codes: 0 done, 1 an error, 2 a usage error (an unknown command or
+// flag, a wrong number of arguments, a bad flag value), 130 interrupted
+// (SIGINT or SIGTERM while the command was working).
+const (
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
 func main() {
 	app.Version = version
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "sre-agent:", err)
-		os.Exit(1)
+	// The first SIGINT or SIGTERM asks the command to stop (the daemon
+	// finishes the step in flight); a second SIGINT ends the process.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Value
+	go func() {
+		got.Store(<-sigs)
+		cancel()
+		if <-sigs == os.Interrupt {
+			fmt.Fprintln(os.Stderr, "sre-agent: interrupted again: exiting now")
+			os.Exit(exitInterrupted)
+		}
+	}()
+	signalled := func() os.Signal { s, _ := got.Load().(os.Signal); return s }
+	os.Exit(exitCode(ctx, newRoot(), os.Stderr, signalled))
+}
+
+// exitCode runs root and says how the process ends: a daemon stopped by
+// SIGTERM ends 0; Ctrl-C (SIGINT), or a signal that cut a command short,
+// ends 130.
+func exitCode(ctx context.Context, root *cobra.Command, stderr io.Writer, signalled func() os.Signal) int {
+	err := root.ExecuteContext(ctx)
+	var usage usageError
+	sig := signalled()
+	switch {
+	case sig == os.Interrupt || (sig != nil && err != nil):
+		fmt.Fprintln(stderr, "sre-agent: interrupted")
+		return exitInterrupted
+	case err == nil:
+		return 0
+	case errors.As(err, &usage) || strings.HasPrefix(err.Error(), "unknown command"):
+		fmt.Fprintf(stderr, "sre-agent: %v\nRun 'sre-agent --help' for usage.\n", err)
+		return exitUsage
+	}
+	fmt.Fprintln(stderr, "sre-agent:", err)
+	return exitError
+}
+
+// usageError is a command line the commands do not take.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// asUsage marks the argument and flag errors of every command as usage
+// errors.
+func asUsage(c *cobra.Command) {
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	for _, sub := range c.Commands() {
+		asUsage(sub)
 	}
 }
 
 func newRoot() *cobra.Command {
-	var cfgPath string
+	var cfgPath, logLevel string
 	root := &cobra.Command{
 		Use:           "sre-agent",
 		Short:         "Find incidents in logs and propose fixes for people to review",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildInfo(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&cfgPath, "config", "", "configuration file (YAML); the embedded defaults when empty")
-	load := func() (config.Config, error) { return app.Load(cfgPath) }
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "", "the agent's own log level: debug, info, warn or error (overrides log.level)")
+	load := func() (config.Config, error) {
+		cfg, err := app.Load(cfgPath)
+		if err != nil || logLevel == "" {
+			return cfg, err
+		}
+		cfg.Log.Level = logLevel
+		if err := cfg.Validate(); err != nil {
+			return cfg, usageError{fmt.Errorf("--log-level: %w", err)}
+		}
+		return cfg, nil
+	}
 	root.AddCommand(analyzeCmd(load), templatesCmd(load), redactCmd(load), runCmd(load), incidentsCmd(load), auditCmd(load), doctorCmd(load, &cfgPath), usageCmd(load), probeCmd(load), notifyCmd(load), versionCmd())
+	asUsage(root)
 	return root
 }
 

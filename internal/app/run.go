@@ -78,7 +78,7 @@ func LoadPaths(load func() (config.Config, error), dbFlag string) (config.Config
 func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []string, follow bool, stdin io.Reader, stdout, stderr io.Writer) error {
 	logRed := redact.New(redact.DefaultOptions())
 	masker := &telemetry.Masker{}
-	log, err := telemetry.Logger(stderr, cfg.Log.Level, logRed, masker)
+	log, err := telemetry.Logger(stderr, cfg.Log.Level, cfg.Log.Format, logRed, masker)
 	if err != nil {
 		return err
 	}

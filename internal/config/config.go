@@ -305,6 +305,9 @@ type Tracing struct {
 // Log configures the agent's own logs (JSON on stderr).
 type Log struct {
 	Level string `yaml:"level"` // debug, info, warn, error
+	// Format is json, text, or auto (the default): text on a terminal,
+	// JSON otherwise.
+	Format string `yaml:"format"`
 }
 
 // DefaultHTTPAddr serves health and metrics on loopback only.
@@ -396,7 +399,12 @@ func (c Config) Validate() error {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("log: unknown level %q", c.Log.Level)
+		return fmt.Errorf("log: unknown level %q (debug, info, warn or error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "", "auto", "json", "text":
+	default:
+		return fmt.Errorf("log: unknown format %q (auto, json or text)", c.Log.Format)
 	}
 	if c.FlushEvery <= 0 {
 		return errors.New("flush_every must be positive")

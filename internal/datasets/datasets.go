@@ -10,8 +10,11 @@ import (
 	"testing"
 )
 
-// Dir is ../shared/data from the project root.
+// Dir is $SRE_AGENT_DATA, else ../shared/data from the project root.
 func Dir() string {
+	if d := os.Getenv("SRE_AGENT_DATA"); d != "" {
+		return d
+	}
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data")
 }
@@ -25,7 +28,7 @@ func Path(t testing.TB, rel ...string) string {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("shared data missing in CI: %v", err)
 		}
-		t.Skipf("shared data not present (%v); CI runs this test", err)
+		t.Skipf("shared data not found (%v): put the public logs in ../shared/data beside this checkout (see CONTRIBUTING.md), or point SRE_AGENT_DATA at them; CI runs this test", err)
 	}
 	return p
 }

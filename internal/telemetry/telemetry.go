@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 
@@ -82,10 +84,19 @@ var Operational = map[string]bool{
 // message included) and error first has the loaded secrets masked, then
 // passes through the redactor, so a secret that reaches a log call is
 // masked before it is written.
-func Logger(w io.Writer, level string, red *redact.Redactor, masker *Masker) (*slog.Logger, error) {
+func Logger(w io.Writer, level, format string, red *redact.Redactor, masker *Masker) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level: %w", err)
+	}
+	if format == "" || format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			format = "text"
+		}
+	}
+	if format != "json" && format != "text" {
+		return nil, fmt.Errorf("log format %q: want json, text or auto", format)
 	}
 	clean := func(s string) string {
 		s = masker.Mask(s)
@@ -94,7 +105,7 @@ func Logger(w io.Writer, level string, red *redact.Redactor, masker *Masker) (*s
 		}
 		return s
 	}
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		switch a.Value.Kind() {
 		case slog.KindString:
 			s := a.Value.String()
@@ -114,7 +125,14 @@ func Logger(w io.Writer, level string, red *redact.Redactor, masker *Masker) (*s
 			}
 		}
 		return a
-	}})
+	}}
+	// Text on a terminal (slog's text handler quotes values holding spaces
+	// or control characters, so a log line cannot move the cursor); JSON
+	// for a collector.
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if format == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
 	return slog.New(h), nil
 }
 

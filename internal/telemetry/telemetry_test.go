@@ -20,7 +20,7 @@ func TestLoggerNeverWritesASecret(t *testing.T) {
 	var buf bytes.Buffer
 	var m Masker
 	m.Add("opaque-vault-value-9f3a") // no shape a redactor knows: only the registry can mask it
-	log, err := Logger(&buf, "info", redact.New(redact.DefaultOptions()), &m)
+	log, err := Logger(&buf, "info", "json", redact.New(redact.DefaultOptions()), &m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestLoggerNeverWritesASecret(t *testing.T) {
 	if !strings.Contains(out, SecretMarker) {
 		t.Fatalf("loaded secret not marked: %s", out)
 	}
-	if _, err := Logger(io.Discard, "loud", redact.New(redact.DefaultOptions()), nil); err == nil {
+	if _, err := Logger(io.Discard, "loud", "json", redact.New(redact.DefaultOptions()), nil); err == nil {
 		t.Fatal("bad level accepted")
 	}
 }
@@ -104,7 +104,7 @@ func TestOperationalFieldsStayReadable(t *testing.T) {
 	var buf bytes.Buffer
 	var m Masker
 	m.Add("opaque-vault-value-9f3a")
-	log, _ := Logger(&buf, "info", redact.New(redact.DefaultOptions()), &m)
+	log, _ := Logger(&buf, "info", "json", redact.New(redact.DefaultOptions()), &m)
 	log.Info("listening", "addr", "127.0.0.1:18283", "ref", "env://GITHUB_TOKEN", "path", "/var/lib/sre-agent/audit.jsonl",
 		"sample", "client 10.1.2.3 failed for jane@example.com", "addr2", "10.9.9.9", "config", "x opaque-vault-value-9f3a")
 	out := buf.String()
@@ -115,5 +115,28 @@ func TestOperationalFieldsStayReadable(t *testing.T) {
 	}
 	if strings.Contains(out, "10.1.2.3") || strings.Contains(out, "jane@example.com") || strings.Contains(out, "10.9.9.9") || strings.Contains(out, "opaque-vault-value-9f3a") {
 		t.Fatalf("quoted text or a secret not redacted: %s", out)
+	}
+}
+
+// The text format (a terminal's) masks the same, quotes values so a log
+// line cannot move the cursor, and a format it does not know is refused.
+func TestTextLogger(t *testing.T) {
+	var buf bytes.Buffer
+	var m Masker
+	m.Add("opaque-vault-value-9f3a")
+	log, err := Logger(&buf, "info", "text", redact.New(redact.DefaultOptions()), &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("source stopped", "error", "bad line \x1b[2Jopaque-vault-value-9f3a", "n", 3)
+	out := buf.String()
+	if !strings.Contains(out, "level=INFO") || !strings.Contains(out, `msg="source stopped"`) || strings.HasPrefix(out, "{") {
+		t.Fatalf("text log: %s", out)
+	}
+	if strings.Contains(out, "\x1b") || strings.Contains(out, "opaque-vault-value-9f3a") {
+		t.Fatalf("escape or secret in the text log: %q", out)
+	}
+	if _, err := Logger(io.Discard, "info", "xml", redact.New(redact.DefaultOptions()), nil); err == nil {
+		t.Fatal("bad format accepted")
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -108,5 +109,96 @@ func TestVersionFromTheBuild(t *testing.T) {
 		if err != nil || !strings.Contains(string(b), "-X main.version=") {
 			t.Errorf("%s does not set main.version: %v", f, err)
 		}
+	}
+}
+
+// The commands agree: --json everywhere, one incident object in list and
+// show, `<*>` printed as itself, filters on list, dates checked, ids
+// completed, binary and empty inputs refused with a clear error.
+func TestOneConsistentCLI(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	execute(t, "", "run", "--db", db, "--out", filepath.Join(dir, "out"), "--http-addr", "", sampleLog)
+
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(execute(t, "", "incidents", "list", "--db", db, "--json")), &list); err != nil || len(list) < 5 {
+		t.Fatalf("list: %d %v", len(list), err)
+	}
+	id := list[0]["fingerprint"].(string)
+	var show map[string]any
+	if err := json.Unmarshal([]byte(execute(t, "", "incidents", "show", id, "--db", db, "--json")), &show); err != nil {
+		t.Fatal(err)
+	}
+	for k := range list[0] {
+		if _, ok := show[k]; !ok {
+			t.Errorf("show lacks the list's field %q: one incident shape", k)
+		}
+	}
+	if _, ok := list[0]["run"]; !ok {
+		t.Error("list items carry no run")
+	}
+
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--state", "delivered"}, -1}, {[]string{"--state", "nosuch"}, 0}, {[]string{"--since", "1h"}, 0},
+		{[]string{"--since", "2026-11-01"}, len(list)}, {[]string{"--limit", "2"}, 2}, {[]string{"--service", "check*"}, len(list)},
+		{[]string{"--service", "payments"}, 0},
+	} {
+		var got []map[string]any
+		json.Unmarshal([]byte(execute(t, "", append([]string{"incidents", "list", "--db", db, "--json"}, c.args...)...)), &got)
+		if c.want >= 0 && len(got) != c.want {
+			t.Errorf("list %v: %d incidents, want %d", c.args, len(got), c.want)
+		}
+		for _, in := range got {
+			if c.args[0] == "--state" && in["state"] != c.args[1] {
+				t.Errorf("list %v: an incident in state %v", c.args, in["state"])
+			}
+		}
+	}
+	if code, _, errOut := exitOf(t, "incidents", "list", "--db", db, "--since", "yesterday-ish"); code != 2 || !strings.Contains(errOut, "--since") {
+		t.Errorf("bad --since: %d %s", code, errOut)
+	}
+
+	tmpl := execute(t, "", "templates", "--json", "--summary", sampleLog)
+	if strings.Contains(tmpl, `\u003c`) || !strings.Contains(tmpl, "<*>") {
+		t.Errorf("templates --json escapes <*>:\n%.300s", tmpl)
+	}
+	var rows []struct {
+		Count int `json:"count"`
+	}
+	json.Unmarshal([]byte(tmpl), &rows)
+	for i := 1; i < len(rows); i++ {
+		if rows[i].Count > rows[i-1].Count {
+			t.Fatalf("--summary not sorted by count: %v", rows)
+		}
+	}
+
+	var ver map[string]any
+	if err := json.Unmarshal([]byte(execute(t, "", "version", "--json")), &ver); err != nil || ver["version"] == nil || ver["go"] == nil {
+		t.Errorf("version --json: %v %v", ver, err)
+	}
+	var verify []map[string]any
+	if err := json.Unmarshal([]byte(execute(t, "", "audit", "verify", "--db", db, "--json")), &verify); err != nil || len(verify) != 1 || verify[0]["ok"] != true {
+		t.Errorf("audit verify --json: %v %v", verify, err)
+	}
+	if code, _, errOut := exitOf(t, "usage", "--db", db, "--day", "2026-13-45"); code != 2 || !strings.Contains(errOut, "YYYY-MM-DD") {
+		t.Errorf("usage --day 2026-13-45: exit %d %s", code, errOut)
+	}
+
+	bin := filepath.Join(dir, "logs.gz")
+	os.WriteFile(bin, []byte{0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 'x', 'y'}, 0o600)
+	empty := filepath.Join(dir, "empty.log")
+	os.WriteFile(empty, nil, 0o600)
+	for file, says := range map[string]string{bin: "not a text log", empty: "is empty"} {
+		if code, out, errOut := exitOf(t, "analyze", "--no-store", file); code != 1 || !strings.Contains(errOut, says) || strings.Contains(out, "no incidents") {
+			t.Errorf("analyze %s: exit %d, %s%s", file, code, out, errOut)
+		}
+	}
+
+	_, comp, _ := exitOf(t, "__complete", "incidents", "show", "--db", db, id[:3])
+	if !strings.Contains(comp, id+"\t") || !strings.Contains(comp, ":4") {
+		t.Errorf("completion of %s:\n%s", id[:3], comp)
 	}
 }

@@ -48,6 +48,6 @@ func doctorCmd(load func() (config.Config, error), cfgPath *string) *cobra.Comma
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().StringVar(&dbPath, "db", "", "store path whose directory holds the default audit log")
+	cmd.Flags().StringVar(&dbPath, "db", "", dbHelp)
 	return cmd
 }

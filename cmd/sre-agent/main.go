@@ -141,16 +141,16 @@ func analyzeCmd(load func() (config.Config, error)) *cobra.Command {
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
 	cmd.Flags().BoolVar(&o.Lines, "lines", false, "with --json, list each incident's input line numbers")
 	cmd.Flags().StringVar(&o.Explain, "explain", "", "print why the incident with this id (or id prefix) opened: the rule, the windows, the baseline and the observed rate")
-	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
+	cmd.Flags().StringVar(&o.DB, "db", "", dbHelp)
 	cmd.Flags().BoolVar(&o.NoStore, "no-store", false, "do not read or write the incident store")
 	return cmd
 }
 
 func templatesCmd(load func() (config.Config, error)) *cobra.Command {
-	var summary bool
+	var summary, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "templates FILE",
-		Short: "Print line,template_id,template for every input line (or --summary)",
+		Use:   "templates FILE (or - for stdin)",
+		Short: "Print line,template_id,template for every input line (or --summary; --json)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := load()
@@ -158,11 +158,12 @@ func templatesCmd(load func() (config.Config, error)) *cobra.Command {
 				return err
 			}
 			return app.WithInputs(cmd.InOrStdin(), args, func(in []analyze.Input) error {
-				return app.WriteTemplates(cmd.OutOrStdout(), in[0].Reader, cfg, summary)
+				return app.WriteTemplates(cmd.OutOrStdout(), in[0].Reader, cfg, summary, asJSON)
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&summary, "summary", false, "print each template once with its count")
+	cmd.Flags().BoolVar(&summary, "summary", false, "print each template once with its count, most lines first")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
@@ -190,3 +191,7 @@ func redactCmd(load func() (config.Config, error)) *cobra.Command {
 		},
 	}
 }
+
+// dbHelp is what --db means in every command: the SQLite store, beside
+// which the audit log lives unless audit.path says otherwise.
+const dbHelp = "SQLite store path (default: config store.path, else the user's state directory); the audit log is audit.jsonl beside it unless audit.path is set"

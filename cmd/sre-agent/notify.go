@@ -22,7 +22,7 @@ func notifyCmd(load func() (config.Config, error)) *cobra.Command {
 			return app.NotifyTestCLI(cmd.Context(), cfg, dbPath, args[0], cmd.OutOrStdout())
 		},
 	}
-	test.Flags().StringVar(&dbPath, "db", "", "store path whose directory holds the default audit log")
+	test.Flags().StringVar(&dbPath, "db", "", dbHelp)
 	cmd.AddCommand(test)
 	return cmd
 }

@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/app"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -48,7 +51,7 @@ SIGINT/SIGTERM; a restart resumes incidents that were mid-pipeline.`,
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep following the named files as they grow and rotate")
 	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "health and metrics address (default: config http.addr, "+config.DefaultHTTPAddr+"); empty turns it off")
-	cmd.Flags().StringVar(&dbPath, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
+	cmd.Flags().StringVar(&dbPath, "db", "", dbHelp)
 	cmd.Flags().StringVar(&outDir, "out", "", "report directory for local delivery (default: config delivery.local.dir, ./out)")
 	cmd.Flags().StringVar(&auditPath, "audit", "", "audit log path (default: config audit.path, else beside the store)")
 	return cmd
@@ -58,25 +61,40 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 	var dbPath string
 	var asJSON bool
 	cmd := &cobra.Command{Use: "incidents", Short: "List and show incidents in the store"}
-	cmd.PersistentFlags().StringVar(&dbPath, "db", "", "SQLite store path (default: config store.path, else the user's state directory)")
+	cmd.PersistentFlags().StringVar(&dbPath, "db", "", dbHelp)
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
+	var lo app.ListOptions
+	var since string
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List incidents, most severe first",
+		Short: "List incidents, most severe first (--state, --service, --since, --limit)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if lo.Since, err = app.ParseSince(since, time.Now()); err != nil {
+				return usageError{err}
+			}
+			if lo.Limit < 0 {
+				return usageError{fmt.Errorf("--limit %d: want 0 (all) or more", lo.Limit)}
+			}
 			st, err := app.OpenIncidents(cmd.Context(), load, dbPath)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			return app.ListIncidents(cmd.Context(), st, cmd.OutOrStdout(), asJSON)
+			lo.JSON = asJSON
+			return app.ListIncidents(cmd.Context(), st, cmd.OutOrStdout(), lo)
 		},
 	}
+	list.Flags().StringSliceVar(&lo.States, "state", nil, "only incidents in these states (new, triaged, analyzed, proposed, delivered, rejected, not-actionable, failed); repeatable or comma-separated")
+	list.Flags().StringSliceVar(&lo.Services, "service", nil, "only incidents of these services (shell patterns: payments-*); repeatable or comma-separated")
+	list.Flags().StringVar(&since, "since", "", "only incidents seen since: a duration back from now (24h), a date or an RFC 3339 time")
+	list.Flags().IntVar(&lo.Limit, "limit", 0, "at most this many (0: all)")
 	show := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show one incident with its pipeline run (ID: the fingerprint or a unique prefix)",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show ID",
+		Short:             "Show one incident with its pipeline run (ID: the fingerprint or a unique prefix)",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeIDs(load, &dbPath),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := load()
 			if err != nil {
@@ -101,6 +119,7 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 func auditCmd(load func() (config.Config, error)) *cobra.Command {
 	var dbPath string
 	var anchors []string
+	var asJSON bool
 	cmd := &cobra.Command{Use: "audit", Short: "Work with the audit log"}
 	verify := &cobra.Command{
 		Use:   "verify [FILE]",
@@ -112,13 +131,16 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 				return err
 			}
 			if cfg.Store.Type == "postgres" && len(args) == 0 {
-				return app.VerifyReplicaChains(cmd, cfg, p)
+				return app.VerifyReplicaChains(cmd, cfg, p, asJSON)
 			}
 			path := p.Audit
 			if len(args) == 1 {
 				path = args[0]
 			}
 			s, err := audit.VerifyFile(path)
+			if asJSON {
+				return app.WriteVerification(cmd.OutOrStdout(), path, s, err)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
@@ -142,7 +164,41 @@ func auditCmd(load func() (config.Config, error)) *cobra.Command {
 		},
 	}
 	verify.Flags().StringArrayVar(&anchors, "anchor", nil, "a chain head kept elsewhere: SEQ:HASH, or @FILE of the agent's JSON log (its \"audit anchor\" lines); repeatable")
-	verify.Flags().StringVar(&dbPath, "db", "", "store path whose directory holds the default audit log")
+	verify.Flags().StringVar(&dbPath, "db", "", dbHelp)
+	verify.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(verify)
 	return cmd
+}
+
+// completeIDs completes an incident id from the store (`sre-agent
+// completion bash|zsh|fish|powershell` installs it), each with its service
+// and leading template as the description.
+func completeIDs(load func() (config.Config, error), dbPath *string) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		st, err := app.OpenIncidents(cmd.Context(), load, *dbPath)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+		}
+		defer st.Close()
+		all, err := st.Incidents(cmd.Context())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+		}
+		var out []cobra.Completion
+		for _, in := range all {
+			id := string(in.Fingerprint)
+			if !strings.HasPrefix(id, prefix) {
+				continue
+			}
+			desc := in.Service
+			if len(in.Templates) > 0 {
+				desc += ": " + in.Templates[0].Text
+			}
+			out = append(out, cobra.CompletionWithDesc(id, inert.Terminal(app.Clip(desc, 60))))
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
 }

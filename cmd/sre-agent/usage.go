@@ -26,6 +26,8 @@ func usageCmd(load func() (config.Config, error)) *cobra.Command {
 			}
 			if day == "" {
 				day = time.Now().UTC().Format(time.DateOnly)
+			} else if _, err := time.Parse(time.DateOnly, day); err != nil {
+				return usageError{fmt.Errorf("--day %q: want a date, YYYY-MM-DD", day)}
 			}
 			recs, err := app.AuditRecords(cmd.Context(), cfg, p)
 			if err != nil {
@@ -46,7 +48,7 @@ func usageCmd(load func() (config.Config, error)) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&dbPath, "db", "", "store path whose directory holds the default audit log")
+	cmd.Flags().StringVar(&dbPath, "db", "", dbHelp)
 	cmd.Flags().StringVar(&day, "day", "", "UTC day, YYYY-MM-DD (default today)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd

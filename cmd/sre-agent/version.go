@@ -6,32 +6,59 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/app"
 )
 
-// buildInfo is the version, the commit the binary was built from and the
-// toolchain.
-func buildInfo() string {
-	commit, modified := "unknown", ""
+// build is what the binary says of itself.
+type build struct {
+	Version  string `json:"version"`
+	Commit   string `json:"commit"`
+	Modified bool   `json:"modified"`
+	Go       string `json:"go"`
+	Platform string `json:"platform"`
+}
+
+func readBuild() build {
+	b := build{Version: version, Commit: "unknown", Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				commit = s.Value
+				b.Commit = s.Value
 			case "vcs.modified":
-				if s.Value == "true" {
-					modified = " (modified)"
-				}
+				b.Modified = s.Value == "true"
 			}
 		}
 	}
-	return fmt.Sprintf("sre-agent %s, commit %s%s, %s %s/%s", version, commit, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return b
+}
+
+// buildInfo is the version, the commit the binary was built from and the
+// toolchain, on one line.
+func buildInfo() string {
+	b := readBuild()
+	modified := ""
+	if b.Modified {
+		modified = " (modified)"
+	}
+	return fmt.Sprintf("sre-agent %s, commit %s%s, %s %s", b.Version, b.Commit, modified, b.Go, b.Platform)
 }
 
 func versionCmd() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit and Go toolchain",
 		Args:  cobra.NoArgs,
-		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), buildInfo()) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON {
+				return app.WriteJSON(cmd.OutOrStdout(), readBuild())
+			}
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), buildInfo())
+			return err
+		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }

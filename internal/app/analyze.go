@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -94,18 +95,41 @@ func WithLines(results []analyze.Result) []linedResult {
 func WithInputs(stdin io.Reader, args []string, fn func([]analyze.Input) error) error {
 	var inputs []analyze.Input
 	for _, a := range args {
-		if a == "-" {
-			inputs = append(inputs, analyze.Input{Name: "-", Reader: stdin})
-			continue
+		var r io.Reader = stdin
+		name := "stdin"
+		if a != "-" {
+			f, err := os.Open(a)
+			if err != nil {
+				return fmt.Errorf("open input: %w", err)
+			}
+			defer f.Close()
+			r, name = f, a
 		}
-		f, err := os.Open(a)
+		r, err := textInput(name, r)
 		if err != nil {
-			return fmt.Errorf("open input: %w", err)
+			return err
 		}
-		defer f.Close()
-		inputs = append(inputs, analyze.Input{Name: a, Reader: f})
+		inputs = append(inputs, analyze.Input{Name: a, Reader: r})
 	}
 	return fn(inputs)
+}
+
+// textInput refuses what is not a log: an empty input, or one whose first
+// 8 KiB hold a NUL byte (a binary file, a compressed archive), with an
+// error that says so instead of finding "no incidents" in it.
+func textInput(name string, r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 8<<10)
+	head, err := br.Peek(8 << 10)
+	switch {
+	case len(head) == 0 && err == io.EOF:
+		return nil, fmt.Errorf("%s is empty: no log lines to read", name)
+	case err != nil && err != io.EOF && err != bufio.ErrBufferFull:
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if i := bytes.IndexByte(head, 0); i >= 0 {
+		return nil, fmt.Errorf("%s is not a text log (a NUL byte at offset %d): decompress it, or give the log file itself", name, i)
+	}
+	return br, nil
 }
 
 func TotalSize(args []string) int64 {
@@ -120,7 +144,7 @@ func TotalSize(args []string) int64 {
 
 // WriteTemplates mines line by line (no multi-line joining, so rows match
 // input lines) and prints each line with its final template.
-func WriteTemplates(w io.Writer, r io.Reader, cfg config.Config, summary bool) error {
+func WriteTemplates(w io.Writer, r io.Reader, cfg config.Config, summary, asJSON bool) error {
 	m, err := template.New(cfg.Template)
 	if err != nil {
 		return err
@@ -136,14 +160,11 @@ func WriteTemplates(w io.Writer, r io.Reader, cfg config.Config, summary bool) e
 	if err := lr.Err(); err != nil {
 		return err
 	}
-	bw := bufio.NewWriter(w)
-	cw := csv.NewWriter(bw)
+	var uniq []*template.Cluster
 	if summary {
 		// Each template once (templates merged in the miner share an id),
 		// most lines first.
-		cw.Write([]string{"template_id", "count", "template"})
 		seen := map[domain.TemplateID]bool{}
-		var uniq []*template.Cluster
 		for _, c := range clusters {
 			if !seen[c.ID()] {
 				seen[c.ID()] = true
@@ -151,6 +172,30 @@ func WriteTemplates(w io.Writer, r io.Reader, cfg config.Config, summary bool) e
 			}
 		}
 		sort.SliceStable(uniq, func(i, j int) bool { return uniq[i].Count() > uniq[j].Count() })
+	}
+	if asJSON {
+		type row struct {
+			Line     int               `json:"line,omitempty"`
+			ID       domain.TemplateID `json:"template_id"`
+			Count    int64             `json:"count,omitempty"`
+			Template string            `json:"template"`
+		}
+		rows := []row{}
+		if summary {
+			for _, c := range uniq {
+				rows = append(rows, row{ID: c.ID(), Count: c.Count(), Template: c.Template()})
+			}
+		} else {
+			for i, c := range clusters {
+				rows = append(rows, row{Line: i + 1, ID: c.ID(), Template: c.Template()})
+			}
+		}
+		return WriteJSON(w, rows)
+	}
+	bw := bufio.NewWriter(w)
+	cw := csv.NewWriter(bw)
+	if summary {
+		cw.Write([]string{"template_id", "count", "template"})
 		for _, c := range uniq {
 			cw.Write([]string{string(c.ID()), strconv.FormatInt(c.Count(), 10), c.Template()})
 		}

@@ -66,7 +66,7 @@ func TestAnalyzeRunAndIncidentsThroughApp(t *testing.T) {
 	}
 	defer st.Close()
 	out.Reset()
-	if err := ListIncidents(ctx, st, &out, false); err != nil || strings.Count(out.String(), "\n") < n+1 {
+	if err := ListIncidents(ctx, st, &out, ListOptions{}); err != nil || strings.Count(out.String(), "\n") < n+1 {
 		t.Fatalf("incidents list: %v\n%s", err, out.String())
 	}
 }

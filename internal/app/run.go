@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -561,11 +563,7 @@ func LoadRun(ctx context.Context, st pipeline.Store, fp domain.Fingerprint) (*do
 	return run, nil
 }
 
-func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+func WriteJSON(w io.Writer, v any) error { return report.JSON(w, v) }
 
 func Clip(s string, n int) string {
 	s = strings.ReplaceAll(s, "\n", " ")
@@ -591,29 +589,99 @@ func OpenIncidents(ctx context.Context, load func() (config.Config, error), db s
 
 // ListIncidents prints every incident, most severe first: a table, or
 // JSON.
-func ListIncidents(ctx context.Context, st IncidentStore, w io.Writer, asJSON bool) error {
+// ListOptions filter `incidents list`.
+type ListOptions struct {
+	JSON bool
+	// States and Services keep incidents in one of them (services as shell
+	// patterns, matching any of an incident's services).
+	States, Services []string
+	// Since keeps incidents seen at or after it (zero: all).
+	Since time.Time
+	// Limit keeps the first Limit after the filters (0: all).
+	Limit int
+}
+
+// ParseSince reads --since: a duration back from now (24h, 30m), a date
+// (2026-12-01) or a time (RFC 3339).
+func ParseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want a duration (24h), a date (2006-01-02) or an RFC 3339 time", v)
+}
+
+// Incident is one incident as every command prints it in JSON: the
+// incident's fields, and its pipeline run when it has one.
+type Incident struct {
+	*domain.Incident
+	Run *domain.Run `json:"run,omitempty"`
+}
+
+// ListIncidents prints the store's incidents, most severe first, filtered.
+func ListIncidents(ctx context.Context, st IncidentStore, w io.Writer, o ListOptions) error {
 	all, err := st.Incidents(ctx)
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return WriteJSON(w, all)
-	}
-	tw := tabwriter.NewWriter(inert.TerminalWriter(w), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tEVENTS\tSERVICE\tLAST SEEN\tTEMPLATE\tNOTE")
-	for _, in := range all {
-		tmpl := ""
-		if len(in.Templates) > 0 {
-			tmpl = Clip(in.Templates[0].Text, 70)
+	var out []Incident
+	for i := range all {
+		in := &all[i]
+		if !keep(*in, o) {
+			continue
+		}
+		if o.Limit > 0 && len(out) == o.Limit {
+			break
 		}
 		run, err := LoadRun(ctx, st, in.Fingerprint)
 		if err != nil {
 			return err
 		}
+		out = append(out, Incident{in, run})
+	}
+	if o.JSON {
+		if out == nil {
+			out = []Incident{}
+		}
+		return WriteJSON(w, out)
+	}
+	tw := tabwriter.NewWriter(inert.TerminalWriter(w), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tEVENTS\tSERVICE\tLAST SEEN\tTEMPLATE\tNOTE")
+	for _, v := range out {
+		in := v.Incident
+		tmpl := ""
+		if len(in.Templates) > 0 {
+			tmpl = Clip(in.Templates[0].Text, 70)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", in.Fingerprint.Short(), in.State, in.Severity, in.Count,
-			Clip(in.Service, 24), in.LastSeen.UTC().Format(time.RFC3339), tmpl, Clip(report.RunNote(in, run), 90))
+			Clip(in.Service, 24), in.LastSeen.UTC().Format(time.RFC3339), tmpl, Clip(report.RunNote(*in, v.Run), 90))
 	}
 	return tw.Flush()
+}
+
+func keep(in domain.Incident, o ListOptions) bool {
+	if len(o.States) > 0 && !slices.ContainsFunc(o.States, func(s string) bool { return strings.EqualFold(s, string(in.State)) }) {
+		return false
+	}
+	if len(o.Services) > 0 {
+		svcs := in.Services
+		if len(svcs) == 0 {
+			svcs = []string{in.Service}
+		}
+		if !slices.ContainsFunc(svcs, func(svc string) bool {
+			return slices.ContainsFunc(o.Services, func(p string) bool { ok, _ := path.Match(p, svc); return ok })
+		}) {
+			return false
+		}
+	}
+	return o.Since.IsZero() || !in.LastSeen.Before(o.Since)
 }
 
 // ShowIncidentByID prints one incident (id: the fingerprint or a unique
@@ -641,12 +709,13 @@ func ShowIncidentByID(ctx context.Context, st IncidentStore, id string, w io.Wri
 		return err
 	}
 	if asJSON {
+		// The same incident object as `incidents list --json`, with where
+		// its changes are notified and what each receiver was told.
 		return WriteJSON(w, struct {
-			Incident      *domain.Incident      `json:"incident"`
-			Run           *domain.Run           `json:"run,omitempty"`
+			Incident
 			Routes        []notify.Effective    `json:"routes,omitempty"`
 			Conversations []domain.Conversation `json:"conversations,omitempty"`
-		}{in, run, routes, convs})
+		}{Incident{in, run}, routes, convs})
 	}
 	tw := inert.TerminalWriter(w)
 	if err := ShowIncident(tw, in, run); err != nil {

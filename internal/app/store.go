@@ -2,6 +2,7 @@ package app
 
 import (
 	"crypto/rand"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -228,10 +229,23 @@ func VerifyChains(ctx context.Context, cfg config.Config, p Paths) (int, error) 
 }
 
 // VerifyReplicaChains checks every replica's audit chain in PostgreSQL.
-func VerifyReplicaChains(cmd *cobra.Command, cfg config.Config, p Paths) error {
+func VerifyReplicaChains(cmd *cobra.Command, cfg config.Config, p Paths, asJSON bool) error {
 	res, err := replicaChains(cmd.Context(), cfg, p)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		out := []Verification{}
+		var bad []error
+		for _, r := range res {
+			v := Verification{Chain: "postgres replica " + r.Replica, OK: r.Err == nil, Records: r.Summary.Records, LastSeq: r.Summary.LastSeq}
+			if r.Err != nil {
+				v.Error = r.Err.Error()
+				bad = append(bad, fmt.Errorf("replica %s: %w", r.Replica, r.Err))
+			}
+			out = append(out, v)
+		}
+		return errors.Join(append([]error{WriteJSON(cmd.OutOrStdout(), out)}, bad...)...)
 	}
 	var bad []error
 	for _, r := range res {
@@ -246,4 +260,30 @@ func VerifyReplicaChains(cmd *cobra.Command, cfg config.Config, p Paths) error {
 		fmt.Fprintln(cmd.OutOrStdout(), "no audit records yet")
 	}
 	return errors.Join(bad...)
+}
+
+// Verification is one audit chain's check, as `audit verify --json`
+// prints it.
+type Verification struct {
+	Chain   string `json:"chain"`
+	OK      bool   `json:"ok"`
+	Records int    `json:"records"`
+	LastSeq int64  `json:"last_seq"`
+	Error   string `json:"error,omitempty"`
+}
+
+// WriteVerification prints a file's verification as JSON, and returns
+// the verification's error (the exit status says it too).
+func WriteVerification(w io.Writer, path string, s audit.Summary, verr error) error {
+	v := []Verification{{Chain: path, OK: verr == nil, Records: s.Records, LastSeq: s.LastSeq}}
+	if verr != nil {
+		v[0].Error = verr.Error()
+	}
+	if err := WriteJSON(w, v); err != nil {
+		return err
+	}
+	if verr != nil {
+		return fmt.Errorf("%s: %w", path, verr)
+	}
+	return nil
 }

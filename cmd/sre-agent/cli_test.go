@@ -202,3 +202,19 @@ func TestOneConsistentCLI(t *testing.T) {
 		t.Errorf("completion of %s:\n%s", id[:3], comp)
 	}
 }
+
+// `run` says what this run did, apart from what the store held: incidents
+// an earlier `analyze` saved are named as taken further, not as its own.
+func TestRunSaysWhatThisRunDid(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	execute(t, "", "analyze", "--db", db, sampleLog)
+	out := execute(t, "", "run", "--db", db, "--out", filepath.Join(dir, "out"), "--http-addr", "", sampleLog)
+	if !strings.Contains(out, "this run: 0 incidents opened") || !strings.Contains(out, "earlier:   6 incidents from an earlier run or analyze taken further (4 delivered, 2 not-actionable)") {
+		t.Fatalf("after analyze:\n%s", out)
+	}
+	out = execute(t, "", "run", "--db", db, "--out", filepath.Join(dir, "out"), "--http-addr", "", sampleLog)
+	if !strings.Contains(out, "this run: 0 incidents opened (none)") || strings.Contains(out, "earlier:") {
+		t.Fatalf("a run with nothing new:\n%s", out)
+	}
+}

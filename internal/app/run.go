@@ -255,23 +255,41 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	} else {
 		close(notified)
 	}
+	before, err := stateOf(ctx, store)
+	if err != nil {
+		return err
+	}
 	runErr := ag.Run(ctx)
 	// The last changes are told on the way out (bounded).
 	stopNotify()
 	<-notified
-	counts, err := store.CountByState(context.WithoutCancel(ctx))
+	after, err := stateOf(context.WithoutCancel(ctx), store)
 	if err != nil {
 		return errors.Join(runErr, err)
 	}
-	var parts []string
-	for _, st := range domain.States {
-		if counts[st] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+	// What this run did, apart from what the store held before it: the
+	// incidents it opened, and earlier ones (saved by `analyze` or an
+	// earlier run) it took further.
+	opened, earlier, all := map[domain.State]int{}, map[domain.State]int{}, map[domain.State]int{}
+	for fp, st := range after {
+		all[st]++
+		was, known := before[fp]
+		switch {
+		case !known:
+			opened[st]++
+		case was != st:
+			earlier[st]++
 		}
 	}
-	if len(parts) == 0 {
-		parts = []string{"none"}
+	label := "this run:"
+	if runErr != nil {
+		label = "this run, stopped by an error:"
 	}
+	fmt.Fprintf(stdout, "%s %d incidents opened (%s)\n", label, total(opened), byState(opened))
+	if n := total(earlier); n > 0 {
+		fmt.Fprintf(stdout, "earlier:   %d incidents from an earlier run or analyze taken further (%s)\n", n, byState(earlier))
+	}
+	parts := []string{byState(all)}
 	where := cfg.Delivery.Local.Dir
 	switch cfg.Delivery.Type {
 	case "github":
@@ -279,12 +297,47 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	case "gitlab":
 		where = "draft merge requests on gitlab " + cfg.Delivery.GitLab.Project
 	}
-	fmt.Fprintf(stdout, "incidents: %s\nreports:   %s\nstore:     %s\naudit log: %s\n",
+	fmt.Fprintf(stdout, "incidents: %s (all in the store)\nreports:   %s\nstore:     %s\naudit log: %s\n",
 		strings.Join(parts, ", "), where, storeName(cfg, p), p.Audit)
 	if held, summaries, err := bounded(context.WithoutCancel(ctx), store); err == nil && held+summaries > 0 {
 		fmt.Fprintf(stdout, "bounds:    %d waiting for a bound, %d summaries of errors over the incident bounds (sre-agent incidents list)\n", held, summaries)
 	}
 	return runErr
+}
+
+// stateOf is each stored incident's state.
+func stateOf(ctx context.Context, st IncidentStore) (map[domain.Fingerprint]domain.State, error) {
+	all, err := st.Incidents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[domain.Fingerprint]domain.State, len(all))
+	for _, in := range all {
+		out[in.Fingerprint] = in.State
+	}
+	return out, nil
+}
+
+func total(m map[domain.State]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// byState says counts by state in lifecycle order ("none" when empty).
+func byState(m map[domain.State]int) string {
+	var parts []string
+	for _, st := range domain.States {
+		if m[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[st], st))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // buildTarget is where proposals go: the configured delivery kind, and

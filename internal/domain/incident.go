@@ -96,17 +96,22 @@ const (
 	StateRejected      State = "rejected"
 	StateNotActionable State = "not-actionable"
 	StateFailed        State = "failed"
+	// StateSilenced: a silence matched before the pipeline finished; it
+	// resumes where it stopped when no silence matches any more.
+	StateSilenced State = "silenced"
+	// StateResolved: a person resolved it (`incidents resolve`).
+	StateResolved State = "resolved"
 )
 
 // States lists every state in lifecycle order.
 var States = []State{StateNew, StateTriaged, StateAnalyzed, StateProposed,
-	StateDelivered, StateRejected, StateNotActionable, StateFailed}
+	StateDelivered, StateRejected, StateNotActionable, StateFailed, StateSilenced, StateResolved}
 
 // Terminal reports whether the pipeline is done with an incident in this
 // state; only a re-opening starts it again.
 func (s State) Terminal() bool {
 	switch s {
-	case StateDelivered, StateRejected, StateNotActionable, StateFailed:
+	case StateDelivered, StateRejected, StateNotActionable, StateFailed, StateSilenced, StateResolved:
 		return true
 	}
 	return false

@@ -166,7 +166,18 @@ type Run struct {
 	RetryAt time.Time `json:"retry_at,omitzero"`
 	// Deferred says which bound holds the run back, until RetryAt.
 	Deferred string `json:"deferred,omitempty"`
+	// Silenced names the silence that stopped the run, and the state it
+	// stopped in (the run resumes there when the silence ends).
+	Silenced *Silenced `json:"silenced,omitempty"`
 	// AnswerFindings are what the redactor found in the model's answers:
 	// the answers are stored redacted, and the gate refuses the proposal.
 	AnswerFindings []Violation `json:"answer_findings,omitempty"`
+}
+
+// Silenced is a run stopped by a silence.
+type Silenced struct {
+	ID    string    `json:"id"`
+	At    time.Time `json:"at"`
+	From  State     `json:"from"`
+	Until time.Time `json:"until,omitzero"`
 }

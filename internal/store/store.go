@@ -40,6 +40,13 @@ type Store interface {
 	ReleaseConversation(ctx context.Context, n domain.Conversation) error
 	Conversations(ctx context.Context, fp domain.Fingerprint) ([]domain.Conversation, error)
 
+	// SaveSilence and Silences keep silences; AddNote and Notes what
+	// people said of incidents (acknowledged, resolved).
+	SaveSilence(ctx context.Context, s domain.Silence) error
+	Silences(ctx context.Context) ([]domain.Silence, error)
+	AddNote(ctx context.Context, n domain.Note) error
+	Notes(ctx context.Context, fp domain.Fingerprint) ([]domain.Note, error)
+
 	Templates(ctx context.Context) ([]domain.Template, error)
 	Baselines(ctx context.Context) ([]domain.Baseline, error)
 	Close() error

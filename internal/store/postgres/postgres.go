@@ -149,6 +149,18 @@ var migrations = []string{
 		held_until TIMESTAMPTZ,
 		PRIMARY KEY (fingerprint, receiver)
 	);`,
+	// 5: silences, and what people said of incidents.
+	`CREATE TABLE silences (
+		id TEXT PRIMARY KEY,
+		body TEXT NOT NULL,
+		created_at TIMESTAMPTZ NOT NULL
+	);
+	CREATE TABLE notes (
+		fingerprint TEXT NOT NULL,
+		at TIMESTAMPTZ NOT NULL,
+		body TEXT NOT NULL
+	);
+	CREATE INDEX notes_fingerprint ON notes(fingerprint, at);`,
 }
 
 // migrationLock is the advisory lock key replicas take to migrate.

@@ -118,6 +118,19 @@ var migrations = []string{
 		held_until TEXT NOT NULL DEFAULT '',
 		PRIMARY KEY (fingerprint, receiver)
 	);`,
+	// 10: silences, and what people said of incidents (acknowledged,
+	// resolved).
+	`CREATE TABLE silences (
+		id TEXT PRIMARY KEY,
+		body TEXT NOT NULL,
+		created_at TEXT NOT NULL
+	);
+	CREATE TABLE notes (
+		fingerprint TEXT NOT NULL,
+		at TEXT NOT NULL,
+		body TEXT NOT NULL
+	);
+	CREATE INDEX notes_fingerprint ON notes(fingerprint, at);`,
 }
 
 // DefaultPath is the store under the user's state directory

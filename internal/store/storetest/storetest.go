@@ -43,6 +43,7 @@ func Run(t *testing.T, open Open) {
 		{"ReopenAcrossSources", reopenAcrossSources},
 		{"SeenKeysCommitWithTheSave", seenKeys},
 		{"TemplatesListed", templates},
+		{"SilencesAndNotes", silencesAndNotes},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open) })
 	}
@@ -245,5 +246,34 @@ func RunConversations(t *testing.T, pair Pair) {
 	must(t, err)
 	if len(list) != 2 || list[0].Receiver != "chat" || list[1].Receiver != "pager" || list[0].Told("k-from-b") {
 		t.Fatalf("conversations %+v", list)
+	}
+}
+
+func silencesAndNotes(t *testing.T, open Open) {
+	ctx := context.Background()
+	s := open(t, time.Hour)
+	a := domain.Silence{ID: "s1", Matchers: []domain.Matcher{{Name: "service", Value: "checkout"}}, Start: t0, End: t0.Add(time.Hour),
+		Author: "alice", Comment: "maintenance", Source: "cli", CreatedAt: t0}
+	b := domain.Silence{ID: "s2", Matchers: []domain.Matcher{{Name: "template", Value: "*disk*"}}, Start: t0, Author: "bob", Comment: "known",
+		Source: "cli", CreatedAt: t0.Add(time.Minute)}
+	must(t, s.SaveSilence(ctx, a))
+	must(t, s.SaveSilence(ctx, b))
+	if err := s.SaveSilence(ctx, domain.Silence{ID: "s3", CreatedAt: t0}); err == nil {
+		t.Error("a silence with no matcher was saved")
+	}
+	a.ExpiredAt = t0.Add(10 * time.Minute)
+	must(t, s.SaveSilence(ctx, a)) // expired: replaced, not added
+	got, err := s.Silences(ctx)
+	must(t, err)
+	if len(got) != 2 || got[0].ID != "s1" || !got[0].ExpiredAt.Equal(a.ExpiredAt) || got[1].Matchers[0].Value != "*disk*" {
+		t.Fatalf("silences %+v", got)
+	}
+	must(t, s.AddNote(ctx, domain.Note{Fingerprint: "fp1", Kind: "acknowledged", Author: "alice", Text: "looking", At: t0}))
+	must(t, s.AddNote(ctx, domain.Note{Fingerprint: "fp1", Kind: "resolved", Author: "alice", Text: "pool raised", At: t0.Add(time.Hour)}))
+	must(t, s.AddNote(ctx, domain.Note{Fingerprint: "fp2", Kind: "acknowledged", Author: "bob", At: t0}))
+	notes, err := s.Notes(ctx, "fp1")
+	must(t, err)
+	if len(notes) != 2 || notes[0].Kind != "acknowledged" || notes[1].Text != "pool raised" || !notes[1].At.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("notes %+v", notes)
 	}
 }

@@ -112,7 +112,9 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 			return app.ShowIncidentByID(cmd.Context(), st, args[0], cmd.OutOrStdout(), asJSON, tree)
 		},
 	}
-	cmd.AddCommand(list, show)
+	cmd.AddCommand(list, show,
+		noteCmd(load, &dbPath, "ack", "acknowledged", "Acknowledge an incident: someone is on it (audited)"),
+		noteCmd(load, &dbPath, "resolve", "resolved", "Resolve an incident: its run ends (state resolved) until new events re-open it (audited)"))
 	return cmd
 }
 

@@ -25,10 +25,8 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
-	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/notify"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
-	"github.com/cloud-sre-agent/sre-agent/internal/telemetry"
 )
 
 // notifier is a receiver's sink: it tells, and doctor can check it
@@ -238,49 +236,16 @@ func NotifyTest(ctx context.Context, cfg config.Config, receiver string, st *sec
 // and the message it sends are audited (in the log file, or in this
 // command's own chain in PostgreSQL); it prints where the message went.
 func NotifyTestCLI(ctx context.Context, cfg config.Config, dbFlag, receiver string, w io.Writer) error {
-	p, err := statePaths(cfg, dbFlag)
-	if err != nil {
-		return err
-	}
-	aud := &pendingAudit{}
-	defer aud.Close()
-	masker := &telemetry.Masker{}
-	tr := egress.New(cfg.Egress, aud, nil)
-	st, err := SecretStore(ctx, cfg, tr, aud, masker, func(string, string) {})
-	if err != nil {
-		return err
-	}
-	var dest auditLog
-	if cfg.Store.Type == "postgres" {
-		cfg.Store.Replica = cliReplica(cfg)
-		var store IncidentStore
-		if store, err = openStore(ctx, cfg, p, st); err != nil {
+	return withSession(ctx, cfg, dbFlag, func(s session) error {
+		thread, err := NotifyTest(ctx, cfg, receiver, s.secrets, s.egress, s.audit, s.redactor)
+		if err != nil {
 			return err
 		}
-		defer store.Close()
-		chains, ok := store.(chainStore)
-		if !ok {
-			return fmt.Errorf("store %s keeps no audit chain", cfg.Store.Type)
+		if thread != "" {
+			fmt.Fprintf(w, "sent a test message to %s (thread %s)\n", receiver, inert.Terminal(thread))
+		} else {
+			fmt.Fprintf(w, "sent a test message to %s\n", receiver)
 		}
-		dest, err = chains.OpenAudit(ctx)
-	} else {
-		dest, err = audit.Open(p.Audit, replicaName(cfg))
-	}
-	if err == nil {
-		err = aud.attach(ctx, dest)
-	}
-	if err != nil {
-		return err
-	}
-	red := redact.New(redact.DefaultOptions()).WithKnown(masker)
-	thread, err := NotifyTest(ctx, cfg, receiver, st, tr, aud, red)
-	if err != nil {
-		return err
-	}
-	if thread != "" {
-		fmt.Fprintf(w, "sent a test message to %s (thread %s)\n", receiver, inert.Terminal(thread))
-	} else {
-		fmt.Fprintf(w, "sent a test message to %s\n", receiver)
-	}
-	return nil
+		return nil
+	})
 }

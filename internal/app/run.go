@@ -189,7 +189,7 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 		}
 	}
 	pipe, err := pipeline.New(cfg.Pipeline, pipeline.Deps{Provider: provider, Store: store, Code: code, Deliverer: target, Gate: gate,
-		Audit: aud, Log: log, Registerer: reg, Redactor: answers, Changed: changedRun})
+		Audit: aud, Log: log, Registerer: reg, Redactor: answers, Changed: changedRun, Silences: silencesOf(cfg, store)})
 	if err != nil {
 		return err
 	}
@@ -248,16 +248,17 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 			srv.Shutdown(sctx)
 		}()
 	}
+	before, err := stateOf(ctx, store)
+	if err != nil {
+		return err
+	}
 	notified := make(chan struct{})
 	notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopNotify()
 	if notifier != nil {
 		go func() { defer close(notified); notifier.Run(notifyCtx) }()
 	} else {
 		close(notified)
-	}
-	before, err := stateOf(ctx, store)
-	if err != nil {
-		return err
 	}
 	runErr := ag.Run(ctx)
 	// The last changes are told on the way out (bounded).
@@ -761,18 +762,33 @@ func ShowIncidentByID(ctx context.Context, st IncidentStore, id string, w io.Wri
 	if err != nil {
 		return err
 	}
+	notes, err := st.Notes(ctx, in.Fingerprint)
+	if err != nil {
+		return err
+	}
 	if asJSON {
-		// The same incident object as `incidents list --json`, with where
-		// its changes are notified and what each receiver was told.
+		// The same incident object as `incidents list --json`, with what
+		// people said of it, where its changes are notified and what each
+		// receiver was told.
 		return WriteJSON(w, struct {
 			Incident
+			Notes         []domain.Note         `json:"notes,omitempty"`
 			Routes        []notify.Effective    `json:"routes,omitempty"`
 			Conversations []domain.Conversation `json:"conversations,omitempty"`
-		}{Incident{in, run}, routes, convs})
+		}{Incident{in, run}, notes, routes, convs})
 	}
 	tw := inert.TerminalWriter(w)
 	if err := ShowIncident(tw, in, run); err != nil {
 		return err
+	}
+	if run != nil && run.Silenced != nil {
+		fmt.Fprintf(tw, "  silenced:    by %s at %s (stopped in %s)\n", run.Silenced.ID, run.Silenced.At.UTC().Format(time.RFC3339), run.Silenced.From)
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(tw, "people:")
+		for _, n := range notes {
+			fmt.Fprintf(tw, "  %-14s %s by %s: %s\n", n.Kind+":", n.At.UTC().Format(time.RFC3339), n.Author, n.Text)
+		}
 	}
 	return showNotifications(tw, routes, convs)
 }

@@ -34,6 +34,9 @@ const (
 	KindModelCall       Kind = "model_call"
 	KindDelivery        Kind = "delivery"
 	KindNotification    Kind = "notification"
+	KindSilence         Kind = "silence"       // a silence added or expired
+	KindSilenced        Kind = "silenced"      // a run stopped by a silence, or resumed
+	KindNote            Kind = "incident_note" // acknowledged or resolved by a person
 	KindPolicyRejection Kind = "policy_rejection"
 	KindSecretRead      Kind = "secret_read"
 	KindDeadLetter      Kind = "dead_letter"

@@ -57,6 +57,9 @@ type Config struct {
 	Dashboard Dashboard `yaml:"dashboard"`
 	// Notify tells people in chat, paging and webhooks (docs/NOTIFICATIONS.md).
 	Notify Notify `yaml:"notify"`
+	// Silences are permanent silences; `sre-agent silence add` makes
+	// timed ones (README: tuning and silencing).
+	Silences []Silence `yaml:"silences"`
 }
 
 // Dashboard configures the web UI. On a loopback http.addr it is open to
@@ -419,6 +422,9 @@ func (c Config) Validate() error {
 	}
 	if c.Secrets.TTL <= 0 {
 		return errors.New("secrets.ttl must be positive")
+	}
+	if _, err := c.ConfigSilences(); err != nil {
+		return err
 	}
 	return nil
 }

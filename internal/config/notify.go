@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 )
 
 // Notify says who is told about incidents and how: receivers (a Slack
@@ -253,4 +255,37 @@ func (n Notify) secretRefs(out map[string]string) {
 			add("webhook.secret", r.Webhook.Secret)
 		}
 	}
+}
+
+// Silence is a permanent silence kept in the config: incidents matching
+// every matcher (name=value: service, severity, template, template_id,
+// fingerprint, label.KEY; values are shell patterns) are recorded and
+// counted, never triaged, delivered or notified.
+type Silence struct {
+	Matchers []string `yaml:"matchers"`
+	Comment  string   `yaml:"comment"`
+	Author   string   `yaml:"author"`
+}
+
+// ConfigSilences are the config's silences as the pipeline uses them.
+func (c Config) ConfigSilences() ([]domain.Silence, error) {
+	var out []domain.Silence
+	for i, s := range c.Silences {
+		sl := domain.Silence{ID: fmt.Sprintf("config-%d", i+1), Comment: s.Comment, Author: s.Author, Source: "config"}
+		if len(s.Matchers) == 0 {
+			return nil, fmt.Errorf("silences[%d]: at least one matcher (name=value) is required", i)
+		}
+		if s.Comment == "" {
+			return nil, fmt.Errorf("silences[%d]: a comment saying why is required", i)
+		}
+		for _, m := range s.Matchers {
+			pm, err := domain.ParseMatcher(m)
+			if err != nil {
+				return nil, fmt.Errorf("silences[%d]: %w", i, err)
+			}
+			sl.Matchers = append(sl.Matchers, pm)
+		}
+		out = append(out, sl)
+	}
+	return out, nil
 }

@@ -338,6 +338,9 @@ func (d *Dispatcher) routed(receiver string, it item, tr delivery.Transition) (D
 // tell tells one receiver what is due about one incident.
 func (d *Dispatcher) tell(ctx context.Context, r Receiver, it item) error {
 	name := r.Notifier.Name()
+	if it.in.State == domain.StateSilenced {
+		return nil // told again when the silence ends
+	}
 	opening, rest, resolved := changes(it.in, it.run)
 	now := d.opt.Now()
 	// What the tree sends this receiver and it was not told. The first

@@ -394,3 +394,22 @@ func BenchmarkPass(b *testing.B) {
 		})
 	}
 }
+
+// A silenced incident is told nothing until its silence ends.
+func TestSilencedIsNotTold(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "s.db"))
+	aud, _ := auditLog(t, dir)
+	chat := &recorder{name: "chat"}
+	d := dispatcher(t, s, tree(t, config.Route{Receiver: "chat"}), aud, Receiver{Notifier: chat})
+	save(t, s, "quiet", domain.Critical, false)
+	advance(t, s, "quiet", domain.StateSilenced, domain.Run{Number: 1, Silenced: &domain.Silenced{ID: "s1", From: domain.StateNew}})
+	if err := d.Pass(ctx, nil); err != nil || len(chat.got) != 0 {
+		t.Fatalf("told a silenced incident: %d %v", len(chat.got), err)
+	}
+	advance(t, s, "quiet", domain.StateNew, domain.Run{Number: 1})
+	if err := d.Pass(ctx, nil); err != nil || len(chat.got) != 1 {
+		t.Fatalf("after the silence: %d %v", len(chat.got), err)
+	}
+}

@@ -93,6 +93,8 @@ type Pipeline struct {
 	audit    audit.Appender
 	code     CodeFinder
 	changed  func(domain.Fingerprint)
+	silences func(context.Context) ([]domain.Silence, error)
+	swept    time.Time
 	red      Redactor
 	limits   *limiter
 	log      *slog.Logger
@@ -128,6 +130,9 @@ type Deps struct {
 	Registerer prometheus.Registerer
 	// Changed, when set, is told each incident the pipeline advanced.
 	Changed func(fp domain.Fingerprint)
+	// Silences, when set, are the silences in force (the store's and the
+	// config's): a matching incident stops before its next stage.
+	Silences func(ctx context.Context) ([]domain.Silence, error)
 	// Code, optional, grounds analysis and remediation in the service's
 	// repository.
 	Code CodeFinder
@@ -163,13 +168,16 @@ func New(cfg config.Pipeline, d Deps) (*Pipeline, error) {
 		red = redact.New(redact.Options{Email: true, Phone: true})
 	}
 	return &Pipeline{cfg: cfg, provider: d.Provider, store: d.Store, deliver: d.Deliverer, gate: d.Gate, audit: d.Audit, code: d.Code,
-		changed: d.Changed, red: red, limits: newLimiter(), log: log, metrics: m, tracer: otel.Tracer("github.com/cloud-sre-agent/sre-agent/internal/pipeline"), now: time.Now,
+		changed: d.Changed, silences: d.Silences, red: red, limits: newLimiter(), log: log, metrics: m, tracer: otel.Tracer("github.com/cloud-sre-agent/sre-agent/internal/pipeline"), now: time.Now,
 		stop: make(chan struct{})}, nil
 }
 
 // Drain processes every pending incident that is due. It reports how many
 // it moved forward and whether any are still waiting for a retry.
 func (p *Pipeline) Drain(ctx context.Context) (moved int, waiting bool, err error) {
+	if err := p.unsilence(ctx); err != nil {
+		return 0, false, err
+	}
 	next, process, err := p.work(ctx)
 	if err != nil {
 		return 0, false, err
@@ -299,6 +307,9 @@ func (p *Pipeline) process(ctx context.Context, in domain.Incident) (domain.Stat
 			return in.State, false, fmt.Errorf("decode run of %s: %w", in.Fingerprint, err)
 		}
 	}
+	if silenced, err := p.silence(ctx, in, &run); silenced || err != nil {
+		return domain.StateSilenced, false, err
+	}
 	if run.RetryAt.After(p.now()) {
 		return in.State, run.Deferred != "", nil
 	}
@@ -346,6 +357,89 @@ func (p *Pipeline) process(ctx context.Context, in domain.Incident) (domain.Stat
 		span.SetStatus(codes.Error, run.Failure)
 	}
 	return state, run.Deferred != "", nil
+}
+
+// silence stops an incident a silence matches before its next stage:
+// it is kept and counted, not triaged, delivered or notified; the run
+// remembers where it stopped.
+func (p *Pipeline) silence(ctx context.Context, in domain.Incident, run *domain.Run) (bool, error) {
+	if p.silences == nil || in.State.Terminal() {
+		return false, nil
+	}
+	all, err := p.silences(ctx)
+	if err != nil {
+		return false, fmt.Errorf("silences: %w", err)
+	}
+	now := p.now()
+	s := domain.Silencing(all, in, now)
+	if s == nil {
+		return false, nil
+	}
+	run.Silenced = &domain.Silenced{ID: s.ID, At: now, From: in.State, Until: s.End}
+	if run.Number == 0 {
+		run.Number = 1
+	}
+	if _, err := p.audit.Append(ctx, audit.Record{Kind: audit.KindSilenced, Fingerprint: string(in.Fingerprint), Outcome: "silenced",
+		Fields: map[string]any{"silence": s.ID, "from": string(in.State), "author": s.Author}}); err != nil {
+		return false, fmt.Errorf("audit silence: %w", err)
+	}
+	p.log.Info("incident silenced", "fingerprint", string(in.Fingerprint), "silence", s.ID, "from", string(in.State))
+	return true, p.save(context.WithoutCancel(ctx), in.Fingerprint, domain.StateSilenced, run)
+}
+
+// unsilence resumes, where they stopped, the silenced incidents no
+// silence matches any more (expired, ended, or edited), at most every
+// 30 seconds.
+func (p *Pipeline) unsilence(ctx context.Context) error {
+	type lister interface {
+		Incidents(ctx context.Context) ([]domain.Incident, error)
+	}
+	ls, ok := p.store.(lister)
+	if p.silences == nil || !ok || p.now().Sub(p.swept) < 30*time.Second {
+		return nil
+	}
+	p.swept = p.now()
+	all, err := ls.Incidents(ctx)
+	if err != nil {
+		return err
+	}
+	var silences []domain.Silence
+	for _, in := range all {
+		if in.State != domain.StateSilenced {
+			continue
+		}
+		if silences == nil {
+			if silences, err = p.silences(ctx); err != nil {
+				return fmt.Errorf("silences: %w", err)
+			}
+		}
+		if domain.Silencing(silences, in, p.now()) != nil {
+			continue
+		}
+		raw, err := p.store.LoadRun(ctx, in.Fingerprint)
+		if err != nil {
+			return err
+		}
+		var run domain.Run
+		if err := json.Unmarshal(raw, &run); err != nil {
+			return fmt.Errorf("decode run of %s: %w", in.Fingerprint, err)
+		}
+		from := domain.StateNew
+		id := ""
+		if run.Silenced != nil {
+			from, id = run.Silenced.From, run.Silenced.ID
+		}
+		run.Silenced = nil
+		if _, err := p.audit.Append(ctx, audit.Record{Kind: audit.KindSilenced, Fingerprint: string(in.Fingerprint), Outcome: "resumed",
+			Fields: map[string]any{"silence": id, "to": string(from)}}); err != nil {
+			return fmt.Errorf("audit silence: %w", err)
+		}
+		p.log.Info("silence over: incident resumed", "fingerprint", string(in.Fingerprint), "silence", id, "to", string(from))
+		if err := p.save(ctx, in.Fingerprint, from, &run); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // traceParent makes a resumed run's spans part of the trace its first

@@ -149,6 +149,11 @@ func RunNote(in domain.Incident, run *domain.Run) string {
 		return fmt.Sprintf("summary of %d errors over the incident bounds", in.Count)
 	case run == nil:
 		return ""
+	case in.State == domain.StateSilenced && run.Silenced != nil:
+		if !run.Silenced.Until.IsZero() {
+			return fmt.Sprintf("silenced by %s until %s", run.Silenced.ID, run.Silenced.Until.UTC().Format(time.RFC3339))
+		}
+		return "silenced by " + run.Silenced.ID
 	case run.Deferred != "":
 		return "deferred: " + run.Deferred
 	case run.Rejection != nil:

@@ -66,6 +66,10 @@ type Options struct {
 	// (the effective route); Conversations what each receiver was told.
 	Routes        func(domain.Incident, *domain.Run) []Route
 	Conversations func(context.Context, domain.Fingerprint) ([]domain.Conversation, error)
+	// Silences, when set, lists the silences (shown on the list page);
+	// Notes what people said of an incident (acknowledged, resolved).
+	Silences func(context.Context) ([]domain.Silence, error)
+	Notes    func(context.Context, domain.Fingerprint) ([]domain.Note, error)
 }
 
 type dashboard struct {
@@ -192,6 +196,8 @@ type listData struct {
 	Query, Sort              string
 	States, Services, Sevs   []string
 	Counts                   map[domain.State]int
+	// Silences are the silences in force or to come.
+	Silences []domain.Silence
 }
 
 func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
@@ -226,6 +232,22 @@ func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
 		data.Services = append(data.Services, s)
 	}
 	sort.Strings(data.Services)
+	if d.o.Silences != nil {
+		sl, err := d.o.Silences(r.Context())
+		if err != nil {
+			d.o.Log.Error("dashboard: read silences", "error", err)
+		}
+		now := d.o.Now()
+		for _, s := range sl {
+			if s.Active(now) || s.Start.After(now) {
+				s.Comment, s.Author = inert.Reveal(s.Comment), inert.Reveal(s.Author)
+				for i := range s.Matchers {
+					s.Matchers[i].Value = inert.Reveal(s.Matchers[i].Value)
+				}
+				data.Silences = append(data.Silences, s)
+			}
+		}
+	}
 	sortIncidents(data.Incidents, data.Sort)
 	data.Matched = len(data.Incidents)
 	if len(data.Incidents) > maxListRows {
@@ -277,6 +299,7 @@ type incidentData struct {
 	DiffLines     []string
 	Routes        []Route
 	Conversations []domain.Conversation
+	Notes         []domain.Note
 }
 
 // Route is one receiver an incident's changes go to, by which route of
@@ -326,6 +349,14 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.o.Routes != nil {
 		data.Routes = d.o.Routes(*in, data.Run)
+	}
+	if d.o.Notes != nil {
+		if data.Notes, err = d.o.Notes(r.Context(), in.Fingerprint); err != nil {
+			d.o.Log.Error("dashboard: read notes", "error", err)
+		}
+		for i, n := range data.Notes {
+			data.Notes[i].Author, data.Notes[i].Text = inert.Reveal(n.Author), inert.Reveal(n.Text)
+		}
 	}
 	if d.o.Conversations != nil {
 		if data.Conversations, err = d.o.Conversations(r.Context(), in.Fingerprint); err != nil {

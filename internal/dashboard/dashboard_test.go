@@ -401,3 +401,42 @@ func newUIHandler(t *testing.T) http.Handler {
 	h, _ := newUI(t, Auth{})
 	return h
 }
+
+// The list shows the silences in force (log-like text escaped); the
+// incident page shows who acknowledged and resolved it, and the silence
+// that stopped it.
+func TestSilencesAndAcknowledgements(t *testing.T) {
+	st, tr, reg := fixture(t)
+	now := time.Now()
+	run := domain.Run{Number: 1, Silenced: &domain.Silenced{ID: "abc123", At: t0, From: domain.StateNew, Until: now.Add(time.Hour)}}
+	b, _ := json.Marshal(run)
+	st.runs["dddd3333eeee4444ffff"] = b
+	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg,
+		Silences: func(context.Context) ([]domain.Silence, error) {
+			return []domain.Silence{
+				{ID: "abc123", Matchers: []domain.Matcher{{Name: "service", Value: "payments"}}, Start: now.Add(-time.Hour), End: now.Add(time.Hour), Author: "alice", Comment: hostile},
+				{ID: "old999", Matchers: []domain.Matcher{{Name: "service", Value: "x"}}, Start: now.Add(-2 * time.Hour), End: now.Add(-time.Hour), Author: "bob", Comment: "over"},
+			}, nil
+		},
+		Notes: func(_ context.Context, fp domain.Fingerprint) ([]domain.Note, error) {
+			return []domain.Note{{Fingerprint: fp, Kind: "acknowledged", Author: "carol", Text: "on it " + hostile, At: t0}}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, h, "GET", "/")
+	if !strings.Contains(body, `id="silences"`) || !strings.Contains(body, "abc123") || !strings.Contains(body, "<code>service=payments</code>") || strings.Contains(body, "old999") {
+		t.Errorf("list page silences:\n%.2000s", body)
+	}
+	_, page := get(t, h, "GET", "/incidents/dddd3333")
+	for _, want := range []string{`id="people"`, "carol", "acknowledged", `id="silenced"`, "<code>abc123</code>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("incident page lacks %q", want)
+		}
+	}
+	for _, b := range []string{body, page} {
+		if strings.Contains(b, "<script>document") {
+			t.Error("a comment or note reached the page as markup")
+		}
+	}
+}

@@ -218,3 +218,34 @@ func TestRunSaysWhatThisRunDid(t *testing.T) {
 		t.Fatalf("a run with nothing new:\n%s", out)
 	}
 }
+
+// config show prints the effective configuration (file, then the
+// environment) and names the file; config validate checks one.
+func TestConfigShowAndValidate(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	os.MkdirAll(filepath.Join(dir, "sre-agent"), 0o700)
+	def := filepath.Join(dir, "sre-agent", "config.yaml")
+	os.WriteFile(def, []byte("detect: {quiet: 7m}\ngithub: {token: gcpsm://projects/p/secrets/gh/versions/latest}\n"), 0o600)
+	t.Setenv("SRE_AGENT_LOG_LEVEL", "debug")
+	out := execute(t, "", "config", "show")
+	for _, want := range []string{"# file: " + def, "quiet: 7m0s", "level: debug", "token: gcpsm://projects/p/secrets/gh/versions/latest"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config show lacks %q:\n%.1500s", want, out)
+		}
+	}
+	if got := execute(t, "", "config", "validate"); !strings.Contains(got, "ok: "+def) {
+		t.Errorf("validate: %s", got)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("detect: {quiet: soon}\n"), 0o600)
+	if code, _, errOut := exitOf(t, "config", "validate", bad); code != 1 || !strings.Contains(errOut, "bad.yaml") {
+		t.Errorf("validate a bad file: %d %s", code, errOut)
+	}
+	// What show prints loads back as the same configuration.
+	round := filepath.Join(dir, "round.yaml")
+	os.WriteFile(round, []byte(out), 0o600)
+	if code, _, errOut := exitOf(t, "config", "validate", round); code != 0 {
+		t.Errorf("config show's output does not load: %s", errOut)
+	}
+}

@@ -8,7 +8,10 @@ import (
 
 // PubSub names the subscription and bounds what is in flight.
 type PubSub struct {
-	Project      string `yaml:"project"`
+	// Project is the Google Cloud project of the subscription.
+	Project string `yaml:"project"`
+	// Subscription is the Pub/Sub subscription fed by the Cloud Logging
+	// sink.
 	Subscription string `yaml:"subscription"`
 	// MaxOutstandingMessages and MaxOutstandingBytes are flow control:
 	// messages received and not yet acknowledged.
@@ -65,23 +68,35 @@ func (c LocalTarget) Validate() error {
 
 // GitHubTarget names the repository and how to reach it.
 type GitHubTarget struct {
-	BaseURL    string `yaml:"base_url"` // https://api.github.com, or https://HOST/api/v3/
-	Owner      string `yaml:"owner"`
-	Repo       string `yaml:"repo"`
+	BaseURL string `yaml:"base_url"` // https://api.github.com, or https://HOST/api/v3/
+	// Owner is the repository's owner (user or organisation).
+	Owner string `yaml:"owner"`
+	// Repo is the repository pull requests are opened on.
+	Repo string `yaml:"repo"`
+	// BaseBranch is the branch pull requests target; the agent never
+	// pushes to it.
 	BaseBranch string `yaml:"base_branch"`
 	// Token is a secret reference to a fine-grained (or classic) PAT.
 	Token string `yaml:"token"`
 	// App authentication: app id, installation id, and a secret reference
 	// to the app's private key (PEM).
-	AppID          int64  `yaml:"app_id"`
-	InstallationID int64  `yaml:"installation_id"`
-	PrivateKey     string `yaml:"private_key"`
+	AppID int64 `yaml:"app_id"`
+	// InstallationID is the GitHub App's installation on the repository
+	// (App authentication).
+	InstallationID int64 `yaml:"installation_id"`
+	// PrivateKey is a secret reference to the GitHub App's private key
+	// (PEM).
+	PrivateKey string `yaml:"private_key"`
 
-	AuthorName    string   `yaml:"author_name"`
-	AuthorEmail   string   `yaml:"author_email"`
-	Reviewers     []string `yaml:"reviewers"`
+	// AuthorName and AuthorEmail sign the agent's commits.
+	AuthorName  string `yaml:"author_name"`
+	AuthorEmail string `yaml:"author_email"`
+	// Reviewers are asked to review each pull request (user logins).
+	Reviewers []string `yaml:"reviewers"`
+	// TeamReviewers are teams asked to review (team slugs).
 	TeamReviewers []string `yaml:"team_reviewers"`
-	Assignees     []string `yaml:"assignees"`
+	// Assignees are assigned each pull request.
+	Assignees []string `yaml:"assignees"`
 	// ReportDir is where a words-only proposal's report is committed.
 	ReportDir string `yaml:"report_dir"`
 	// SuppressAfterClose holds an incident back this long after its pull
@@ -113,17 +128,25 @@ func (c GitHubTarget) Validate() error {
 
 // GitLabTarget names the project and the token.
 type GitLabTarget struct {
-	BaseURL    string `yaml:"base_url"` // https://gitlab.com/api/v4, or a self-managed host's
-	Project    string `yaml:"project"`  // "group/project" or its id
+	BaseURL string `yaml:"base_url"` // https://gitlab.com/api/v4, or a self-managed host's
+	Project string `yaml:"project"`  // "group/project" or its id
+	// BaseBranch is the branch merge requests target; the agent never
+	// pushes to it.
 	BaseBranch string `yaml:"base_branch"`
 	// Token is a secret reference to a project access token with the
 	// Developer role and the api scope.
-	Token              string        `yaml:"token"`
-	AuthorName         string        `yaml:"author_name"`
-	AuthorEmail        string        `yaml:"author_email"`
-	ReportDir          string        `yaml:"report_dir"`
+	Token string `yaml:"token"`
+	// AuthorName and AuthorEmail sign the agent's commits.
+	AuthorName  string `yaml:"author_name"`
+	AuthorEmail string `yaml:"author_email"`
+	// ReportDir is where a words-only proposal's report is committed.
+	ReportDir string `yaml:"report_dir"`
+	// SuppressAfterClose holds an incident back this long after its merge
+	// request was closed without merging.
 	SuppressAfterClose time.Duration `yaml:"suppress_after_close"`
-	LogQueryURL        string        `yaml:"log_query_url"`
+	// LogQueryURL, when set, is linked from the body; {fingerprint} and
+	// {service} are filled in.
+	LogQueryURL string `yaml:"log_query_url"`
 	// LinkHosts are hosts, beyond the GitLab host and the log console,
 	// that untrusted text may link to in what the agent writes.
 	LinkHosts []string `yaml:"link_hosts"`

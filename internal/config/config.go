@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -83,15 +85,22 @@ type Dashboard struct {
 
 // Secrets tunes secret references.
 type Secrets struct {
-	TTL                  time.Duration `yaml:"ttl"`
-	AllowEnvInProduction bool          `yaml:"allow_env_in_production"`
+	// TTL is how long a secret's value is used before it is read again
+	// (rotation is picked up within it).
+	TTL time.Duration `yaml:"ttl"`
+	// AllowEnvInProduction lets env:// references through in production
+	// mode (not recommended: the environment leaks into crash dumps and
+	// child processes).
+	AllowEnvInProduction bool `yaml:"allow_env_in_production"`
 }
 
 // GitHub names the credential pull requests are opened with.
 type GitHub struct {
 	// Token is a secret reference to a fine-grained PAT (or a classic one,
 	// with a warning).
-	Token   string `yaml:"token"`
+	Token string `yaml:"token"`
+	// BaseURL is GitHub's API (https://api.github.com, or
+	// https://HOST/api/v3/ for Enterprise Server).
 	BaseURL string `yaml:"base_url"`
 }
 
@@ -148,6 +157,7 @@ type Store struct {
 // Source is one input of the daemon.
 type Source struct {
 	Type string `yaml:"type"` // file, stdin, pubsub or url
+	// Path is the file to read (type file).
 	Path string `yaml:"path"`
 	// Follow keeps reading a file as it grows and across rotation, until
 	// the agent stops; without it the file is read to its end.
@@ -199,11 +209,16 @@ type Provider struct {
 	Fallbacks []string `yaml:"fallbacks"`
 	// AllowThirdParty must be true for any provider that sends data to a
 	// third party (gemini, openai, anthropic; ollama is self-hosted).
-	AllowThirdParty bool          `yaml:"allow_third_party"`
-	Timeout         time.Duration `yaml:"timeout"`
-	MaxRetries      int           `yaml:"max_retries"`
-	DailyTokens     int64         `yaml:"daily_tokens"`
-	DailyCostUSD    float64       `yaml:"daily_cost_usd"`
+	AllowThirdParty bool `yaml:"allow_third_party"`
+	// Timeout bounds one model call.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxRetries is how often a failed call is tried again (429, 5xx,
+	// timeouts) before the next fallback answers.
+	MaxRetries int `yaml:"max_retries"`
+	// DailyTokens and DailyCostUSD are the day's budget (UTC); once spent,
+	// the offline provider answers until midnight (0: no budget).
+	DailyTokens  int64   `yaml:"daily_tokens"`
+	DailyCostUSD float64 `yaml:"daily_cost_usd"`
 	// Prices by model, US dollars per million tokens.
 	Prices    map[string]Price `yaml:"prices"`
 	Gemini    GeminiProvider   `yaml:"gemini"`
@@ -214,12 +229,17 @@ type Provider struct {
 
 // GeminiProvider is Vertex AI (ambient identity) or the Gemini API (key).
 type GeminiProvider struct {
-	Vertex   bool   `yaml:"vertex"`
-	Project  string `yaml:"project"`
+	// Vertex uses Vertex AI with the ambient identity
+	// (roles/aiplatform.user) instead of a Gemini API key.
+	Vertex bool `yaml:"vertex"`
+	// Project is the Google Cloud project for Vertex AI.
+	Project string `yaml:"project"`
+	// Location is the Vertex AI region.
 	Location string `yaml:"location"`
 	APIKey   string `yaml:"api_key"` // a secret reference
-	Model    string `yaml:"model"`
-	BaseURL  string `yaml:"base_url"` // a private endpoint; empty: Google's
+	// Model is the default model (pipeline.models overrides it per stage).
+	Model   string `yaml:"model"`
+	BaseURL string `yaml:"base_url"` // a private endpoint; empty: Google's
 	// RequestsPerSecond and TokensPerMinute limit calls (0: none).
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 	TokensPerMinute   int     `yaml:"tokens_per_minute"`
@@ -227,9 +247,13 @@ type GeminiProvider struct {
 
 // HTTPProvider is an API reached by URL with an optional key.
 type HTTPProvider struct {
-	BaseURL           string  `yaml:"base_url"`
-	APIKey            string  `yaml:"api_key"` // a secret reference
-	Model             string  `yaml:"model"`
+	// BaseURL is the API's address (https; plain http only to loopback,
+	// for a local Ollama).
+	BaseURL string `yaml:"base_url"`
+	APIKey  string `yaml:"api_key"` // a secret reference
+	// Model is the default model (pipeline.models overrides it per stage).
+	Model string `yaml:"model"`
+	// RequestsPerSecond and TokensPerMinute limit calls (0: none).
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 	TokensPerMinute   int     `yaml:"tokens_per_minute"`
 }
@@ -349,24 +373,93 @@ func Default() Config {
 func Load(path string) (Config, error) {
 	cfg := Default()
 	if path == "" {
-		return cfg, nil
+		// The user's default file, when there is one.
+		if p := DefaultPath(); p != "" {
+			if _, err := os.Stat(p); err == nil {
+				path = p
+			}
+		}
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return cfg, fmt.Errorf("read config: %w", err)
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		if err := refusePlaintextSecrets(b); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file keeps the defaults
+			return cfg, fmt.Errorf("parse config %s: %w", path, err)
+		}
 	}
-	if err := refusePlaintextSecrets(b); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file keeps the defaults
-		return cfg, fmt.Errorf("parse config %s: %w", path, err)
+	if err := ApplyEnv(&cfg, os.LookupEnv); err != nil {
+		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
+		if path == "" {
+			return cfg, err
+		}
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// DefaultPath is the user's config file: $XDG_CONFIG_HOME/sre-agent/
+// config.yaml, else ~/.config/sre-agent/config.yaml ("" with no home).
+func DefaultPath() string {
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "sre-agent", "config.yaml")
+}
+
+// EnvPrefix starts the environment variables that set config keys.
+const EnvPrefix = "SRE_AGENT_"
+
+// EnvName is the variable that sets a key: SRE_AGENT_ and the key's path
+// in capitals, with _ for the dots (detect.quiet: SRE_AGENT_DETECT_QUIET).
+func EnvName(path string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+}
+
+// ApplyEnv sets every key whose variable is set: its value is read as
+// YAML into the key (durations as 10m, lists as [a, b]). Keys inside
+// lists are set by giving the whole list. A credential key must still be
+// a secret reference (Validate checks).
+func ApplyEnv(cfg *Config, lookup func(string) (string, bool)) error {
+	return applyEnv(reflect.ValueOf(cfg).Elem(), "", lookup)
+}
+
+func applyEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if !f.IsExported() || tag == "-" || tag == "" {
+			continue
+		}
+		path := prefix + tag
+		fv := v.Field(i)
+		if val, ok := lookup(EnvName(path)); ok {
+			if err := yaml.Unmarshal([]byte(val), fv.Addr().Interface()); err != nil {
+				return fmt.Errorf("%s: %s: %w", EnvName(path), path, err)
+			}
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Time{}) {
+			if err := applyEnv(fv, path+".", lookup); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Validate reports the first setting out of range; each part checks its

@@ -131,3 +131,61 @@ func TestEveryExampleLoads(t *testing.T) {
 		}
 	}
 }
+
+// Every key can be set from the environment, the variable's value read as
+// YAML into the key; a bad value names its variable; the environment wins
+// over the file.
+func TestEnvOverrides(t *testing.T) {
+	env := map[string]string{
+		"SRE_AGENT_DETECT_QUIET":         "10m",
+		"SRE_AGENT_LOG_LEVEL":            "debug",
+		"SRE_AGENT_EGRESS_ALLOW_HOSTS":   "[api.github.com, '*.googleapis.com']",
+		"SRE_AGENT_PROVIDER_MAX_RETRIES": "5",
+		"SRE_AGENT_REDACT_IPV4":          "false",
+		"SRE_AGENT_STORE_TYPE":           "postgres",
+		"SRE_AGENT_REPLICA":              "not a key: ignored",
+	}
+	cfg := Default()
+	if err := ApplyEnv(&cfg, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Detect.Quiet != 10*time.Minute || cfg.Log.Level != "debug" || len(cfg.Egress.AllowHosts) != 2 || cfg.Provider.MaxRetries != 5 ||
+		cfg.Redact.IPv4 || cfg.Store.Type != "postgres" {
+		t.Fatalf("overrides not applied: %+v %+v %+v", cfg.Detect.Quiet, cfg.Egress, cfg.Redact)
+	}
+	bad := Default()
+	err := ApplyEnv(&bad, func(k string) (string, bool) { return "soon", k == "SRE_AGENT_DETECT_QUIET" })
+	if err == nil || !strings.Contains(err.Error(), "SRE_AGENT_DETECT_QUIET") {
+		t.Fatalf("bad value: %v", err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	os.WriteFile(path, []byte("log: {level: warn}\ndetect: {quiet: 7m}\n"), 0o600)
+	t.Setenv("SRE_AGENT_LOG_LEVEL", "error")
+	got, err := Load(path)
+	if err != nil || got.Log.Level != "error" || got.Detect.Quiet != 7*time.Minute {
+		t.Fatalf("file then environment: %v %v %v", got.Log.Level, got.Detect.Quiet, err)
+	}
+	// A credential from the environment must be a reference too.
+	t.Setenv("SRE_AGENT_GITHUB_TOKEN", "ghp_plaintexttokenvalue1234567890abcd")
+	if _, err := Load(path); err == nil {
+		t.Fatal("a plaintext token from the environment was accepted")
+	}
+}
+
+// Without --config, the user's file under $XDG_CONFIG_HOME is read.
+func TestDefaultFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	if p := DefaultPath(); p != filepath.Join(dir, "sre-agent", "config.yaml") {
+		t.Fatalf("default path %s", p)
+	}
+	if cfg, err := Load(""); err != nil || cfg.Log.Level != "info" {
+		t.Fatalf("no file: %v %v", cfg.Log.Level, err)
+	}
+	os.MkdirAll(filepath.Join(dir, "sre-agent"), 0o700)
+	os.WriteFile(filepath.Join(dir, "sre-agent", "config.yaml"), []byte("log: {level: warn}\n"), 0o600)
+	if cfg, err := Load(""); err != nil || cfg.Log.Level != "warn" {
+		t.Fatalf("the default file was not read: %v %v", cfg.Log.Level, err)
+	}
+}

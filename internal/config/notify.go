@@ -30,10 +30,13 @@ func (n Notify) Enabled() bool { return len(n.Receivers) > 0 }
 
 // Receiver is one place people are told, of exactly one kind.
 type Receiver struct {
+	// Name is how routes, `notify test` and the audit log name it.
 	Name string `yaml:"name"`
 	// RateLimit bounds the messages per hour to this receiver; changes
 	// over it wait and are told together. Zero: no bound.
-	RateLimit   int `yaml:"rate_limit_per_hour"`
+	RateLimit int `yaml:"rate_limit_per_hour"`
+	// MaxAttempts bounds the tries of one message on 429 and 5xx
+	// (default 4).
 	MaxAttempts int `yaml:"max_attempts"`
 
 	Slack      *SlackReceiver     `yaml:"slack"`
@@ -52,24 +55,30 @@ type SlackReceiver struct {
 	// WebhookURL is a secret reference to an incoming webhook's URL, for a
 	// workspace without the bot (no updates, no threads).
 	WebhookURL string `yaml:"webhook_url"`
-	APIURL     string `yaml:"api_url"`
+	// APIURL is Slack's Web API (a proxy's, in tests a fake's); default
+	// https://slack.com/api/.
+	APIURL string `yaml:"api_url"`
 }
 
 // PagerDutyReceiver is a PagerDuty service's Events API v2 integration.
 type PagerDutyReceiver struct {
 	// RoutingKey is a secret reference to the integration key.
 	RoutingKey string `yaml:"routing_key"`
-	URL        string `yaml:"url"`
+	// URL is the Events API (default
+	// https://events.pagerduty.com/v2/enqueue).
+	URL string `yaml:"url"`
 }
 
 // ChatWebhook is an incoming webhook (Google Chat, Microsoft Teams
 // Workflows); its URL carries a credential, so it is a secret reference.
 type ChatWebhook struct {
+	// WebhookURL is a secret reference to the incoming webhook's URL.
 	WebhookURL string `yaml:"webhook_url"`
 }
 
 // WebhookReceiver is any HTTP endpoint.
 type WebhookReceiver struct {
+	// URL is the endpoint (https; plain http only to loopback).
 	URL string `yaml:"url"`
 	// Secret is a secret reference to the Standard Webhooks signing
 	// secret (whsec_…).
@@ -85,32 +94,47 @@ type WebhookReceiver struct {
 // child matches, the node's receiver gets it. Receiver and quiet hours
 // are inherited from the parent when not set.
 type Route struct {
-	Receiver   string      `yaml:"receiver"`
-	Match      Match       `yaml:"match"`
-	Continue   bool        `yaml:"continue"`
+	// Receiver gets the changes this route takes (inherited when empty).
+	Receiver string `yaml:"receiver"`
+	// Match is what the route takes (all of it must hold).
+	Match Match `yaml:"match"`
+	// Continue tries the following sibling routes too after this one
+	// matched.
+	Continue bool `yaml:"continue"`
+	// QuietHours hold this route's messages (inherited when empty).
 	QuietHours *QuietHours `yaml:"quiet_hours"`
-	Routes     []Route     `yaml:"routes"`
+	// Routes are the child routes, tried in order.
+	Routes []Route `yaml:"routes"`
 }
 
 // Match is what a route takes; every given field must hold, each list
 // holding when any of its values does. Services and label values are
 // shell patterns (payments-*).
 type Match struct {
-	Services    []string          `yaml:"services"`
-	Severities  []string          `yaml:"severities"`
-	Categories  []string          `yaml:"categories"`
-	Labels      map[string]string `yaml:"labels"`
-	Transitions []string          `yaml:"transitions"`
+	// Services: any of the incident's services (patterns).
+	Services []string `yaml:"services"`
+	// Severities: critical, error, warning, notice, info, debug.
+	Severities []string `yaml:"severities"`
+	// Categories: the triage category (empty until triaged).
+	Categories []string `yaml:"categories"`
+	// Labels: resource labels, values as patterns.
+	Labels map[string]string `yaml:"labels"`
+	// Transitions: opened, triaged, root-cause, proposed, resolved,
+	// reopened.
+	Transitions []string `yaml:"transitions"`
 }
 
 // QuietHours hold a route's messages between Start and End (HH:MM, in
 // TimeZone, the local time zone when empty); they go out, folded into
 // one, when the quiet hours end. Severities named in Except still go out.
 type QuietHours struct {
-	Start    string   `yaml:"start"`
-	End      string   `yaml:"end"`
-	TimeZone string   `yaml:"time_zone"`
-	Except   []string `yaml:"except_severities"`
+	// Start and End are HH:MM; an End before Start spans midnight.
+	Start string `yaml:"start"`
+	End   string `yaml:"end"`
+	// TimeZone is an IANA zone (Europe/Berlin); empty: the local one.
+	TimeZone string `yaml:"time_zone"`
+	// Except are severities that go out anyway.
+	Except []string `yaml:"except_severities"`
 }
 
 // Transitions are the changes a route can match.
@@ -262,9 +286,12 @@ func (n Notify) secretRefs(out map[string]string) {
 // fingerprint, label.KEY; values are shell patterns) are recorded and
 // counted, never triaged, delivered or notified.
 type Silence struct {
+	// Matchers are name=value conditions, all of which must hold.
 	Matchers []string `yaml:"matchers"`
-	Comment  string   `yaml:"comment"`
-	Author   string   `yaml:"author"`
+	// Comment says why (required).
+	Comment string `yaml:"comment"`
+	// Author is who decided it.
+	Author string `yaml:"author"`
 }
 
 // ConfigSilences are the config's silences as the pipeline uses them.

@@ -10,8 +10,11 @@ import (
 
 // PerStage is a setting with a value for each stage.
 type PerStage[T any] struct {
-	Triage      T `yaml:"triage"`
-	Analysis    T `yaml:"analysis"`
+	// Triage is the value for the triage stage.
+	Triage T `yaml:"triage"`
+	// Analysis is the value for the root-cause analysis stage.
+	Analysis T `yaml:"analysis"`
+	// Remediation is the value for the remediation stage.
 	Remediation T `yaml:"remediation"`
 }
 
@@ -32,6 +35,8 @@ type Models = PerStage[string]
 
 // Pipeline tunes the pipeline (internal/pipeline).
 type Pipeline struct {
+	// Models names the model each stage asks; empty leaves the provider's
+	// default (a fast model suits triage, a strong one the other two).
 	Models Models `yaml:"models"`
 	// TokenBudget bounds each stage's prompt, in estimated tokens.
 	TokenBudget PerStage[int] `yaml:"token_budget"`

@@ -48,9 +48,13 @@ const (
 
 // Options chooses which optional kinds run. Secrets always run.
 type Options struct {
-	IPv4  bool `yaml:"ipv4"`
-	IPv6  bool `yaml:"ipv6"`
+	// IPv4 redacts IPv4 addresses.
+	IPv4 bool `yaml:"ipv4"`
+	// IPv6 redacts IPv6 addresses.
+	IPv6 bool `yaml:"ipv6"`
+	// Email redacts e-mail addresses (personal data).
 	Email bool `yaml:"email"`
+	// Phone redacts phone numbers (personal data).
 	Phone bool `yaml:"phone"`
 }
 

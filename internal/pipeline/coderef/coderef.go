@@ -26,6 +26,8 @@ import (
 
 // Repo maps a service to the repository it is built from.
 type Repo struct {
+	// Service is the service's name as incidents show it, or a resource
+	// label match such as service_name.
 	Service string `yaml:"service"`
 	// Path is a local checkout of the repository.
 	Path string `yaml:"path"`
@@ -33,7 +35,9 @@ type Repo struct {
 	BaseBranch string `yaml:"base_branch"`
 	// PathPrefix limits the service to a directory of a monorepo.
 	PathPrefix string `yaml:"path_prefix"`
-	Language   string `yaml:"language"`
+	// Language names the code's language (go, java, python, node, dotnet)
+	// when its files do not say.
+	Language string `yaml:"language"`
 	// Source "scm" reads the repository through the delivery target's API
 	// (GitHub contents and trees at the base branch) instead of Path.
 	Source string `yaml:"source"`

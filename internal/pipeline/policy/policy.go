@@ -42,10 +42,13 @@ type Config struct {
 	// these doublestar globs (say "services/checkout/**").
 	Allow []string `yaml:"allow"`
 	// Deny refuses more paths; it applies whatever else allows them.
-	Deny            []string `yaml:"deny"`
-	MaxFiles        int      `yaml:"max_files"`
-	MaxChangedLines int      `yaml:"max_changed_lines"`
-	MaxDiffBytes    int      `yaml:"max_diff_bytes"`
+	Deny []string `yaml:"deny"`
+	// MaxFiles bounds the files a proposed diff may touch.
+	MaxFiles int `yaml:"max_files"`
+	// MaxChangedLines bounds the lines a proposed diff adds and removes.
+	MaxChangedLines int `yaml:"max_changed_lines"`
+	// MaxDiffBytes bounds a proposed diff's size.
+	MaxDiffBytes int `yaml:"max_diff_bytes"`
 }
 
 // DefaultConfig is a gate for small, reviewable fixes.

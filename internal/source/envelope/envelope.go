@@ -38,6 +38,8 @@ const (
 
 // Options bound decoding.
 type Options struct {
+	// Format is auto (the default: each message says what it is),
+	// logentry, cloudwatch or text.
 	Format Format `yaml:"format"`
 	// MaxBytes is the largest message accepted, as received.
 	MaxBytes int `yaml:"max_bytes"`

@@ -249,3 +249,65 @@ func TestConfigShowAndValidate(t *testing.T) {
 		t.Errorf("config show's output does not load: %s", errOut)
 	}
 }
+
+// readmeBlock runs the first sh block after marker in the README, each
+// line as written (the command spelt cmdName, a fresh state directory), and
+// returns what they printed; a line that fails fails the test.
+func readmeBlock(t *testing.T, marker, cmdName, state string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := string(b)
+	i := strings.Index(sec, marker)
+	if i < 0 {
+		t.Fatalf("README has no %q", marker)
+	}
+	sec = sec[i:]
+	start := strings.Index(sec, "```sh\n") + len("```sh\n")
+	block := sec[start : start+strings.Index(sec[start:], "```")]
+	exe, _ := os.Executable()
+	var outs []string
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		cmdline := strings.TrimSpace(strings.SplitN(line, "  #", 2)[0])
+		cmdline = strings.ReplaceAll(cmdline, cmdName+" ", "\""+exe+"\" ")
+		cmd := exec.Command("sh", "-c", cmdline)
+		cmd.Dir = "../.."
+		cmd.Env = append(os.Environ(), "SRE_AGENT_BE_MAIN=1", "XDG_STATE_HOME="+state, "XDG_CONFIG_HOME="+state, "HOME="+state)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("README: %s: %v\n%s", line, err, out)
+		}
+		outs = append(outs, string(out))
+	}
+	return strings.Join(outs, "\n")
+}
+
+// The README's "Tuning and silencing" lines run as written, each exiting
+// 0, and the silence does what it says.
+func TestREADMETuningAndSilencing(t *testing.T) {
+	all := readmeBlock(t, "## Tuning and silencing", "sre-agent", t.TempDir())
+	for _, want := range []string{"rule", "silence ", "1 silenced", "silenced by", "disk being replaced, CHG-1234", "acknowledged by", "quiet: 10m0s"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the README's lines did not show %q:\n%s", want, all)
+		}
+	}
+}
+
+// The README's first steps (list, show the panic by the id it gives,
+// verify) run as written after its first command.
+func TestREADMEFirstSteps(t *testing.T) {
+	state := t.TempDir()
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "run", "--http-addr", "", "--out", filepath.Join(state, "out"), "examples/logs/checkout.log")
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "SRE_AGENT_BE_MAIN=1", "XDG_STATE_HOME="+state, "XDG_CONFIG_HOME="+state, "HOME="+state)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	all := readmeBlock(t, "Then:", "go run ./cmd/sre-agent", state)
+	if !strings.Contains(all, "nil pointer") || !strings.Contains(all, "chain intact") {
+		t.Errorf("the README's first steps:\n%s", all)
+	}
+}

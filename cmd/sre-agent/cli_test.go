@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -309,5 +310,51 @@ func TestREADMEFirstSteps(t *testing.T) {
 	all := readmeBlock(t, "Then:", "go run ./cmd/sre-agent", state)
 	if !strings.Contains(all, "nil pointer") || !strings.Contains(all, "chain intact") {
 		t.Errorf("the README's first steps:\n%s", all)
+	}
+}
+
+// Evidence is kept as read: the samples are the incident's first lines
+// with their header, tag, `panic:` and fields (redacted), the latest lines
+// beside them, and the trace ids with a link to Cloud Trace, in
+// `incidents show`, the report and the store.
+func TestEvidenceKeptAsRead(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	for i := range 120 { // ordinary traffic first, then the failure
+		fmt.Fprintf(&b, `{"timestamp":"%s","severity":"INFO","message":"request handled path=/cart/%d","logging.googleapis.com/trace":"projects/shop-prod/traces/0af7651916cd43dd8448eb211c80319c"}`+"\n",
+			start.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i)
+	}
+	for i := range 6 {
+		fmt.Fprintf(&b, `{"timestamp":"%s","severity":"ERROR","message":"gateway[1011]: panic: runtime error: invalid memory address order=%d password=hunter2secret","logging.googleapis.com/trace":"projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e473%d"}`+"\n",
+			start.Add(time.Duration(121+i)*time.Second).Format(time.RFC3339), i, i)
+	}
+	logPath := filepath.Join(dir, "checkout.log")
+	os.WriteFile(logPath, []byte(b.String()), 0o600)
+	db, out := filepath.Join(dir, "s.db"), filepath.Join(dir, "out")
+	execute(t, "", "run", "--db", db, "--out", out, "--http-addr", "", logPath)
+	var list []struct{ Fingerprint string }
+	json.Unmarshal([]byte(execute(t, "", "incidents", "list", "--db", db, "--json")), &list)
+	if len(list) == 0 {
+		t.Fatal("no incident")
+	}
+	show := execute(t, "", "incidents", "show", "--db", db, list[0].Fingerprint)
+	for _, want := range []string{`gateway[1011]: panic: runtime error`, `"logging.googleapis.com/trace"`, "Latest lines", "order=5",
+		"Traces:", "https://console.cloud.google.com/traces/list?project=shop-prod&tid=4bf92f3577b34da6a3ce929d0e0e4730"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("incidents show lacks %q:\n%s", want, show)
+		}
+	}
+	reports, _ := filepath.Glob(filepath.Join(out, "*.md"))
+	all := show
+	for _, r := range reports {
+		rb, _ := os.ReadFile(r)
+		all += string(rb)
+	}
+	if len(reports) == 0 || !strings.Contains(all, "](https://console.cloud.google.com/traces/list?project=shop-prod") {
+		t.Errorf("the report does not link the trace:\n%s", all)
+	}
+	if strings.Contains(all, "hunter2secret") {
+		t.Error("a secret in a kept line")
 	}
 }

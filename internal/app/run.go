@@ -502,9 +502,25 @@ func ShowIncident(w io.Writer, in *domain.Incident, run *domain.Run) error {
 		fmt.Fprintf(w, "  %6d  %s\n", t.Count, t.Text)
 	}
 	if len(in.Samples) > 0 {
-		fmt.Fprintln(w, "\nSamples:")
+		fmt.Fprintln(w, "\nSamples (the first lines, redacted):")
 		for _, s := range in.Samples {
 			fmt.Fprintf(w, "  %s\n", s)
+		}
+	}
+	if len(in.Latest) > 0 {
+		fmt.Fprintln(w, "\nLatest lines (redacted):")
+		for _, s := range in.Latest {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+	}
+	if len(in.Traces) > 0 {
+		fmt.Fprintln(w, "\nTraces:")
+		for _, tr := range in.Traces {
+			if u := report.CloudTraceURL(tr); u != "" {
+				fmt.Fprintf(w, "  %s  %s\n", tr, u)
+			} else {
+				fmt.Fprintf(w, "  %s\n", tr)
+			}
 		}
 	}
 	if run == nil {

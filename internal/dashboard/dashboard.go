@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 )
@@ -101,6 +102,7 @@ func New(o Options) (http.Handler, error) {
 		"sevclass": func(s domain.Severity) string {
 			return "sev-" + strings.ToLower(s.String())
 		},
+		"cloudtrace": report.CloudTraceURL,
 		"lines": func(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") },
 		"diffclass": func(l string) string {
 			switch {
@@ -385,6 +387,14 @@ func showable(in *domain.Incident) {
 		ss[i] = inert.Reveal(x)
 	}
 	in.Samples = ss
+	in.Latest = append([]string(nil), in.Latest...)
+	for i, x := range in.Latest {
+		in.Latest[i] = inert.Reveal(x)
+	}
+	in.Traces = append([]string(nil), in.Traces...)
+	for i, x := range in.Traces {
+		in.Traces[i] = inert.Reveal(x)
+	}
 	reveal := func(list []string) []string {
 		out := make([]string, len(list))
 		for i, x := range list {

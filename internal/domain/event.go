@@ -24,6 +24,10 @@ type Event struct {
 	// "json", "logfmt", "docker", "text").
 	Format string
 
+	// Raw is the record's first line as it was read, before redaction:
+	// the spine keeps a few (redacted) as the incident's samples, and it
+	// is never stored or shown as is.
+	Raw            string
 	InsertID       string
 	Trace          string
 	SourceLocation *SourceLocation

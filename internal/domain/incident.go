@@ -120,8 +120,13 @@ func (s State) Terminal() bool {
 // MaxEntities bounds the entities an incident lists.
 const MaxEntities = 20
 
-// MaxSamples bounds the redacted sample lines kept per incident.
-const MaxSamples = 5
+// MaxSamples bounds the redacted sample lines kept per incident;
+// MaxLatest the latest ones; MaxTraces the trace ids.
+const (
+	MaxSamples = 5
+	MaxLatest  = 3
+	MaxTraces  = 5
+)
 
 // Incident is one problem seen in the logs.
 type Incident struct {
@@ -136,9 +141,15 @@ type Incident struct {
 	// Templates are the error templates of this incident, the leading one
 	// first, with the number of events each matched.
 	Templates []Template `json:"templates"`
-	// Samples are up to MaxSamples redacted lines.
+	// Samples are the first MaxSamples distinct lines, redacted, as read
+	// (header, tag and fields kept).
 	Samples []string `json:"samples"`
-	Stack   string   `json:"stack,omitempty"`
+	// Latest are the latest MaxLatest lines, redacted, newest last.
+	Latest []string `json:"latest_samples,omitempty"`
+	// Traces are the trace ids the incident's events carried, the first
+	// MaxTraces.
+	Traces []string `json:"traces,omitempty"`
+	Stack  string   `json:"stack,omitempty"`
 	// SourceLocation is where the code logged the first event, when the
 	// log says (a LogEntry's sourceLocation).
 	SourceLocation *SourceLocation `json:"source_location,omitempty"`
@@ -257,6 +268,12 @@ func (in *Incident) Merge(o *Incident) {
 	for _, s := range o.Samples {
 		in.AddSample(s)
 	}
+	if len(o.Latest) > 0 { // the later share's latest lines
+		in.Latest = append([]string(nil), o.Latest...)
+	}
+	for _, t := range o.Traces {
+		in.AddTrace(t)
+	}
 	for _, s := range o.Services {
 		if !slices.Contains(in.Services, s) {
 			in.Services = append(in.Services, s)
@@ -343,6 +360,14 @@ func (in *Incident) AddReason(r Reason) {
 		}
 	}
 	in.Reasons = append(in.Reasons, r)
+}
+
+// AddTrace keeps a new distinct trace id while there is room.
+func (in *Incident) AddTrace(t string) {
+	if t == "" || len(in.Traces) >= MaxTraces || slices.Contains(in.Traces, t) {
+		return
+	}
+	in.Traces = append(in.Traces, t)
 }
 
 // AddSample keeps a new distinct sample while there is room.

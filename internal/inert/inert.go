@@ -250,19 +250,26 @@ func (t terminalWriter) Write(p []byte) (int, error) {
 // characters of bold, italic, strike and code.
 var chatMarkup = strings.NewReplacer("<", "‹", ">", "›", "*", "∗", "_", "＿", "~", "∼", "`", "ˋ", "&", "＆")
 
+// DefangURLs shows every URL in s as text no renderer links
+// (https[:]//host/path, www[.]host), leaving the rest as it is: for log
+// lines shown verbatim inside a code block, whose text a mail client or a
+// bot may still read.
+func DefangURLs(s string) string {
+	return bareURL.ReplaceAllStringFunc(s, func(u string) string {
+		if i := strings.Index(u, ":"); i >= 0 {
+			u = u[:i] + "[:]" + u[i+1:]
+		}
+		return strings.Replace(u, "www.", "www[.]", 1)
+	})
+}
+
 // Chat renders untrusted text for a chat message: hidden characters
 // dropped, at most max characters, URLs defanged (https[:]//host), markup
 // and mention syntax replaced by look-alikes, and a zero-width space after
 // every sigil (@here, #channel). Line breaks are kept; a line cannot start
 // a slash command or a quote.
 func Chat(s string, max int) string {
-	s = clean(s, max)
-	s = bareURL.ReplaceAllStringFunc(s, func(u string) string {
-		if i := strings.Index(u, ":"); i >= 0 {
-			u = u[:i] + "[:]" + u[i+1:]
-		}
-		return strings.Replace(u, "www.", "www[.]", 1)
-	})
+	s = DefangURLs(clean(s, max))
 	s = strings.ReplaceAll(chatMarkup.Replace(s), "://", "[:]//")
 	s = referenceMark.ReplaceAllString(s, "$1\u200b$2")
 	lines := strings.Split(s, "\n")

@@ -90,7 +90,7 @@ func (s *Spine) holdCritical(ev *domain.Event, cluster *template.Cluster) int {
 		return unlisted
 	}
 	s.heldLines = append(s.heldLines, heldLine{rec: domain.HeldLine{Line: ev.Line, Time: ev.Time,
-		Service: s.service(ev.Service), TemplateID: cluster.ID(), Sample: sample(ev)}})
+		Service: s.service(ev.Service), TemplateID: cluster.ID(), Sample: s.sample(line{raw: ev.Raw, t: ev.Time, sev: ev.Severity, message: ev.Message})}})
 	return len(s.heldLines) - 1
 }
 

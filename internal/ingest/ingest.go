@@ -97,6 +97,23 @@ type building struct {
 	opened   time.Time
 	lastHot  time.Time
 	episodes []domain.Episode
+	// latest are the incident's latest lines, a ring of domain.MaxLatest
+	// (unredacted raw lines: redacted when the incident is read); seen
+	// counts the lines put in.
+	latest [domain.MaxLatest]line
+	seen   int
+	// shown is latest as last redacted, at seen == shownAt: a save with
+	// no new line does not redact again.
+	shown   []string
+	shownAt int
+}
+
+// line is one of an incident's lines as read, for its samples.
+type line struct {
+	raw     string // unredacted
+	t       time.Time
+	sev     domain.Severity
+	message string // redacted
 }
 
 // member is a template of an incident and its events there.
@@ -334,8 +351,14 @@ func (s *Spine) observe(b *building, ev *domain.Event, reasons detect.Reasons, c
 			b.members = append(b.members, member{cluster: cluster, count: 1})
 		}
 	}
+	l := line{raw: ev.Raw, t: ev.Time, sev: ev.Severity, message: ev.Message}
 	if len(b.inc.Samples) < domain.MaxSamples {
-		b.inc.AddSample(sample(ev))
+		b.inc.AddSample(s.sample(l))
+	}
+	b.latest[b.seen%domain.MaxLatest] = l
+	b.seen++
+	if ev.Trace != "" && len(b.inc.Traces) < domain.MaxTraces {
+		b.inc.AddTrace(s.redactor.Redact(ev.Trace))
 	}
 	if cluster != nil && len(b.inc.Entities) < domain.MaxEntities && b.inc.Count <= maxEntityScan {
 		b.inc.Entities = addEntities(b.inc.Entities, ev.Message, cluster.Template())
@@ -367,16 +390,49 @@ func (s *Spine) newBuilding(ev *domain.Event, cluster *template.Cluster) *buildi
 
 // sample is the redacted event as a person would want to read it: its time,
 // severity and (already redacted) message.
-func sample(ev *domain.Event) string {
+// sample is a line as the incident shows it: the line as read (its
+// header, tag and fields), redacted and bounded; an event that came
+// without a line (a LogEntry from Pub/Sub) shows its time, severity and
+// message.
+func (s *Spine) sample(l line) string {
+	if l.raw != "" {
+		raw := l.raw
+		if len(raw) > maxSample {
+			raw = strings.ToValidUTF8(raw[:maxSample], "") + "…"
+		}
+		return s.redactor.Redact(raw)
+	}
 	var b strings.Builder
-	if !ev.Time.IsZero() {
-		b.WriteString(ev.Time.UTC().Format(time.RFC3339Nano))
+	if !l.t.IsZero() {
+		b.WriteString(l.t.UTC().Format(time.RFC3339Nano))
 		b.WriteByte(' ')
 	}
-	b.WriteString(ev.Severity.String())
+	b.WriteString(l.sev.String())
 	b.WriteByte(' ')
-	b.WriteString(ev.Message)
+	b.WriteString(l.message)
 	return b.String()
+}
+
+// maxSample bounds a sample line, in bytes.
+const maxSample = 2000
+
+// latestOf is the incident's latest lines, oldest first, redacted;
+// those already among its first samples are left out.
+func (s *Spine) latestOf(b *building) []string {
+	if b.shownAt == b.seen && b.shown != nil {
+		return append([]string(nil), b.shown...)
+	}
+	defer func() { b.shownAt = b.seen }()
+	n := min(b.seen, domain.MaxLatest)
+	var out []string
+	for i := b.seen - n; i < b.seen; i++ {
+		smp := s.sample(b.latest[i%domain.MaxLatest])
+		if !slices.Contains(b.inc.Samples, smp) {
+			out = append(out, smp)
+		}
+	}
+	b.shown = append([]string{}, out...)
+	return out
 }
 
 // Stats reports counts so far; lines and truncation come from the reader.
@@ -404,6 +460,8 @@ func (s *Spine) Incidents() []domain.Incident {
 		in.Reasons = b.reasons.List()
 		in.Templates = b.templates()
 		in.Samples = append([]string(nil), in.Samples...)
+		in.Latest = s.latestOf(b)
+		in.Traces = append([]string(nil), in.Traces...)
 		in.Lines = append([]int(nil), in.Lines...)
 		in.Timeline = maps.Clone(in.Timeline)
 		if len(b.services) > 0 {

@@ -49,12 +49,22 @@ func Markdown(w io.Writer, p domain.Proposal, md inert.Markdown) error {
 		fmt.Fprintf(&b, "- %d events:\n\n%s\n", t.Count, indent(fence(t.Text, ""), "  "))
 	}
 	if len(in.Samples) > 0 {
-		b.WriteString("\n### Samples (redacted)\n\n")
-		b.WriteString(fence(strings.Join(in.Samples, "\n"), "text"))
+		b.WriteString("\n### Samples (redacted; the first lines as read)\n\n")
+		b.WriteString(fence(inert.DefangURLs(strings.Join(in.Samples, "\n")), "text"))
+	}
+	if len(in.Latest) > 0 {
+		b.WriteString("\n### Latest lines (redacted)\n\n")
+		b.WriteString(fence(inert.DefangURLs(strings.Join(in.Latest, "\n")), "text"))
+	}
+	if len(in.Traces) > 0 {
+		b.WriteString("\n### Traces\n\n")
+		for _, tr := range in.Traces {
+			fmt.Fprintf(&b, "- %s\n", traceLink(tr))
+		}
 	}
 	if in.Stack != "" {
 		b.WriteString("\n### Stack trace\n\n")
-		b.WriteString(fence(in.Stack, "text"))
+		b.WriteString(fence(inert.DefangURLs(in.Stack), "text"))
 	}
 	t := p.Triage
 	fmt.Fprintf(&b, "\n## Triage\n\n- Category: %s\n- Severity: %s\n- Actionable: %v\n- Confidence: %.2f\n\n%s\n",
@@ -155,4 +165,52 @@ func longestBackticks(s string) int {
 func indent(s, pre string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return pre + strings.Join(lines, "\n"+pre)
+}
+
+// traceLink shows a trace id: a Cloud Logging trace name
+// (projects/P/traces/T) links to Cloud Trace; any other id is shown as
+// code.
+func traceLink(tr string) string {
+	if u := CloudTraceURL(tr); u != "" {
+		return fmt.Sprintf("[%s](%s)", code(tr), u)
+	}
+	return code(tr)
+}
+
+// CloudTraceURL is Cloud Trace's page for a Cloud Logging trace name
+// (projects/PROJECT/traces/TRACE_ID), "" for anything else.
+func CloudTraceURL(tr string) string {
+	rest, ok := strings.CutPrefix(tr, "projects/")
+	if !ok {
+		return ""
+	}
+	project, id, ok := strings.Cut(rest, "/traces/")
+	if !ok || !validName(project) || !validHex(id) {
+		return ""
+	}
+	return "https://console.cloud.google.com/traces/list?project=" + project + "&tid=" + id
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validHex(s string) bool {
+	if len(s) < 16 || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+			return false
+		}
+	}
+	return true
 }

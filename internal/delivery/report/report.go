@@ -47,6 +47,15 @@ func Text(w io.Writer, incidents []domain.Incident) error {
 		for _, s := range in.Samples {
 			fmt.Fprintf(&b, "    %s\n", tt(s))
 		}
+		if len(in.Latest) > 0 {
+			b.WriteString("  latest\n")
+			for _, s := range in.Latest {
+				fmt.Fprintf(&b, "    %s\n", tt(s))
+			}
+		}
+		for _, tr := range in.Traces {
+			fmt.Fprintf(&b, "  trace       %s\n", tt(tr))
+		}
 		if in.Stack != "" {
 			b.WriteString("  stack\n")
 			for _, l := range strings.Split(tt(in.Stack), "\n") {

@@ -53,6 +53,7 @@ func (p *Parser) Parse(rec Record, emit func(domain.Event)) {
 	}
 	ev.Line = rec.Line
 	ev.Truncated = rec.Truncated
+	ev.Raw = first
 	if strings.HasPrefix(ev.Message, "Traceback (most recent call last)") && len(rest) > 0 {
 		// Python names the exception last: it is the message, the frames
 		// above it the stack.

@@ -64,6 +64,14 @@ func DefaultOptions() Options { return Options{IPv4: true, IPv6: true, Email: tr
 // Marker is the replacement text for a kind.
 func Marker(k Kind) string { return "[REDACTED:" + string(k) + "]" }
 
+// Wildcard is a template's variable (the miner's <*>): in a template's
+// text, what follows "password=" is a placeholder, not a password.
+const Wildcard = "<*>"
+
+// isWildcard reports a value that is the wildcard and nothing else (a
+// secret glued after it is still a secret).
+func isWildcard(v string) bool { return strings.TrimRight(v, `"',;)}]`) == Wildcard }
+
 // regexRule is a rule gated by keywords; group selects the submatch that is
 // replaced (0 for the whole match).
 type regexRule struct {
@@ -157,9 +165,10 @@ var regexRules = []regexRule{
 }
 
 // keepProse reports a word after "password" that is prose, not a
-// password: letters only (reset, expired, incorrect) or a marker.
+// password: letters only (reset, expired, incorrect), a marker, or a
+// template's variable.
 func keepProse(v string) bool {
-	if strings.HasPrefix(v, "[REDACTED:") {
+	if strings.HasPrefix(v, "[REDACTED:") || isWildcard(v) {
 		return true
 	}
 	for i := 0; i < len(v); i++ {
@@ -190,7 +199,7 @@ func keepSecretValue(v string) bool {
 	case "", "null", "nil", "none", "true", "false", "***", "<redacted>", "[redacted]", "-", "0", "1":
 		return true
 	}
-	if strings.HasPrefix(v, "[REDACTED:") {
+	if strings.HasPrefix(v, "[REDACTED:") || isWildcard(v) {
 		return true
 	}
 	// A short number (a counter, a ZooKeeper session id) is an identifier,
@@ -327,8 +336,9 @@ func (rr *regexRule) find(s string, spans []span) []span {
 		if rr.keep != nil && rr.keep(s[a:b]) {
 			continue
 		}
-		// A marker is what an earlier pass left: never a secret again.
-		if v := strings.TrimLeft(s[a:b], `\"'`); strings.HasPrefix(v, "[REDACTED:") {
+		// A marker is what an earlier pass left, a wildcard what a
+		// template put for a variable: never a secret.
+		if v := strings.TrimLeft(s[a:b], `\"'`); strings.HasPrefix(v, "[REDACTED:") || isWildcard(v) {
 			continue
 		}
 		if rr.group == 0 && a > 0 && s[a-1] == ']' && afterMarker(s, a) {

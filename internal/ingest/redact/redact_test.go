@@ -166,3 +166,17 @@ func TestFindNamesKindsOnce(t *testing.T) {
 		seen[k] = true
 	}
 }
+
+// A template's variable after a secret's key is a placeholder: a model
+// quoting the template "password=<*>" carries no secret.
+func TestTemplateWildcardIsNoSecret(t *testing.T) {
+	r := New(Options{Email: true, Phone: true})
+	for _, s := range []string{"login failed password=<*>", `"api_key": "<*>"`, "token=<*> expired", "password: <*>"} {
+		if k := r.Find(s); len(k) != 0 {
+			t.Errorf("%q: %v", s, k)
+		}
+	}
+	if got := r.Redact("password=<*>hunter2secret"); strings.Contains(got, "hunter2secret") {
+		t.Errorf("a secret glued after a wildcard was kept: %q", got)
+	}
+}

@@ -103,7 +103,7 @@ func New(o Options) (http.Handler, error) {
 			return "sev-" + strings.ToLower(s.String())
 		},
 		"cloudtrace": report.CloudTraceURL,
-		"lines": func(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") },
+		"lines":      func(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") },
 		"diffclass": func(l string) string {
 			switch {
 			case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):

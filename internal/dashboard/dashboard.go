@@ -9,6 +9,8 @@
 package dashboard
 
 import (
+	"strconv"
+	"net/url"
 	"context"
 	"embed"
 	"encoding/json"
@@ -71,6 +73,9 @@ type Options struct {
 	// Notes what people said of an incident (acknowledged, resolved).
 	Silences func(context.Context) ([]domain.Silence, error)
 	Notes    func(context.Context, domain.Fingerprint) ([]domain.Note, error)
+	// Runs, when set, reads an incident's run for the list (its triage
+	// category, the attention flag, the root cause to search).
+	Runs func(context.Context, domain.Fingerprint) (json.RawMessage, error)
 }
 
 type dashboard struct {
@@ -103,6 +108,7 @@ func New(o Options) (http.Handler, error) {
 			return "sev-" + strings.ToLower(s.String())
 		},
 		"cloudtrace": report.CloudTraceURL,
+		"fields":     fieldList,
 		"lines":      func(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") },
 		"diffclass": func(l string) string {
 			switch {
@@ -192,15 +198,31 @@ func (d *dashboard) fail(w http.ResponseWriter, status int, msg string) {
 // listData is the incident list page.
 type listData struct {
 	Title, Nav               string
-	Incidents                []domain.Incident
+	Incidents                []listRow
 	Total, Matched           int
 	State, Service, Severity string
-	Query, Sort              string
+	Query, Sort, Since       string
 	States, Services, Sevs   []string
 	Counts                   map[domain.State]int
+	// Page is the page shown (1-based) of Pages; Prev and Next link the
+	// neighbours, SortBy each column's sort link, with the filters kept.
+	Page, Pages    int
+	Prev, Next     string
+	SortBy         map[string]string
+	Refresh        int
 	// Silences are the silences in force or to come.
 	Silences []domain.Silence
 }
+
+// listRow is an incident in the list, with what its run says.
+type listRow struct {
+	domain.Incident
+	Category, RootCause string
+	Attention           bool
+}
+
+// sinces are the time ranges the list offers.
+var sinces = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
 
 func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
 	all, err := d.o.Store.Incidents(r.Context())
@@ -211,7 +233,16 @@ func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	data := listData{Title: "Incidents", Nav: "list", Total: len(all), State: q.Get("state"), Service: q.Get("service"),
-		Severity: q.Get("severity"), Query: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort"), Counts: map[domain.State]int{}}
+		Severity: q.Get("severity"), Query: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort"), Since: q.Get("since"), Counts: map[domain.State]int{}}
+	since := time.Time{}
+	if dur, ok := sinces[data.Since]; ok {
+		since = d.o.Now().Add(-dur)
+	} else {
+		data.Since = ""
+	}
+	if n, err := strconv.Atoi(q.Get("refresh")); err == nil && n >= 10 && n <= 3600 {
+		data.Refresh = n
+	}
 	services := map[string]bool{}
 	for _, st := range domain.States {
 		data.States = append(data.States, string(st))
@@ -220,15 +251,35 @@ func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
 		data.Sevs = append(data.Sevs, s.String())
 	}
 	needle := strings.ToLower(data.Query)
+	var rows []listRow
 	for _, in := range all {
 		services[in.Service] = true
 		data.Counts[in.State]++
 		if (data.State != "" && string(in.State) != data.State) || (data.Service != "" && in.Service != data.Service) ||
-			(data.Severity != "" && in.Severity.String() != data.Severity) || (needle != "" && !matches(in, needle)) {
+			(data.Severity != "" && in.Severity.String() != data.Severity) || (!since.IsZero() && in.LastSeen.Before(since)) {
 			continue
 		}
-		showable(&in)
-		data.Incidents = append(data.Incidents, in)
+		row := listRow{Incident: in}
+		if d.o.Runs != nil {
+			if raw, err := d.o.Runs(r.Context(), in.Fingerprint); err == nil && len(raw) > 0 {
+				var run domain.Run
+				if json.Unmarshal(raw, &run) == nil {
+					if run.Triage != nil {
+						row.Category = run.Triage.Category
+					}
+					if run.Analysis != nil {
+						row.RootCause = run.Analysis.RootCause
+					}
+					row.Attention = len(run.Attention) > 0
+				}
+			}
+		}
+		if needle != "" && !matches(in, needle) && !strings.Contains(strings.ToLower(row.Category+"\n"+row.RootCause), needle) {
+			continue
+		}
+		showable(&row.Incident)
+		row.Category = inert.Reveal(row.Category)
+		rows = append(rows, row)
 	}
 	for s := range services {
 		data.Services = append(data.Services, s)
@@ -250,16 +301,66 @@ func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	sortIncidents(data.Incidents, data.Sort)
-	data.Matched = len(data.Incidents)
-	if len(data.Incidents) > maxListRows {
-		data.Incidents = data.Incidents[:maxListRows]
+	sortRows(rows, data.Sort)
+	data.Matched = len(rows)
+	data.Pages = max(1, (len(rows)+pageRows-1)/pageRows)
+	data.Page = 1
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n >= 1 && n <= data.Pages {
+		data.Page = n
+	}
+	lo := (data.Page - 1) * pageRows
+	data.Incidents = rows[lo:min(lo+pageRows, len(rows))]
+	link := func(set map[string]string) string {
+		v := url.Values{}
+		for k, x := range map[string]string{"state": data.State, "service": data.Service, "severity": data.Severity, "q": data.Query,
+			"sort": data.Sort, "since": data.Since} {
+			if x != "" {
+				v.Set(k, x)
+			}
+		}
+		if data.Refresh > 0 {
+			v.Set("refresh", strconv.Itoa(data.Refresh))
+		}
+		for k, x := range set {
+			v.Set(k, x)
+		}
+		return "/?" + v.Encode()
+	}
+	if data.Page > 1 {
+		data.Prev = link(map[string]string{"page": strconv.Itoa(data.Page - 1)})
+	}
+	if data.Page < data.Pages {
+		data.Next = link(map[string]string{"page": strconv.Itoa(data.Page + 1)})
+	}
+	data.SortBy = map[string]string{}
+	for _, by := range []string{"severity", "state", "events", "service", "newest", "category"} {
+		data.SortBy[by] = link(map[string]string{"sort": by, "page": "1"})
 	}
 	d.render(w, "list", http.StatusOK, data)
 }
 
-// maxListRows bounds the list page; filters narrow it.
-const maxListRows = 500
+// kv is one detail of an audit record.
+type kv struct{ K, V string }
+
+// fieldList renders an audit record's details as sorted pairs: text as
+// it is (escaped by the template, hidden characters revealed), anything
+// else as compact JSON.
+func fieldList(f map[string]any) []kv {
+	out := make([]kv, 0, len(f))
+	for k, v := range f {
+		s, ok := v.(string)
+		if !ok {
+			b, _ := json.Marshal(v)
+			s = string(b)
+		}
+		out = append(out, kv{inert.Reveal(k), inert.Reveal(s)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].K < out[j].K })
+	return out
+}
+
+// pageRows is how many incidents a list page shows.
+const pageRows = 100
 
 // matches is the text search: service, fingerprint, templates, samples.
 func matches(in domain.Incident, needle string) bool {
@@ -278,10 +379,35 @@ func matches(in domain.Incident, needle string) bool {
 
 // sortIncidents orders most severe first, newest first within a severity;
 // "newest" orders by last event only.
-func sortIncidents(in []domain.Incident, by string) {
+// sortRows orders the list: by severity (the default: most severe, then
+// newest), newest, state (lifecycle order), events (most first), service
+// or category (alphabetical), each then newest.
+func sortRows(in []listRow, by string) {
+	order := map[domain.State]int{}
+	for i, st := range domain.States {
+		order[st] = i
+	}
 	sort.SliceStable(in, func(i, j int) bool {
 		a, b := in[i], in[j]
-		if by != "newest" && a.Severity != b.Severity {
+		switch by {
+		case "state":
+			if a.State != b.State {
+				return order[a.State] < order[b.State]
+			}
+		case "events":
+			if a.Count != b.Count {
+				return a.Count > b.Count
+			}
+		case "service":
+			if a.Service != b.Service {
+				return a.Service < b.Service
+			}
+		case "category":
+			if a.Category != b.Category {
+				return a.Category < b.Category
+			}
+		}
+		if (by == "" || by == "severity") && a.Severity != b.Severity {
 			return a.Severity > b.Severity
 		}
 		if !a.LastSeen.Equal(b.LastSeen) {

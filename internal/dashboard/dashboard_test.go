@@ -330,8 +330,13 @@ func TestListIsCappedWithANote(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, body := get(t, h, "GET", "/")
-	if n := strings.Count(body, "incident-link"); n != maxListRows || !strings.Contains(body, "The first 500 of 603 matching incidents") {
+	if n := strings.Count(body, "incident-link"); n != pageRows || !strings.Contains(body, "Page 1 of 7 (603 matching incidents)") || !strings.Contains(body, `rel="next" href="/?page=2"`) {
 		t.Errorf("%d rows shown", n)
+	}
+	// The last page holds the rest, and links back; filters are kept.
+	_, body = get(t, h, "GET", "/?page=6&service=bulk&sort=events")
+	if n := strings.Count(body, "incident-link"); n != 600-5*pageRows || !strings.Contains(body, `rel="prev" href="/?page=5&amp;service=bulk&amp;sort=events"`) || strings.Contains(body, `rel="next"`) {
+		t.Errorf("last page: %d rows\n%.3000s", n, body)
 	}
 }
 
@@ -438,5 +443,62 @@ func TestSilencesAndAcknowledgements(t *testing.T) {
 		if strings.Contains(b, "<script>document") {
 			t.Error("a comment or note reached the page as markup")
 		}
+	}
+}
+
+// The list shows each incident's triage category and the needs-attention
+// flag, searches its category and root cause, sorts by any column, keeps
+// a time range, refreshes itself when asked; audit details are rendered
+// as pairs, not raw JSON.
+func TestListColumnsSortRangeRefresh(t *testing.T) {
+	st, tr, reg := fixture(t)
+	run := domain.Run{Number: 1, Triage: &domain.Triage{Category: "dependency"}, Analysis: &domain.Analysis{RootCause: "the payments pool is exhausted"},
+		Attention: []domain.Finding{{Rule: "instruction"}}}
+	b, _ := json.Marshal(run)
+	st.runs["dddd3333eeee4444ffff"] = b
+	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg, Runs: func(_ context.Context, fp domain.Fingerprint) (json.RawMessage, error) { return st.runs[fp], nil },
+		Now: func() time.Time { return t0.Add(12 * time.Minute) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, h, "GET", "/")
+	if !strings.Contains(body, "<td>dependency</td>") || !strings.Contains(body, "needs attention") || !strings.Contains(body, "code-defect") {
+		t.Errorf("category or attention missing:\n%.3000s", body)
+	}
+	for q, want := range map[string][]string{
+		"/?q=pool+is+exhausted": {"dddd3333"}, "/?q=DEPENDENCY": {"dddd3333"},
+	} {
+		_, body := get(t, h, "GET", q)
+		for _, w := range want {
+			if !strings.Contains(body, w) || strings.Contains(body, "9999aaaa") {
+				t.Errorf("%s: want only %s", q, w)
+			}
+		}
+	}
+	_, body = get(t, h, "GET", "/?sort=events")
+	if a, c := strings.Index(body, "aaaa1111"), strings.Index(body, "9999aaaa"); a < 0 || a > c { // 17 events before 1
+		t.Error("sort=events: not most events first")
+	}
+	_, body = get(t, h, "GET", "/?sort=service")
+	if p, c := strings.Index(body, "dddd3333"), strings.Index(body, "aaaa1111"); p < c { // checkout before payments
+		t.Error("sort=service: not alphabetical")
+	}
+	// In the last hour, 70 minutes after t0: last seen at t0+10m and
+	// t0+20m are in, at t0+3m out.
+	later, _ := New(Options{Store: st, Audit: tr, Gatherer: reg, Now: func() time.Time { return t0.Add(70 * time.Minute) }})
+	_, body = get(t, later, "GET", "/?since=1h")
+	if strings.Contains(body, "aaaa1111") || !strings.Contains(body, "9999aaaa") || !strings.Contains(body, "dddd3333") || !strings.Contains(body, `value="1h" selected`) {
+		t.Errorf("since=1h:\n%.2000s", body)
+	}
+	_, body = get(t, h, "GET", "/?refresh=30")
+	if !strings.Contains(body, `<meta http-equiv="refresh" content="30">`) {
+		t.Error("no refresh")
+	}
+	if _, body = get(t, h, "GET", "/?refresh=1"); strings.Contains(body, "http-equiv") {
+		t.Error("a refresh faster than 10 s was taken")
+	}
+	_, page := get(t, h, "GET", "/incidents/aaaa1111")
+	if !strings.Contains(page, `<dl class="fields"><dt>cost_usd</dt><dd>0.01</dd>`) || strings.Contains(page, `<pre class="fields">`) {
+		t.Errorf("audit details not rendered as pairs:\n%.500s", page[strings.Index(page, `id="audit"`):])
 	}
 }

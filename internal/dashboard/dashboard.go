@@ -9,8 +9,6 @@
 package dashboard
 
 import (
-	"strconv"
-	"net/url"
 	"context"
 	"embed"
 	"encoding/json"
@@ -20,7 +18,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -206,10 +206,10 @@ type listData struct {
 	Counts                   map[domain.State]int
 	// Page is the page shown (1-based) of Pages; Prev and Next link the
 	// neighbours, SortBy each column's sort link, with the filters kept.
-	Page, Pages    int
-	Prev, Next     string
-	SortBy         map[string]string
-	Refresh        int
+	Page, Pages int
+	Prev, Next  string
+	SortBy      map[string]string
+	Refresh     int
 	// Silences are the silences in force or to come.
 	Silences []domain.Silence
 }

@@ -60,7 +60,8 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 	logPath := filepath.Join(dir, "app.log")
 	os.WriteFile(logPath, append(sample, []byte(injected+"\n")...), 0o644)
 	addr := freeAddr(t)
-	a := startAgent(t, fmt.Sprintf("http: {addr: %q}\ndelivery: {type: local, local: {dir: %s}}\n", addr, filepath.Join(dir, "out")), logPath)
+	a := startAgent(t, fmt.Sprintf("http: {addr: %q}\ndelivery: {type: local, local: {dir: %s}}\n", addr, filepath.Join(dir, "out"))+
+		"silences:\n  - matchers: ['template=*certificate has expired*']\n    comment: cert rotation under way\n    author: ops\n", logPath)
 	defer func() {
 		if err := a.stop(); err != nil {
 			t.Errorf("agent: %v\n%s", err, a.Stderr.String())
@@ -101,6 +102,24 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 	rows := evaluate[int](t, bctx, `document.querySelectorAll("a.incident-link").length`)
 	if enhanced := evaluate[string](t, bctx, `document.documentElement.dataset.enhanced || ""`); enhanced != "true" {
 		t.Error("the dashboard's own script did not run: the test below could not tell a blocked script from a missing one")
+	}
+	// Silences are listed; a column header sorts (most events first).
+	silences := evaluate[string](t, bctx, `(document.querySelector("#silences") || {}).textContent || ""`)
+	if !strings.Contains(silences, "cert rotation under way") || !strings.Contains(silences, "config-1") {
+		t.Errorf("the list does not show the silence: %q", silences)
+	}
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.Search(`//th/a[.="Events"]`)), chromedp.WaitVisible(chromedp.CSS(`table.incidents`))); err != nil {
+		t.Fatalf("browser: sort by events: %v", err)
+	}
+	counts := evaluate[[]int](t, bctx, `Array.from(document.querySelectorAll("table.incidents tbody tr td.num")).map(td => parseInt(td.textContent, 10))`)
+	for i := 1; i < len(counts); i++ {
+		if counts[i] > counts[i-1] {
+			t.Errorf("after sorting by events the counts are %v", counts)
+			break
+		}
+	}
+	if url := evaluate[string](t, bctx, `location.search`); !strings.Contains(url, "sort=events") || len(counts) < 5 {
+		t.Errorf("sort link %q, %d rows", url, len(counts))
 	}
 	if err := chromedp.Do(bctx,
 		chromedp.Click(chromedp.Search(`//tr[td[contains(., "checkout failed for item")]]//a[contains(@class, "incident-link")]`)),

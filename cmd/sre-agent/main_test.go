@@ -119,9 +119,9 @@ func TestTemplatesCSV(t *testing.T) {
 }
 
 func TestRedactCommand(t *testing.T) {
-	in := "key AKIAIOSFODNN7EXAMPLE\nclean line\r\nmail ops@example.com from 10.1.2.3\n"
+	in := "key AKIAIOSFODNN7EXAMPLE\nclean line\r\nmail ops@example.com from 81.2.69.160 via 10.1.2.3\n"
 	out := execute(t, in, "redact")
-	want := "key [REDACTED:aws-access-key]\nclean line\nmail [REDACTED:email] from [REDACTED:ipv4]\n"
+	want := "key [REDACTED:aws-access-key]\nclean line\nmail [REDACTED:email] from [REDACTED:ipv4] via 10.1.2.3\n"
 	if out != want {
 		t.Errorf("redact:\n got %q\nwant %q", out, want)
 	}

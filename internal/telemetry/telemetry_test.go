@@ -106,14 +106,14 @@ func TestOperationalFieldsStayReadable(t *testing.T) {
 	m.Add("opaque-vault-value-9f3a")
 	log, _ := Logger(&buf, "info", "json", redact.New(redact.DefaultOptions()), &m)
 	log.Info("listening", "addr", "127.0.0.1:18283", "ref", "env://GITHUB_TOKEN", "path", "/var/lib/sre-agent/audit.jsonl",
-		"sample", "client 10.1.2.3 failed for jane@example.com", "addr2", "10.9.9.9", "config", "x opaque-vault-value-9f3a")
+		"sample", "client 81.2.69.160 failed for jane@example.com", "addr2", "8.8.4.4", "config", "x opaque-vault-value-9f3a")
 	out := buf.String()
 	for _, want := range []string{`"addr":"127.0.0.1:18283"`, `"ref":"env://GITHUB_TOKEN"`, `"path":"/var/lib/sre-agent/audit.jsonl"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("%s redacted: %s", want, out)
 		}
 	}
-	if strings.Contains(out, "10.1.2.3") || strings.Contains(out, "jane@example.com") || strings.Contains(out, "10.9.9.9") || strings.Contains(out, "opaque-vault-value-9f3a") {
+	if strings.Contains(out, "81.2.69.160") || strings.Contains(out, "jane@example.com") || strings.Contains(out, "8.8.4.4") || strings.Contains(out, "opaque-vault-value-9f3a") {
 		t.Fatalf("quoted text or a secret not redacted: %s", out)
 	}
 }

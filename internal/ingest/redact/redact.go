@@ -48,8 +48,13 @@ const (
 
 // Options chooses which optional kinds run. Secrets always run.
 type Options struct {
-	// IPv4 redacts IPv4 addresses.
+	// IPv4 redacts IPv4 addresses on the internet; machines' own addresses
+	// (loopback, private networks, link-local, documentation) stay
+	// readable unless PrivateIPs is set.
 	IPv4 bool `yaml:"ipv4"`
+	// PrivateIPs redacts loopback, private, link-local and documentation
+	// IPv4 addresses too (docs/SECURITY.md: why they are kept by default).
+	PrivateIPs bool `yaml:"private_ips"`
 	// IPv6 redacts IPv6 addresses.
 	IPv6 bool `yaml:"ipv6"`
 	// Email redacts e-mail addresses (personal data).

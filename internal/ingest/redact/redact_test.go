@@ -50,7 +50,7 @@ func TestRedactFindsSecrets(t *testing.T) {
 		{"iban", "payout to DE89 3704 0044 0532 0130 00 failed", "DE89 3704 0044 0532 0130 00", IBAN},
 		{"iban compact", "iban GB82WEST12345698765432", "GB82WEST12345698765432", IBAN},
 		{"ssn", "ssn 123-45-6789 on file", "123-45-6789", SSN},
-		{"ipv4", "connect to 10.251.73.220:50010 refused", "10.251.73.220", IPv4},
+		{"ipv4", "connect from 81.2.69.160:50010 refused", "81.2.69.160", IPv4},
 		{"ipv6", "client 2001:db8::8a2e:370:7334 reset", "2001:db8::8a2e:370:7334", IPv6},
 		{"ipv6 loopback", "client: ::1, server: _", "::1", IPv6},
 	}
@@ -178,5 +178,26 @@ func TestTemplateWildcardIsNoSecret(t *testing.T) {
 	}
 	if got := r.Redact("password=<*>hunter2secret"); strings.Contains(got, "hunter2secret") {
 		t.Errorf("a secret glued after a wildcard was kept: %q", got)
+	}
+}
+
+// Machines' own addresses (loopback, private, link-local, documentation)
+// stay readable: they are the evidence of which dependency failed; an
+// address on the internet is redacted, and private_ips redacts them all.
+func TestInfrastructureAddressesStay(t *testing.T) {
+	r := New(DefaultOptions())
+	for _, ip := range []string{"127.0.0.1", "10.20.2.7", "172.16.0.9", "172.31.255.1", "192.168.1.20", "169.254.169.254", "0.0.0.0", "192.0.2.10", "198.51.100.7", "203.0.113.5"} {
+		if got := r.Redact("dial tcp " + ip + ":5432: connection refused"); !strings.Contains(got, ip) {
+			t.Errorf("%s redacted: %q", ip, got)
+		}
+	}
+	for _, ip := range []string{"8.8.8.8", "81.2.69.160", "172.32.0.1", "192.169.0.1", "100.64.0.1"} {
+		if got := r.Redact("client " + ip + " sent a bad request"); strings.Contains(got, ip) {
+			t.Errorf("%s kept: %q", ip, got)
+		}
+	}
+	all := New(Options{IPv4: true, PrivateIPs: true})
+	if got := all.Redact("dial tcp 10.20.2.7:5432"); strings.Contains(got, "10.20.2.7") {
+		t.Errorf("private_ips: %q", got)
 	}
 }

@@ -84,7 +84,9 @@ func (r *Redactor) findShaped(s string, classes int, spans []span) []span {
 		}
 		if r.opts.IPv4 {
 			if end := matchIPv4(s, i); end > 0 {
-				spans = append(spans, span{i, end, IPv4})
+				if r.opts.PrivateIPs || !Infrastructure(s[i:end]) {
+					spans = append(spans, span{i, end, IPv4})
+				}
 				i = end - 1
 				continue
 			}
@@ -521,6 +523,38 @@ func hasDoubleColon(s string) bool {
 		if s[i] == ':' && s[i+1] == ':' {
 			return true
 		}
+	}
+	return false
+}
+
+// Infrastructure reports an IPv4 address that names a machine, not a
+// person: loopback (127/8), the unspecified address, private networks
+// (10/8, 172.16/12, 192.168/16), link-local (169.254/16) and the
+// documentation ranges (192.0.2/24, 198.51.100/24, 203.0.113/24). A
+// service's database at 10.20.2.7:5432 is evidence an SRE needs;
+// addresses on the internet (a client's) stay redacted. docs/SECURITY.md
+// records the choice; redact.private_ips redacts these too.
+func Infrastructure(ip string) bool {
+	var o [4]int
+	part := 0
+	for i := 0; i < len(ip) && part < 4; i++ {
+		c := ip[i]
+		if c == '.' {
+			part++
+			continue
+		}
+		if c < '0' || c > '9' {
+			return false
+		}
+		o[part] = o[part]*10 + int(c-'0')
+	}
+	switch {
+	case o[0] == 127, o[0] == 10, o == [4]int{}:
+		return true
+	case o[0] == 172 && o[1] >= 16 && o[1] <= 31, o[0] == 192 && o[1] == 168, o[0] == 169 && o[1] == 254:
+		return true
+	case o[0] == 192 && o[1] == 0 && o[2] == 2, o[0] == 198 && o[1] == 51 && o[2] == 100, o[0] == 203 && o[1] == 0 && o[2] == 113:
+		return true
 	}
 	return false
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -209,8 +210,74 @@ func (c class) frameNote() string {
 	return "; top application frame " + c.top.String()
 }
 
+// endpoint finds host:port (an address or a DNS name) in log text;
+// operation the call that failed.
+var (
+	endpoint  = regexp.MustCompile(`\b((?:\d{1,3}\.){3}\d{1,3}|[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+):(\d{2,5})\b`)
+	operation = regexp.MustCompile(`(?i)\b(dial tcp|dial udp|read tcp|write tcp|lookup|tls handshake|x509|connect|GET|POST|PUT|PATCH|DELETE|SELECT|INSERT|UPDATE|write|read|open)\b`)
+)
+
+var reasonSays = map[domain.Reason]string{
+	domain.ReasonNewTemplate: "its leading error was new to the service",
+	domain.ReasonBurst:       "the service's error rate rose above its baseline",
+	domain.ReasonSpike:       "a known error spiked against its baseline",
+	domain.ReasonFatal:       "the lines carry a crash signature",
+	domain.ReasonCritical:    "CRITICAL lines recurred",
+}
+
+// facts says what the evidence says, without a model: the operation and
+// the endpoints the errors name, when and how often, and what changed.
+func facts(ev *domain.Evidence) string {
+	var text []string
+	if len(ev.Templates) > 0 {
+		text = append(text, ev.Templates[0].Text)
+	}
+	text = append(text, ev.Samples...)
+	var eps []string
+	op := ""
+	for _, t := range text {
+		if op == "" {
+			if m := operation.FindString(t); m != "" {
+				op = m
+			}
+		}
+		for _, m := range endpoint.FindAllString(t, -1) {
+			if len(eps) < 3 && !slices.Contains(eps, m) {
+				eps = append(eps, m)
+			}
+		}
+	}
+	var b strings.Builder
+	switch {
+	case op != "" && len(eps) > 0:
+		fmt.Fprintf(&b, "The failing call is %q to %s.", op, strings.Join(eps, ", "))
+	case len(eps) > 0:
+		fmt.Fprintf(&b, "The errors name %s.", strings.Join(eps, ", "))
+	case op != "":
+		fmt.Fprintf(&b, "The failing call is %q.", op)
+	}
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	fmt.Fprintf(&b, "%d events from %s to %s", ev.Count, ev.FirstSeen.UTC().Format(time.RFC3339), ev.LastSeen.UTC().Format(time.RFC3339))
+	if d := ev.LastSeen.Sub(ev.FirstSeen); d >= time.Minute {
+		fmt.Fprintf(&b, " (about %.1f a minute)", float64(ev.Count)/d.Minutes())
+	}
+	b.WriteString(".")
+	var changed []string
+	for _, r := range ev.Reasons {
+		if s, ok := reasonSays[r]; ok {
+			changed = append(changed, s)
+		}
+	}
+	if len(changed) > 0 {
+		b.WriteString(" What changed: " + strings.Join(changed, "; ") + ".")
+	}
+	return b.String()
+}
+
 func (c class) analysis(ev *domain.Evidence) domain.Analysis {
-	a := domain.Analysis{RootCause: fmt.Sprintf(c.cause, ev.Service), Confidence: 0.3, Evidence: []domain.EvidenceRef{}, SuspectedFiles: []domain.SuspectedFile{}}
+	a := domain.Analysis{RootCause: fmt.Sprintf(c.cause, ev.Service) + " " + facts(ev), Confidence: 0.3, Evidence: []domain.EvidenceRef{}, SuspectedFiles: []domain.SuspectedFile{}}
 	if c.matched {
 		a.Confidence = 0.6
 	}

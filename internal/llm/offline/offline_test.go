@@ -2,6 +2,7 @@ package offline
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,5 +96,30 @@ func TestDeterministic(t *testing.T) {
 func TestNoEvidenceIsAnError(t *testing.T) {
 	if _, err := New().Complete(context.Background(), llm.Request{Stage: domain.StageTriage}); err == nil {
 		t.Fatal("want an error")
+	}
+}
+
+// Without a model the analysis still says what the evidence says: the
+// failing call and the endpoints it names, when and how often, what
+// changed.
+func TestAnalysisSaysWhatTheEvidenceSays(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 9, 0, 42, 0, time.UTC)
+	ev := &domain.Evidence{Service: "checkout", Severity: domain.Error, Count: 12, FirstSeen: t0, LastSeen: t0.Add(4 * time.Minute),
+		Reasons:   []domain.Reason{domain.ReasonNewTemplate, domain.ReasonBurst},
+		Templates: []domain.Template{{Text: "dial tcp <*>:5432: connect: connection refused (payments-db pool exhausted, attempt <*>)", Count: 12}},
+		Samples: []string{"2026-11-20T09:00:42.000Z ERROR dial tcp 10.20.2.7:5432: connect: connection refused (payments-db pool exhausted, attempt 3)",
+			"2026-11-20T09:00:45.000Z ERROR dial tcp 10.20.1.7:5432: connect: connection refused (payments-db pool exhausted, attempt 6)"}}
+	a := classify(ev).analysis(ev)
+	for _, want := range []string{"cannot reach a dependency", `"dial tcp" to 10.20.2.7:5432, 10.20.1.7:5432`, "12 events from 2026-11-20T09:00:42Z",
+		"about 3.0 a minute", "new to the service", "error rate rose above its baseline"} {
+		if !strings.Contains(a.RootCause, want) {
+			t.Errorf("root cause lacks %q: %s", want, a.RootCause)
+		}
+	}
+	// A certificate: the peer by name.
+	ev = &domain.Evidence{Service: "checkout", Severity: domain.Error, Count: 2, FirstSeen: t0, LastSeen: t0,
+		Samples: []string{"ERROR x509: certificate has expired or is not yet valid (peer tax-api.internal:443)"}}
+	if a := classify(ev).analysis(ev); !strings.Contains(a.RootCause, `"x509" to tax-api.internal:443`) || strings.Contains(a.RootCause, "a minute") {
+		t.Errorf("x509: %s", a.RootCause)
 	}
 }

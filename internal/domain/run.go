@@ -112,6 +112,9 @@ type Evidence struct {
 	Templates   []Template  `json:"templates"`
 	Samples     []string    `json:"samples"`
 	Frames      []Frame     `json:"frames,omitempty"`
+	// Why is what the detector saw when the incident opened: the service's
+	// errors against its baseline, the template against its usual count.
+	Why *Explanation `json:"why,omitempty"`
 	// Code is repository source the incident points to: trusted context,
 	// from the repository, not the logs.
 	Code []CodeWindow `json:"code,omitempty"`

@@ -850,7 +850,7 @@ func (p *Pipeline) scan(ctx context.Context, in *domain.Incident, ev *domain.Evi
 func evidenceOf(in domain.Incident) *domain.Evidence {
 	return &domain.Evidence{Fingerprint: in.Fingerprint, Service: in.Service, Severity: in.Severity, Count: in.Count,
 		FirstSeen: in.FirstSeen, LastSeen: in.LastSeen, Reasons: in.Reasons, Templates: in.Templates,
-		Samples: in.Samples, Frames: framesOf(in)}
+		Samples: in.Samples, Frames: framesOf(in), Why: in.Why}
 }
 
 // framesOf is the incident's stack frames, with the place the log says it

@@ -273,6 +273,19 @@ func facts(ev *domain.Evidence) string {
 	if len(changed) > 0 {
 		b.WriteString(" What changed: " + strings.Join(changed, "; ") + ".")
 	}
+	if w := ev.Why; w != nil && w.ShortEvents > 0 {
+		fmt.Fprintf(&b, " When it opened, the service logged %d errors in %d events over %s (%.0f%%)", w.ShortErrors, w.ShortEvents, w.ShortWindow,
+			100*float64(w.ShortErrors)/float64(w.ShortEvents))
+		if w.BaselineRatio >= 0 && w.WarmedUp {
+			fmt.Fprintf(&b, " against a usual %.1f%%", 100*w.BaselineRatio)
+		} else {
+			b.WriteString(" with no baseline learnt yet")
+		}
+		if w.TemplateCount > 0 {
+			fmt.Fprintf(&b, "; the leading error %d times, usually %.1f", w.TemplateCount, w.TemplateBaseline)
+		}
+		b.WriteString(".")
+	}
 	return b.String()
 }
 

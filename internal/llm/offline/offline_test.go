@@ -105,13 +105,16 @@ func TestNoEvidenceIsAnError(t *testing.T) {
 func TestAnalysisSaysWhatTheEvidenceSays(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 9, 0, 42, 0, time.UTC)
 	ev := &domain.Evidence{Service: "checkout", Severity: domain.Error, Count: 12, FirstSeen: t0, LastSeen: t0.Add(4 * time.Minute),
-		Reasons:   []domain.Reason{domain.ReasonNewTemplate, domain.ReasonBurst},
+		Reasons: []domain.Reason{domain.ReasonNewTemplate, domain.ReasonBurst},
+		Why: &domain.Explanation{Rule: domain.ReasonBurst, ShortWindow: time.Minute, ShortErrors: 12, ShortEvents: 30, BaselineRatio: 0.02, WarmedUp: true,
+			TemplateCount: 12, TemplateBaseline: 0},
 		Templates: []domain.Template{{Text: "dial tcp <*>:5432: connect: connection refused (payments-db pool exhausted, attempt <*>)", Count: 12}},
 		Samples: []string{"2026-11-20T09:00:42.000Z ERROR dial tcp 10.20.2.7:5432: connect: connection refused (payments-db pool exhausted, attempt 3)",
 			"2026-11-20T09:00:45.000Z ERROR dial tcp 10.20.1.7:5432: connect: connection refused (payments-db pool exhausted, attempt 6)"}}
 	a := classify(ev).analysis(ev)
 	for _, want := range []string{"cannot reach a dependency", `"dial tcp" to 10.20.2.7:5432, 10.20.1.7:5432`, "12 events from 2026-11-20T09:00:42Z",
-		"about 3.0 a minute", "new to the service", "error rate rose above its baseline"} {
+		"about 3.0 a minute", "new to the service", "error rate rose above its baseline",
+		"12 errors in 30 events over 1m0s (40%) against a usual 2.0%; the leading error 12 times, usually 0.0"} {
 		if !strings.Contains(a.RootCause, want) {
 			t.Errorf("root cause lacks %q: %s", want, a.RootCause)
 		}

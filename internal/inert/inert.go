@@ -132,7 +132,9 @@ func (m Markdown) allowed(raw string) (string, bool) {
 	if !slices.ContainsFunc(m.Hosts, func(h string) bool { return strings.EqualFold(h, host) }) {
 		return "", false
 	}
-	return u.String(), true
+	// With no user part, an @ can only be in the path, query or fragment,
+	// where %40 means the same and no renderer reads a mention in it.
+	return strings.ReplaceAll(u.String(), "@", "%40"), true
 }
 
 // defang shows a URL as text no renderer links: https[:]//host/path.

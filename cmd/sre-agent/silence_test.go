@@ -99,3 +99,12 @@ func TestSilenceAckResolve(t *testing.T) {
 		t.Fatalf("a bad config silence: %d %s", code, errOut)
 	}
 }
+
+// A token pasted into a silence's comment is not kept.
+func TestSilenceCommentRedacted(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	execute(t, "", "silence", "add", "--db", db, "service=x", "--duration", "1h", "--comment", "see ghp_1234567890abcdefghijklmnopqrstuvwxyz12 for access")
+	if list := execute(t, "", "silence", "list", "--db", db); strings.Contains(list, "ghp_1234567890") || !strings.Contains(list, "see [REDACTED") {
+		t.Fatalf("silence list:\n%s", list)
+	}
+}

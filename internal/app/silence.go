@@ -82,6 +82,8 @@ func AddSilence(ctx context.Context, cfg config.Config, dbFlag string, spec Sile
 	rand.Read(b[:])
 	s.ID = hex.EncodeToString(b[:])
 	err := withSession(ctx, cfg, dbFlag, func(ss session) error {
+		// A comment is a person's text: a pasted token must not be kept.
+		s.Comment, s.Author = ss.redactor.Redact(s.Comment), ss.redactor.Redact(s.Author)
 		if err := ss.store.SaveSilence(ctx, s); err != nil {
 			return err
 		}

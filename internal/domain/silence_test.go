@@ -50,3 +50,22 @@ func TestSilenceMatching(t *testing.T) {
 		t.Error("expiry")
 	}
 }
+
+// Whatever text is given, ParseMatcher returns a matcher that validates
+// and prints back as given, or an error; never a panic.
+func FuzzParseMatcher(f *testing.F) {
+	for _, s := range []string{"service=checkout", "template=*disk*", "label.env=prod", "severity=err", "=x", "service=[", "label.=x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMatcher(s)
+		if err != nil {
+			return
+		}
+		if m.Validate() != nil || m.Name == "" || m.Value == "" {
+			t.Fatalf("%q accepted as %+v", s, m)
+		}
+		in := Incident{Service: "x", Templates: []Template{{Text: s}}}
+		_ = (Silence{Matchers: []Matcher{m}}).Matches(in)
+	})
+}

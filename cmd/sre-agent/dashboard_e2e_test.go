@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,7 +122,30 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 	if url := evaluate[string](t, bctx, `location.search`); !strings.Contains(url, "sort=events") || len(counts) < 5 {
 		t.Errorf("sort link %q, %d rows", url, len(counts))
 	}
-	if err := chromedp.Do(bctx,
+	// Pages of five, read from the store a page at a time: "next" shows
+	// the rest, none twice, and keeps the order asked for.
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/?sort=events&per=5"), chromedp.WaitVisible(chromedp.CSS(`table.incidents`))); err != nil {
+		t.Fatalf("browser: pages of five: %v", err)
+	}
+	ids := `Array.from(document.querySelectorAll("a.incident-link")).map(a => a.textContent)`
+	first := evaluate[[]string](t, bctx, ids)
+	pager := evaluate[string](t, bctx, `(document.querySelector(".pager") || {}).textContent || ""`)
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`a[rel="next"]`)), chromedp.WaitVisible(chromedp.CSS(`a[rel="prev"]`))); err != nil {
+		t.Fatalf("browser: next page (%q): %v", pager, err)
+	}
+	second := evaluate[[]string](t, bctx, ids)
+	if len(first) != 5 || len(second) == 0 || len(first)+len(second) != rows || !strings.Contains(pager, "Page 1 of 2") {
+		t.Errorf("pages of five: %v then %v of %d (%q)", first, second, rows, pager)
+	}
+	for _, id := range second {
+		if slices.Contains(first, id) {
+			t.Errorf("%s on both pages", id)
+		}
+	}
+	if url := evaluate[string](t, bctx, `location.search`); !strings.Contains(url, "page=2") || !strings.Contains(url, "sort=events") || !strings.Contains(url, "per=5") {
+		t.Errorf("the next page's link %q", url)
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`table.incidents`)),
 		chromedp.Click(chromedp.Search(`//tr[td[contains(., "checkout failed for item")]]//a[contains(@class, "incident-link")]`)),
 		chromedp.WaitVisible(chromedp.CSS(`svg.chart`)),
 	); err != nil {

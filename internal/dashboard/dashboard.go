@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,9 +37,13 @@ import (
 //go:embed web
 var webFS embed.FS
 
-// Store is what the dashboard reads incidents from.
+// Store is what the dashboard reads incidents from: a page of the list
+// at a time (filtered, searched, sorted and paged by the store), the
+// counts and services the list's filters offer, and one incident.
 type Store interface {
-	Incidents(ctx context.Context) ([]domain.Incident, error)
+	Query(ctx context.Context, q domain.Query) (domain.Page, error)
+	CountByState(ctx context.Context) (map[domain.State]int, error)
+	Services(ctx context.Context) ([]string, error)
 	Find(ctx context.Context, id string) (*domain.Incident, json.RawMessage, error)
 }
 
@@ -73,9 +78,6 @@ type Options struct {
 	// Notes what people said of an incident (acknowledged, resolved).
 	Silences func(context.Context) ([]domain.Silence, error)
 	Notes    func(context.Context, domain.Fingerprint) ([]domain.Note, error)
-	// Runs, when set, reads an incident's run for the list (its triage
-	// category, the attention flag, the root cause to search).
-	Runs func(context.Context, domain.Fingerprint) (json.RawMessage, error)
 }
 
 type dashboard struct {
@@ -108,8 +110,16 @@ func New(o Options) (http.Handler, error) {
 			return "sev-" + strings.ToLower(s.String())
 		},
 		"cloudtrace": report.CloudTraceURL,
-		"fields":     fieldList,
-		"lines":      func(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") },
+		"perPage": func(cur int) []int {
+			sizes := []int{25, 50, 100, 250, 500}
+			if !slices.Contains(sizes, cur) {
+				sizes = append(sizes, cur)
+				slices.Sort(sizes)
+			}
+			return sizes
+		},
+		"fields": fieldList,
+		"lines":  func(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") },
 		"diffclass": func(l string) string {
 			switch {
 			case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
@@ -204,12 +214,13 @@ type listData struct {
 	Query, Sort, Since       string
 	States, Services, Sevs   []string
 	Counts                   map[domain.State]int
-	// Page is the page shown (1-based) of Pages; Prev and Next link the
-	// neighbours, SortBy each column's sort link, with the filters kept.
-	Page, Pages int
-	Prev, Next  string
-	SortBy      map[string]string
-	Refresh     int
+	// Page is the page shown (1-based) of Pages, of Per rows; Prev and
+	// Next link the neighbours, SortBy each column's sort link, with the
+	// filters kept.
+	Page, Pages, Per int
+	Prev, Next       string
+	SortBy           map[string]string
+	Refresh          int
 	// Silences are the silences in force or to come.
 	Silences []domain.Silence
 }
@@ -225,68 +236,76 @@ type listRow struct {
 var sinces = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
 
 func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
-	all, err := d.o.Store.Incidents(r.Context())
-	if err != nil {
-		d.o.Log.Error("dashboard: list incidents", "error", err)
-		d.fail(w, http.StatusInternalServerError, "The incident store could not be read.")
-		return
-	}
+	ctx := r.Context()
 	q := r.URL.Query()
-	data := listData{Title: "Incidents", Nav: "list", Total: len(all), State: q.Get("state"), Service: q.Get("service"),
-		Severity: q.Get("severity"), Query: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort"), Since: q.Get("since"), Counts: map[domain.State]int{}}
-	since := time.Time{}
+	data := listData{Title: "Incidents", Nav: "list", State: q.Get("state"), Service: q.Get("service"),
+		Severity: q.Get("severity"), Query: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort"), Since: q.Get("since")}
+	data.Per = pageRows
+	if n, err := strconv.Atoi(q.Get("per")); err == nil && n >= 5 && n <= 500 {
+		data.Per = n
+	}
+	query := domain.Query{Service: data.Service, Text: data.Query, Limit: data.Per}
 	if dur, ok := sinces[data.Since]; ok {
-		since = d.o.Now().Add(-dur)
+		query.Since = d.o.Now().Add(-dur)
 	} else {
 		data.Since = ""
 	}
+	if st := domain.State(data.State); slices.Contains(domain.States, st) {
+		query.States = []domain.State{st}
+	} else {
+		data.State = ""
+	}
+	if sev, ok := domain.ParseSeverity(data.Severity); ok && data.Severity != "" {
+		query.Severities = []domain.Severity{sev}
+	} else {
+		data.Severity = ""
+	}
+	if !slices.Contains(domain.QuerySorts, data.Sort) {
+		data.Sort = ""
+	}
+	query.Sort = data.Sort
 	if n, err := strconv.Atoi(q.Get("refresh")); err == nil && n >= 10 && n <= 3600 {
 		data.Refresh = n
 	}
-	services := map[string]bool{}
 	for _, st := range domain.States {
 		data.States = append(data.States, string(st))
 	}
 	for _, s := range []domain.Severity{domain.Emergency, domain.Alert, domain.Critical, domain.Error, domain.Warning} {
 		data.Sevs = append(data.Sevs, s.String())
 	}
-	needle := strings.ToLower(data.Query)
-	var rows []listRow
-	for _, in := range all {
-		services[in.Service] = true
-		data.Counts[in.State]++
-		if (data.State != "" && string(in.State) != data.State) || (data.Service != "" && in.Service != data.Service) ||
-			(data.Severity != "" && in.Severity.String() != data.Severity) || (!since.IsZero() && in.LastSeen.Before(since)) {
-			continue
-		}
-		row := listRow{Incident: in}
-		if d.o.Runs != nil {
-			if raw, err := d.o.Runs(r.Context(), in.Fingerprint); err == nil && len(raw) > 0 {
-				var run domain.Run
-				if json.Unmarshal(raw, &run) == nil {
-					if run.Triage != nil {
-						row.Category = run.Triage.Category
-					}
-					if run.Analysis != nil {
-						row.RootCause = run.Analysis.RootCause
-					}
-					row.Attention = len(run.Attention) > 0
-				}
-			}
-		}
-		if needle != "" && !matches(in, needle) && !strings.Contains(strings.ToLower(row.Category+"\n"+row.RootCause), needle) {
-			continue
-		}
+	data.Page = 1
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 && n <= 1_000_000 {
+		data.Page = n
+	}
+	query.Offset = (data.Page - 1) * data.Per
+	page, err := d.o.Store.Query(ctx, query)
+	if err == nil && len(page.Incidents) == 0 && data.Page > 1 && page.Matched > 0 {
+		// Past the last page (the list shrank): show the last page.
+		data.Page = (page.Matched + data.Per - 1) / data.Per
+		query.Offset = (data.Page - 1) * data.Per
+		page, err = d.o.Store.Query(ctx, query)
+	}
+	if err == nil {
+		data.Counts, err = d.o.Store.CountByState(ctx)
+	}
+	if err == nil {
+		data.Services, err = d.o.Store.Services(ctx)
+	}
+	if err != nil {
+		d.o.Log.Error("dashboard: list incidents", "error", err)
+		d.fail(w, http.StatusInternalServerError, "The incident store could not be read.")
+		return
+	}
+	for _, n := range data.Counts {
+		data.Total += n
+	}
+	for _, l := range page.Incidents {
+		row := listRow{Incident: l.Incident, Category: inert.Reveal(l.Category), RootCause: l.RootCause, Attention: l.Attention}
 		showable(&row.Incident)
-		row.Category = inert.Reveal(row.Category)
-		rows = append(rows, row)
+		data.Incidents = append(data.Incidents, row)
 	}
-	for s := range services {
-		data.Services = append(data.Services, s)
-	}
-	sort.Strings(data.Services)
 	if d.o.Silences != nil {
-		sl, err := d.o.Silences(r.Context())
+		sl, err := d.o.Silences(ctx)
 		if err != nil {
 			d.o.Log.Error("dashboard: read silences", "error", err)
 		}
@@ -301,15 +320,8 @@ func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	sortRows(rows, data.Sort)
-	data.Matched = len(rows)
-	data.Pages = max(1, (len(rows)+pageRows-1)/pageRows)
-	data.Page = 1
-	if n, err := strconv.Atoi(q.Get("page")); err == nil && n >= 1 && n <= data.Pages {
-		data.Page = n
-	}
-	lo := (data.Page - 1) * pageRows
-	data.Incidents = rows[lo:min(lo+pageRows, len(rows))]
+	data.Matched = page.Matched
+	data.Pages = max(1, (page.Matched+data.Per-1)/data.Per)
 	link := func(set map[string]string) string {
 		v := url.Values{}
 		for k, x := range map[string]string{"state": data.State, "service": data.Service, "severity": data.Severity, "q": data.Query,
@@ -320,6 +332,9 @@ func (d *dashboard) list(w http.ResponseWriter, r *http.Request) {
 		}
 		if data.Refresh > 0 {
 			v.Set("refresh", strconv.Itoa(data.Refresh))
+		}
+		if data.Per != pageRows {
+			v.Set("per", strconv.Itoa(data.Per))
 		}
 		for k, x := range set {
 			v.Set(k, x)
@@ -359,63 +374,9 @@ func fieldList(f map[string]any) []kv {
 	return out
 }
 
-// pageRows is how many incidents a list page shows.
+// pageRows is how many incidents a list page shows unless ?per= (5 to
+// 500) says otherwise.
 const pageRows = 100
-
-// matches is the text search: service, fingerprint, templates, samples.
-func matches(in domain.Incident, needle string) bool {
-	hay := []string{in.Service, string(in.Fingerprint), in.Stack}
-	for _, t := range in.Templates {
-		hay = append(hay, t.Text)
-	}
-	hay = append(hay, in.Samples...)
-	for _, h := range hay {
-		if strings.Contains(strings.ToLower(h), needle) {
-			return true
-		}
-	}
-	return false
-}
-
-// sortIncidents orders most severe first, newest first within a severity;
-// "newest" orders by last event only.
-// sortRows orders the list: by severity (the default: most severe, then
-// newest), newest, state (lifecycle order), events (most first), service
-// or category (alphabetical), each then newest.
-func sortRows(in []listRow, by string) {
-	order := map[domain.State]int{}
-	for i, st := range domain.States {
-		order[st] = i
-	}
-	sort.SliceStable(in, func(i, j int) bool {
-		a, b := in[i], in[j]
-		switch by {
-		case "state":
-			if a.State != b.State {
-				return order[a.State] < order[b.State]
-			}
-		case "events":
-			if a.Count != b.Count {
-				return a.Count > b.Count
-			}
-		case "service":
-			if a.Service != b.Service {
-				return a.Service < b.Service
-			}
-		case "category":
-			if a.Category != b.Category {
-				return a.Category < b.Category
-			}
-		}
-		if (by == "" || by == "severity") && a.Severity != b.Severity {
-			return a.Severity > b.Severity
-		}
-		if !a.LastSeen.Equal(b.LastSeen) {
-			return a.LastSeen.After(b.LastSeen)
-		}
-		return a.Fingerprint < b.Fingerprint
-	})
-}
 
 // incidentData is an incident's page.
 type incidentData struct {

@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,42 +22,83 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/row"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 
 var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
-type fakeStore struct {
-	broken bool
+// seededStore is a real SQLite store holding incs (as the pipeline saved
+// them) and runs, filled on first use so a test may change them before;
+// broken makes every read fail as a store that is down does.
+type seededStore struct {
+	t      testing.TB
 	incs   []domain.Incident
 	runs   map[domain.Fingerprint]json.RawMessage
+	broken bool
+	db     *sqlite.Store
 }
 
-func (f *fakeStore) Incidents(context.Context) ([]domain.Incident, error) { return f.incs, nil }
+var errDown = errors.New("database is down")
 
-// Find resolves ids as the real stores do (store/row).
-func (f *fakeStore) Find(_ context.Context, id string) (*domain.Incident, json.RawMessage, error) {
-	if err := row.CheckID(id); err != nil {
-		return nil, nil, err
+func (f *seededStore) store() *sqlite.Store {
+	if f.db != nil {
+		return f.db
 	}
-	if f.broken {
-		return nil, nil, errors.New("database is down")
-	}
-	var matches []string
-	for _, in := range f.incs {
-		if strings.HasPrefix(string(in.Fingerprint), id) {
-			matches = append(matches, string(in.Fingerprint))
-		}
-	}
-	fp, err := row.Resolve(id, matches)
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(f.t.TempDir(), "incidents.db"))
 	if err != nil {
-		return nil, nil, err
+		f.t.Fatal(err)
 	}
+	f.t.Cleanup(func() { db.Close() })
+	if err := db.Save(ctx, "test", nil, f.incs); err != nil {
+		f.t.Fatal(err)
+	}
+	// Each incident's state and run as the pipeline would have left them.
 	for _, in := range f.incs {
-		if in.Fingerprint == fp {
-			return &in, f.runs[in.Fingerprint], nil
+		run, ok := f.runs[in.Fingerprint]
+		if !ok && in.State == domain.StateNew {
+			continue
+		}
+		if !ok {
+			run = json.RawMessage(`{"number":1}`)
+		}
+		if err := db.Advance(ctx, in.Fingerprint, in.State, run); err != nil {
+			f.t.Fatal(err)
 		}
 	}
-	return nil, nil, fmt.Errorf("incident %s: %w", id, domain.ErrNoIncident)
+	f.db = db
+	return db
+}
+
+func (f *seededStore) Query(ctx context.Context, q domain.Query) (domain.Page, error) {
+	if f.broken {
+		return domain.Page{}, errDown
+	}
+	return f.store().Query(ctx, q)
+}
+
+func (f *seededStore) CountByState(ctx context.Context) (map[domain.State]int, error) {
+	if f.broken {
+		return nil, errDown
+	}
+	return f.store().CountByState(ctx)
+}
+
+func (f *seededStore) Services(ctx context.Context) ([]string, error) {
+	if f.broken {
+		return nil, errDown
+	}
+	return f.store().Services(ctx)
+}
+
+func (f *seededStore) Find(ctx context.Context, id string) (*domain.Incident, json.RawMessage, error) {
+	if f.broken {
+		if err := row.CheckID(id); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, errDown
+	}
+	return f.store().Find(ctx, id)
 }
 
 type fakeTrail struct {
@@ -67,12 +111,12 @@ func (f *fakeTrail) Verify(context.Context) (string, error)          { return "3
 
 const hostile = `checkout failed <script>document.title="pwned"</script> <img src=x onerror=alert(1)>`
 
-func fixture(t *testing.T) (*fakeStore, *fakeTrail, *prometheus.Registry) {
+func fixture(t testing.TB) (*seededStore, *fakeTrail, *prometheus.Registry) {
 	t.Helper()
 	tl := domain.Timeline{}
 	tl.Add(t0.Unix()/60, 5)
 	tl.Add(t0.Unix()/60+3, 12)
-	st := &fakeStore{runs: map[domain.Fingerprint]json.RawMessage{}}
+	st := &seededStore{t: t, runs: map[domain.Fingerprint]json.RawMessage{}}
 	st.incs = []domain.Incident{
 		{Fingerprint: "aaaa1111bbbb2222cccc", Service: "checkout", Severity: domain.Critical, State: domain.StateDelivered, Count: 17,
 			FirstSeen: t0, LastSeen: t0.Add(3 * time.Minute), Reasons: []domain.Reason{domain.ReasonFatal}, Timeline: tl,
@@ -126,7 +170,7 @@ func get(t *testing.T, h http.Handler, method, path string, hdr ...string) (*htt
 	return rec.Result(), string(b)
 }
 
-func newUI(t *testing.T, auth Auth) (http.Handler, *fakeStore) {
+func newUI(t *testing.T, auth Auth) (http.Handler, *seededStore) {
 	t.Helper()
 	st, tr, reg := fixture(t)
 	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg, Auth: auth, Budget: Budget{Tokens: 10000, CostUSD: 1}})
@@ -319,13 +363,29 @@ func TestChartBinsAndPads(t *testing.T) {
 	}
 }
 
-func TestListIsCappedWithANote(t *testing.T) {
+// pageSpy records the queries the list asks of the store.
+type pageSpy struct {
+	*seededStore
+	asked []domain.Query
+}
+
+func (p *pageSpy) Query(ctx context.Context, q domain.Query) (domain.Page, error) {
+	p.asked = append(p.asked, q)
+	return p.seededStore.Query(ctx, q)
+}
+
+// The list reads one page from the store (never the whole store): pages
+// of 100 or of ?per= rows, in order and disjoint, filters and order kept
+// in the links, a page past the end showing the last.
+func TestListPagesInTheStore(t *testing.T) {
 	st, tr, reg := fixture(t)
 	for i := range 600 {
 		st.incs = append(st.incs, domain.Incident{Fingerprint: domain.Fingerprint(strings.Repeat("0", 12) + fmt.Sprintf("%08d", i)),
-			Service: "bulk", Severity: domain.Warning, State: domain.StateNew, Templates: []domain.Template{{Text: "x"}}})
+			Service: "bulk", Severity: domain.Warning, State: domain.StateNew, Count: int64(i + 1), FirstSeen: t0, LastSeen: t0,
+			Templates: []domain.Template{{ID: "tb", Text: "x"}}})
 	}
-	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg})
+	spy := &pageSpy{seededStore: st}
+	h, err := New(Options{Store: spy, Audit: tr, Gatherer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,10 +393,52 @@ func TestListIsCappedWithANote(t *testing.T) {
 	if n := strings.Count(body, "incident-link"); n != pageRows || !strings.Contains(body, "Page 1 of 7 (603 matching incidents)") || !strings.Contains(body, `rel="next" href="/?page=2"`) {
 		t.Errorf("%d rows shown", n)
 	}
+	if q := spy.asked[len(spy.asked)-1]; q.Limit != pageRows || q.Offset != 0 {
+		t.Errorf("the store was asked for %+v, not one page", q)
+	}
 	// The last page holds the rest, and links back; filters are kept.
 	_, body = get(t, h, "GET", "/?page=6&service=bulk&sort=events")
 	if n := strings.Count(body, "incident-link"); n != 600-5*pageRows || !strings.Contains(body, `rel="prev" href="/?page=5&amp;service=bulk&amp;sort=events"`) || strings.Contains(body, `rel="next"`) {
 		t.Errorf("last page: %d rows\n%.3000s", n, body)
+	}
+	if q := spy.asked[len(spy.asked)-1]; q.Offset != 5*pageRows || q.Service != "bulk" || q.Sort != "events" {
+		t.Errorf("the store was asked for %+v", q)
+	}
+	// Pages of 25 by events: disjoint, and each page's counts below the
+	// page before.
+	seen, last := map[string]bool{}, 1<<30
+	ids := regexp.MustCompile(`href="/incidents/(\w+)"`)
+	counts := regexp.MustCompile(`<td class="num">(\d+)</td>`)
+	for page := 1; page <= 24; page++ {
+		_, body := get(t, h, "GET", fmt.Sprintf("/?service=bulk&sort=events&per=25&page=%d", page))
+		found := ids.FindAllStringSubmatch(body, -1)
+		if len(found) != 25 {
+			t.Fatalf("page %d of 25 rows: %d", page, len(found))
+		}
+		for _, m := range found {
+			if seen[m[1]] {
+				t.Fatalf("page %d repeats %s", page, m[1])
+			}
+			seen[m[1]] = true
+		}
+		for _, m := range counts.FindAllStringSubmatch(body, -1) {
+			n, _ := strconv.Atoi(m[1])
+			if n > last {
+				t.Fatalf("page %d: %d events after %d", page, n, last)
+			}
+			last = n
+		}
+		if page < 24 && !strings.Contains(body, fmt.Sprintf(`rel="next" href="/?page=%d&amp;per=25&amp;service=bulk&amp;sort=events"`, page+1)) {
+			t.Fatalf("page %d: no next link keeping per", page)
+		}
+	}
+	if len(seen) != 600 {
+		t.Errorf("24 pages of 25 showed %d incidents", len(seen))
+	}
+	// Past the end (the list shrank): the last page.
+	_, body = get(t, h, "GET", "/?service=bulk&per=25&page=99")
+	if !strings.Contains(body, "Page 24 of 24") || strings.Count(body, "incident-link") != 25 {
+		t.Errorf("past the end:\n%.2000s", body)
 	}
 }
 
@@ -456,7 +558,7 @@ func TestListColumnsSortRangeRefresh(t *testing.T) {
 		Attention: []domain.Finding{{Rule: "instruction"}}}
 	b, _ := json.Marshal(run)
 	st.runs["dddd3333eeee4444ffff"] = b
-	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg, Runs: func(_ context.Context, fp domain.Fingerprint) (json.RawMessage, error) { return st.runs[fp], nil },
+	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg,
 		Now: func() time.Time { return t0.Add(12 * time.Minute) }})
 	if err != nil {
 		t.Fatal(err)

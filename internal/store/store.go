@@ -26,6 +26,10 @@ type Store interface {
 
 	Incident(ctx context.Context, fp domain.Fingerprint) (*domain.Incident, error)
 	Incidents(ctx context.Context) ([]domain.Incident, error)
+	// Query reads one page of the incidents a query selects, in SQL, and
+	// how many match; Services the services incidents were seen in.
+	Query(ctx context.Context, q domain.Query) (domain.Page, error)
+	Services(ctx context.Context) ([]string, error)
 	// Find resolves an id prefix to one incident and its run.
 	Find(ctx context.Context, id string) (*domain.Incident, json.RawMessage, error)
 	Pending(ctx context.Context, limit int) ([]domain.Incident, error)

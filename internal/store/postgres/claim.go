@@ -90,9 +90,11 @@ func (s *Store) Advance(ctx context.Context, fp domain.Fingerprint, state domain
 	if state.Terminal() {
 		owner = `NULL`
 	}
+	category, cause, attention, search := domain.RunSummary(run)
 	tag, err := s.pool.Exec(ctx, `UPDATE incidents SET state = $1, run = $2, closed_last_seen = `+closed+`, updated_at = now(),
-		lease_owner = `+owner+`, lease_until = `+lease+`
-		WHERE fingerprint = $3 AND (lease_owner = $4 OR lease_owner IS NULL)`, string(state), string(run), string(fp), s.replica)
+		lease_owner = `+owner+`, lease_until = `+lease+`, category = $5, root_cause = $6, attention = $7, run_search = $8
+		WHERE fingerprint = $3 AND (lease_owner = $4 OR lease_owner IS NULL)`, string(state), string(run), string(fp), s.replica,
+		category, cause, attention, search)
 	if err != nil {
 		return fmt.Errorf("advance %s to %s: %w", fp, state, err)
 	}

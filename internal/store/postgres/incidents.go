@@ -344,13 +344,14 @@ func (s *Store) upsertIncident(ctx context.Context, tx pgx.Tx, source string, in
 	m := domain.Combine(in, existing, shares)
 	c := row.Encode(m)
 	if _, err := s.exec(ctx, tx, `UPDATE incidents SET severity = $2, first_seen = $3, last_seen = $4, count = $5, reasons = $6, templates = $7,
-		samples = $8, stack = $9, source_location = $10, labels = $11, updated_at = $12, timeline = $13, detection = $14 WHERE fingerprint = $1`,
+		samples = $8, stack = $9, source_location = $10, labels = $11, updated_at = $12, timeline = $13, detection = $14, search = $15 WHERE fingerprint = $1`,
 		fp, int(m.Severity), m.FirstSeen, m.LastSeen, m.Count, c.Reasons, c.Templates, c.Samples, m.Stack,
-		c.SourceLocation, c.Labels, now, c.Timeline, c.Detection); err != nil {
+		c.SourceLocation, c.Labels, now, c.Timeline, c.Detection, domain.SearchText(m)); err != nil {
 		return err
 	}
 	if reopen {
-		if _, err := s.exec(ctx, tx, `UPDATE incidents SET state = $2, run = $3, closed_last_seen = NULL, lease_owner = NULL, lease_until = NULL WHERE fingerprint = $1`,
+		if _, err := s.exec(ctx, tx, `UPDATE incidents SET state = $2, run = $3, closed_last_seen = NULL, lease_owner = NULL, lease_until = NULL,
+			category = '', root_cause = '', attention = false, run_search = '' WHERE fingerprint = $1`,
 			fp, string(domain.StateNew), row.NewRun(row.RunNumber(runJSON))); err != nil {
 			return err
 		}

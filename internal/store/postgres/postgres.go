@@ -161,6 +161,16 @@ var migrations = []string{
 		body TEXT NOT NULL
 	);
 	CREATE INDEX notes_fingerprint ON notes(fingerprint, at);`,
+	// 6: what a list filters, searches and sorts by, kept beside the
+	// incident so a page is read in SQL (existing rows: backfill).
+	`ALTER TABLE incidents ADD COLUMN search TEXT NOT NULL DEFAULT '';
+	ALTER TABLE incidents ADD COLUMN category TEXT NOT NULL DEFAULT '';
+	ALTER TABLE incidents ADD COLUMN root_cause TEXT NOT NULL DEFAULT '';
+	ALTER TABLE incidents ADD COLUMN attention BOOLEAN NOT NULL DEFAULT false;
+	ALTER TABLE incidents ADD COLUMN run_search TEXT NOT NULL DEFAULT '';
+	CREATE INDEX incidents_service ON incidents (service);
+	CREATE INDEX incidents_by_severity ON incidents (severity DESC, last_seen DESC, fingerprint);
+	CREATE INDEX incidents_by_newest ON incidents (last_seen DESC, fingerprint);`,
 }
 
 // migrationLock is the advisory lock key replicas take to migrate.
@@ -186,6 +196,10 @@ func Open(ctx context.Context, dsn, replica string) (*Store, error) {
 	}
 	s := &Store{pool: pool, replica: replica, LeaseTTL: 30 * time.Second}
 	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres store: migrate: %w", err)
+	}
+	if err := s.backfill(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres store: migrate: %w", err)
 	}

@@ -131,6 +131,18 @@ var migrations = []string{
 		body TEXT NOT NULL
 	);
 	CREATE INDEX notes_fingerprint ON notes(fingerprint, at);`,
+	// 11: what a list filters, searches and sorts by, kept beside the
+	// incident so a page is read in SQL: the incident's search text and
+	// its run's category, root cause and attention flag (filled in for
+	// existing rows by backfill).
+	`ALTER TABLE incidents ADD COLUMN search TEXT NOT NULL DEFAULT '';
+	ALTER TABLE incidents ADD COLUMN category TEXT NOT NULL DEFAULT '';
+	ALTER TABLE incidents ADD COLUMN root_cause TEXT NOT NULL DEFAULT '';
+	ALTER TABLE incidents ADD COLUMN attention INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE incidents ADD COLUMN run_search TEXT NOT NULL DEFAULT '';
+	CREATE INDEX incidents_service ON incidents(service);
+	CREATE INDEX incidents_by_severity ON incidents(severity DESC, julianday(last_seen) DESC, fingerprint);
+	CREATE INDEX incidents_by_newest ON incidents(julianday(last_seen) DESC, fingerprint);`,
 }
 
 // DefaultPath is the store under the user's state directory
@@ -173,6 +185,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(1) // SQLite has one writer; one connection avoids SQLITE_BUSY
 	s := &Store{db: db, holder: row.Holder()}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate store %s: %w", path, err)
+	}
+	if err := s.backfill(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate store %s: %w", path, err)
 	}
@@ -363,14 +379,15 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 	merged := domain.Combine(in, existing, shares)
 	c := row.Encode(merged)
 	_, err = tx.ExecContext(ctx, `INSERT INTO incidents
-		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at, source_location, labels, timeline, detection)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, updated_at, source_location, labels, timeline, detection, search)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(fingerprint) DO UPDATE SET severity = excluded.severity, first_seen = excluded.first_seen,
 			last_seen = excluded.last_seen, count = excluded.count, reasons = excluded.reasons,
 			templates = excluded.templates, samples = excluded.samples, stack = excluded.stack, updated_at = excluded.updated_at,
-			source_location = excluded.source_location, labels = excluded.labels, timeline = excluded.timeline, detection = excluded.detection`,
+			source_location = excluded.source_location, labels = excluded.labels, timeline = excluded.timeline, detection = excluded.detection,
+			search = excluded.search`,
 		string(in.Fingerprint), in.Service, int(merged.Severity), string(merged.State), ts(merged.FirstSeen), ts(merged.LastSeen),
-		merged.Count, c.Reasons, c.Templates, c.Samples, merged.Stack, now, c.SourceLocation, c.Labels, c.Timeline, c.Detection)
+		merged.Count, c.Reasons, c.Templates, c.Samples, merged.Stack, now, c.SourceLocation, c.Labels, c.Timeline, c.Detection, domain.SearchText(merged))
 	if err != nil {
 		return err
 	}
@@ -380,7 +397,8 @@ func upsertIncident(ctx context.Context, tx *sql.Tx, source string, in domain.In
 		if err := tx.QueryRowContext(ctx, `SELECT run FROM incidents WHERE fingerprint = ?`, string(in.Fingerprint)).Scan(&runJSON); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, run = ?, closed_last_seen = '' WHERE fingerprint = ?`,
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, run = ?, closed_last_seen = '',
+			category = '', root_cause = '', attention = 0, run_search = '' WHERE fingerprint = ?`,
 			string(domain.StateNew), row.NewRun(row.RunNumber(runJSON)), string(in.Fingerprint)); err != nil {
 			return err
 		}
@@ -406,13 +424,15 @@ func getIncident(ctx context.Context, q querier, fp domain.Fingerprint) (*domain
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanIncident(r scanner) (*domain.Incident, error) {
+// scanIncident reads an incident's columns, then any extra ones into
+// extra.
+func scanIncident(r scanner, extra ...any) (*domain.Incident, error) {
 	var in domain.Incident
 	var c row.Columns
 	var fp, state, first, last string
 	var sev int
-	if err := r.Scan(&fp, &in.Service, &sev, &state, &first, &last, &in.Count, &c.Reasons, &c.Templates, &c.Samples, &in.Stack,
-		&c.SourceLocation, &c.Labels, &c.Timeline, &c.Detection); err != nil {
+	if err := r.Scan(append([]any{&fp, &in.Service, &sev, &state, &first, &last, &in.Count, &c.Reasons, &c.Templates, &c.Samples, &in.Stack,
+		&c.SourceLocation, &c.Labels, &c.Timeline, &c.Detection}, extra...)...); err != nil {
 		return nil, err
 	}
 	in.Fingerprint, in.Severity, in.State = domain.Fingerprint(fp), domain.Severity(sev), domain.State(state)
@@ -484,8 +504,10 @@ func (s *Store) Advance(ctx context.Context, fp domain.Fingerprint, state domain
 	if state.Terminal() {
 		closed = `last_seen`
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE incidents SET state = ?, run = ?, closed_last_seen = `+closed+`, updated_at = ? WHERE fingerprint = ?`,
-		string(state), string(run), ts(time.Now()), string(fp))
+	category, cause, attention, search := domain.RunSummary(run)
+	res, err := s.db.ExecContext(ctx, `UPDATE incidents SET state = ?, run = ?, closed_last_seen = `+closed+`, updated_at = ?,
+		category = ?, root_cause = ?, attention = ?, run_search = ? WHERE fingerprint = ?`,
+		string(state), string(run), ts(time.Now()), category, cause, attention, search, string(fp))
 	if err != nil {
 		return fmt.Errorf("advance %s to %s: %w", fp, state, err)
 	}

@@ -95,3 +95,32 @@ func TestTemplateSeenRange(t *testing.T) {
 		t.Errorf("template seen %s..%s", first, last)
 	}
 }
+
+// A store kept before the list's columns existed (migration 11) is
+// searchable by its incidents' text and runs once opened again.
+func TestBackfillListColumns(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	if err := s.Save(ctx, "a", nil, []domain.Incident{incident(3, "disk /var full on host-7")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Advance(ctx, "fp1", domain.StateTriaged, []byte(`{"number":1,"triage":{"category":"capacity"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	// As a store from before migration 11 has it: the columns empty.
+	if _, err := s.db.Exec(`UPDATE incidents SET search = '', category = '', run_search = ''`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	for _, text := range []string{"host-7", "capacity"} {
+		p, err := s2.Query(ctx, domain.Query{Text: text})
+		if err != nil || p.Matched != 1 || p.Incidents[0].Category != "capacity" {
+			t.Errorf("%q after backfill: %+v %v", text, p, err)
+		}
+	}
+}

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Open) {
 		{"SeenKeysCommitWithTheSave", seenKeys},
 		{"TemplatesListed", templates},
 		{"SilencesAndNotes", silencesAndNotes},
+		{"QueryPagesInTheStore", query},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.f(t, open) })
 	}

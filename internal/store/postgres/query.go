@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/row"
+)
+
+var dialect = row.Dialect{
+	Param:    func(n int) string { return "$" + strconv.Itoa(n) },
+	Contains: func(text, needle string) string { return "strpos(" + text + ", " + needle + ") > 0" },
+	Time:     func(expr string) string { return expr },
+	TimeArg:  func(t time.Time) any { return t },
+}
+
+// Query reads one page of the incidents q selects, and how many match.
+func (s *Store) Query(ctx context.Context, q domain.Query) (domain.Page, error) {
+	if err := q.Check(); err != nil {
+		return domain.Page{}, err
+	}
+	where, order, args := row.Query(q, dialect)
+	var page domain.Page
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM incidents`+where, args...).Scan(&page.Matched); err != nil {
+		return page, fmt.Errorf("query incidents: %w", err)
+	}
+	n := len(args)
+	rows, err := s.pool.Query(ctx, `SELECT `+incidentCols+`, category, root_cause, attention FROM incidents`+where+
+		` ORDER BY `+order+fmt.Sprintf(` LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, q.PageSize(), q.Offset)...)
+	if err != nil {
+		return page, fmt.Errorf("query incidents: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l domain.Listed
+		in, err := scanIncident(rows, &l.Category, &l.RootCause, &l.Attention)
+		if err != nil {
+			return page, fmt.Errorf("query incidents: %w", err)
+		}
+		l.Incident = *in
+		page.Incidents = append(page.Incidents, l)
+	}
+	return page, rows.Err()
+}
+
+// Services lists the services incidents were seen in, alphabetically.
+func (s *Store) Services(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT service FROM incidents ORDER BY service`)
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	defer rows.Close()
+	return row.ScanStrings(rows)
+}
+
+// backfill fills the list's columns of incidents kept before they
+// existed (migration 6). Replicas starting together may both do it; the
+// answer is the same.
+func (s *Store) backfill(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, `SELECT fingerprint FROM incidents WHERE search = ''`)
+	if err != nil {
+		return err
+	}
+	fps, err := row.ScanStrings(rows)
+	rows.Close()
+	if err != nil {
+		return err
+	}
+	for _, fp := range fps {
+		in, err := s.Incident(ctx, domain.Fingerprint(fp))
+		if err != nil {
+			return fmt.Errorf("backfill %s: %w", fp, err)
+		}
+		run, err := s.LoadRun(ctx, in.Fingerprint)
+		if err != nil {
+			return fmt.Errorf("backfill %s: %w", fp, err)
+		}
+		category, cause, attention, search := domain.RunSummary(run)
+		if _, err := s.pool.Exec(ctx, `UPDATE incidents SET search = $2, category = $3, root_cause = $4, attention = $5, run_search = $6 WHERE fingerprint = $1`,
+			fp, domain.SearchText(*in), category, cause, attention, search); err != nil {
+			return fmt.Errorf("backfill %s: %w", fp, err)
+		}
+	}
+	return nil
+}

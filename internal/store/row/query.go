@@ -1,0 +1,97 @@
+package row
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+)
+
+// Dialect is what differs between the stores' SQL for a domain.Query.
+type Dialect struct {
+	// Param is the n'th (1-based) parameter's placeholder.
+	Param func(n int) string
+	// Contains is true where text holds needle (both SQL expressions).
+	Contains func(text, needle string) string
+	// Time makes a time column or parameter comparable and sortable.
+	Time func(expr string) string
+	// TimeArg is a time as the driver takes it.
+	TimeArg func(time.Time) any
+}
+
+// Query is a domain.Query as SQL over the incidents table: the WHERE
+// clause (with " WHERE " when any), the ORDER BY list and the
+// parameters, in order. The caller has checked the query.
+func Query(q domain.Query, d Dialect) (where, order string, args []any) {
+	var conds []string
+	param := func(v any) string {
+		args = append(args, v)
+		return d.Param(len(args))
+	}
+	if len(q.States) > 0 {
+		var ps []string
+		for _, s := range q.States {
+			ps = append(ps, param(string(s)))
+		}
+		conds = append(conds, "state IN ("+strings.Join(ps, ", ")+")")
+	}
+	if q.Service != "" {
+		conds = append(conds, "service = "+param(q.Service))
+	}
+	if len(q.Severities) > 0 {
+		var ps []string
+		for _, s := range q.Severities {
+			ps = append(ps, param(int(s)))
+		}
+		conds = append(conds, "severity IN ("+strings.Join(ps, ", ")+")")
+	}
+	if !q.Since.IsZero() {
+		conds = append(conds, d.Time("last_seen")+" >= "+d.Time(param(d.TimeArg(q.Since))))
+	}
+	if !q.Until.IsZero() {
+		conds = append(conds, d.Time("first_seen")+" <= "+d.Time(param(d.TimeArg(q.Until))))
+	}
+	if t := strings.ToLower(strings.TrimSpace(q.Text)); t != "" {
+		p := param(t)
+		conds = append(conds, "("+d.Contains("search", p)+" OR "+d.Contains("run_search", p)+")")
+	}
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	newest := d.Time("last_seen") + " DESC, fingerprint"
+	switch q.Sort {
+	case "newest":
+		order = newest
+	case "state":
+		var b strings.Builder
+		b.WriteString("CASE state")
+		for i, s := range domain.States {
+			fmt.Fprintf(&b, " WHEN '%s' THEN %d", s, i)
+		}
+		fmt.Fprintf(&b, " ELSE %d END, ", len(domain.States))
+		order = b.String() + newest
+	case "events":
+		order = "count DESC, " + newest
+	case "service":
+		order = "service, " + newest
+	case "category":
+		order = "category, " + newest
+	default:
+		order = "severity DESC, " + newest
+	}
+	return where, order, args
+}
+
+// ScanStrings reads rows of one text column.
+func ScanStrings(rows Rows) ([]string, error) {
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

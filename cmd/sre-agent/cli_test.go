@@ -351,10 +351,46 @@ func TestEvidenceKeptAsRead(t *testing.T) {
 		rb, _ := os.ReadFile(r)
 		all += string(rb)
 	}
-	if len(reports) == 0 || !strings.Contains(all, "](https://console.cloud.google.com/traces/list?project=shop-prod") {
+	if len(reports) == 0 || !strings.Contains(all, "](<https://console.cloud.google.com/traces/list?project=shop-prod") {
 		t.Errorf("the report does not link the trace:\n%s", all)
 	}
 	if strings.Contains(all, "hunter2secret") {
 		t.Error("a secret in a kept line")
+	}
+
+	// Another backend's links, from the configuration: in `incidents
+	// show` (text and JSON) and in the report.
+	cfg := filepath.Join(dir, "links.yaml")
+	os.WriteFile(cfg, []byte("links:\n  log_query: https://grafana.example.com/explore?svc={service}&from={start_ms}&to={end_ms}\n"+
+		"  trace: https://jaeger.example.com/trace/{trace}\n"), 0o600)
+	out2 := filepath.Join(dir, "out2")
+	execute(t, "", "--config", cfg, "run", "--db", filepath.Join(dir, "s2.db"), "--out", out2, "--http-addr", "", logPath)
+	show = execute(t, "", "--config", cfg, "incidents", "show", "--db", filepath.Join(dir, "s2.db"), list[0].Fingerprint)
+	for _, want := range []string{"Log query: https://grafana.example.com/explore?svc=checkout&from=", "https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4730"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("incidents show with links lacks %q:\n%s", want, show)
+		}
+	}
+	var shown struct {
+		LogQuery   string `json:"log_query_url"`
+		TraceLinks []struct{ ID, URL string } `json:"trace_links"`
+	}
+	json.Unmarshal([]byte(execute(t, "", "--config", cfg, "incidents", "show", "--json", "--db", filepath.Join(dir, "s2.db"), list[0].Fingerprint)), &shown)
+	if !strings.HasPrefix(shown.LogQuery, "https://grafana.example.com/") || len(shown.TraceLinks) == 0 || !strings.HasPrefix(shown.TraceLinks[0].URL, "https://jaeger.example.com/trace/") {
+		t.Errorf("show --json links: %+v", shown)
+	}
+	reports, _ = filepath.Glob(filepath.Join(out2, "*.md"))
+	all = ""
+	for _, r := range reports {
+		rb, _ := os.ReadFile(r)
+		all += string(rb)
+	}
+	if !strings.Contains(all, "[Log query](<https://grafana.example.com/explore?svc=checkout&from=") || !strings.Contains(all, "](<https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e473") {
+		t.Errorf("the report lacks the configured links:\n%s", all)
+	}
+	// A template that could send the link elsewhere is refused at load.
+	os.WriteFile(cfg, []byte("links:\n  trace: https://{trace}.example.com/t/\n"), 0o600)
+	if code, _, stderr := exitOf(t, "config", "validate", cfg); code != 1 || !strings.Contains(stderr, "placeholder in the host") {
+		t.Errorf("a placeholder in the host: exit %d %s", code, stderr)
 	}
 }

@@ -109,7 +109,7 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			return app.ShowIncidentByID(cmd.Context(), st, args[0], cmd.OutOrStdout(), asJSON, tree)
+			return app.ShowIncidentByID(cmd.Context(), st, args[0], cmd.OutOrStdout(), asJSON, tree, cfg.Links)
 		},
 	}
 	cmd.AddCommand(list, show,

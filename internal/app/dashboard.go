@@ -104,7 +104,7 @@ func buildDashboard(ctx context.Context, cfg config.Config, store IncidentStore,
 	pc := cfg.Provider
 	o := dashboard.Options{Store: store, Audit: trail, Gatherer: reg, Auth: auth,
 		Budget: dashboard.Budget{Tokens: pc.DailyTokens, CostUSD: pc.DailyCostUSD}, Conversations: store.Conversations,
-		Silences: silencesOf(cfg, store), Notes: store.Notes}
+		Silences: silencesOf(cfg, store), Notes: store.Notes, Links: cfg.Links}
 	tree, err := NotifyTree(cfg)
 	if err != nil {
 		return nil, err

@@ -43,13 +43,17 @@ var targetKinds = map[string]targetKind{
 	"local": {
 		check: func(d config.Delivery) error { return d.Local.Validate() },
 		build: func(_ context.Context, cfg config.Config, _ *secrets.Store, _ *egress.Transport, _ *slog.Logger) (delivery.Deliverer, error) {
-			return local.New(cfg.Delivery.Local)
+			c := cfg.Delivery.Local
+			c.Links = cfg.Links
+			return local.New(c)
 		},
 	},
 	"github": {
 		check: func(d config.Delivery) error { return d.GitHub.Validate() },
 		build: func(ctx context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, log *slog.Logger) (delivery.Deliverer, error) {
-			t, classic, err := github.New(ctx, cfg.Delivery.GitHub, st, tr)
+			c := cfg.Delivery.GitHub
+			c.Links = cfg.Links
+			t, classic, err := github.New(ctx, c, st, tr)
 			if err != nil {
 				return nil, err
 			}
@@ -62,7 +66,9 @@ var targetKinds = map[string]targetKind{
 	"gitlab": {
 		check: func(d config.Delivery) error { return d.GitLab.Validate() },
 		build: func(_ context.Context, cfg config.Config, st *secrets.Store, tr *egress.Transport, _ *slog.Logger) (delivery.Deliverer, error) {
-			return gitlab.New(cfg.Delivery.GitLab, st, tr)
+			c := cfg.Delivery.GitLab
+			c.Links = cfg.Links
+			return gitlab.New(c, st, tr)
 		},
 	},
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
+	"github.com/cloud-sre-agent/sre-agent/internal/links"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/notify"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline"
@@ -478,7 +479,9 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
-func ShowIncident(w io.Writer, in *domain.Incident, run *domain.Run) error {
+// ShowIncident prints an incident and its run as text; l links its log
+// query and traces.
+func ShowIncident(w io.Writer, in *domain.Incident, run *domain.Run, l links.Links) error {
 	fmt.Fprintf(w, "Incident %s\n  state:     %s\n  service:   %s\n  severity:  %s\n  events:    %d\n  seen:      %s .. %s\n",
 		in.Fingerprint, in.State, in.Service, in.Severity, in.Count,
 		in.FirstSeen.UTC().Format(time.RFC3339), in.LastSeen.UTC().Format(time.RFC3339))
@@ -513,10 +516,13 @@ func ShowIncident(w io.Writer, in *domain.Incident, run *domain.Run) error {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
 	}
+	if u := l.LogQueryURL(*in); u != "" {
+		fmt.Fprintf(w, "\nLog query: %s\n", u)
+	}
 	if len(in.Traces) > 0 {
 		fmt.Fprintln(w, "\nTraces:")
 		for _, tr := range in.Traces {
-			if u := report.CloudTraceURL(tr); u != "" {
+			if u := l.TraceURL(tr); u != "" {
 				fmt.Fprintf(w, "  %s  %s\n", tr, u)
 			} else {
 				fmt.Fprintf(w, "  %s\n", tr)
@@ -758,7 +764,7 @@ func keep(in domain.Incident, o ListOptions) bool {
 // prefix) with its pipeline run and its notifications (the effective
 // route by tree, nil when none is configured, and what each receiver was
 // told): text rendered inert, or JSON.
-func ShowIncidentByID(ctx context.Context, st IncidentStore, id string, w io.Writer, asJSON bool, tree *notify.Tree) error {
+func ShowIncidentByID(ctx context.Context, st IncidentStore, id string, w io.Writer, asJSON bool, tree *notify.Tree, l links.Links) error {
 	in, raw, err := st.Find(ctx, id)
 	if err != nil {
 		return err
@@ -786,15 +792,25 @@ func ShowIncidentByID(ctx context.Context, st IncidentStore, id string, w io.Wri
 		// The same incident object as `incidents list --json`, with what
 		// people said of it, where its changes are notified and what each
 		// receiver was told.
+		type traceLink struct {
+			ID  string `json:"id"`
+			URL string `json:"url,omitempty"`
+		}
+		var traces []traceLink
+		for _, tr := range in.Traces {
+			traces = append(traces, traceLink{tr, l.TraceURL(tr)})
+		}
 		return WriteJSON(w, struct {
 			Incident
 			Notes         []domain.Note         `json:"notes,omitempty"`
 			Routes        []notify.Effective    `json:"routes,omitempty"`
 			Conversations []domain.Conversation `json:"conversations,omitempty"`
-		}{Incident{in, run}, notes, routes, convs})
+			LogQuery      string                `json:"log_query_url,omitempty"`
+			TraceLinks    []traceLink           `json:"trace_links,omitempty"`
+		}{Incident{in, run}, notes, routes, convs, l.LogQueryURL(*in), traces})
 	}
 	tw := inert.TerminalWriter(w)
-	if err := ShowIncident(tw, in, run); err != nil {
+	if err := ShowIncident(tw, in, run, l); err != nil {
 		return err
 	}
 	if run != nil && run.Silenced != nil {

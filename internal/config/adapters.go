@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/cloud-sre-agent/sre-agent/internal/links"
 	"strings"
 	"time"
 )
@@ -48,6 +49,8 @@ func (c PubSub) SubscriptionName() string {
 
 // LocalTarget says where reports go.
 type LocalTarget struct {
+	// Links are the top-level links, given to the target when it is built.
+	Links links.Links `yaml:"-"`
 	// Dir receives the reports; relative paths are from the working
 	// directory.
 	Dir string `yaml:"dir"`
@@ -68,7 +71,9 @@ func (c LocalTarget) Validate() error {
 
 // GitHubTarget names the repository and how to reach it.
 type GitHubTarget struct {
-	BaseURL string `yaml:"base_url"` // https://api.github.com, or https://HOST/api/v3/
+	// Links are the top-level links, given to the target when it is built.
+	Links   links.Links `yaml:"-"`
+	BaseURL string      `yaml:"base_url"` // https://api.github.com, or https://HOST/api/v3/
 	// Owner is the repository's owner (user or organisation).
 	Owner string `yaml:"owner"`
 	// Repo is the repository pull requests are opened on.
@@ -102,8 +107,8 @@ type GitHubTarget struct {
 	// SuppressAfterClose holds an incident back this long after its pull
 	// request was closed without merging.
 	SuppressAfterClose time.Duration `yaml:"suppress_after_close"`
-	// LogQueryURL, when set, is linked from the body; {fingerprint} and
-	// {service} are filled in.
+	// LogQueryURL, when set, is this target's log query template, in
+	// place of links.log_query (the same placeholders).
 	LogQueryURL string `yaml:"log_query_url"`
 	// LinkHosts are hosts, beyond github.com (or the Enterprise host) and
 	// the log console, that untrusted text may link to in what the agent
@@ -128,8 +133,10 @@ func (c GitHubTarget) Validate() error {
 
 // GitLabTarget names the project and the token.
 type GitLabTarget struct {
-	BaseURL string `yaml:"base_url"` // https://gitlab.com/api/v4, or a self-managed host's
-	Project string `yaml:"project"`  // "group/project" or its id
+	// Links are the top-level links, given to the target when it is built.
+	Links   links.Links `yaml:"-"`
+	BaseURL string      `yaml:"base_url"` // https://gitlab.com/api/v4, or a self-managed host's
+	Project string      `yaml:"project"`  // "group/project" or its id
 	// BaseBranch is the branch merge requests target; the agent never
 	// pushes to it.
 	BaseBranch string `yaml:"base_branch"`
@@ -144,8 +151,8 @@ type GitLabTarget struct {
 	// SuppressAfterClose holds an incident back this long after its merge
 	// request was closed without merging.
 	SuppressAfterClose time.Duration `yaml:"suppress_after_close"`
-	// LogQueryURL, when set, is linked from the body; {fingerprint} and
-	// {service} are filled in.
+	// LogQueryURL, when set, is this target's log query template, in
+	// place of links.log_query (the same placeholders).
 	LogQueryURL string `yaml:"log_query_url"`
 	// LinkHosts are hosts, beyond the GitLab host and the log console,
 	// that untrusted text may link to in what the agent writes.

@@ -20,6 +20,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/parse"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/template"
+	"github.com/cloud-sre-agent/sre-agent/internal/links"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
@@ -62,6 +63,10 @@ type Config struct {
 	// Silences are permanent silences; `sre-agent silence add` makes
 	// timed ones (README: tuning and silencing).
 	Silences []Silence `yaml:"silences"`
+	// Links say where an incident's log query and traces are shown
+	// (URL templates); empty, Google Cloud's consoles for evidence from
+	// Google Cloud (docs/CONFIG.md lists the placeholders).
+	Links links.Links `yaml:"links"`
 }
 
 // Dashboard configures the web UI. On a loopback http.addr it is open to
@@ -465,7 +470,7 @@ func applyEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)
 // Validate reports the first setting out of range; each part checks its
 // own settings.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.Template, c.Detect, c.Parse, c.Pipeline, c.Policy, c.Notify} {
+	for _, v := range []interface{ Validate() error }{c.Template, c.Detect, c.Parse, c.Pipeline, c.Policy, c.Notify, c.Links} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

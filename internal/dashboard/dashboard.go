@@ -29,9 +29,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
-	"github.com/cloud-sre-agent/sre-agent/internal/delivery/report"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
+	"github.com/cloud-sre-agent/sre-agent/internal/links"
 )
 
 //go:embed web
@@ -78,6 +78,9 @@ type Options struct {
 	// Notes what people said of an incident (acknowledged, resolved).
 	Silences func(context.Context) ([]domain.Silence, error)
 	Notes    func(context.Context, domain.Fingerprint) ([]domain.Note, error)
+	// Links build the log query and trace links (Google Cloud's consoles
+	// by default).
+	Links links.Links
 }
 
 type dashboard struct {
@@ -109,7 +112,6 @@ func New(o Options) (http.Handler, error) {
 		"sevclass": func(s domain.Severity) string {
 			return "sev-" + strings.ToLower(s.String())
 		},
-		"cloudtrace": report.CloudTraceURL,
 		"perPage": func(cur int) []int {
 			sizes := []int{25, 50, 100, 250, 500}
 			if !slices.Contains(sizes, cur) {
@@ -389,7 +391,14 @@ type incidentData struct {
 	Routes        []Route
 	Conversations []domain.Conversation
 	Notes         []domain.Note
+	// LogQuery links the incident's lines in the log console; Traces
+	// link each trace id it carried, where a backend is known.
+	LogQuery string
+	Traces   []traceLink
 }
+
+// traceLink is a trace id and its page ("" when none is known).
+type traceLink struct{ ID, URL string }
 
 // Route is one receiver an incident's changes go to, by which route of
 // the notification tree, for which transitions.
@@ -414,7 +423,11 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, http.StatusInternalServerError, "The incident store could not be read.")
 		return
 	}
-	data := incidentData{Title: "Incident " + in.Fingerprint.Short(), Incident: in, Chart: NewChart(in.Timeline)}
+	data := incidentData{Title: "Incident " + in.Fingerprint.Short(), Incident: in, Chart: NewChart(in.Timeline),
+		LogQuery: d.o.Links.LogQueryURL(*in)}
+	for _, tr := range in.Traces {
+		data.Traces = append(data.Traces, traceLink{ID: inert.Reveal(tr), URL: d.o.Links.TraceURL(tr)})
+	}
 	showable(in)
 	raw = json.RawMessage(inert.Reveal(string(raw)))
 	if len(raw) > 0 {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/links"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/row"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
@@ -602,5 +603,43 @@ func TestListColumnsSortRangeRefresh(t *testing.T) {
 	_, page := get(t, h, "GET", "/incidents/aaaa1111")
 	if !strings.Contains(page, `<dl class="fields"><dt>cost_usd</dt><dd>0.01</dd>`) || strings.Contains(page, `<pre class="fields">`) {
 		t.Errorf("audit details not rendered as pairs:\n%.500s", page[strings.Index(page, `id="audit"`):])
+	}
+}
+
+// The incident page links the incident's log query and each trace: Google
+// Cloud's consoles for evidence from Google Cloud, the configured
+// templates otherwise; a hostile trace id is percent-encoded in the link
+// and shown as text.
+func TestIncidentPageLinks(t *testing.T) {
+	st, tr, reg := fixture(t)
+	st.incs[0].Labels = map[string]string{"resource_type": "cloud_run_revision", "project_id": "shop-prod", "service_name": "checkout"}
+	st.incs[0].Traces = []string{"projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736", `"><script>alert(1)</script>`}
+	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, h, "GET", "/incidents/aaaa1111")
+	for _, want := range []string{`class="log-query" href="https://console.cloud.google.com/logs/query;query=resource.type%3D%22cloud_run_revision%22`,
+		`href="https://console.cloud.google.com/traces/list?project=shop-prod&amp;tid=4bf92f3577b34da6a3ce929d0e0e4736"`,
+		`<li><code>&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</code></li>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("default links: no %s in\n%s", want, body[strings.Index(body, `id="traces"`):][:1200])
+		}
+	}
+	h, err = New(Options{Store: st, Audit: tr, Gatherer: reg,
+		Links: links.Links{LogQuery: "https://kibana.example.com/app/discover?q={service}", Trace: "https://tempo.example.com/trace/{trace}"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body = get(t, h, "GET", "/incidents/aaaa1111")
+	for _, want := range []string{`class="log-query" href="https://kibana.example.com/app/discover?q=checkout"`,
+		`href="https://tempo.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736"`,
+		`href="https://tempo.example.com/trace/%22%3E%3Cscript%3Ealert%281%29%3C%2Fscript%3E"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("configured links: no %s", want)
+		}
+	}
+	if strings.Contains(body, "<script>alert") {
+		t.Error("a trace id reached the page as markup")
 	}
 }

@@ -71,7 +71,7 @@ func (t *Target) Deliver(ctx context.Context, p domain.Proposal) (domain.Deliver
 
 func (t *Target) settings() review.Settings {
 	c := t.cfg
-	return review.Settings{BaseBranch: c.BaseBranch, ReportDir: c.ReportDir, APIBase: c.BaseURL, LogQueryURL: c.LogQueryURL,
+	return review.Settings{BaseBranch: c.BaseBranch, ReportDir: c.ReportDir, APIBase: c.BaseURL, Links: c.Links, LogQueryURL: c.LogQueryURL,
 		LinkHosts: c.LinkHosts, SuppressAfterClose: c.SuppressAfterClose, Reviewers: c.Reviewers, Assignees: c.Assignees, MaxAttempts: c.MaxAttempts}
 }
 

@@ -72,7 +72,7 @@ func (t *Target) Deliver(ctx context.Context, p domain.Proposal) (domain.Deliver
 		files = append(files, patch)
 	}
 	var md bytes.Buffer
-	if err := report.Markdown(&md, p, inert.Markdown{Hosts: t.cfg.LinkHosts}); err != nil {
+	if err := report.Markdown(&md, p, inert.Markdown{Hosts: append(t.cfg.Links.Hosts(), t.cfg.LinkHosts...)}, t.cfg.Links); err != nil {
 		return domain.Delivery{}, err
 	}
 	if len(files) > 0 {

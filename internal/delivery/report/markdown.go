@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
+	"github.com/cloud-sre-agent/sre-agent/internal/links"
 )
 
 // Markdown writes a proposal as a report a person reviews: the incident,
@@ -15,7 +16,8 @@ import (
 // and model text are untrusted: log text goes into code blocks whose fence
 // it cannot close, and every other untrusted string (service, labels,
 // model prose) is rendered inert by md (links live only to md's hosts).
-func Markdown(w io.Writer, p domain.Proposal, md inert.Markdown) error {
+// l links the incident's log query and traces.
+func Markdown(w io.Writer, p domain.Proposal, md inert.Markdown, l links.Links) error {
 	prose, cell := md.Text, md.Line
 	in := p.Incident
 	var b strings.Builder
@@ -59,8 +61,11 @@ func Markdown(w io.Writer, p domain.Proposal, md inert.Markdown) error {
 	if len(in.Traces) > 0 {
 		b.WriteString("\n### Traces\n\n")
 		for _, tr := range in.Traces {
-			fmt.Fprintf(&b, "- %s\n", traceLink(tr))
+			fmt.Fprintf(&b, "- %s\n", traceLink(tr, l))
 		}
+	}
+	if u := l.LogQueryURL(in); u != "" {
+		fmt.Fprintf(&b, "\n[Log query](<%s>): the incident's lines, five minutes either side\n", u)
 	}
 	if in.Stack != "" {
 		b.WriteString("\n### Stack trace\n\n")
@@ -167,50 +172,11 @@ func indent(s, pre string) string {
 	return pre + strings.Join(lines, "\n"+pre)
 }
 
-// traceLink shows a trace id: a Cloud Logging trace name
-// (projects/P/traces/T) links to Cloud Trace; any other id is shown as
-// code.
-func traceLink(tr string) string {
-	if u := CloudTraceURL(tr); u != "" {
-		return fmt.Sprintf("[%s](%s)", code(tr), u)
+// traceLink shows a trace id as code, linked to its page where l knows
+// one.
+func traceLink(tr string, l links.Links) string {
+	if u := l.TraceURL(tr); u != "" {
+		return fmt.Sprintf("[%s](<%s>)", code(tr), u)
 	}
 	return code(tr)
-}
-
-// CloudTraceURL is Cloud Trace's page for a Cloud Logging trace name
-// (projects/PROJECT/traces/TRACE_ID), "" for anything else.
-func CloudTraceURL(tr string) string {
-	rest, ok := strings.CutPrefix(tr, "projects/")
-	if !ok {
-		return ""
-	}
-	project, id, ok := strings.Cut(rest, "/traces/")
-	if !ok || !validName(project) || !validHex(id) {
-		return ""
-	}
-	return "https://console.cloud.google.com/traces/list?project=" + project + "&tid=" + id
-}
-
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func validHex(s string) bool {
-	if len(s) < 16 || len(s) > 32 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
-			return false
-		}
-	}
-	return true
 }

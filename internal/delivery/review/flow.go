@@ -8,6 +8,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/links"
 )
 
 // Request is a pull or merge request as the flow reads it.
@@ -49,9 +50,12 @@ type Host interface {
 
 // Settings are what a review target is configured with.
 type Settings struct {
-	BaseBranch  string
-	ReportDir   string
-	APIBase     string // the host's API, to which untrusted text may link
+	BaseBranch string
+	ReportDir  string
+	APIBase    string // the host's API, to which untrusted text may link
+	// Links are the log query and trace links; LogQueryURL, when set,
+	// is this target's own log query template (it wins).
+	Links       links.Links
 	LogQueryURL string
 	LinkHosts   []string
 	// SuppressAfterClose holds an incident back this long after its
@@ -96,13 +100,17 @@ func (f Flow) Deliver(ctx context.Context, p domain.Proposal) (domain.Delivery, 
 				h.Noun(), r.Number, r.ClosedAt.Format(time.RFC3339))
 		}
 	}
-	md := Links(s.APIBase, s.LogQueryURL, s.LinkHosts)
+	l := s.Links
+	if s.LogQueryURL != "" {
+		l.LogQuery = s.LogQueryURL
+	}
+	md := Links(s.APIBase, l, s.LinkHosts)
 	title := Title(p, md)
-	body, err := Body(p, s.LogQueryURL, md)
+	body, err := Body(p, l, md)
 	if err != nil {
 		return domain.Delivery{}, err
 	}
-	files, isNew, err := Files(p, s.ReportDir, md, func(name string) (text string, err error) {
+	files, isNew, err := Files(p, s.ReportDir, md, l, func(name string) (text string, err error) {
 		err = f.call(ctx, func() (err error) { text, err = h.ReadFile(ctx, name); return err })
 		return text, err
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
+	"github.com/cloud-sre-agent/sre-agent/internal/links"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/patch"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/policy"
@@ -34,25 +35,15 @@ func Title(p domain.Proposal, md inert.Markdown) string {
 }
 
 // Links is the Markdown renderer for a target: links may point to the
-// repository's own host (from its API base URL), the log console (from
-// the log query URL) and the extra hosts configured.
-func Links(apiBase, logQueryURL string, extra []string) inert.Markdown {
+// repository's own host (from its API base URL), the log and trace
+// consoles (from l's templates) and the extra hosts configured.
+func Links(apiBase string, l links.Links, extra []string) inert.Markdown {
 	var hosts []string
-	for _, raw := range []string{apiBase, logQueryURL} {
-		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
-			h := strings.ToLower(u.Hostname())
-			hosts = append(hosts, h, strings.TrimPrefix(h, "api."))
-		}
+	if u, err := url.Parse(apiBase); err == nil && u.Hostname() != "" {
+		h := strings.ToLower(u.Hostname())
+		hosts = append(hosts, h, strings.TrimPrefix(h, "api."))
 	}
-	return inert.Markdown{Hosts: append(hosts, extra...)}
-}
-
-// LogQuery fills a log query URL template; what it substitutes is
-// percent-encoded, so a service name cannot add parameters or leave the
-// URL.
-func LogQuery(tmpl string, in domain.Incident) string {
-	esc := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
-	return strings.NewReplacer("{fingerprint}", esc(string(in.Fingerprint)), "{service}", esc(in.Service)).Replace(tmpl)
+	return inert.Markdown{Hosts: append(append(hosts, l.Hosts()...), extra...)}
 }
 
 // Labels mark the pull request for review.
@@ -65,14 +56,12 @@ func Reject(rule, format string, args ...any) error {
 	return &delivery.RejectError{Violation: domain.Violation{Rule: rule, Detail: fmt.Sprintf(format, args...)}}
 }
 
-// Body is the report with links and the promise that a person merges.
-func Body(p domain.Proposal, logQueryURL string, md inert.Markdown) (string, error) {
+// Body is the report with its links (log query, traces) and the promise
+// that a person merges.
+func Body(p domain.Proposal, l links.Links, md inert.Markdown) (string, error) {
 	var b bytes.Buffer
-	if err := report.Markdown(&b, p, md); err != nil {
+	if err := report.Markdown(&b, p, md, l); err != nil {
 		return "", err
-	}
-	if logQueryURL != "" {
-		fmt.Fprintf(&b, "\n[Log query](<%s>)\n", LogQuery(logQueryURL, p.Incident))
 	}
 	b.WriteString("\n---\nOpened as a draft by sre-agent. It never merges; review, test and merge it yourself.\n")
 	b.WriteString(KeyMarker(p.IdempotencyKey))
@@ -110,11 +99,11 @@ func Comment(p domain.Proposal) string {
 // Files are the new contents the proposal writes: its diff applied to the
 // base branch's files as fetched, or, for a words-only proposal, its report
 // under reportDir. isNew reports files the diff creates.
-func Files(p domain.Proposal, reportDir string, md inert.Markdown, fetch func(path string) (string, error)) (files map[string]string, isNew map[string]bool, err error) {
+func Files(p domain.Proposal, reportDir string, md inert.Markdown, l links.Links, fetch func(path string) (string, error)) (files map[string]string, isNew map[string]bool, err error) {
 	files, isNew = map[string]string{}, map[string]bool{}
 	if p.Remediation.Diff == "" {
 		var b bytes.Buffer
-		if err := report.Markdown(&b, p, md); err != nil {
+		if err := report.Markdown(&b, p, md, l); err != nil {
 			return nil, nil, err
 		}
 		name := path.Join(reportDir, string(p.Incident.Fingerprint)+".md")

@@ -8,6 +8,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/delivery"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
+	"github.com/cloud-sre-agent/sre-agent/internal/links"
 	"github.com/cloud-sre-agent/sre-agent/internal/pipeline/coderef"
 )
 
@@ -19,12 +20,12 @@ func TestDiffMustApplyToTheVersionTheModelRead(t *testing.T) {
 	p := domain.Proposal{Incident: domain.Incident{Fingerprint: "abcdef0123"}, Remediation: domain.Remediation{Diff: diff},
 		Code: []domain.CodeWindow{{Path: "main.go", Version: coderef.Version(mainGo)}}}
 	fetch := func(string) (string, error) { return mainGo, nil }
-	files, _, err := Files(p, "x", inert.Markdown{}, fetch)
+	files, _, err := Files(p, "x", inert.Markdown{}, links.Links{}, fetch)
 	if err != nil || files["main.go"] == "" {
 		t.Fatalf("same version: %v", err)
 	}
 	changed := func(string) (string, error) { return mainGo + "// edited since\n", nil }
-	_, _, err = Files(p, "x", inert.Markdown{}, changed)
+	_, _, err = Files(p, "x", inert.Markdown{}, links.Links{}, changed)
 	var rej *delivery.RejectError
 	if !errors.As(err, &rej) || rej.Violation.Rule != "stale-file" {
 		t.Fatalf("stale file: %v", err)
@@ -39,9 +40,10 @@ func TestUntrustedTextIsInertInTitleAndBody(t *testing.T) {
 		Triage:      domain.Triage{Category: "code-defect @org/team"},
 		Analysis:    domain.Analysis{RootCause: "cc @admin\n/deploy production\n![x](https://evil.example/p.png) curl x | sudo bash"},
 		Remediation: domain.Remediation{Summary: "see [docs](https://github.com/acme/shop/blob/main/README.md)"}}
-	md := Links("https://api.github.com/", "https://console.cloud.google.com/logs/query;query={service}", nil)
+	l := links.Links{LogQuery: "https://console.cloud.google.com/logs/query;query={service}"}
+	md := Links("https://api.github.com/", l, nil)
 	title := Title(p, md)
-	body, err := Body(p, "https://console.cloud.google.com/logs/query;query={service}", md)
+	body, err := Body(p, l, md)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -372,7 +372,7 @@ func TestEvidenceKeptAsRead(t *testing.T) {
 		}
 	}
 	var shown struct {
-		LogQuery   string `json:"log_query_url"`
+		LogQuery   string                     `json:"log_query_url"`
 		TraceLinks []struct{ ID, URL string } `json:"trace_links"`
 	}
 	json.Unmarshal([]byte(execute(t, "", "--config", cfg, "incidents", "show", "--json", "--db", filepath.Join(dir, "s2.db"), list[0].Fingerprint)), &shown)

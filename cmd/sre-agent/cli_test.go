@@ -394,3 +394,44 @@ func TestEvidenceKeptAsRead(t *testing.T) {
 		t.Errorf("a placeholder in the host: exit %d %s", code, stderr)
 	}
 }
+
+// Without a model, the analysis still reads the code: with the service's
+// repository configured, the report of the sample log's panic quotes the
+// line at the innermost application frame, by its repository path.
+func TestOfflineAnalysisQuotesTheCodeAtTheFrame(t *testing.T) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "checkout")
+	var cart strings.Builder
+	cart.WriteString("package cart\n\n// Cart is a basket.\ntype Cart struct {\n\titems []Item\n}\n\n")
+	for cart.Len() > 0 && strings.Count(cart.String(), "\n") < 54 {
+		cart.WriteString("// filler\n")
+	}
+	cart.WriteString("func (c *Cart) Total() int {\n\tsum := 0\n\tfor _, it := range c.items { sum += it.Price }\n\treturn sum\n}\n\ntype Item struct{ Price int }\n")
+	os.MkdirAll(filepath.Join(repo, "internal", "cart"), 0o755)
+	os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module github.com/acme/checkout\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, "internal", "cart", "cart.go"), []byte(cart.String()), 0o644)
+	if lines := strings.Split(cart.String(), "\n"); !strings.Contains(lines[56], "range c.items") {
+		t.Fatalf("line 57 is %q", lines[56])
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"}} {
+		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("repos: [{service: checkout, path: %q}]\nhttp: {addr: \"\"}\n", repo)), 0o600)
+	out := filepath.Join(dir, "out")
+	execute(t, "", "--config", cfg, "run", "--db", filepath.Join(dir, "s.db"), "--out", out, sampleLog)
+	reports, _ := filepath.Glob(filepath.Join(out, "*.md"))
+	var found string
+	for _, r := range reports {
+		b, _ := os.ReadFile(r)
+		if strings.Contains(string(b), "nil pointer dereference") {
+			found = string(b)
+		}
+	}
+	// (The report escapes the analysis' Markdown: drop the escapes.)
+	if !strings.Contains(strings.ReplaceAll(found, `\`, ""), "internal/cart/cart.go:57 reads: `for _, it := range c.items { sum += it.Price }`") {
+		t.Errorf("the report does not quote the code at the frame:\n%s", found)
+	}
+}

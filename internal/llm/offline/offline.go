@@ -304,19 +304,61 @@ func (c class) analysis(ev *domain.Evidence) domain.Analysis {
 		a.Evidence = append(a.Evidence, domain.EvidenceRef{Kind: "sample", Ref: ev.Samples[0]})
 	}
 	if c.hasTop {
-		a.Evidence = append(a.Evidence, domain.EvidenceRef{Kind: "frame", Ref: c.top.String(), Note: "innermost application frame"})
-		a.SuspectedFiles = append(a.SuspectedFiles, domain.SuspectedFile{Path: c.top.File, Line: c.top.Line,
+		file, note := c.top.File, "innermost application frame"
+		a.RootCause += " The innermost application frame is " + c.top.String()
+		if path, src, ok := codeAt(ev.Code, c.top); ok {
+			file = path
+			at := fmt.Sprintf("%s:%d reads: %s", path, c.top.Line, src)
+			a.RootCause += ", where " + at
+			note += "; " + at
+			a.Confidence += 0.05
+		}
+		a.RootCause += "."
+		a.Evidence = append(a.Evidence, domain.EvidenceRef{Kind: "frame", Ref: c.top.String(), Note: note})
+		a.SuspectedFiles = append(a.SuspectedFiles, domain.SuspectedFile{Path: file, Line: c.top.Line,
 			Reason: "innermost application frame of the stack trace"})
-		a.RootCause += " The innermost application frame is " + c.top.String() + "."
 		a.Confidence += 0.1
 	}
 	return a
 }
 
+// codeAt finds the innermost frame's line in the code windows the
+// analysis was given (the repository's files, mapped from the stack): the
+// window's repository path and the line's code, trimmed and bounded.
+func codeAt(windows []domain.CodeWindow, f domain.Frame) (path, src string, ok bool) {
+	if f.Line <= 0 {
+		return "", "", false
+	}
+	file := strings.ReplaceAll(f.File, "\\", "/")
+	for _, w := range windows {
+		if w.Path == "" || f.Line < w.Start || f.Line > w.End || !(file == w.Path || strings.HasSuffix(file, "/"+w.Path)) {
+			continue
+		}
+		prefix := fmt.Sprintf("%d: ", f.Line)
+		for _, l := range strings.Split(w.Text, "\n") {
+			if rest, found := strings.CutPrefix(l, prefix); found {
+				rest = strings.TrimSpace(rest)
+				if rest == "" {
+					return "", "", false
+				}
+				if len(rest) > 160 {
+					rest = rest[:160] + "…"
+				}
+				return w.Path, "`" + strings.ReplaceAll(rest, "`", "'") + "`", true
+			}
+		}
+	}
+	return "", "", false
+}
+
 func (c class) remediation(ev *domain.Evidence) domain.Remediation {
 	steps := append([]string(nil), c.steps...)
 	if c.hasTop {
-		steps = append(steps, "Start reading at "+c.top.String()+".")
+		step := "Start reading at " + c.top.String()
+		if path, src, ok := codeAt(ev.Code, c.top); ok {
+			step += fmt.Sprintf(" (%s:%d: %s)", path, c.top.Line, src)
+		}
+		steps = append(steps, step+".")
 	}
 	return domain.Remediation{
 		Summary:  fmt.Sprintf("Runbook for %s (%s): %s", ev.Service, c.category, fmt.Sprintf(c.cause, ev.Service)),

@@ -84,6 +84,41 @@ func TestAnalysisPointsAtTopAppFrame(t *testing.T) {
 	}
 }
 
+// With the repository's code windows (mapped from the stack by coderef),
+// the analysis quotes the code at the innermost frame and names the file
+// by its repository path; a window that does not hold the line, or
+// another file, is not quoted.
+func TestAnalysisQuotesTheCodeAtTheFrame(t *testing.T) {
+	ev := evidence("panic: runtime error: index out of range [3] with length 3",
+		"goroutine 7 [running]:\nruntime.goPanicIndex(0x3)\n\t/usr/local/go/src/runtime/panic.go:114 +0x7c\nmain.pick()\n\t/src/app/pick.go:19 +0x2a\n", domain.Critical)
+	ev.Code = []domain.CodeWindow{
+		{Path: "cmd/other.go", Start: 1, End: 40, Text: "19: return nil\n"},
+		{Path: "app/pick.go", Start: 15, End: 22, Text: "15: func pick(xs []string) string {\n16: \ti := len(xs)\n19: \treturn xs[i] // `boom`\n20: }\n"},
+	}
+	a := ask[domain.Analysis](t, domain.StageAnalysis, ev)
+	if !strings.Contains(a.RootCause, "where app/pick.go:19 reads: `return xs[i] // 'boom'`") {
+		t.Errorf("root cause does not quote the code: %s", a.RootCause)
+	}
+	if a.SuspectedFiles[0].Path != "app/pick.go" || a.SuspectedFiles[0].Line != 19 {
+		t.Errorf("suspected %+v", a.SuspectedFiles)
+	}
+	var code bool
+	for _, e := range a.Evidence {
+		code = code || (e.Kind == "frame" && strings.Contains(e.Note, "app/pick.go:19 reads: `return xs[i]"))
+	}
+	if !code {
+		t.Errorf("no code evidence: %+v", a.Evidence)
+	}
+	r := ask[domain.Remediation](t, domain.StageRemediation, ev)
+	if last := r.Steps[len(r.Steps)-1]; !strings.Contains(last, "app/pick.go:19: `return xs[i]") {
+		t.Errorf("runbook's last step: %s", last)
+	}
+	ev.Code = []domain.CodeWindow{{Path: "app/pick.go", Start: 30, End: 60, Text: "30: x\n"}}
+	if a := ask[domain.Analysis](t, domain.StageAnalysis, ev); strings.Contains(a.RootCause, "reads:") {
+		t.Errorf("quoted code the windows do not hold: %s", a.RootCause)
+	}
+}
+
 func TestDeterministic(t *testing.T) {
 	ev := evidence("dial tcp <*>: connection refused", "", domain.Error)
 	a, _ := New().Complete(context.Background(), llm.Request{Stage: domain.StageAnalysis, Evidence: ev})

@@ -37,6 +37,7 @@ const (
 	KindSilence         Kind = "silence"       // a silence added or expired
 	KindSilenced        Kind = "silenced"      // a run stopped by a silence, or resumed
 	KindNote            Kind = "incident_note" // acknowledged or resolved by a person
+	KindMCPCall         Kind = "mcp_call"      // a tool, resource or prompt asked of the MCP server
 	KindPolicyRejection Kind = "policy_rejection"
 	KindSecretRead      Kind = "secret_read"
 	KindDeadLetter      Kind = "dead_letter"
@@ -207,6 +208,14 @@ type Appender interface {
 func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if s, ok := l.b.(interface{ lockHead() (Head, func(), error) }); ok {
+		h, unlock, err := s.lockHead()
+		if err != nil {
+			return r, err
+		}
+		defer unlock()
+		l.seq, l.prevHash = h.Seq, h.Hash
+	}
 	r.Seq = l.seq + 1
 	if r.Time.IsZero() {
 		r.Time = l.now().UTC()

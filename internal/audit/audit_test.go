@@ -276,3 +276,41 @@ func TestVerifyWhileWriting(t *testing.T) {
 		}
 	}
 }
+
+// Two writers on one file (the daemon and a command, or the MCP server,
+// each its own process with its own Log) take turns: every record
+// extends the chain as it is on disk, and the file verifies.
+func TestWritersOnOneFileKeepTheChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	a, err := Open(path, "daemon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(path, "mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	done := make(chan error, 2)
+	for _, l := range []*Log{a, b} {
+		go func() {
+			for i := range 50 {
+				if _, err := l.Append(context.Background(), Record{Kind: KindMCPCall, Outcome: "ok", Fields: map[string]any{"i": i}}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := VerifyFile(path)
+	if err != nil || s.Records != 100 || s.LastSeq != 100 {
+		t.Fatalf("after two writers: %+v %v", s, err)
+	}
+}

@@ -1,9 +1,11 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 
@@ -39,19 +41,43 @@ type Validator interface {
 const iapIssuer = "https://cloud.google.com/iap"
 
 // Wrap serves next only to a request that proves who it is (see Auth).
-func (a Auth) Wrap(next http.Handler, log *slog.Logger) http.Handler { return a.wrap(next, log) }
+func (a Auth) Wrap(next http.Handler, log *slog.Logger) http.Handler { return a.wrap(next, log, "") }
 
-func (a Auth) wrap(next http.Handler, log *slog.Logger) http.Handler {
+// WrapAs is Wrap that also tells next who the request is from, in the
+// request header named header (whatever the client sent there is
+// dropped): "bearer" for the token's holder, an IAP identity's email, on
+// loopback "loopback:ADDR".
+func (a Auth) WrapAs(next http.Handler, log *slog.Logger, header string) http.Handler {
+	return a.wrap(next, log, header)
+}
+
+func (a Auth) wrap(next http.Handler, log *slog.Logger, header string) http.Handler {
 	if !a.Required {
-		return next
+		if header == "" {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			host := r.RemoteAddr
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			r.Header.Set(header, "loopback:"+host)
+			next.ServeHTTP(w, r)
+		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if header != "" {
+			r.Header.Del(header)
+		}
 		if a.Token == nil && a.IAP == nil {
 			http.Error(w, "the dashboard is bound beyond loopback without authentication: set dashboard.token or dashboard.iap_audience", http.StatusForbidden)
 			return
 		}
 		if who, ok := a.check(r, log); ok {
 			log.Debug("dashboard request", "user", who, "request", r.URL.Path)
+			if header != "" {
+				r.Header.Set(header, cmp.Or(who, "iap"))
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

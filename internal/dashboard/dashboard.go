@@ -153,7 +153,7 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("GET /audit", d.auditPage)
 	mux.HandleFunc("GET /status", d.status)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", noListing(http.FileServerFS(static))))
-	return secure(o.Auth.wrap(mux, o.Log)), nil
+	return secure(o.Auth.wrap(mux, o.Log, "")), nil
 }
 
 // noListing serves files, never a directory's listing.

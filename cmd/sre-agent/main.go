@@ -119,7 +119,7 @@ func newRoot() *cobra.Command {
 		}
 		return cfg, nil
 	}
-	root.AddCommand(analyzeCmd(load), templatesCmd(load), redactCmd(load), runCmd(load), incidentsCmd(load), auditCmd(load), doctorCmd(load, &cfgPath), usageCmd(load), probeCmd(load), notifyCmd(load), silenceCmd(load), configCmd(load, &cfgPath), versionCmd())
+	root.AddCommand(analyzeCmd(load), templatesCmd(load), redactCmd(load), runCmd(load), incidentsCmd(load), auditCmd(load), doctorCmd(load, &cfgPath), usageCmd(load), probeCmd(load), notifyCmd(load), silenceCmd(load), configCmd(load, &cfgPath), mcpCmd(load), versionCmd())
 	asUsage(root)
 	return root
 }

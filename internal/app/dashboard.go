@@ -16,6 +16,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
 	"github.com/cloud-sre-agent/sre-agent/internal/dashboard"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
+	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
 	"github.com/cloud-sre-agent/sre-agent/internal/server"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
@@ -83,14 +84,16 @@ func metricsGuard(ctx context.Context, cfg config.Config, addr string, st *secre
 	return func(next http.Handler) http.Handler { return auth.Wrap(next, log) }, nil
 }
 
-// buildDashboard is the web UI for the run command, or nil when it is off.
-func buildDashboard(ctx context.Context, cfg config.Config, store IncidentStore, auditPath string, reg prometheus.Gatherer,
-	st *secrets.Store, tr *egress.Transport) (http.Handler, error) {
+// buildUI is what the run command serves beside health and metrics: the
+// dashboard at / and the MCP endpoint at /mcp, each unless turned off; nil
+// when both are.
+func buildUI(ctx context.Context, cfg config.Config, store IncidentStore, auditPath string, reg prometheus.Gatherer,
+	st *secrets.Store, tr *egress.Transport, aud audit.Appender, red *redact.Redactor, log *slog.Logger) (http.Handler, error) {
 	addr := cfg.HTTP.Addr
 	if cfg.Dashboard.Addr != "" {
 		addr = cfg.Dashboard.Addr
 	}
-	if cfg.Dashboard.Disabled || addr == "" {
+	if addr == "" || (cfg.Dashboard.Disabled && cfg.MCP.Disabled) {
 		return nil, nil
 	}
 	var trail dashboard.AuditTrail = fileTrail{auditPath}
@@ -101,6 +104,26 @@ func buildDashboard(ctx context.Context, cfg config.Config, store IncidentStore,
 	if err != nil {
 		return nil, err
 	}
+	mux := http.NewServeMux()
+	if !cfg.MCP.Disabled {
+		h, err := mcpHandler(cfg, addr, store, trail, aud, red, auth, log)
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/mcp", h)
+	}
+	if !cfg.Dashboard.Disabled {
+		h, err := buildDashboard(cfg, store, trail, reg, auth)
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/", h)
+	}
+	return mux, nil
+}
+
+// buildDashboard is the web UI.
+func buildDashboard(cfg config.Config, store IncidentStore, trail dashboard.AuditTrail, reg prometheus.Gatherer, auth dashboard.Auth) (http.Handler, error) {
 	pc := cfg.Provider
 	o := dashboard.Options{Store: store, Audit: trail, Gatherer: reg, Auth: auth,
 		Budget: dashboard.Budget{Tokens: pc.DailyTokens, CostUSD: pc.DailyCostUSD}, Conversations: store.Conversations,

@@ -205,7 +205,7 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	if err != nil {
 		return err
 	}
-	ui, err := buildDashboard(ctx, cfg, store, p.Audit, reg, secretSt, egressTr)
+	ui, err := buildUI(ctx, cfg, store, p.Audit, reg, secretSt, egressTr, aud, red, log)
 	if err != nil {
 		return err
 	}

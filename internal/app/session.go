@@ -23,6 +23,15 @@ type session struct {
 	secrets  *secrets.Store
 	egress   *egress.Transport
 	redactor *redact.Redactor
+	// trail reads the audit log back (every replica's chain in
+	// PostgreSQL).
+	trail auditTrail
+}
+
+// auditTrail is the audit log read back: its records and its verdict.
+type auditTrail interface {
+	Records(ctx context.Context) ([]audit.Record, error)
+	Verify(ctx context.Context) (string, error)
 }
 
 func withSession(ctx context.Context, cfg config.Config, dbFlag string, fn func(session) error) error {
@@ -47,7 +56,9 @@ func withSession(ctx context.Context, cfg config.Config, dbFlag string, fn func(
 	}
 	defer store.Close()
 	var dest auditLog
+	var trail auditTrail = fileTrail{p.Audit}
 	if chains, ok := store.(chainStore); ok {
+		trail = chainTrail{chains}
 		dest, err = chains.OpenAudit(ctx)
 	} else if cfg.Store.Type == "postgres" {
 		return fmt.Errorf("store %s keeps no audit chain", cfg.Store.Type)
@@ -60,5 +71,5 @@ func withSession(ctx context.Context, cfg config.Config, dbFlag string, fn func(
 	if err != nil {
 		return err
 	}
-	return fn(session{store: store, audit: aud, secrets: st, egress: tr, redactor: redact.New(redact.DefaultOptions()).WithKnown(masker)})
+	return fn(session{store: store, audit: aud, secrets: st, egress: tr, redactor: redact.New(cfg.Redact).WithKnown(masker), trail: trail})
 }

@@ -67,6 +67,20 @@ type Config struct {
 	// (URL templates); empty, Google Cloud's consoles for evidence from
 	// Google Cloud (docs/CONFIG.md lists the placeholders).
 	Links links.Links `yaml:"links"`
+	// MCP serves incidents to AI assistants over the Model Context
+	// Protocol at /mcp on the dashboard's listener (docs/MCP.md).
+	MCP MCP `yaml:"mcp"`
+}
+
+// MCP configures the Model Context Protocol endpoint. It answers with the
+// dashboard's authentication beyond loopback, and checks Origin and Host
+// on loopback; `sre-agent mcp` serves the same tools on stdio.
+type MCP struct {
+	// Disabled turns /mcp off (stdio is unaffected).
+	Disabled bool `yaml:"disabled"`
+	// AllowedOrigins are browser origins (https://host[:port]) allowed to
+	// call /mcp besides loopback pages; none by default.
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // Dashboard configures the web UI. On a loopback http.addr it is open to

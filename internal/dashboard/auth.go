@@ -52,6 +52,9 @@ func (a Auth) WrapAs(next http.Handler, log *slog.Logger, header string) http.Ha
 }
 
 func (a Auth) wrap(next http.Handler, log *slog.Logger, header string) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if !a.Required {
 		if header == "" {
 			return next

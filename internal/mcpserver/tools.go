@@ -328,7 +328,7 @@ type TemplatesIn struct {
 	Offset int    `json:"offset,omitempty"`
 }
 
-// TemplatesOut is a page of templates, most events first.
+// TemplatesOut is a page of templates, by id.
 type TemplatesOut struct {
 	Templates  []TemplateOut `json:"templates"`
 	Matched    int           `json:"matched"`
@@ -337,10 +337,9 @@ type TemplatesOut struct {
 	Data Untrusted `json:"data"`
 }
 
-// TemplateOut is a template's id and count (its text is in the data).
+// TemplateOut is a template's id (its text is in the data).
 type TemplateOut struct {
-	ID     string `json:"id"`
-	Events int64  `json:"events"`
+	ID string `json:"id"`
 }
 
 func (s *server) searchTemplates(ctx context.Context, _ *mcp.CallToolRequest, in TemplatesIn) (*mcp.CallToolResult, TemplatesOut, error) {
@@ -362,16 +361,11 @@ func (s *server) searchTemplates(ctx context.Context, _ *mcp.CallToolRequest, in
 			match = append(match, t)
 		}
 	}
-	slices.SortStableFunc(match, func(a, b domain.Template) int {
-		if a.Count != b.Count {
-			return int(b.Count - a.Count)
-		}
-		return strings.Compare(string(a.ID), string(b.ID))
-	})
+	slices.SortStableFunc(match, func(a, b domain.Template) int { return strings.Compare(string(a.ID), string(b.ID)) })
 	out := TemplatesOut{Templates: []TemplateOut{}, Matched: len(match)}
 	texts := map[string]string{}
 	for i := in.Offset; i < len(match) && i < in.Offset+limit; i++ {
-		out.Templates = append(out.Templates, TemplateOut{ID: string(match[i].ID), Events: match[i].Count})
+		out.Templates = append(out.Templates, TemplateOut{ID: string(match[i].ID)})
 		texts[string(match[i].ID)] = match[i].Text
 	}
 	if next := in.Offset + limit; next < len(match) {

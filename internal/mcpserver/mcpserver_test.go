@@ -213,12 +213,12 @@ func TestListIncidentsPagesTheStore(t *testing.T) {
 		t.Errorf("%d incidents in %d pages", len(seen), pages)
 	}
 	for args, want := range map[string][]string{
-		`{"min_severity":"ERROR"}`:                     {"aaaa1111bbbb2222cccc", "dddd3333eeee4444ffff"},
-		`{"service":"payments"}`:                       {"dddd3333eeee4444ffff"},
-		`{"state":"delivered"}`:                        {"aaaa1111bbbb2222cccc"},
-		`{"text":"cart map is never made"}`:            {"aaaa1111bbbb2222cccc"},
-		`{"text":"shard","min_severity":"CRITICAL"}`:   nil,
-		`{"since":"2026-11-20T09:26:00Z"}`:             {"bulk0000000000000027", "bulk0000000000000026"},
+		`{"min_severity":"ERROR"}`:                    {"aaaa1111bbbb2222cccc", "dddd3333eeee4444ffff"},
+		`{"service":"payments"}`:                      {"dddd3333eeee4444ffff"},
+		`{"state":"delivered"}`:                       {"aaaa1111bbbb2222cccc"},
+		`{"text":"cart map is never made"}`:           {"aaaa1111bbbb2222cccc"},
+		`{"text":"shard","min_severity":"CRITICAL"}`:  nil,
+		`{"since":"2026-11-20T09:26:00Z"}`:            {"bulk0000000000000027", "bulk0000000000000026"},
 		`{"until":"2026-11-20T08:00:00Z","text":"x"}`: nil,
 	} {
 		var a map[string]any

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +65,8 @@ type bgAgent struct {
 	Stdout, Stderr bytes.Buffer
 	cancel         context.CancelFunc
 	done           chan error
+	stopped        sync.Once
+	err            error
 }
 
 func startAgent(t *testing.T, yaml string, args ...string) *bgAgent {
@@ -86,10 +89,14 @@ func startAgent(t *testing.T, yaml string, args ...string) *bgAgent {
 	return a
 }
 
-// stop signals the agent as SIGTERM would and waits for it.
+// stop signals the agent as SIGTERM would and waits for it; again, it
+// says how the agent ended.
 func (a *bgAgent) stop() error {
-	a.cancel()
-	return <-a.done
+	a.stopped.Do(func() {
+		a.cancel()
+		a.err = <-a.done
+	})
+	return a.err
 }
 
 // stageOf is the stage an OpenAI chat request asks about: the name of its

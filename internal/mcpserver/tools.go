@@ -52,7 +52,7 @@ type Summary struct {
 
 // ListIn asks for a page of incidents.
 type ListIn struct {
-	State       string `json:"state,omitempty" jsonschema:"one state: new, triaged, analyzed, proposed, delivered, not_actionable, rejected, failed, silenced, resolved"`
+	State       string `json:"state,omitempty" jsonschema:"one state: new, triaged, analyzed, proposed, delivered, rejected, not-actionable, failed, silenced, resolved"`
 	Service     string `json:"service,omitempty" jsonschema:"one service's exact name"`
 	MinSeverity string `json:"min_severity,omitempty" jsonschema:"WARNING, ERROR, CRITICAL, ALERT or EMERGENCY: that and above"`
 	Since       string `json:"since,omitempty" jsonschema:"last event at or after: a duration back from now (24h, 7d) or an RFC 3339 time"`

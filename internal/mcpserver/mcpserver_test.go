@@ -48,7 +48,7 @@ type fixture struct {
 
 // seeded is a real SQLite store with 30 incidents (one hostile, one with
 // a leaked secret and a full run) and a real audit log.
-func seeded(t *testing.T) *fixture {
+func seeded(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -69,20 +69,16 @@ func (s *Store) backfill(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, fp := range fps {
-		in, err := s.Incident(ctx, domain.Fingerprint(fp))
+	return row.Backfill(ctx, fps, func(ctx context.Context, fp domain.Fingerprint) (*domain.Incident, []byte, error) {
+		in, err := s.Incident(ctx, fp)
 		if err != nil {
-			return fmt.Errorf("backfill %s: %w", fp, err)
+			return nil, nil, err
 		}
-		run, err := s.LoadRun(ctx, in.Fingerprint)
-		if err != nil {
-			return fmt.Errorf("backfill %s: %w", fp, err)
-		}
-		category, cause, attention, search := domain.RunSummary(run)
-		if _, err := s.pool.Exec(ctx, `UPDATE incidents SET search = $2, category = $3, root_cause = $4, attention = $5, run_search = $6 WHERE fingerprint = $1`,
-			fp, domain.SearchText(*in), category, cause, attention, search); err != nil {
-			return fmt.Errorf("backfill %s: %w", fp, err)
-		}
-	}
-	return nil
+		run, err := s.LoadRun(ctx, fp)
+		return in, run, err
+	}, func(ctx context.Context, fp string, l row.Listing) error {
+		_, err := s.pool.Exec(ctx, `UPDATE incidents SET search = $2, category = $3, root_cause = $4, attention = $5, run_search = $6 WHERE fingerprint = $1`,
+			fp, l.Search, l.Category, l.RootCause, l.Attention, l.RunSearch)
+		return err
+	})
 }

@@ -1,6 +1,7 @@
 package row
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -94,4 +95,31 @@ func ScanStrings(rows Rows) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// Listing is what a list searches and shows of an incident beside its
+// columns: the incident's search text and what its run says.
+type Listing struct {
+	Search, Category, RootCause, RunSearch string
+	Attention                              bool
+}
+
+// Backfill fills the listing of each incident in fps (kept before the
+// columns existed): read gives an incident and its run, write stores the
+// listing.
+func Backfill(ctx context.Context, fps []string, read func(ctx context.Context, fp domain.Fingerprint) (*domain.Incident, []byte, error),
+	write func(ctx context.Context, fp string, l Listing) error) error {
+	for _, fp := range fps {
+		in, run, err := read(ctx, domain.Fingerprint(fp))
+		if err != nil {
+			return fmt.Errorf("backfill %s: %w", fp, err)
+		}
+		var l Listing
+		l.Category, l.RootCause, l.Attention, l.RunSearch = domain.RunSummary(run)
+		l.Search = domain.SearchText(*in)
+		if err := write(ctx, fp, l); err != nil {
+			return fmt.Errorf("backfill %s: %w", fp, err)
+		}
+	}
+	return nil
 }

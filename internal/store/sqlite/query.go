@@ -73,20 +73,16 @@ func (s *Store) backfill(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, fp := range fps {
-		in, err := getIncident(ctx, s.db, domain.Fingerprint(fp))
+	return row.Backfill(ctx, fps, func(ctx context.Context, fp domain.Fingerprint) (*domain.Incident, []byte, error) {
+		in, err := getIncident(ctx, s.db, fp)
 		if err != nil {
-			return fmt.Errorf("backfill %s: %w", fp, err)
+			return nil, nil, err
 		}
-		run, err := s.LoadRun(ctx, in.Fingerprint)
-		if err != nil {
-			return fmt.Errorf("backfill %s: %w", fp, err)
-		}
-		category, cause, attention, search := domain.RunSummary(run)
-		if _, err := s.db.ExecContext(ctx, `UPDATE incidents SET search = ?, category = ?, root_cause = ?, attention = ?, run_search = ? WHERE fingerprint = ?`,
-			domain.SearchText(*in), category, cause, attention, search, fp); err != nil {
-			return fmt.Errorf("backfill %s: %w", fp, err)
-		}
-	}
-	return nil
+		run, err := s.LoadRun(ctx, fp)
+		return in, run, err
+	}, func(ctx context.Context, fp string, l row.Listing) error {
+		_, err := s.db.ExecContext(ctx, `UPDATE incidents SET search = ?, category = ?, root_cause = ?, attention = ?, run_search = ? WHERE fingerprint = ?`,
+			l.Search, l.Category, l.RootCause, l.Attention, l.RunSearch, fp)
+		return err
+	})
 }

@@ -84,4 +84,15 @@ func TestIAPAssertionVerifiedWithGooglesValidator(t *testing.T) {
 			t.Errorf("%s: %d, want %d", tc.name, resp.StatusCode, tc.want)
 		}
 	}
+	// WrapAs (the MCP endpoint's guard) names the verified identity in
+	// the header it is given, whatever the client put there.
+	var who []string
+	wrapped := Auth{Required: true, IAP: v, IAPAudience: aud}.WrapAs(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who = append(who, r.Header.Get("X-Caller"))
+	}), nil, "X-Caller")
+	get(t, wrapped, "POST", "/mcp", "X-Goog-Iap-Jwt-Assertion", assertion(t, key, claims(iapIssuer, aud, exp)), "X-Caller", "admin@evil.example")
+	get(t, wrapped, "POST", "/mcp", "X-Caller", "admin@evil.example")
+	if len(who) != 1 || who[0] != "sre@example.com" {
+		t.Errorf("callers named: %v", who)
+	}
 }

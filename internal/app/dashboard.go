@@ -27,6 +27,10 @@ type fileTrail struct{ path string }
 
 func (f fileTrail) Records(context.Context) ([]audit.Record, error) { return audit.ReadFile(f.path) }
 
+func (f fileTrail) RecordsOf(_ context.Context, fp domain.Fingerprint) ([]audit.Record, error) {
+	return audit.ReadFileOf(f.path, string(fp))
+}
+
 func (f fileTrail) Verify(context.Context) (string, error) {
 	if _, err := os.Stat(f.path); os.IsNotExist(err) {
 		return "no records yet", nil
@@ -40,6 +44,10 @@ type chainTrail struct{ s chainStore }
 
 func (p chainTrail) Records(ctx context.Context) ([]audit.Record, error) {
 	return p.s.AuditRecords(ctx)
+}
+
+func (p chainTrail) RecordsOf(ctx context.Context, fp domain.Fingerprint) ([]audit.Record, error) {
+	return p.s.AuditRecordsOf(ctx, string(fp))
 }
 
 func (p chainTrail) Verify(ctx context.Context) (string, error) {

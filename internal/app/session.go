@@ -6,6 +6,7 @@ import (
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 	"github.com/cloud-sre-agent/sre-agent/internal/secrets"
@@ -31,6 +32,7 @@ type session struct {
 // auditTrail is the audit log read back: its records and its verdict.
 type auditTrail interface {
 	Records(ctx context.Context) ([]audit.Record, error)
+	RecordsOf(ctx context.Context, fp domain.Fingerprint) ([]audit.Record, error)
 	Verify(ctx context.Context) (string, error)
 }
 

@@ -37,6 +37,7 @@ type IncidentStore interface {
 type chainStore interface {
 	OpenAudit(ctx context.Context) (*audit.Log, error)
 	AuditRecords(ctx context.Context) ([]audit.Record, error)
+	AuditRecordsOf(ctx context.Context, fingerprint string) ([]audit.Record, error)
 	VerifyAudit(ctx context.Context) ([]audit.ChainResult, error)
 }
 

@@ -441,7 +441,13 @@ func VerifyFile(path string) (Summary, error) {
 
 // ReadFile returns the records of the log at path, oldest first; a missing
 // log has none.
-func ReadFile(path string) ([]Record, error) {
+func ReadFile(path string) ([]Record, error) { return ReadFileOf(path, "") }
+
+// ReadFileOf reads the records of the log at path that name the incident
+// fingerprint (all of them when it is empty). Lines that cannot name it
+// are skipped before they are decoded, so the cost is reading the file,
+// not decoding every record.
+func ReadFileOf(path, fingerprint string) ([]Record, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -450,19 +456,35 @@ func ReadFile(path string) ([]Record, error) {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	defer f.Close()
-	return ReadRecords(f)
+	return ReadRecordsOf(f, fingerprint)
 }
 
 // ReadRecords parses JSON-lines records.
-func ReadRecords(r io.Reader) ([]Record, error) {
+func ReadRecords(r io.Reader) ([]Record, error) { return ReadRecordsOf(r, "") }
+
+// ReadRecordsOf parses the JSON-lines records that name fingerprint (all
+// when it is empty).
+func ReadRecordsOf(r io.Reader, fingerprint string) ([]Record, error) {
 	var out []Record
+	var mark []byte
+	if fingerprint != "" {
+		// The field as Append writes it (json.Marshal, no spaces).
+		q, _ := json.Marshal(fingerprint)
+		mark = append([]byte(`"fingerprint":`), q...)
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	sc.Split(wholeLines)
 	for n := 1; sc.Scan(); n++ {
+		if mark != nil && !bytes.Contains(sc.Bytes(), mark) {
+			continue
+		}
 		var rec Record
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			return out, fmt.Errorf("audit log line %d: %w", n, err)
+		}
+		if fingerprint != "" && rec.Fingerprint != fingerprint {
+			continue
 		}
 		out = append(out, rec)
 	}

@@ -314,3 +314,31 @@ func TestWritersOnOneFileKeepTheChain(t *testing.T) {
 		t.Fatalf("after two writers: %+v %v", s, err)
 	}
 }
+
+// ReadFileOf keeps the records naming one incident: not another's, not
+// one that only mentions it in a field.
+func TestReadFileOf(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := Open(path, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, r := range []Record{
+		{Kind: KindModelCall, Fingerprint: "aaaa"}, {Kind: KindDelivery, Fingerprint: "bbbb"},
+		{Kind: KindMCPCall, Fields: map[string]any{"name": `"fingerprint":"aaaa"`}}, {Kind: KindDelivery, Fingerprint: "aaaa"},
+		{Kind: KindModelCall, Fingerprint: "aaaab"},
+	} {
+		if _, err := l.Append(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	got, err := ReadFileOf(path, "aaaa")
+	if err != nil || len(got) != 2 || got[0].Seq != 1 || got[1].Seq != 4 {
+		t.Fatalf("records of aaaa: %+v %v", got, err)
+	}
+	if all, _ := ReadFileOf(path, ""); len(all) != 5 {
+		t.Fatalf("all: %d", len(all))
+	}
+}

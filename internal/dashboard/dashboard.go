@@ -49,8 +49,10 @@ type Store interface {
 
 // AuditTrail is the audit log as the dashboard reads it.
 type AuditTrail interface {
-	// Records returns every record, oldest first (every replica's).
+	// Records returns every record, oldest first (every replica's);
+	// RecordsOf those naming one incident.
 	Records(ctx context.Context) ([]audit.Record, error)
+	RecordsOf(ctx context.Context, fp domain.Fingerprint) ([]audit.Record, error)
 	// Verify checks every chain: a summary, or the first problem.
 	Verify(ctx context.Context) (string, error)
 }
@@ -440,14 +442,9 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 	if data.Run != nil && data.Run.Remediation != nil && data.Run.Remediation.Diff != "" {
 		data.DiffLines = strings.Split(strings.TrimRight(data.Run.Remediation.Diff, "\n"), "\n")
 	}
-	recs, err := d.o.Audit.Records(r.Context())
+	data.Audit, err = d.o.Audit.RecordsOf(r.Context(), in.Fingerprint)
 	if err != nil {
 		d.o.Log.Error("dashboard: read audit", "error", err)
-	}
-	for _, rec := range recs {
-		if rec.Fingerprint == string(in.Fingerprint) {
-			data.Audit = append(data.Audit, rec)
-		}
 	}
 	if d.o.Routes != nil {
 		data.Routes = d.o.Routes(*in, data.Run)

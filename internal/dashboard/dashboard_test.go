@@ -108,6 +108,15 @@ type fakeTrail struct {
 }
 
 func (f *fakeTrail) Records(context.Context) ([]audit.Record, error) { return f.recs, nil }
+func (f *fakeTrail) RecordsOf(_ context.Context, fp domain.Fingerprint) ([]audit.Record, error) {
+	var out []audit.Record
+	for _, r := range f.recs {
+		if r.Fingerprint == string(fp) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
 func (f *fakeTrail) Verify(context.Context) (string, error)          { return "3 records", f.bad }
 
 const hostile = `checkout failed <script>document.title="pwned"</script> <img src=x onerror=alert(1)>`

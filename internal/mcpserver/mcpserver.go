@@ -44,6 +44,7 @@ type Store interface {
 // Trail is the audit log as the server reads it (every replica's).
 type Trail interface {
 	Records(ctx context.Context) ([]audit.Record, error)
+	RecordsOf(ctx context.Context, fp domain.Fingerprint) ([]audit.Record, error)
 	Verify(ctx context.Context) (string, error)
 }
 

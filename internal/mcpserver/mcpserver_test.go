@@ -34,6 +34,9 @@ const secret = "AKIAIOSFODNN7EXAMPLE"
 type fileTrail struct{ path string }
 
 func (f fileTrail) Records(context.Context) ([]audit.Record, error) { return audit.ReadFile(f.path) }
+func (f fileTrail) RecordsOf(_ context.Context, fp domain.Fingerprint) ([]audit.Record, error) {
+	return audit.ReadFileOf(f.path, string(fp))
+}
 func (f fileTrail) Verify(context.Context) (string, error) {
 	s, err := audit.VerifyFile(f.path)
 	return fmt.Sprintf("%d records", s.Records), err

@@ -302,14 +302,12 @@ func (s *server) getIncident(ctx context.Context, _ *mcp.CallToolRequest, in IDI
 			data.Remediation = &rem
 		}
 	}
-	recs, err := s.o.Trail.Records(ctx)
+	recs, err := s.o.Trail.RecordsOf(ctx, inc.Fingerprint)
 	if err != nil {
 		return nil, IncidentOut{}, fmt.Errorf("read the audit log: %w", err)
 	}
 	for _, r := range recs {
-		if r.Fingerprint == string(inc.Fingerprint) {
-			out.Audit = append(out.Audit, AuditOut{Seq: r.Seq, Replica: r.Replica, Time: r.Time.UTC(), Kind: string(r.Kind), Outcome: r.Outcome})
-		}
+		out.Audit = append(out.Audit, AuditOut{Seq: r.Seq, Replica: r.Replica, Time: r.Time.UTC(), Kind: string(r.Kind), Outcome: r.Outcome})
 	}
 	if len(out.Audit) > MaxAuditRecords {
 		out.Audit = out.Audit[len(out.Audit)-MaxAuditRecords:]

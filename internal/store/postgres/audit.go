@@ -136,7 +136,14 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]audit.ChainResult, error) {
 
 // AuditRecords returns every replica's records, oldest first.
 func (s *Store) AuditRecords(ctx context.Context) ([]audit.Record, error) {
-	rows, err := s.pool.Query(ctx, `SELECT line FROM audit_log ORDER BY (line::jsonb->>'time')::timestamptz, replica, seq`)
+	return s.AuditRecordsOf(ctx, "")
+}
+
+// AuditRecordsOf reads the records naming the incident fingerprint (all
+// when it is empty), every replica's, in time order.
+func (s *Store) AuditRecordsOf(ctx context.Context, fingerprint string) ([]audit.Record, error) {
+	rows, err := s.pool.Query(ctx, `SELECT line FROM audit_log WHERE $1 = '' OR line::jsonb->>'fingerprint' = $1
+		ORDER BY (line::jsonb->>'time')::timestamptz, replica, seq`, fingerprint)
 	if err != nil {
 		return nil, fmt.Errorf("read audit records: %w", err)
 	}

@@ -294,9 +294,16 @@ func TestAuditChainPerReplicaVerified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := l.Append(ctx, audit.Record{Kind: audit.KindStop})
+	rec, err := l.Append(ctx, audit.Record{Kind: audit.KindStop, Fingerprint: "fp9"})
 	if err != nil || rec.Seq != 5 || rec.Replica != "r1" {
 		t.Fatalf("continued record %+v %v", rec, err)
+	}
+	// Every replica's records, or those naming one incident.
+	if all, err := s.AuditRecords(ctx); err != nil || len(all) != 13 {
+		t.Fatalf("all records: %d %v", len(all), err)
+	}
+	if of, err := s.AuditRecordsOf(ctx, "fp9"); err != nil || len(of) != 1 || of[0].Kind != audit.KindStop {
+		t.Fatalf("records of fp9: %+v %v", of, err)
 	}
 	res, err := s.VerifyAudit(ctx)
 	if err != nil || len(res) != 3 {

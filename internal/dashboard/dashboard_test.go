@@ -117,7 +117,7 @@ func (f *fakeTrail) RecordsOf(_ context.Context, fp domain.Fingerprint) ([]audit
 	}
 	return out, nil
 }
-func (f *fakeTrail) Verify(context.Context) (string, error)          { return "3 records", f.bad }
+func (f *fakeTrail) Verify(context.Context) (string, error) { return "3 records", f.bad }
 
 const hostile = `checkout failed <script>document.title="pwned"</script> <img src=x onerror=alert(1)>`
 

@@ -22,28 +22,21 @@ func (s *Store) Query(ctx context.Context, q domain.Query) (domain.Page, error) 
 	if err := q.Check(); err != nil {
 		return domain.Page{}, err
 	}
-	where, order, args := row.Query(q, dialect)
+	st := row.PageStatements(q, dialect, incidentCols)
 	var page domain.Page
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM incidents`+where, args...).Scan(&page.Matched); err != nil {
+	if err := s.pool.QueryRow(ctx, st.Count, st.CountArgs...).Scan(&page.Matched); err != nil {
 		return page, fmt.Errorf("query incidents: %w", err)
 	}
-	n := len(args)
-	rows, err := s.pool.Query(ctx, `SELECT `+incidentCols+`, category, root_cause, attention FROM incidents`+where+
-		` ORDER BY `+order+fmt.Sprintf(` LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, q.PageSize(), q.Offset)...)
+	rows, err := s.pool.Query(ctx, st.Page, st.PageArgs...)
 	if err != nil {
 		return page, fmt.Errorf("query incidents: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var l domain.Listed
-		in, err := scanIncident(rows, &l.Category, &l.RootCause, &l.Attention)
-		if err != nil {
-			return page, fmt.Errorf("query incidents: %w", err)
-		}
-		l.Incident = *in
-		page.Incidents = append(page.Incidents, l)
+	page.Incidents, err = row.ScanPage(rows, func(extra ...any) (*domain.Incident, error) { return scanIncident(rows, extra...) })
+	if err != nil {
+		return page, fmt.Errorf("query incidents: %w", err)
 	}
-	return page, rows.Err()
+	return page, nil
 }
 
 // Services lists the services incidents were seen in, alphabetically.

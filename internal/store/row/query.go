@@ -123,3 +123,41 @@ func Backfill(ctx context.Context, fps []string, read func(ctx context.Context, 
 	}
 	return nil
 }
+
+// Statements are a query as a store runs it: the count of the matching
+// incidents, then the page (cols, then category, root_cause, attention).
+// The page is chosen over narrow rows and then read in full: sorting whole
+// rows (samples, templates, timeline) would cost the whole table.
+type Statements struct {
+	Count, Page         string
+	CountArgs, PageArgs []any
+}
+
+// PageStatements builds q's statements for a store whose incident
+// columns are cols.
+func PageStatements(q domain.Query, d Dialect, cols string) Statements {
+	where, order, args := Query(q, d)
+	n := len(args)
+	return Statements{
+		Count: `SELECT count(*) FROM incidents` + where, CountArgs: args,
+		Page: `SELECT ` + cols + `, category, root_cause, attention FROM incidents WHERE fingerprint IN (SELECT fingerprint FROM incidents` +
+			where + ` ORDER BY ` + order + ` LIMIT ` + d.Param(n+1) + ` OFFSET ` + d.Param(n+2) + `) ORDER BY ` + order,
+		PageArgs: append(append([]any(nil), args...), q.PageSize(), q.Offset),
+	}
+}
+
+// ScanPage reads a page's rows; scan reads one row's incident columns and
+// then the extra destinations.
+func ScanPage(rows Rows, scan func(extra ...any) (*domain.Incident, error)) ([]domain.Listed, error) {
+	var out []domain.Listed
+	for rows.Next() {
+		var l domain.Listed
+		in, err := scan(&l.Category, &l.RootCause, &l.Attention)
+		if err != nil {
+			return nil, err
+		}
+		l.Incident = *in
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}

@@ -19,36 +19,29 @@ var dialect = row.Dialect{
 	TimeArg:  func(t time.Time) any { return ts(t) },
 }
 
+// incidentCols are the columns scanIncident reads.
+const incidentCols = `fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline, detection`
+
 // Query reads one page of the incidents q selects, and how many match.
 func (s *Store) Query(ctx context.Context, q domain.Query) (domain.Page, error) {
 	if err := q.Check(); err != nil {
 		return domain.Page{}, err
 	}
-	where, order, args := row.Query(q, dialect)
+	st := row.PageStatements(q, dialect, incidentCols)
 	var page domain.Page
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM incidents`+where, args...).Scan(&page.Matched); err != nil {
+	if err := s.db.QueryRowContext(ctx, st.Count, st.CountArgs...).Scan(&page.Matched); err != nil {
 		return page, fmt.Errorf("query incidents: %w", err)
 	}
-	// The page is chosen over narrow rows, then read in full: sorting
-	// whole rows (samples, templates, timeline) costs the whole table.
-	rows, err := s.db.QueryContext(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack,
-		source_location, labels, timeline, detection, category, root_cause, attention
-		FROM incidents WHERE fingerprint IN (SELECT fingerprint FROM incidents`+where+` ORDER BY `+order+
-		fmt.Sprintf(` LIMIT ?%d OFFSET ?%d)`, len(args)+1, len(args)+2)+` ORDER BY `+order, append(args, q.PageSize(), q.Offset)...)
+	rows, err := s.db.QueryContext(ctx, st.Page, st.PageArgs...)
 	if err != nil {
 		return page, fmt.Errorf("query incidents: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var l domain.Listed
-		in, err := scanIncident(rows, &l.Category, &l.RootCause, &l.Attention)
-		if err != nil {
-			return page, fmt.Errorf("query incidents: %w", err)
-		}
-		l.Incident = *in
-		page.Incidents = append(page.Incidents, l)
+	page.Incidents, err = row.ScanPage(rows, func(extra ...any) (*domain.Incident, error) { return scanIncident(rows, extra...) })
+	if err != nil {
+		return page, fmt.Errorf("query incidents: %w", err)
 	}
-	return page, rows.Err()
+	return page, nil
 }
 
 // Services lists the services incidents were seen in, alphabetically.

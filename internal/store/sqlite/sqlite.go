@@ -417,7 +417,7 @@ type querier interface {
 }
 
 func getIncident(ctx context.Context, q querier, fp domain.Fingerprint) (*domain.Incident, error) {
-	row := q.QueryRowContext(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline, detection
+	row := q.QueryRowContext(ctx, `SELECT `+incidentCols+`
 		FROM incidents WHERE fingerprint = ?`, string(fp))
 	return scanIncident(row)
 }
@@ -454,7 +454,7 @@ func (s *Store) Incident(ctx context.Context, fp domain.Fingerprint) (*domain.In
 
 // Incidents lists every incident, most severe first.
 func (s *Store) Incidents(ctx context.Context) ([]domain.Incident, error) {
-	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline, detection
+	return s.query(ctx, `SELECT `+incidentCols+`
 		FROM incidents ORDER BY severity DESC, count DESC, first_seen, fingerprint`)
 }
 
@@ -478,7 +478,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]domain.Inci
 // Pending lists incidents the pipeline has not finished, most severe
 // first.
 func (s *Store) Pending(ctx context.Context, limit int) ([]domain.Incident, error) {
-	return s.query(ctx, `SELECT fingerprint, service, severity, state, first_seen, last_seen, count, reasons, templates, samples, stack, source_location, labels, timeline, detection
+	return s.query(ctx, `SELECT `+incidentCols+`
 		FROM incidents WHERE state IN ('new', 'triaged', 'analyzed', 'proposed')
 		ORDER BY severity DESC, first_seen, fingerprint LIMIT ?`, limit)
 }

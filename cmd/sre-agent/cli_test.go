@@ -326,8 +326,8 @@ func TestEvidenceKeptAsRead(t *testing.T) {
 			start.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i)
 	}
 	for i := range 6 {
-		fmt.Fprintf(&b, `{"timestamp":"%s","severity":"ERROR","message":"gateway[1011]: panic: runtime error: invalid memory address order=%d password=hunter2secret","logging.googleapis.com/trace":"projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e473%d"}`+"\n",
-			start.Add(time.Duration(121+i)*time.Second).Format(time.RFC3339), i, i)
+		fmt.Fprintf(&b, `{"timestamp":"%s","severity":"ERROR","message":"gateway[1011]: panic: runtime error: invalid memory address order=%d password=hunter2secret","logging.googleapis.com/trace":"projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e473%d","logging.googleapis.com/spanId":"00f067aa0ba902b%d"}`+"\n",
+			start.Add(time.Duration(121+i)*time.Second).Format(time.RFC3339), i, i, i)
 	}
 	logPath := filepath.Join(dir, "checkout.log")
 	os.WriteFile(logPath, []byte(b.String()), 0o600)
@@ -340,7 +340,7 @@ func TestEvidenceKeptAsRead(t *testing.T) {
 	}
 	show := execute(t, "", "incidents", "show", "--db", db, list[0].Fingerprint)
 	for _, want := range []string{`gateway[1011]: panic: runtime error`, `"logging.googleapis.com/trace"`, "Latest lines", "order=5",
-		"Traces:", "https://console.cloud.google.com/traces/list?project=shop-prod&tid=4bf92f3577b34da6a3ce929d0e0e4730"} {
+		"Traces:", "projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4730  span 00f067aa0ba902b0  https://console.cloud.google.com/traces/list?project=shop-prod&tid=4bf92f3577b34da6a3ce929d0e0e4730"} {
 		if !strings.Contains(show, want) {
 			t.Errorf("incidents show lacks %q:\n%s", want, show)
 		}
@@ -362,21 +362,22 @@ func TestEvidenceKeptAsRead(t *testing.T) {
 	// show` (text and JSON) and in the report.
 	cfg := filepath.Join(dir, "links.yaml")
 	os.WriteFile(cfg, []byte("links:\n  log_query: https://grafana.example.com/explore?svc={service}&from={start_ms}&to={end_ms}\n"+
-		"  trace: https://jaeger.example.com/trace/{trace}\n"), 0o600)
+		"  trace: https://jaeger.example.com/trace/{trace}?uiFind={span}\n"), 0o600)
 	out2 := filepath.Join(dir, "out2")
 	execute(t, "", "--config", cfg, "run", "--db", filepath.Join(dir, "s2.db"), "--out", out2, "--http-addr", "", logPath)
 	show = execute(t, "", "--config", cfg, "incidents", "show", "--db", filepath.Join(dir, "s2.db"), list[0].Fingerprint)
-	for _, want := range []string{"Log query: https://grafana.example.com/explore?svc=checkout&from=", "https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4730"} {
+	for _, want := range []string{"Log query: https://grafana.example.com/explore?svc=checkout&from=", "https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4730?uiFind=00f067aa0ba902b0"} {
 		if !strings.Contains(show, want) {
 			t.Errorf("incidents show with links lacks %q:\n%s", want, show)
 		}
 	}
 	var shown struct {
-		LogQuery   string                     `json:"log_query_url"`
-		TraceLinks []struct{ ID, URL string } `json:"trace_links"`
+		LogQuery   string                           `json:"log_query_url"`
+		TraceLinks []struct{ ID, Span, URL string } `json:"trace_links"`
 	}
 	json.Unmarshal([]byte(execute(t, "", "--config", cfg, "incidents", "show", "--json", "--db", filepath.Join(dir, "s2.db"), list[0].Fingerprint)), &shown)
-	if !strings.HasPrefix(shown.LogQuery, "https://grafana.example.com/") || len(shown.TraceLinks) == 0 || !strings.HasPrefix(shown.TraceLinks[0].URL, "https://jaeger.example.com/trace/") {
+	if !strings.HasPrefix(shown.LogQuery, "https://grafana.example.com/") || len(shown.TraceLinks) == 0 || !strings.HasPrefix(shown.TraceLinks[0].URL, "https://jaeger.example.com/trace/") ||
+		shown.TraceLinks[0].Span != "00f067aa0ba902b0" {
 		t.Errorf("show --json links: %+v", shown)
 	}
 	reports, _ = filepath.Glob(filepath.Join(out2, "*.md"))
@@ -385,7 +386,8 @@ func TestEvidenceKeptAsRead(t *testing.T) {
 		rb, _ := os.ReadFile(r)
 		all += string(rb)
 	}
-	if !strings.Contains(all, "[Log query](<https://grafana.example.com/explore?svc=checkout&from=") || !strings.Contains(all, "](<https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e473") {
+	if !strings.Contains(all, "[Log query](<https://grafana.example.com/explore?svc=checkout&from=") || !strings.Contains(all, "](<https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e473") ||
+		!strings.Contains(all, "uiFind=00f067aa0ba902b") || !strings.Contains(all, ">) span ` 00f067aa0ba902b") {
 		t.Errorf("the report lacks the configured links:\n%s", all)
 	}
 	// A template that could send the link elsewhere is refused at load.

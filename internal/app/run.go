@@ -522,11 +522,14 @@ func ShowIncident(w io.Writer, in *domain.Incident, run *domain.Run, l links.Lin
 	if len(in.Traces) > 0 {
 		fmt.Fprintln(w, "\nTraces:")
 		for _, tr := range in.Traces {
-			if u := l.TraceURL(tr); u != "" {
-				fmt.Fprintf(w, "  %s  %s\n", tr, u)
-			} else {
-				fmt.Fprintf(w, "  %s\n", tr)
+			line := "  " + tr
+			if span := in.Spans[tr]; span != "" {
+				line += "  span " + span
 			}
+			if u := l.TraceURL(tr, in.Spans[tr]); u != "" {
+				line += "  " + u
+			}
+			fmt.Fprintln(w, line)
 		}
 	}
 	if run == nil {
@@ -793,12 +796,13 @@ func ShowIncidentByID(ctx context.Context, st IncidentStore, id string, w io.Wri
 		// people said of it, where its changes are notified and what each
 		// receiver was told.
 		type traceLink struct {
-			ID  string `json:"id"`
-			URL string `json:"url,omitempty"`
+			ID   string `json:"id"`
+			Span string `json:"span,omitempty"`
+			URL  string `json:"url,omitempty"`
 		}
 		var traces []traceLink
 		for _, tr := range in.Traces {
-			traces = append(traces, traceLink{tr, l.TraceURL(tr)})
+			traces = append(traces, traceLink{tr, in.Spans[tr], l.TraceURL(tr, in.Spans[tr])})
 		}
 		return WriteJSON(w, struct {
 			Incident

@@ -399,8 +399,9 @@ type incidentData struct {
 	Traces   []traceLink
 }
 
-// traceLink is a trace id and its page ("" when none is known).
-type traceLink struct{ ID, URL string }
+// traceLink is a trace id, the span seen with it and its page ("" when
+// none is known).
+type traceLink struct{ ID, Span, URL string }
 
 // Route is one receiver an incident's changes go to, by which route of
 // the notification tree, for which transitions.
@@ -428,7 +429,7 @@ func (d *dashboard) incident(w http.ResponseWriter, r *http.Request) {
 	data := incidentData{Title: "Incident " + in.Fingerprint.Short(), Incident: in, Chart: NewChart(in.Timeline),
 		LogQuery: d.o.Links.LogQueryURL(*in)}
 	for _, tr := range in.Traces {
-		data.Traces = append(data.Traces, traceLink{ID: inert.Reveal(tr), URL: d.o.Links.TraceURL(tr)})
+		data.Traces = append(data.Traces, traceLink{ID: inert.Reveal(tr), Span: inert.Reveal(in.Spans[tr]), URL: d.o.Links.TraceURL(tr, in.Spans[tr])})
 	}
 	showable(in)
 	raw = json.RawMessage(inert.Reveal(string(raw)))

@@ -623,13 +623,14 @@ func TestIncidentPageLinks(t *testing.T) {
 	st, tr, reg := fixture(t)
 	st.incs[0].Labels = map[string]string{"resource_type": "cloud_run_revision", "project_id": "shop-prod", "service_name": "checkout"}
 	st.incs[0].Traces = []string{"projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736", `"><script>alert(1)</script>`}
+	st.incs[0].Spans = map[string]string{"projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736": "00f067aa0ba902b7"}
 	h, err := New(Options{Store: st, Audit: tr, Gatherer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, body := get(t, h, "GET", "/incidents/aaaa1111")
 	for _, want := range []string{`class="log-query" href="https://console.cloud.google.com/logs/query;query=resource.type%3D%22cloud_run_revision%22`,
-		`href="https://console.cloud.google.com/traces/list?project=shop-prod&amp;tid=4bf92f3577b34da6a3ce929d0e0e4736"`,
+		`href="https://console.cloud.google.com/traces/list?project=shop-prod&amp;tid=4bf92f3577b34da6a3ce929d0e0e4736"`, `span <code>00f067aa0ba902b7</code>`,
 		`<li><code>&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</code></li>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("default links: no %s in\n%s", want, body[strings.Index(body, `id="traces"`):][:1200])

@@ -27,9 +27,11 @@ type Event struct {
 	// Raw is the record's first line as it was read, before redaction:
 	// the spine keeps a few (redacted) as the incident's samples, and it
 	// is never stored or shown as is.
-	Raw            string
-	InsertID       string
-	Trace          string
+	Raw      string
+	InsertID string
+	Trace    string
+	// Span is the span id the record carried with its trace.
+	Span           string
 	SourceLocation *SourceLocation
 	// Labels are the monitored resource's labels (LogEntry resource.type
 	// as "resource_type", and resource.labels), when the log has them.

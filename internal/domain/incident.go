@@ -149,7 +149,10 @@ type Incident struct {
 	// Traces are the trace ids the incident's events carried, the first
 	// MaxTraces.
 	Traces []string `json:"traces,omitempty"`
-	Stack  string   `json:"stack,omitempty"`
+	// Spans are the span id first seen with each of Traces, when the
+	// events carried one.
+	Spans map[string]string `json:"spans,omitempty"`
+	Stack string            `json:"stack,omitempty"`
 	// SourceLocation is where the code logged the first event, when the
 	// log says (a LogEntry's sourceLocation).
 	SourceLocation *SourceLocation `json:"source_location,omitempty"`
@@ -272,7 +275,7 @@ func (in *Incident) Merge(o *Incident) {
 		in.Latest = append([]string(nil), o.Latest...)
 	}
 	for _, t := range o.Traces {
-		in.AddTrace(t)
+		in.AddTrace(t, o.Spans[t])
 	}
 	for _, s := range o.Services {
 		if !slices.Contains(in.Services, s) {
@@ -363,11 +366,19 @@ func (in *Incident) AddReason(r Reason) {
 }
 
 // AddTrace keeps a new distinct trace id while there is room.
-func (in *Incident) AddTrace(t string) {
-	if t == "" || len(in.Traces) >= MaxTraces || slices.Contains(in.Traces, t) {
+func (in *Incident) AddTrace(t, span string) {
+	if t == "" || len(in.Traces) >= MaxTraces {
 		return
 	}
-	in.Traces = append(in.Traces, t)
+	if !slices.Contains(in.Traces, t) {
+		in.Traces = append(in.Traces, t)
+	}
+	if span != "" && in.Spans[t] == "" {
+		if in.Spans == nil {
+			in.Spans = map[string]string{}
+		}
+		in.Spans[t] = span
+	}
 }
 
 // AddSample keeps a new distinct sample while there is room.

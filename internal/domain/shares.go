@@ -29,7 +29,7 @@ func Combine(in Incident, existing *Incident, shares []Incident) Incident {
 	merged.State = StateNew
 	if existing != nil {
 		merged = *existing
-		merged.Merge(&Incident{Severity: in.Severity, Reasons: in.Reasons, Samples: in.Samples, Latest: in.Latest, Traces: in.Traces, Stack: in.Stack,
+		merged.Merge(&Incident{Severity: in.Severity, Reasons: in.Reasons, Samples: in.Samples, Latest: in.Latest, Traces: in.Traces, Spans: in.Spans, Stack: in.Stack,
 			SourceLocation: in.SourceLocation, Labels: in.Labels, Services: in.Services, Entities: in.Entities})
 		if merged.Why == nil {
 			merged.Why = in.Why // why it first opened

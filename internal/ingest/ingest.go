@@ -358,7 +358,7 @@ func (s *Spine) observe(b *building, ev *domain.Event, reasons detect.Reasons, c
 	b.latest[b.seen%domain.MaxLatest] = l
 	b.seen++
 	if ev.Trace != "" && len(b.inc.Traces) < domain.MaxTraces {
-		b.inc.AddTrace(s.redactor.Redact(ev.Trace))
+		b.inc.AddTrace(s.redactor.Redact(ev.Trace), s.redactor.Redact(ev.Span))
 	}
 	if cluster != nil && len(b.inc.Entities) < domain.MaxEntities && b.inc.Count <= maxEntityScan {
 		b.inc.Entities = addEntities(b.inc.Entities, ev.Message, cluster.Template())
@@ -462,6 +462,7 @@ func (s *Spine) Incidents() []domain.Incident {
 		in.Samples = append([]string(nil), in.Samples...)
 		in.Latest = s.latestOf(b)
 		in.Traces = append([]string(nil), in.Traces...)
+		in.Spans = maps.Clone(in.Spans)
 		in.Lines = append([]int(nil), in.Lines...)
 		in.Timeline = maps.Clone(in.Timeline)
 		if len(b.services) > 0 {

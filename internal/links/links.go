@@ -31,7 +31,8 @@ type Links struct {
 	// {start_ms} and {end_ms} (Unix milliseconds), {project}.
 	LogQuery string `yaml:"log_query"`
 	// Trace is a trace's URL; placeholders: {trace} (the id alone),
-	// {trace_name} (as the log carried it), {project}.
+	// {trace_name} (as the log carried it), {span} (the span id seen with
+	// it, when any), {project}.
 	Trace string `yaml:"trace"`
 }
 
@@ -41,7 +42,7 @@ const Margin = 5 * time.Minute
 var (
 	placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
 	logKeys     = []string{"{service}", "{fingerprint}", "{template}", "{start}", "{end}", "{start_ms}", "{end_ms}", "{project}"}
-	traceKeys   = []string{"{trace}", "{trace_name}", "{project}"}
+	traceKeys   = []string{"{trace}", "{trace_name}", "{span}", "{project}"}
 )
 
 // Validate is Check, for the configuration's load.
@@ -122,9 +123,10 @@ func (l Links) LogQueryURL(in domain.Incident) string {
 	})
 }
 
-// TraceURL is the page of one trace id: the template filled, else Cloud
-// Trace for a Cloud Logging trace name (projects/P/traces/T), else "".
-func (l Links) TraceURL(trace string) string {
+// TraceURL is the page of one trace id (and the span seen with it, when
+// any): the template filled, else Cloud Trace for a Cloud Logging trace
+// name (projects/P/traces/T), else "".
+func (l Links) TraceURL(trace, span string) string {
 	project, id, named := cloudTrace(trace)
 	if l.Trace == "" {
 		if !named {
@@ -138,7 +140,7 @@ func (l Links) TraceURL(trace string) string {
 	if id == "" || (strings.Contains(l.Trace, "{project}") && project == "") {
 		return ""
 	}
-	return fill(l.Trace, map[string]string{"{trace}": id, "{trace_name}": trace, "{project}": project})
+	return fill(l.Trace, map[string]string{"{trace}": id, "{trace_name}": trace, "{span}": span, "{project}": project})
 }
 
 // resourceKeys are the resource labels that name where an incident's

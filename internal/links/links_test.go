@@ -34,12 +34,12 @@ func TestGoogleCloudByDefault(t *testing.T) {
 	if strings.Contains(u, "revision_name") {
 		t.Error("the query is narrowed to one revision")
 	}
-	if got := l.TraceURL("projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736"); got != "https://console.cloud.google.com/traces/list?project=shop-prod&tid=4bf92f3577b34da6a3ce929d0e0e4736" {
+	if got := l.TraceURL("projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736", ""); got != "https://console.cloud.google.com/traces/list?project=shop-prod&tid=4bf92f3577b34da6a3ce929d0e0e4736" {
 		t.Errorf("trace: %s", got)
 	}
 	plain := domain.Incident{Fingerprint: "ab", Service: "checkout", FirstSeen: t0, LastSeen: t0}
-	for _, got := range []string{l.LogQueryURL(plain), l.TraceURL("4bf92f3577b34da6a3ce929d0e0e4736"),
-		l.TraceURL("projects/Evil.example/traces/4bf9"), l.TraceURL("projects/p/traces/not-hex")} {
+	for _, got := range []string{l.LogQueryURL(plain), l.TraceURL("4bf92f3577b34da6a3ce929d0e0e4736", ""),
+		l.TraceURL("projects/Evil.example/traces/4bf9", ""), l.TraceURL("projects/p/traces/not-hex", "")} {
 		if got != "" {
 			t.Errorf("a link without a Google Cloud origin: %s", got)
 		}
@@ -64,7 +64,7 @@ func TestGoogleCloudByDefault(t *testing.T) {
 func TestTemplates(t *testing.T) {
 	l := Links{
 		LogQuery: "https://grafana.example.com/explore?left={\"queries\":[{\"expr\":\"{service}\"}]}&from={start_ms}&to={end_ms}&q={template}",
-		Trace:    "https://jaeger.example.com/trace/{trace}",
+		Trace:    "https://jaeger.example.com/trace/{trace}?uiFind={span}",
 	}
 	if err := l.Check(); err != nil {
 		t.Fatal(err)
@@ -80,14 +80,15 @@ func TestTemplates(t *testing.T) {
 	if err != nil || parsed.Host != "grafana.example.com" || parsed.Fragment != "" || len(parsed.Query()["to"]) != 1 {
 		t.Errorf("a service name changed the URL: %s", u)
 	}
-	if got := l.TraceURL("4bf92f3577b34da6a3ce929d0e0e4736"); got != "https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736" {
+	if got := l.TraceURL("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"); got != "https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736?uiFind=00f067aa0ba902b7" {
 		t.Errorf("trace: %s", got)
 	}
-	// A Cloud Logging trace name: the id alone goes in {trace}.
-	if got := l.TraceURL("projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736"); got != "https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736" {
+	// A Cloud Logging trace name: the id alone goes in {trace}; no span,
+	// an empty one.
+	if got := l.TraceURL("projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736", ""); got != "https://jaeger.example.com/trace/4bf92f3577b34da6a3ce929d0e0e4736?uiFind=" {
 		t.Errorf("trace name: %s", got)
 	}
-	if got := l.TraceURL("../../admin?x=1"); got != "https://jaeger.example.com/trace/..%2F..%2Fadmin%3Fx%3D1" {
+	if got := l.TraceURL("../../admin?x=1", "&a=b"); got != "https://jaeger.example.com/trace/..%2F..%2Fadmin%3Fx%3D1?uiFind=%26a%3Db" {
 		t.Errorf("a hostile trace id: %s", got)
 	}
 	p := Links{LogQuery: "https://logs.example.com/{project}/q?s={service}"}
@@ -103,7 +104,7 @@ func TestCheckRefuses(t *testing.T) {
 	for _, bad := range []Links{
 		{LogQuery: "http://logs.example.com/?q={service}"},
 		{Trace: "https://{service}.example.com/t/{trace}"},
-		{Trace: "https://x.example.com/t/{span}"},
+		{Trace: "https://x.example.com/t/{spam}"},
 		{LogQuery: "javascript:alert({service})"},
 		{LogQuery: "/relative/{service}"},
 	} {

@@ -230,6 +230,7 @@ type incidentData struct {
 	Samples     []string                 `json:"first_lines"`
 	Latest      []string                 `json:"latest_lines,omitempty"`
 	Traces      []string                 `json:"traces,omitempty"`
+	Spans       map[string]string        `json:"spans,omitempty"`
 	Stack       string                   `json:"stack,omitempty"`
 	Triage      *domain.Triage           `json:"triage,omitempty"`
 	Analysis    *domain.Analysis         `json:"analysis,omitempty"`
@@ -269,7 +270,7 @@ func (s *server) getIncident(ctx context.Context, _ *mcp.CallToolRequest, in IDI
 		out.Reasons = append(out.Reasons, string(r))
 	}
 	for _, tr := range inc.Traces {
-		if u := s.o.Links.TraceURL(tr); u != "" {
+		if u := s.o.Links.TraceURL(tr, inc.Spans[tr]); u != "" {
 			out.Traces = append(out.Traces, TraceOut{URL: u})
 		}
 	}
@@ -285,7 +286,7 @@ func (s *server) getIncident(ctx context.Context, _ *mcp.CallToolRequest, in IDI
 		out.Timeline = append(out.Timeline, Minute{At: time.Unix(m*60, 0).UTC(), Events: inc.Timeline[m]})
 	}
 	data := incidentData{Service: inc.Service, Services: inc.Services, Entities: inc.Entities, Templates: inc.Templates,
-		Samples: inc.Samples, Latest: inc.Latest, Traces: inc.Traces, Stack: clip(inc.Stack, MaxText)}
+		Samples: inc.Samples, Latest: inc.Latest, Traces: inc.Traces, Spans: inc.Spans, Stack: clip(inc.Stack, MaxText)}
 	if run != nil {
 		out.RunNumber = run.Number
 		if d := run.Delivery; d != nil {

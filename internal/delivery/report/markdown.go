@@ -61,7 +61,11 @@ func Markdown(w io.Writer, p domain.Proposal, md inert.Markdown, l links.Links) 
 	if len(in.Traces) > 0 {
 		b.WriteString("\n### Traces\n\n")
 		for _, tr := range in.Traces {
-			fmt.Fprintf(&b, "- %s\n", traceLink(tr, l))
+			if span := in.Spans[tr]; span != "" {
+				fmt.Fprintf(&b, "- %s span %s\n", traceLink(tr, span, l), code(span))
+			} else {
+				fmt.Fprintf(&b, "- %s\n", traceLink(tr, "", l))
+			}
 		}
 	}
 	if u := l.LogQueryURL(in); u != "" {
@@ -174,8 +178,8 @@ func indent(s, pre string) string {
 
 // traceLink shows a trace id as code, linked to its page where l knows
 // one.
-func traceLink(tr string, l links.Links) string {
-	if u := l.TraceURL(tr); u != "" {
+func traceLink(tr, span string, l links.Links) string {
+	if u := l.TraceURL(tr, span); u != "" {
 		return fmt.Sprintf("[%s](<%s>)", code(tr), u)
 	}
 	return code(tr)

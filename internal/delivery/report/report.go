@@ -54,6 +54,10 @@ func Text(w io.Writer, incidents []domain.Incident) error {
 			}
 		}
 		for _, tr := range in.Traces {
+			if span := in.Spans[tr]; span != "" {
+				fmt.Fprintf(&b, "  trace       %s span %s\n", tt(tr), tt(span))
+				continue
+			}
 			fmt.Fprintf(&b, "  trace       %s\n", tt(tr))
 		}
 		if in.Stack != "" {

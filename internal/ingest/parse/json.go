@@ -148,6 +148,7 @@ func fromLogEntry(v *fastjson.Value) domain.Event {
 	}
 	ev.InsertID = str(v, "insertId")
 	ev.Trace = str(v, "trace")
+	ev.Span = str(v, "spanId")
 	ev.SourceLocation = sourceLocation(v.Get("sourceLocation"))
 	ev.Service = logEntryService(v)
 	ev.Labels = resourceLabels(v)
@@ -392,6 +393,10 @@ func fromGenericJSON(v *fastjson.Value, raw string) domain.Event {
 	ev.Trace = str(v, "logging.googleapis.com/trace")
 	if ev.Trace == "" {
 		ev.Trace = str(v, "trace_id")
+	}
+	ev.Span = str(v, "logging.googleapis.com/spanId")
+	if ev.Span == "" {
+		ev.Span = str(v, "span_id")
 	}
 	ev.InsertID = str(v, "logging.googleapis.com/insertId")
 	splitMessage(&ev)

@@ -154,7 +154,26 @@ func TestLogEntryFixturesParseFully(t *testing.T) {
 			if ev.Time.IsZero() {
 				t.Error("no timestamp")
 			}
+			if tt.file == "cloud-run-real_log.json" && (ev.Trace != "projects/gcp-project/traces/1dbe317eb73eb6e3bbb51a2bc3a41e09" || ev.Span != "3e3a5741b18f0710") {
+				t.Errorf("trace %q span %q", ev.Trace, ev.Span)
+			}
 		})
+	}
+}
+
+// Structured logs name the trace and span with Cloud Logging's special
+// fields, or OpenTelemetry's trace_id and span_id.
+func TestTraceAndSpanOfStructuredLogs(t *testing.T) {
+	for line, want := range map[string][2]string{
+		`{"severity":"ERROR","message":"x","logging.googleapis.com/trace":"projects/p/traces/abc","logging.googleapis.com/spanId":"0123"}`: {"projects/p/traces/abc", "0123"},
+		`{"level":"error","msg":"x","trace_id":"4bf92f35","span_id":"00f067aa"}`:                                                           {"4bf92f35", "00f067aa"},
+		`{"level":"error","msg":"x"}`: {"", ""},
+	} {
+		var p Parser
+		ev := p.ParseLine(line)
+		if ev.Trace != want[0] || ev.Span != want[1] {
+			t.Errorf("%s: trace %q span %q", line, ev.Trace, ev.Span)
+		}
 	}
 }
 

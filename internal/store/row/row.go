@@ -29,6 +29,7 @@ type detection struct {
 	Entities []string            `json:"entities,omitempty"`
 	Latest   []string            `json:"latest_samples,omitempty"`
 	Traces   []string            `json:"traces,omitempty"`
+	Spans    map[string]string   `json:"spans,omitempty"`
 }
 
 func mustJSON(v any) string {
@@ -51,7 +52,7 @@ func Encode(in domain.Incident) Columns {
 	return Columns{Reasons: mustJSON(in.Reasons), Templates: mustJSON(in.Templates), Samples: mustJSON(in.Samples),
 		SourceLocation: optional(in.SourceLocation, in.SourceLocation == nil), Labels: optional(in.Labels, len(in.Labels) == 0),
 		Timeline: optional(in.Timeline, len(in.Timeline) == 0),
-		Detection: optional(detection{in.Why, in.Episodes, in.Services, in.Entities, in.Latest, in.Traces},
+		Detection: optional(detection{in.Why, in.Episodes, in.Services, in.Entities, in.Latest, in.Traces, in.Spans},
 			in.Why == nil && len(in.Episodes) == 0 && len(in.Services) == 0 && len(in.Entities) == 0 && len(in.Latest) == 0 && len(in.Traces) == 0)}
 }
 
@@ -74,7 +75,7 @@ func (c Columns) Decode(in *domain.Incident) error {
 		if err := json.Unmarshal([]byte(c.Detection), &d); err != nil {
 			return fmt.Errorf("decode incident %s detection: %w", in.Fingerprint, err)
 		}
-		in.Why, in.Episodes, in.Services, in.Entities, in.Latest, in.Traces = d.Why, d.Episodes, d.Services, d.Entities, d.Latest, d.Traces
+		in.Why, in.Episodes, in.Services, in.Entities, in.Latest, in.Traces, in.Spans = d.Why, d.Episodes, d.Services, d.Entities, d.Latest, d.Traces, d.Spans
 	}
 	if c.SourceLocation != "" {
 		in.SourceLocation = new(domain.SourceLocation)

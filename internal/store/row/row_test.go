@@ -16,7 +16,8 @@ func TestColumnsRoundTrip(t *testing.T) {
 		Timeline: domain.Timeline{time.Unix(600, 0).Unix() / 60: 2},
 		Why:      &domain.Explanation{Rule: domain.ReasonBurst, At: time.Unix(600, 0).UTC(), Service: "api", ShortErrors: 12, ShortEvents: 20, BaselineRatio: 0.04, Threshold: 0.12},
 		Episodes: []domain.Episode{{Start: time.Unix(600, 0).UTC(), End: time.Unix(900, 0).UTC(), Count: 12}},
-		Services: []string{"api", "web"}, Entities: []string{"node-12"}}
+		Services: []string{"api", "web"}, Entities: []string{"node-12"}, Latest: []string{"l"},
+		Traces: []string{"projects/p/traces/ab"}, Spans: map[string]string{"projects/p/traces/ab": "0f"}}
 	var out domain.Incident
 	if err := Encode(in).Decode(&out); err != nil {
 		t.Fatal(err)

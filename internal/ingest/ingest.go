@@ -358,7 +358,11 @@ func (s *Spine) observe(b *building, ev *domain.Event, reasons detect.Reasons, c
 	b.latest[b.seen%domain.MaxLatest] = l
 	b.seen++
 	if ev.Trace != "" && len(b.inc.Traces) < domain.MaxTraces {
-		b.inc.AddTrace(s.redactor.Redact(ev.Trace), s.redactor.Redact(ev.Span))
+		tr, span := s.redactor.Redact(ev.Trace), ""
+		if ev.Span != "" && b.inc.Spans[tr] == "" { // redacted once, when kept
+			span = s.redactor.Redact(ev.Span)
+		}
+		b.inc.AddTrace(tr, span)
 	}
 	if cluster != nil && len(b.inc.Entities) < domain.MaxEntities && b.inc.Count <= maxEntityScan {
 		b.inc.Entities = addEntities(b.inc.Entities, ev.Message, cluster.Template())

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -67,8 +68,48 @@ func Run(ctx context.Context, in Inputs) []Check {
 		ambientIdentity(in),
 		egressAllowlist(in),
 		auditChain(in),
+		webExposure(in),
 		notRoot(in),
 	}
+}
+
+// webExposure: the dashboard and the MCP endpoint (/mcp) answer beyond
+// loopback only with authentication, and browsers only from origins that
+// cannot be anyone's page.
+func webExposure(in Inputs) Check {
+	const name = "dashboard and MCP endpoint: authenticated beyond loopback"
+	cfg := in.Config
+	addr := cfg.HTTP.Addr
+	if cfg.Dashboard.Addr != "" {
+		addr = cfg.Dashboard.Addr
+	}
+	if addr == "" || (cfg.Dashboard.Disabled && cfg.MCP.Disabled) {
+		return Check{Name: name, Status: Pass, Detail: "not served"}
+	}
+	for _, o := range cfg.MCP.AllowedOrigins {
+		if !strings.HasPrefix(o, "https://") && !loopbackURL(o) {
+			return Check{Name: name, Status: Warn, Detail: fmt.Sprintf("mcp.allowed_origins has %q: a plain-http origin beyond loopback can be anyone's page on the path", o)}
+		}
+	}
+	host, _, err := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	if err == nil && (host == "localhost" || (ip != nil && ip.IsLoopback())) {
+		return Check{Name: name, Status: Pass, Detail: fmt.Sprintf("on loopback (%s): whoever reaches the port; Host and Origin checked", addr)}
+	}
+	if cfg.Dashboard.Token == "" && cfg.Dashboard.IAPAudience == "" {
+		return Check{Name: name, Status: Fail, Detail: fmt.Sprintf("bound beyond loopback (%s) with neither dashboard.token nor dashboard.iap_audience: every request is refused", addr)}
+	}
+	return Check{Name: name, Status: Pass, Detail: fmt.Sprintf("beyond loopback (%s) with the dashboard's authentication", addr)}
+}
+
+func loopbackURL(o string) bool {
+	u, err := url.Parse(o)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	ip := net.ParseIP(h)
+	return h == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // Failed reports whether any check failed.

@@ -89,6 +89,7 @@ func TestEachCheckPassesAndFails(t *testing.T) {
 	bad.Tracing.Endpoint = "http://collector.example:4318/v1/traces"
 	bad.Egress.AllowHosts = nil
 	bad.Provider.Name = "gemini"
+	bad.HTTP.Addr = "0.0.0.0:9469"
 	os.Chmod(cfgPath, 0o666)
 	keyFile := filepath.Join(dir, "sa.json")
 	os.WriteFile(keyFile, []byte(`{"type":"service_account","private_key":"x"}`), 0o644)
@@ -99,14 +100,15 @@ func TestEachCheckPassesAndFails(t *testing.T) {
 	in.Geteuid = func() int { return 0 }
 	got := Run(ctx, in)
 	want := map[string]Status{
-		"secrets are references":    Fail,
-		"config file permissions":   Fail,
-		"model providers":           Warn,
-		"endpoints use TLS":         Fail,
-		"cloud identity is ambient": Fail,
-		"egress allowlist":          Warn,
-		"audit log chain intact":    Fail,
-		"not running as root":       Warn,
+		"secrets are references":     Fail,
+		"config file permissions":    Fail,
+		"model providers":            Warn,
+		"endpoints use TLS":          Fail,
+		"cloud identity is ambient":  Fail,
+		"egress allowlist":           Warn,
+		"audit log chain intact":     Fail,
+		"not running as root":        Warn,
+		"dashboard and MCP endpoint": Fail,
 	}
 	for prefix, st := range want {
 		if c := find(got, prefix); c.Status != st {

@@ -145,7 +145,8 @@ func TestOneConsistentCLI(t *testing.T) {
 	}{
 		{[]string{"--state", "delivered"}, -1}, {[]string{"--state", "nosuch"}, 0}, {[]string{"--since", "1h"}, 0},
 		{[]string{"--since", "2026-11-01"}, len(list)}, {[]string{"--limit", "2"}, 2}, {[]string{"--service", "check*"}, len(list)},
-		{[]string{"--service", "payments"}, 0},
+		{[]string{"--service", "payments"}, 0}, {[]string{"--search", "NO SPACE LEFT"}, 1}, {[]string{"--search", "never logged anywhere"}, 0},
+		{[]string{"--search", "checkout"}, len(list)},
 	} {
 		var got []map[string]any
 		json.Unmarshal([]byte(execute(t, "", append([]string{"incidents", "list", "--db", db, "--json"}, c.args...)...)), &got)

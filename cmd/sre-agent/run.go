@@ -67,7 +67,7 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 	var since string
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List incidents, most severe first (--state, --service, --since, --limit)",
+		Short: "List incidents, most severe first (--state, --service, --since, --search, --limit)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -89,6 +89,7 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 	list.Flags().StringSliceVar(&lo.States, "state", nil, "only incidents in these states (new, triaged, analyzed, proposed, delivered, rejected, not-actionable, failed); repeatable or comma-separated")
 	list.Flags().StringSliceVar(&lo.Services, "service", nil, "only incidents of these services (shell patterns: payments-*); repeatable or comma-separated")
 	list.Flags().StringVar(&since, "since", "", "only incidents seen since: a duration back from now (24h), a date or an RFC 3339 time")
+	list.Flags().StringVar(&lo.Search, "search", "", "only incidents whose templates, samples, stack, service, id, triage category or root cause hold this text (case-insensitive)")
 	list.Flags().IntVar(&lo.Limit, "limit", 0, "at most this many (0: all)")
 	show := &cobra.Command{
 		Use:               "show ID",

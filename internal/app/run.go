@@ -676,6 +676,10 @@ type ListOptions struct {
 	States, Services []string
 	// Since keeps incidents seen at or after it (zero: all).
 	Since time.Time
+	// Search keeps incidents whose text holds it (case-insensitive): the
+	// same text the dashboard and the MCP server search (templates,
+	// samples, stack, service, id, triage category, root cause).
+	Search string
 	// Limit keeps the first Limit after the filters (0: all).
 	Limit int
 }
@@ -711,6 +715,7 @@ func ListIncidents(ctx context.Context, st IncidentStore, w io.Writer, o ListOpt
 		return err
 	}
 	var out []Incident
+	needle := strings.ToLower(strings.TrimSpace(o.Search))
 	for i := range all {
 		in := &all[i]
 		if !keep(*in, o) {
@@ -719,9 +724,22 @@ func ListIncidents(ctx context.Context, st IncidentStore, w io.Writer, o ListOpt
 		if o.Limit > 0 && len(out) == o.Limit {
 			break
 		}
-		run, err := LoadRun(ctx, st, in.Fingerprint)
+		raw, err := st.LoadRun(ctx, in.Fingerprint)
 		if err != nil {
 			return err
+		}
+		if needle != "" {
+			_, _, _, runText := domain.RunSummary(raw)
+			if !strings.Contains(domain.SearchText(*in), needle) && !strings.Contains(runText, needle) {
+				continue
+			}
+		}
+		var run *domain.Run
+		if len(raw) > 0 {
+			run = new(domain.Run)
+			if err := json.Unmarshal(raw, run); err != nil {
+				return fmt.Errorf("decode run of %s: %w", in.Fingerprint, err)
+			}
 		}
 		out = append(out, Incident{in, run})
 	}

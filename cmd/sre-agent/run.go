@@ -11,6 +11,7 @@ import (
 	"github.com/cloud-sre-agent/sre-agent/internal/app"
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
 	"github.com/cloud-sre-agent/sre-agent/internal/config"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/inert"
 )
 
@@ -71,8 +72,8 @@ func incidentsCmd(load func() (config.Config, error)) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if lo.Since, err = app.ParseSince(since, time.Now()); err != nil {
-				return usageError{err}
+			if lo.Since, err = domain.ParseSince(since, time.Now()); err != nil {
+				return usageError{fmt.Errorf("--since %w", err)}
 			}
 			if lo.Limit < 0 {
 				return usageError{fmt.Errorf("--limit %d: want 0 (all) or more", lo.Limit)}

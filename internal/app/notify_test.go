@@ -197,18 +197,3 @@ func TestNotifyTestAuditsIntoPostgres(t *testing.T) {
 		t.Fatalf("%d audited, %d posted", n, len(api.Posts()))
 	}
 }
-
-func TestParseSince(t *testing.T) {
-	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Time{"": {}, "24h": now.Add(-24 * time.Hour), "30m": now.Add(-30 * time.Minute),
-		"2026-12-01": time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), "2026-12-01T10:00:00Z": time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)} {
-		if got, err := ParseSince(in, now); err != nil || !got.Equal(want) {
-			t.Errorf("%q: %v %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"yesterday", "-1h", "2026-13-45", "24"} {
-		if _, err := ParseSince(bad, now); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}

@@ -684,23 +684,6 @@ type ListOptions struct {
 	Limit int
 }
 
-// ParseSince reads --since: a duration back from now (24h, 30m), a date
-// (2026-12-01) or a time (RFC 3339).
-func ParseSince(v string, now time.Time) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("--since %q: want a duration (24h), a date (2006-01-02) or an RFC 3339 time", v)
-}
-
 // Incident is one incident as every command prints it in JSON: the
 // incident's fields, and its pipeline run when it has one.
 type Incident struct {

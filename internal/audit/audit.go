@@ -114,12 +114,19 @@ func New(b Backend, head Head, replica string) *Log {
 type fileBackend struct {
 	f    *os.File
 	path string
+	// end is the file's size after this process's last write (or at
+	// open): while the file still ends there, no other writer has added
+	// to it and the chain's head is the one this process knows.
+	end int64
 }
 
 func (fb *fileBackend) Write(_ context.Context, seq int64, line []byte, lineHash string) error {
-	if _, err := fb.f.Write(append(line, '\n')); err != nil {
+	n, err := fb.f.Write(append(line, '\n'))
+	if err != nil {
+		fb.end = -1 // unknown: the next record reads the head from disk
 		return fmt.Errorf("write audit log: %w", err)
 	}
+	fb.end += int64(n)
 	if err := fb.f.Sync(); err != nil {
 		return fmt.Errorf("sync audit log: %w", err)
 	}
@@ -164,7 +171,12 @@ func Open(path, replica string) (*Log, error) {
 		}
 		h = Head{Seq: r.Seq, Hash: sum(last)}
 	}
-	return New(&fileBackend{f: f, path: path}, h, replica), nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open audit log %s: %w", path, err)
+	}
+	return New(&fileBackend{f: f, path: path, end: st.Size()}, h, replica), nil
 }
 
 // lastLine returns the last non-empty line of f, reading backwards from
@@ -208,13 +220,17 @@ type Appender interface {
 func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if s, ok := l.b.(interface{ lockHead() (Head, func(), error) }); ok {
-		h, unlock, err := s.lockHead()
+	if s, ok := l.b.(interface {
+		lockHead() (Head, bool, func(), error)
+	}); ok {
+		h, moved, unlock, err := s.lockHead()
 		if err != nil {
 			return r, err
 		}
 		defer unlock()
-		l.seq, l.prevHash = h.Seq, h.Hash
+		if moved {
+			l.seq, l.prevHash = h.Seq, h.Hash
+		}
 	}
 	r.Seq = l.seq + 1
 	if r.Time.IsZero() {

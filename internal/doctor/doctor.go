@@ -87,29 +87,17 @@ func webExposure(in Inputs) Check {
 		return Check{Name: name, Status: Pass, Detail: "not served"}
 	}
 	for _, o := range cfg.MCP.AllowedOrigins {
-		if !strings.HasPrefix(o, "https://") && !loopbackURL(o) {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && !egress.IsLoopback(u.Hostname())) {
 			return Check{Name: name, Status: Warn, Detail: fmt.Sprintf("mcp.allowed_origins has %q: a plain-http origin beyond loopback can be anyone's page on the path", o)}
 		}
 	}
-	host, _, err := net.SplitHostPort(addr)
-	ip := net.ParseIP(host)
-	if err == nil && (host == "localhost" || (ip != nil && ip.IsLoopback())) {
+	if host, _, err := net.SplitHostPort(addr); err == nil && egress.IsLoopback(host) {
 		return Check{Name: name, Status: Pass, Detail: fmt.Sprintf("on loopback (%s): whoever reaches the port; Host and Origin checked", addr)}
 	}
 	if cfg.Dashboard.Token == "" && cfg.Dashboard.IAPAudience == "" {
 		return Check{Name: name, Status: Fail, Detail: fmt.Sprintf("bound beyond loopback (%s) with neither dashboard.token nor dashboard.iap_audience: every request is refused", addr)}
 	}
 	return Check{Name: name, Status: Pass, Detail: fmt.Sprintf("beyond loopback (%s) with the dashboard's authentication", addr)}
-}
-
-func loopbackURL(o string) bool {
-	u, err := url.Parse(o)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	ip := net.ParseIP(h)
-	return h == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // Failed reports whether any check failed.

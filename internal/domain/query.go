@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -137,4 +138,27 @@ func RunSummary(raw []byte) (category, rootCause string, attention bool, search 
 		rootCause = r.Analysis.RootCause
 	}
 	return category, rootCause, len(r.Attention) > 0, strings.ToLower(category + "\n" + rootCause)
+}
+
+// ParseSince reads a time bound as people write it: a duration back from
+// now (24h, 30m, or whole days: 7d), a date (2026-12-01) or an RFC 3339
+// time. Empty is no bound (the zero time).
+func ParseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= 100_000 && strconv.Itoa(n) == days {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q: want a duration (24h, 7d), a date (2006-01-02) or an RFC 3339 time", v)
 }

@@ -11,7 +11,6 @@ package links
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 )
 
 // Links are the templates; the zero value links to Google Cloud's
@@ -75,7 +75,7 @@ func (l Links) Check() error {
 		}
 		switch {
 		case u.Scheme == "https" && host != "":
-		case u.Scheme == "http" && loopback(host):
+		case u.Scheme == "http" && egress.IsLoopback(host):
 		default:
 			return fmt.Errorf("links.%s: %q is not an https URL (plain http only to loopback)", t.name, t.tmpl)
 		}
@@ -197,14 +197,6 @@ func hostPart(tmpl string) string {
 		rest = rest[:i]
 	}
 	return rest
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func validProject(s string) bool {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest/redact"
 )
 
@@ -21,7 +22,7 @@ func FuzzData(f *testing.F) {
 	}
 	s := &server{o: Options{Redactor: redact.New(redact.Options{})}}
 	f.Fuzz(func(t *testing.T, text string) {
-		since(text, time.Now())
+		domain.ParseSince(text, time.Now())
 		d, err := s.untrusted(map[string]string{"line": text})
 		if err != nil {
 			t.Fatal(err)

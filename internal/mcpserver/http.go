@@ -1,7 +1,6 @@
 package mcpserver
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,24 +8,27 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/egress"
 )
 
 // HTTPOptions configure the Streamable HTTP endpoint.
 type HTTPOptions struct {
 	// Loopback says the listener is on loopback: a browser page's Origin
-	// is then refused unless it is a loopback origin or allowed, and the
-	// Host must be a loopback name (DNS rebinding).
+	// is then refused unless it is a loopback origin or allowed. (A
+	// non-loopback Host, DNS rebinding, is refused by the SDK's own
+	// protection and by the agent's listener.)
 	Loopback bool
 	// AllowedOrigins are origins (scheme://host[:port]) allowed to call
 	// from a browser beyond the loopback ones.
 	AllowedOrigins []string
 	// Guard authenticates a request and sets CallerHeader to who it is
-	// (the dashboard's authentication); nil on loopback, where the caller
-	// is whoever reaches the port.
+	// (the dashboard's Auth.WrapAs, which on loopback names the peer's
+	// address); without one the audit records say "http:unidentified".
 	Guard func(http.Handler) http.Handler
 }
 
-// Handler serves srv over Streamable HTTP: Origin and Host checked, the
+// Handler serves srv over Streamable HTTP: Origin checked, the
 // request authenticated by the guard, bodies bounded.
 func Handler(srv *mcp.Server, o HTTPOptions) http.Handler {
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{
@@ -36,11 +38,6 @@ func Handler(srv *mcp.Server, o HTTPOptions) http.Handler {
 	var next http.Handler = h
 	if o.Guard != nil {
 		next = o.Guard(h)
-	} else {
-		next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Header.Set(CallerHeader, "loopback:"+hostOf(r.RemoteAddr))
-			h.ServeHTTP(w, r)
-		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Del(CallerHeader) // only the guard says who calls
@@ -48,10 +45,6 @@ func Handler(srv *mcp.Server, o HTTPOptions) http.Handler {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if origin := r.Header.Get("Origin"); origin != "" && !o.allowed(origin) {
 			http.Error(w, "origin not allowed: "+url.QueryEscape(origin), http.StatusForbidden)
-			return
-		}
-		if o.Loopback && !loopbackName(r.Host) {
-			http.Error(w, "this endpoint answers only to loopback names (Host: localhost, 127.0.0.1, [::1])", http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -68,22 +61,5 @@ func (o HTTPOptions) allowed(origin string) bool {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return false
 	}
-	return o.Loopback && loopbackName(u.Host)
-}
-
-func loopbackName(hostport string) bool {
-	host := hostOf(hostport)
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func hostOf(hostport string) string {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	return strings.Trim(strings.ToLower(host), "[]")
+	return o.Loopback && egress.IsLoopback(u.Hostname())
 }

@@ -105,8 +105,8 @@ func (s *server) listIncidents(ctx context.Context, _ *mcp.CallToolRequest, in L
 		}
 	}
 	var err error
-	if q.Since, err = since(in.Since, s.o.Now()); err != nil {
-		return nil, ListOut{}, err
+	if q.Since, err = domain.ParseSince(in.Since, s.o.Now()); err != nil {
+		return nil, ListOut{}, fmt.Errorf("since %w", err)
 	}
 	if in.Until != "" {
 		if q.Until, err = time.Parse(time.RFC3339, in.Until); err != nil {
@@ -130,37 +130,18 @@ func (s *server) listIncidents(ctx context.Context, _ *mcp.CallToolRequest, in L
 	if next := q.Offset + len(page.Incidents); len(page.Incidents) > 0 && next < page.Matched {
 		out.NextOffset = next
 	}
-	if out.Data, err = s.untrusted(data); err != nil {
+	// The trusted fields through the redactor; the data is redacted
+	// field by field as it is marked.
+	if out, err = redactOut(s, out); err != nil {
 		return nil, ListOut{}, err
 	}
-	out, err = redactOut(s, out)
+	out.Data, err = s.untrusted(data)
 	return nil, out, err
 }
 
 func summary(in domain.Incident, attention bool) Summary {
 	return Summary{ID: string(in.Fingerprint), State: string(in.State), Severity: in.Severity.String(), Events: in.Count,
 		FirstSeen: in.FirstSeen.UTC(), LastSeen: in.LastSeen.UTC(), Attention: attention}
-}
-
-// since reads a time bound: a duration back from now (with d for days)
-// or an RFC 3339 time.
-func since(v string, now time.Time) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		var n int
-		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && n >= 0 && fmt.Sprint(n) == days {
-			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
-		}
-	}
-	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("since %q: a duration (24h, 7d) or an RFC 3339 time", v)
 }
 
 // IDIn names one incident.
@@ -199,9 +180,10 @@ type ValidationOut struct {
 	Checks  int  `json:"checks"`
 }
 
-// TraceOut is a trace id's link (the id itself is in the data).
+// TraceOut is a trace's link, in the order of the data's traces (the
+// ids themselves are in the data); empty when no backend is known.
 type TraceOut struct {
-	URL string `json:"url"`
+	URL string `json:"url,omitempty"`
 }
 
 // Minute is one minute's events.
@@ -270,9 +252,7 @@ func (s *server) getIncident(ctx context.Context, _ *mcp.CallToolRequest, in IDI
 		out.Reasons = append(out.Reasons, string(r))
 	}
 	for _, tr := range inc.Traces {
-		if u := s.o.Links.TraceURL(tr, inc.Spans[tr]); u != "" {
-			out.Traces = append(out.Traces, TraceOut{URL: u})
-		}
+		out.Traces = append(out.Traces, TraceOut{URL: s.o.Links.TraceURL(tr, inc.Spans[tr])})
 	}
 	minutes := make([]int64, 0, len(inc.Timeline))
 	for m := range inc.Timeline {
@@ -313,10 +293,12 @@ func (s *server) getIncident(ctx context.Context, _ *mcp.CallToolRequest, in IDI
 	if len(out.Audit) > MaxAuditRecords {
 		out.Audit = out.Audit[len(out.Audit)-MaxAuditRecords:]
 	}
-	if out.Data, err = s.untrusted(data); err != nil {
+	// The trusted fields through the redactor; the data is redacted
+	// field by field as it is marked.
+	if out, err = redactOut(s, out); err != nil {
 		return nil, IncidentOut{}, err
 	}
-	out, err = redactOut(s, out)
+	out.Data, err = s.untrusted(data)
 	return nil, out, err
 }
 
@@ -370,10 +352,12 @@ func (s *server) searchTemplates(ctx context.Context, _ *mcp.CallToolRequest, in
 	if next := in.Offset + limit; next < len(match) {
 		out.NextOffset = next
 	}
-	if out.Data, err = s.untrusted(texts); err != nil {
+	// The trusted fields through the redactor; the data is redacted
+	// field by field as it is marked.
+	if out, err = redactOut(s, out); err != nil {
 		return nil, TemplatesOut{}, err
 	}
-	out, err = redactOut(s, out)
+	out.Data, err = s.untrusted(texts)
 	return nil, out, err
 }
 
@@ -403,14 +387,16 @@ func (s *server) explainIncident(ctx context.Context, _ *mcp.CallToolRequest, in
 	if err := report.ExplainBody(&words, *inc); err != nil {
 		return nil, ExplainOut{}, err
 	}
-	if out.Data, err = s.untrusted(struct {
+	// The trusted fields through the redactor; the data is redacted
+	// field by field as it is marked.
+	if out, err = redactOut(s, out); err != nil {
+		return nil, ExplainOut{}, err
+	}
+	out.Data, err = s.untrusted(struct {
 		Explanation string              `json:"explanation"`
 		Detector    *domain.Explanation `json:"detector,omitempty"`
 		Episodes    []domain.Episode    `json:"episodes,omitempty"`
-	}{words.String(), inc.Why, inc.Episodes}); err != nil {
-		return nil, ExplainOut{}, err
-	}
-	out, err = redactOut(s, out)
+	}{words.String(), inc.Why, inc.Episodes})
 	return nil, out, err
 }
 
@@ -446,10 +432,12 @@ func (s *server) codeWindows(ctx context.Context, _ *mcp.CallToolRequest, in IDI
 			texts = append(texts, map[string]string{"path": w.Path, "why": w.Why, "lines": clip(w.Text, MaxWindowText)})
 		}
 	}
-	if out.Data, err = s.untrusted(texts); err != nil {
+	// The trusted fields through the redactor; the data is redacted
+	// field by field as it is marked.
+	if out, err = redactOut(s, out); err != nil {
 		return nil, WindowsOut{}, err
 	}
-	out, err = redactOut(s, out)
+	out.Data, err = s.untrusted(texts)
 	return nil, out, err
 }
 

@@ -37,7 +37,11 @@ import (
 // Store is what the agent needs from the incident store.
 type Store interface {
 	ingest.LearntStore
-	SaveSeen(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident, seen []string) error
+	// Commit writes one flush in one transaction; a message is
+	// acknowledged only after the commit that names its key.
+	Commit(ctx context.Context, sv domain.Save) error
+	// Held reads what earlier runs of a source held, by share.
+	Held(ctx context.Context, prefix string) (map[string][]domain.HeldTemplate, error)
 	Seen(ctx context.Context, keys []string) (map[string]bool, error)
 	PruneSeen(ctx context.Context, before time.Time) (int64, error)
 	CountByState(ctx context.Context) (map[domain.State]int, error)
@@ -47,7 +51,11 @@ type Store interface {
 // runs on every replica's counts merged at each flush, and templates one
 // replica registers are picked up by the others.
 type SharedStore interface {
-	SaveShared(ctx context.Context, source string, counts []domain.WindowCount, keys []domain.WindowKey, decide detect.Decider, seen []string) error
+	SaveShared(ctx context.Context, source string, counts []domain.WindowCount, keys []domain.WindowKey, decide detect.Decider, held func() domain.HeldChanges, seen []string) error
+	// RenewShare and AdoptHeld: a replica says it is alive; the held
+	// templates of a share whose replica stopped saying so are adopted.
+	RenewShare(ctx context.Context, share string) error
+	AdoptHeld(ctx context.Context, prefix, own string) (map[string][]domain.HeldTemplate, error)
 	TemplatesSince(ctx context.Context, mark int64) ([]domain.Template, int64, error)
 }
 
@@ -394,6 +402,15 @@ type sourceState struct {
 	// overSince how many were summarised since.
 	overAudited time.Time
 	overSince   int
+	// adopted are the earlier shares whose held templates this run took
+	// over, until a save deletes their rows; holds says whether the
+	// spine's held templates are saved (message sources: what they hold
+	// was acknowledged).
+	adopted []string
+	holds   bool
+	// renewed is when this replica last said its share is alive (shared
+	// detection), adoptedAt when it last looked for orphaned shares.
+	renewed, adoptedAt time.Time
 }
 
 // overLimit counts the incidents a bound summarised since the last save
@@ -424,7 +441,7 @@ func (a *Agent) overLimit(ctx context.Context, s *sourceState, st ingest.Stats) 
 func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, seen ...string) error {
 	s.last = time.Now()
 	st := s.spine.Stats()
-	if st.Events == s.savedStats.Events && len(seen) == 0 {
+	if st.Events == s.savedStats.Events && len(seen) == 0 && len(s.adopted) == 0 {
 		return nil
 	}
 	for sev, n := range st.BySeverity {
@@ -445,10 +462,19 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, 
 		err = a.saveShared(ctx, s, seen)
 	} else {
 		incidents := s.spine.Incidents()
-		if len(incidents) == 0 && len(seen) == 0 {
+		var held domain.HeldChanges
+		if s.holds {
+			held = s.spine.HeldChanges()
+			held.Adopted = s.adopted
+		}
+		if len(incidents) == 0 && len(seen) == 0 && held.Empty() {
 			return nil
 		}
-		err = a.store.SaveSeen(ctx, s.key, s.spine.Baselines(), incidents, seen)
+		err = a.store.Commit(ctx, domain.Save{Source: s.key, Baselines: s.spine.Baselines(), Incidents: incidents, Held: held, Seen: seen})
+		if err == nil && s.holds {
+			s.spine.HeldSaved()
+			s.adopted = nil
+		}
 		changed = make([]domain.Fingerprint, 0, len(incidents))
 		for _, in := range incidents {
 			changed = append(changed, in.Fingerprint)
@@ -474,15 +500,33 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, 
 // the message keys in the same transaction. Then the templates other
 // replicas registered are taken into this spine's miner.
 func (a *Agent) saveShared(ctx context.Context, s *sourceState, seen []string) error {
+	if s.holds {
+		if err := a.adoptOrphans(ctx, s); err != nil {
+			return err
+		}
+	}
 	f := s.spine.TakeShared()
+	var held func() domain.HeldChanges
+	if s.holds {
+		held = func() domain.HeldChanges {
+			h := s.spine.HeldChanges()
+			h.Adopted = s.adopted
+			return h
+		}
+	}
 	err := a.shared.SaveShared(ctx, s.key, f.Counts, f.Keys, func(m map[domain.WindowID]detect.Merged) ([]detect.KeyedBaseline, []domain.Incident) {
 		bases := s.spine.Decide(m)
 		return bases, s.spine.Incidents()
-	}, seen)
+	}, held, seen)
 	if err != nil {
 		return err
 	}
 	s.spine.Settle()
+	if s.holds {
+		s.spine.HeldSaved()
+		s.adopted = nil
+		s.renewed = time.Now()
+	}
 	ts, mark, err := a.shared.TemplatesSince(ctx, s.templateMark)
 	if err != nil {
 		return err

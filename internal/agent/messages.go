@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/audit"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
 	"github.com/cloud-sre-agent/sre-agent/internal/ingest"
 	"github.com/cloud-sre-agent/sre-agent/internal/source"
 	"github.com/cloud-sre-agent/sre-agent/internal/source/envelope"
@@ -27,9 +30,13 @@ const (
 	seenRetention = 8 * 24 * time.Hour
 )
 
+// pending is a message processed and not yet saved; dup marks a
+// redelivery of a message already in the batch (it carries nothing new,
+// and is acknowledged with that batch, never before).
 type pending struct {
 	m   source.Message
 	key string
+	dup bool
 }
 
 // consume runs a message source: decode, deduplicate, feed the spine, and
@@ -51,6 +58,9 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 	// Each replica's run is its own share too.
 	s := &sourceState{src: src, key: src.Key + "@" + a.opts.Replica + "@" + a.started.Format(time.RFC3339Nano), spine: spine, last: time.Now()}
 	saveCtx := context.WithoutCancel(ctx)
+	if err := a.adopt(saveCtx, s); err != nil {
+		return err
+	}
 	if n, err := a.store.PruneSeen(saveCtx, time.Now().Add(-seenRetention)); err != nil {
 		return err
 	} else if n > 0 {
@@ -99,6 +109,9 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 			if err := c.flush(); err != nil {
 				return err
 			}
+			if err := a.renew(saveCtx, s, a.opts.FlushEvery); err != nil {
+				return err
+			}
 		case <-done:
 			// Stopping: the receiver stops pulling; what it already
 			// handed over is processed and saved, within the grace.
@@ -120,6 +133,75 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 			return nil
 		}
 	}
+}
+
+// adopt takes over what earlier runs of the source held and acknowledged
+// without an incident to count it in (a run that crashed, or stopped):
+// the spine replays it, and the first save deletes the earlier rows in
+// the commit that writes this run's. Replicas sharing a store adopt at
+// their saves instead, the shares of replicas that stopped saying they
+// are alive (adoptOrphans).
+func (a *Agent) adopt(ctx context.Context, s *sourceState) error {
+	s.holds = true
+	s.spine.SaveHeld()
+	if a.shared != nil {
+		return nil
+	}
+	byShare, err := a.store.Held(ctx, s.src.Key+"@")
+	if err != nil {
+		return err
+	}
+	var rows []domain.HeldTemplate
+	for share, hs := range byShare {
+		if share == s.key {
+			continue
+		}
+		s.adopted = append(s.adopted, share)
+		rows = append(rows, hs...)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	slices.Sort(s.adopted)
+	s.spine.Adopt(rows)
+	a.log.Info("took over the templates earlier runs held", "source", s.src.Name, "runs", len(s.adopted), "templates", len(rows))
+	return nil
+}
+
+// adoptEvery bounds how often a replica looks for orphaned shares.
+const adoptEvery = time.Second
+
+// adoptOrphans takes over, under shared detection, the held templates of
+// the source's shares whose replicas stopped renewing them.
+func (a *Agent) adoptOrphans(ctx context.Context, s *sourceState) error {
+	if time.Since(s.adoptedAt) < adoptEvery {
+		return nil
+	}
+	s.adoptedAt = time.Now()
+	byShare, err := a.shared.AdoptHeld(ctx, s.src.Key+"@", s.key)
+	if err != nil {
+		return err
+	}
+	var rows []domain.HeldTemplate
+	for _, share := range slices.Sorted(maps.Keys(byShare)) {
+		s.adopted = append(s.adopted, share)
+		rows = append(rows, byShare[share]...)
+	}
+	if len(rows) > 0 {
+		s.spine.Adopt(rows)
+		a.log.Info("took over the templates a stopped replica held", "source", s.src.Name, "shares", len(byShare), "templates", len(rows))
+	}
+	return nil
+}
+
+// renew says, under shared detection, that this replica's share is alive
+// while it saves nothing, so its held templates are not adopted.
+func (a *Agent) renew(ctx context.Context, s *sourceState, every time.Duration) error {
+	if a.shared == nil || !s.holds || time.Since(s.renewed) < every {
+		return nil
+	}
+	s.renewed = time.Now()
+	return a.shared.RenewShare(ctx, s.key)
 }
 
 // waiting appends to ms what in holds now, without waiting, up to limit.
@@ -205,9 +287,15 @@ func (c *consumer) handle(d decoded, saved bool) {
 	if saved {
 		c.recent.add(key)
 	}
-	if saved || c.recent.has(key) || c.inBatch[key] {
-		m.Ack()
+	if saved || c.recent.has(key) {
+		m.Ack() // the store holds its events and its key
 		c.count("duplicate")
+		return
+	}
+	if c.inBatch[key] {
+		// Its first delivery is in the batch, not yet saved: acknowledging
+		// this one now would let a crash lose both.
+		c.batch = append(c.batch, pending{m: m, key: key, dup: true})
 		return
 	}
 	for _, r := range msg.Records {
@@ -225,9 +313,11 @@ func (c *consumer) flush() error {
 	if len(c.batch) == 0 {
 		return nil
 	}
-	keys := make([]string, len(c.batch))
-	for i, p := range c.batch {
-		keys[i] = p.key
+	keys := make([]string, 0, len(c.batch))
+	for _, p := range c.batch {
+		if !p.dup {
+			keys = append(keys, p.key)
+		}
 	}
 	if err := c.a.save(c.ctx, c.s, c.wake, keys...); err != nil {
 		c.nackAll()
@@ -236,7 +326,11 @@ func (c *consumer) flush() error {
 	for _, p := range c.batch {
 		p.m.Ack()
 		c.recent.add(p.key)
-		c.count("processed")
+		if p.dup {
+			c.count("duplicate")
+		} else {
+			c.count("processed")
+		}
 	}
 	c.batch = c.batch[:0]
 	clear(c.inBatch)

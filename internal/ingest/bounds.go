@@ -24,6 +24,9 @@ type bounds struct {
 	summarised map[detect.TemplateKey]bool
 	summaries  map[string]*summary // by service
 	over       int                 // incidents summarised so far
+	// stored counts the incidents the store says each window opened, by
+	// (redacted) service.
+	stored map[int64]map[string]int
 }
 
 type summary struct {
@@ -46,8 +49,7 @@ func (s *Spine) admit(key detect.TemplateKey, ev *domain.Event) bool {
 	cfg := s.detector.Config()
 	bd := &s.bounds
 	if w := ev.Time.UnixNano() / int64(cfg.Window); w > bd.window {
-		bd.window, bd.perSource = w, 0
-		clear(bd.perService)
+		bd.start(w)
 	}
 	switch {
 	case cfg.MaxIncidents > 0 && len(s.order) >= cfg.MaxIncidents,
@@ -67,16 +69,6 @@ func (s *Spine) fold(ev *domain.Event, cluster *template.Cluster) {
 	sm := s.summary(ev)
 	s.observe(&sm.b, ev, 0, nil)
 	sm.add(cluster, 1)
-}
-
-// foldBuilding moves a candidate's events (shared detection) into its
-// service's summary incident.
-func (s *Spine) foldBuilding(ev *domain.Event, c *building) {
-	sm := s.summary(ev)
-	in := c.inc
-	in.Templates, in.Reasons = nil, nil
-	sm.b.inc.Merge(&in)
-	sm.add(c.cluster, c.inc.Count)
 }
 
 func (s *Spine) summary(ev *domain.Event) *summary {

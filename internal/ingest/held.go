@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"sort"
 	"time"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
@@ -14,14 +15,17 @@ const pendingMax = 16
 // held is an error template's recent events while no incident holds it:
 // when a rule fires for it, they join the incident that opens.
 type held struct {
-	events  []domain.Event
-	crit    []int // each event's held CRITICAL record, notCritical or unlisted
-	dropped int64 // events beyond pendingMax, counted only
+	cluster *template.Cluster
+	events  []domain.Event // redacted as they would be stored
+	crit    []int          // each event's held CRITICAL record, notCritical or unlisted
+	dropped int64          // events beyond pendingMax, counted only
 }
 
 // hold keeps an error event of a template no incident holds, for the long
-// window: if a rule fires within it, the event joins the incident.
-func (s *Spine) hold(key detect.TemplateKey, ev *domain.Event, crit int) {
+// window: if a rule fires within it, the event joins the incident. The
+// message that carried it may be acknowledged once a save has written
+// what is held (HeldChanges): held is state, saved like incidents.
+func (s *Spine) hold(key detect.TemplateKey, ev *domain.Event, cluster *template.Cluster, crit int) {
 	if s.pending == nil {
 		s.pending = map[detect.TemplateKey]*held{}
 	}
@@ -41,9 +45,10 @@ func (s *Spine) hold(key detect.TemplateKey, ev *domain.Event, crit int) {
 				return
 			}
 		}
-		h = &held{}
+		h = &held{cluster: cluster}
 		s.pending[key] = h
 	}
+	s.changedHeld(key, cluster)
 	if len(h.events) > 0 && ev.Time.Sub(h.events[0].Time) > s.detector.Config().LongWindow {
 		h.events, h.crit, h.dropped = h.events[:0], h.crit[:0], 0
 	}
@@ -51,8 +56,148 @@ func (s *Spine) hold(key detect.TemplateKey, ev *domain.Event, crit int) {
 		h.dropped++
 		return
 	}
-	h.events = append(h.events, *ev)
+	h.events = append(h.events, s.redacted(*ev))
 	h.crit = append(h.crit, crit)
+}
+
+// redacted is ev with every text a store would keep redacted; the spine
+// redacts what it shows again, and redaction leaves redacted text alone.
+func (s *Spine) redacted(ev domain.Event) domain.Event {
+	r := s.redactor.Redact
+	ev.Raw, ev.Detail, ev.Stack, ev.InsertID = r(ev.Raw), r(ev.Detail), r(ev.Stack), r(ev.InsertID)
+	ev.Trace, ev.Span = r(ev.Trace), r(ev.Span)
+	if ev.SourceLocation != nil {
+		sl := *ev.SourceLocation
+		sl.File, sl.Function = r(sl.File), r(sl.Function)
+		ev.SourceLocation = &sl
+	}
+	if len(ev.Labels) > 0 {
+		labels := make(map[string]string, len(ev.Labels))
+		for k, v := range ev.Labels {
+			labels[k] = r(v)
+		}
+		ev.Labels = labels
+	}
+	return ev
+}
+
+// changedHeld notes that key's held events changed since the last save.
+func (s *Spine) changedHeld(key detect.TemplateKey, cluster *template.Cluster) {
+	if !s.saveHeld {
+		return
+	}
+	if s.heldChanged == nil {
+		s.heldChanged = map[detect.TemplateKey]domain.HeldKey{}
+	}
+	if _, ok := s.heldChanged[key]; !ok {
+		s.heldChanged[key] = domain.HeldKey{Service: s.service(key.Service), Template: cluster.ID()}
+	}
+}
+
+// unpend drops key's held events: they joined an incident, or aged out.
+func (s *Spine) unpend(key detect.TemplateKey, h *held) {
+	s.changedHeld(key, h.cluster)
+	delete(s.pending, key)
+}
+
+// SaveHeld turns on HeldChanges: a spine whose input is acknowledged (a
+// message source) saves what it holds.
+func (s *Spine) SaveHeld() { s.saveHeld = true }
+
+// HeldChanges is what changed in the held templates since the last save,
+// as the store keeps them: one row per service (redacted) and template
+// id. The agent commits it with the incidents and the message keys, then
+// calls HeldSaved.
+func (s *Spine) HeldChanges() domain.HeldChanges {
+	var out domain.HeldChanges
+	if len(s.heldChanged) == 0 {
+		return out
+	}
+	dirty := make(map[domain.HeldKey]bool, len(s.heldChanged))
+	for _, hk := range s.heldChanged {
+		dirty[hk] = true
+	}
+	// Keys that share a row (templates merged in the miner, services that
+	// redact alike) are written together.
+	rows := map[domain.HeldKey]*domain.HeldTemplate{}
+	for k, h := range s.pending {
+		hk := domain.HeldKey{Service: s.service(k.Service), Template: h.cluster.ID()}
+		if !dirty[hk] {
+			continue
+		}
+		row := rows[hk]
+		if row == nil {
+			row = &domain.HeldTemplate{Service: hk.Service, Template: hk.Template}
+			rows[hk] = row
+		}
+		for _, ev := range h.events {
+			ev.Service = hk.Service
+			row.Events = append(row.Events, ev)
+		}
+		row.Dropped += h.dropped
+	}
+	for hk := range dirty {
+		if row := rows[hk]; row != nil {
+			sort.SliceStable(row.Events, func(i, j int) bool { return row.Events[i].Time.Before(row.Events[j].Time) })
+			out.Put = append(out.Put, *row)
+		} else {
+			out.Gone = append(out.Gone, hk)
+		}
+	}
+	sort.Slice(out.Put, func(i, j int) bool {
+		return heldLess(out.Put[i].Service, out.Put[i].Template, out.Put[j].Service, out.Put[j].Template)
+	})
+	sort.Slice(out.Gone, func(i, j int) bool {
+		return heldLess(out.Gone[i].Service, out.Gone[i].Template, out.Gone[j].Service, out.Gone[j].Template)
+	})
+	return out
+}
+
+func heldLess(s1 string, t1 domain.TemplateID, s2 string, t2 domain.TemplateID) bool {
+	if s1 != s2 {
+		return s1 < s2
+	}
+	return t1 < t2
+}
+
+// HeldSaved ends a save that committed HeldChanges.
+func (s *Spine) HeldSaved() { clear(s.heldChanged) }
+
+// Adopt takes over the templates earlier runs held when they stopped (a
+// crash among them): their events run through detection again, in time
+// order, as if they had just come, without being counted again in Stats;
+// they join an incident if a rule fires, as they would have. The agent
+// deletes the earlier rows in the commit that writes this run's.
+func (s *Spine) Adopt(rows []domain.HeldTemplate) {
+	type replay struct {
+		ev  domain.Event
+		row int
+	}
+	var all []replay
+	for i, r := range rows {
+		for _, ev := range r.Events {
+			all = append(all, replay{ev, i})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].ev.Time.Before(all[j].ev.Time) })
+	keys := make([]detect.TemplateKey, len(rows))
+	s.replaying = true
+	for _, r := range all {
+		keys[r.row] = s.process(r.ev)
+	}
+	s.replaying = false
+	for i, r := range rows {
+		if r.Dropped == 0 || len(r.Events) == 0 {
+			continue
+		}
+		switch k := keys[i]; {
+		case s.pending[k] != nil:
+			s.pending[k].dropped += r.Dropped
+			s.changedHeld(k, s.pending[k].cluster)
+		case s.incidents[k] != nil:
+			s.incidents[k].inc.Count += r.Dropped
+		}
+	}
 }
 
 // maxPending bounds the templates with held events.
@@ -63,7 +208,7 @@ func (s *Spine) prunePending(now time.Time) {
 	lw := s.detector.Config().LongWindow
 	for k, h := range s.pending {
 		if len(h.events) == 0 || now.Sub(h.events[len(h.events)-1].Time) > lw {
-			delete(s.pending, k)
+			s.unpend(k, h)
 		}
 	}
 }

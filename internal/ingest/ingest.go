@@ -63,17 +63,23 @@ type Spine struct {
 	// active is each service's latest incident; recent are incidents
 	// whose episode opened within the group wait, for other services to
 	// join.
-	active    map[string]*building
-	recent    []*building
-	pending   map[detect.TemplateKey]*held
-	prunedAt  time.Time
-	heldLines []heldLine
-	bounds    bounds
-	shared    *shared
-	known     map[baselineKey]domain.Baseline
-	// resumable holds, by redacted service and template id, when the
-	// store's incidents last saw each template.
-	resumable map[baselineKey]time.Time
+	active  map[string]*building
+	recent  []*building
+	pending map[detect.TemplateKey]*held
+	// heldChanged are the held templates changed since the last save.
+	heldChanged map[detect.TemplateKey]domain.HeldKey
+	saveHeld    bool
+	replaying   bool // Adopt is replaying held events
+	prunedAt    time.Time
+	heldLines   []heldLine
+	bounds      bounds
+	shared      *shared
+	known       map[baselineKey]domain.Baseline
+	// resumable holds, by redacted service and template id, the store's
+	// incident that last saw each template, and when (resume.go).
+	resumable map[baselineKey]resumeTo
+	// shells are the store's incidents, to carry on, by fingerprint.
+	shells map[domain.Fingerprint]*building
 	// services caches each service name as redacted: a handful of
 	// names, asked per error event.
 	services    map[string]string
@@ -85,7 +91,11 @@ type Spine struct {
 }
 
 type building struct {
-	inc     domain.Incident
+	inc domain.Incident
+	// fp is the fingerprint of the store's incident this one carries on
+	// (resume.go); shell is set until it takes an event.
+	fp      domain.Fingerprint
+	shell   bool
 	reasons detect.Reasons
 	// cluster is the leading template: the one that opened the incident.
 	cluster  *template.Cluster
@@ -171,32 +181,19 @@ func Load(ctx context.Context, st LearntStore) (Learnt, error) {
 
 // Seed carries over what earlier runs learnt: their templates go back into
 // the miner with their ids, so lines that match them get the same ids (and
-// incidents the same fingerprints); and when a service's template first
+// incidents the same fingerprints); when a service's template first
 // appears with a stored baseline, its baseline and first-seen time carry
-// over to the detector.
+// over to the detector; and the store's incidents carry on (resume.go).
 func (s *Spine) Seed(l Learnt) {
+	restored := make(map[domain.TemplateID]*template.Cluster, len(l.Templates))
 	for _, t := range l.Templates {
-		s.miner.Restore(t.ID, t.Text)
+		restored[t.ID] = s.miner.Restore(t.ID, t.Text)
 	}
 	s.known = make(map[baselineKey]domain.Baseline, len(l.Baselines))
 	for _, b := range l.Baselines {
 		s.known[baselineKey{b.Service, b.Template}] = b
 	}
-	s.resumable = map[baselineKey]time.Time{}
-	for _, in := range l.Incidents {
-		services := in.Services
-		if len(services) == 0 {
-			services = []string{in.Service}
-		}
-		for _, svc := range services {
-			for _, t := range in.Templates {
-				k := baselineKey{svc, t.ID}
-				if in.LastSeen.After(s.resumable[k]) {
-					s.resumable[k] = in.LastSeen
-				}
-			}
-		}
-	}
+	s.carryOn(l.Incidents, restored)
 }
 
 // service is svc redacted, as incidents and baselines name it.
@@ -210,21 +207,6 @@ func (s *Spine) service(svc string) string {
 	}
 	s.services[svc] = r
 	return r
-}
-
-// resumes reports whether ev's template belongs to an incident an earlier
-// run left going: the store's incident last saw it within the quiet
-// period of ev (either side: a redelivered message can be older).
-func (s *Spine) resumes(ev *domain.Event, cluster *template.Cluster) bool {
-	if len(s.resumable) == 0 {
-		return false
-	}
-	last, ok := s.resumable[baselineKey{s.service(ev.Service), cluster.ID()}]
-	if !ok {
-		return false
-	}
-	d := ev.Time.Sub(last)
-	return d.Abs() <= s.detector.Config().Quiet
 }
 
 // Record runs one assembled record through the spine.
@@ -241,6 +223,11 @@ func (s *Spine) Event(ev domain.Event) {
 	if i := int(ev.Severity) / 100; i >= 0 && i < len(s.bySeverity) {
 		s.bySeverity[i]++
 	}
+	s.process(ev)
+}
+
+// process is Event past its counting; it returns the event's template key.
+func (s *Spine) process(ev domain.Event) detect.TemplateKey {
 	if ev.Service == "" || s.sourceFirst && s.DefaultService != "" {
 		ev.Service = s.DefaultService
 	}
@@ -262,22 +249,23 @@ func (s *Spine) Event(ev domain.Event) {
 		}
 	}
 	reasons := s.detector.Observe(key, ev.Time, &ev, isErr)
-	if s.shared != nil {
+	if s.shared != nil && !s.replaying {
 		// Only a fatal event decides alone; the rest is decided on every
-		// replica's counts at the flush (Decide).
+		// replica's counts at the flush (Decide). (Held events another
+		// run adopted were counted by the run that read them.)
 		s.shared.count(ev.Service, s.detector.Bucket(ev.Time), isErr, key, ev.Time)
 	}
 	if !isErr {
-		return
+		return key
 	}
 	if s.shared != nil {
 		s.sharedEvent(key, &ev, cluster, reasons)
-		return
+		return key
 	}
 	b := s.incidents[key]
 	if b == nil && s.bounds.summarised[key] {
 		s.fold(&ev, cluster)
-		return
+		return key
 	}
 	if b != nil {
 		s.settle(b, ev.Time)
@@ -293,20 +281,31 @@ func (s *Spine) Event(ev domain.Event) {
 		// events (its timeline shows them); only a rule firing opens the
 		// next episode.
 		s.observe(b, &ev, reasons, cluster)
-		return
+		return key
 	}
-	if reasons == 0 && s.resumes(&ev, cluster) {
-		reasons = detect.Resumed
+	if to, ok := s.resumes(&ev, cluster); ok {
+		if to.summary {
+			s.bounds.summarised[key] = true
+			s.fold(&ev, cluster)
+			return key
+		}
+		reasons |= detect.Resumed
+		b = s.shells[to.fp]
 	}
 	if reasons == 0 {
-		s.hold(key, &ev, s.holdCritical(&ev, cluster))
-		return
+		s.hold(key, &ev, cluster, s.holdCritical(&ev, cluster))
+		return key
 	}
 	cause := causeOf(cluster.Template())
-	if b = s.group(key, &ev, cluster, cause, reasons); b == nil {
+	if b == nil {
+		b = s.group(key, &ev, cluster, cause, reasons)
+	}
+	if b != nil {
+		s.take(b, &ev)
+	} else {
 		if !s.admit(key, &ev) {
 			s.fold(&ev, cluster)
-			return
+			return key
 		}
 		b = s.newBuilding(&ev, cluster)
 		b.open, b.opened = true, ev.Time
@@ -321,7 +320,7 @@ func (s *Spine) Event(ev domain.Event) {
 	s.active[ev.Service] = b
 	if h := s.pending[key]; h != nil {
 		// The template's errors that led up to the change belong to it.
-		delete(s.pending, key)
+		s.unpend(key, h)
 		for i := range h.events {
 			s.observe(b, &h.events[i], 0, cluster)
 			s.unhold(h.crit[i])
@@ -329,6 +328,7 @@ func (s *Spine) Event(ev domain.Event) {
 		b.inc.Count += h.dropped
 	}
 	s.observe(b, &ev, reasons, cluster)
+	return key
 }
 
 // observe folds one error event into an incident being built.
@@ -478,8 +478,12 @@ func (s *Spine) Incidents() []domain.Incident {
 			in.Episodes[n-1].End = b.lastHot
 		}
 		// Template ids do not change as templates widen, so neither do
-		// fingerprints; templates merged in the miner share one.
-		in.Fingerprint = domain.NewFingerprint(in.Service, b.cluster.ID())
+		// fingerprints; templates merged in the miner share one. An
+		// incident carried on from the store keeps its own.
+		in.Fingerprint = b.fp
+		if in.Fingerprint == "" {
+			in.Fingerprint = domain.NewFingerprint(in.Service, b.cluster.ID())
+		}
 		if have, ok := merged[in.Fingerprint]; ok {
 			have.Merge(&in)
 			have.Episodes = append(have.Episodes, in.Episodes...)

@@ -11,7 +11,8 @@ import (
 
 // Shared detection: when several replicas read one stream between them,
 // each spine counts its events per bucket and holds the error events of
-// templates that are not yet incidents as candidates. At every flush the
+// templates that are not yet incidents (held.go, as a single spine does,
+// saved with its share). At every flush the
 // counts go to the shared store and the decision is taken there on every
 // replica's counts together (Decide); only a fatal event makes an incident
 // on its own, as it does for a single agent.
@@ -27,9 +28,8 @@ type keyWindow struct {
 }
 
 type shared struct {
-	all, errs  map[svcBucket]int64
-	keys       map[detect.TemplateKey]*keyWindow
-	candidates map[detect.TemplateKey]*building
+	all, errs map[svcBucket]int64
+	keys      map[detect.TemplateKey]*keyWindow
 	// flushed is what the last TakeShared handed out, for Decide: the
 	// local keys of each template (templates merged in the miner have
 	// several).
@@ -38,8 +38,7 @@ type shared struct {
 
 // Share turns shared detection on; call it before the first event.
 func (s *Spine) Share() {
-	s.shared = &shared{all: map[svcBucket]int64{}, errs: map[svcBucket]int64{}, keys: map[detect.TemplateKey]*keyWindow{},
-		candidates: map[detect.TemplateKey]*building{}}
+	s.shared = &shared{all: map[svcBucket]int64{}, errs: map[svcBucket]int64{}, keys: map[detect.TemplateKey]*keyWindow{}}
 }
 
 func (sh *shared) count(service string, bucket int64, isErr bool, key detect.TemplateKey, t time.Time) {
@@ -71,10 +70,10 @@ func (s *Spine) sharedEvent(key detect.TemplateKey, ev *domain.Event, cluster *t
 		return
 	}
 	if b == nil && reasons == 0 {
-		if b = s.shared.candidates[key]; b == nil {
-			b = s.newBuilding(ev, cluster)
-			s.shared.candidates[key] = b
-		}
+		// Held until the merged counts decide; kept across flushes for
+		// the long window, as a single spine holds them.
+		s.hold(key, ev, cluster, notCritical)
+		return
 	}
 	if b == nil {
 		if !s.admit(key, ev) {
@@ -184,8 +183,8 @@ func (s *Spine) cluster(key detect.TemplateKey) *template.Cluster {
 	if b := s.incidents[key]; b != nil {
 		return b.cluster
 	}
-	if b := s.shared.candidates[key]; b != nil {
-		return b.cluster
+	if h := s.pending[key]; h != nil {
+		return h.cluster
 	}
 	return nil
 }
@@ -225,16 +224,10 @@ func (s *Spine) Decide(merged map[domain.WindowID]detect.Merged) []detect.KeyedB
 		for i, key := range keys {
 			if b := s.incidents[key]; b != nil {
 				b.reasons |= reasons[i]
-			} else if c := sh.candidates[key]; c != nil && open && !s.bounds.summarised[key] {
+			} else if h := s.pending[key]; h != nil && open && !s.bounds.summarised[key] {
 				// (A key summarised here on an earlier run of this
 				// Decide is folded already.)
-				if !s.admit(key, &domain.Event{Service: key.Service, Time: c.inc.FirstSeen}) {
-					s.foldBuilding(&domain.Event{Service: key.Service}, c)
-					continue
-				}
-				c.reasons |= reasons[i]
-				s.incidents[key] = c
-				s.order = append(s.order, c)
+				s.promote(key, h, reasons[i])
 			}
 		}
 		if len(all) == 0 {
@@ -252,12 +245,39 @@ func (s *Spine) Decide(merged map[domain.WindowID]detect.Merged) []detect.KeyedB
 	return out
 }
 
-// Settle ends a flush once the store holds it: the candidates the merged
-// counts did not make incidents are dropped. Decide may run more than once
-// before (a store retrying its transaction); it gives the same answer.
+// promote makes key's held events an incident the merged counts opened,
+// or folds them into the service's summary over the bounds.
+func (s *Spine) promote(key detect.TemplateKey, h *held, reasons detect.Reasons) {
+	s.unpend(key, h)
+	if len(h.events) == 0 {
+		return
+	}
+	first := h.events[0]
+	if !s.admit(key, &domain.Event{Service: key.Service, Time: first.Time}) {
+		for i := range h.events {
+			s.fold(&h.events[i], h.cluster)
+		}
+		if sm := s.bounds.summaries[key.Service]; sm != nil {
+			sm.b.inc.Count += h.dropped
+			sm.add(h.cluster, h.dropped)
+		}
+		return
+	}
+	b := s.newBuilding(&first, h.cluster)
+	b.reasons |= reasons
+	s.incidents[key] = b
+	s.order = append(s.order, b)
+	for i := range h.events {
+		s.observe(b, &h.events[i], 0, h.cluster)
+	}
+	b.inc.Count += h.dropped
+}
+
+// Settle ends a flush once the store holds it. Decide may run more than
+// once before (a store retrying its transaction); it gives the same
+// answer.
 func (s *Spine) Settle() {
 	clear(s.shared.keys)
-	clear(s.shared.candidates)
 	s.shared.flushed = nil
 }
 

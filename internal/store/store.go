@@ -21,6 +21,14 @@ type Store interface {
 	Save(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident) error
 	// SaveSeen is Save with the message keys it covers, in one commit.
 	SaveSeen(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident, seen []string) error
+	// Commit is one flush of a source in one transaction: its share of
+	// the incidents, the baselines, its held templates (deleting those of
+	// the shares it adopted) and the message keys. A message is
+	// acknowledged only after the commit that names its key.
+	Commit(ctx context.Context, sv domain.Save) error
+	// Held reads the held templates of the shares whose names start with
+	// prefix, by share.
+	Held(ctx context.Context, prefix string) (map[string][]domain.HeldTemplate, error)
 	Seen(ctx context.Context, keys []string) (map[string]bool, error)
 	PruneSeen(ctx context.Context, before time.Time) (int64, error)
 

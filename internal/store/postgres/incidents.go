@@ -27,6 +27,47 @@ func (s *Store) exec(ctx context.Context, tx pgx.Tx, q string, args ...any) (int
 	return tag.RowsAffected(), nil
 }
 
+// Held reads the templates held by the shares whose names start with
+// prefix (the earlier runs of a message source), by share.
+func (s *Store) Held(ctx context.Context, prefix string) (map[string][]domain.HeldTemplate, error) {
+	rows, err := s.pool.Query(ctx, `SELECT share, service, template_id, events, dropped FROM held
+		WHERE starts_with(share, $1) ORDER BY share, service, template_id`, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("load held templates: %w", err)
+	}
+	defer rows.Close()
+	return row.ScanHeld(rows)
+}
+
+const renewShare = `INSERT INTO shares (share, alive_until) VALUES ($1, now() + $2::interval)
+	ON CONFLICT (share) DO UPDATE SET alive_until = excluded.alive_until`
+
+// RenewShare says the replica writing share is alive for the lease TTL:
+// its held templates are not adopted meanwhile.
+func (s *Store) RenewShare(ctx context.Context, share string) error {
+	if _, err := s.pool.Exec(ctx, renewShare, share, s.LeaseTTL.String()); err != nil {
+		return fmt.Errorf("renew share %s: %w", share, err)
+	}
+	return nil
+}
+
+// AdoptHeld moves to own the held templates of every share of prefix whose
+// replica has not said it is alive for a lease TTL (it died, or stopped),
+// and returns them by their new share name (own|old): own replays them
+// and deletes those rows in the commit that writes its own. Replicas
+// adopting at once never take the same row: the update locks it.
+func (s *Store) AdoptHeld(ctx context.Context, prefix, own string) (map[string][]domain.HeldTemplate, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE held h SET share = $2 || '|' || h.share, at = now()
+		WHERE starts_with(h.share, $1) AND split_part(h.share, '|', 1) <> $2
+			AND NOT EXISTS (SELECT 1 FROM shares a WHERE a.share = split_part(h.share, '|', 1) AND a.alive_until > now())
+		RETURNING h.share, h.service, h.template_id, h.events, h.dropped`, prefix, own)
+	if err != nil {
+		return nil, fmt.Errorf("adopt held templates: %w", err)
+	}
+	defer rows.Close()
+	return row.ScanHeld(rows)
+}
+
 // Save records one source's incidents, their templates and the baselines.
 func (s *Store) Save(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident) error {
 	return s.SaveSeen(ctx, source, baselines, incidents, nil)
@@ -35,7 +76,29 @@ func (s *Store) Save(ctx context.Context, source string, baselines []domain.Base
 // SaveSeen records a source's incidents with the keys of the messages
 // whose events they include, in one transaction.
 func (s *Store) SaveSeen(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident, seen []string) error {
+	return s.Commit(ctx, domain.Save{Source: source, Baselines: baselines, Incidents: incidents, Seen: seen})
+}
+
+var pgHeld = row.HeldStatements{
+	Put: `INSERT INTO held (share, service, template_id, events, dropped, at) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (share, service, template_id) DO UPDATE SET events = excluded.events, dropped = excluded.dropped, at = excluded.at`,
+	Gone:  `DELETE FROM held WHERE share = $1 AND service = $2 AND template_id = $3`,
+	Adopt: `DELETE FROM held WHERE share = $1`,
+}
+
+// Commit writes one flush of a source in one transaction: its share of
+// the incidents, the baselines, its held templates (and deletes those of
+// the earlier shares it adopted) and the message keys.
+func (s *Store) Commit(ctx context.Context, sv domain.Save) error {
+	source, baselines, incidents, seen := sv.Source, sv.Baselines, sv.Incidents, sv.Seen
 	return s.inTx(ctx, func(tx pgx.Tx) error {
+		exec := func(ctx context.Context, q string, args ...any) error {
+			_, err := s.exec(ctx, tx, q, args...)
+			return err
+		}
+		if err := row.SaveHeld(ctx, exec, source, sv.Held, time.Now(), pgHeld); err != nil {
+			return err
+		}
 		for _, b := range baselines {
 			if _, err := s.exec(ctx, tx, `INSERT INTO baselines (service, template_id, first_seen, baseline, has_base) VALUES ($1, $2, $3, $4, true)
 				ON CONFLICT (service, template_id) DO UPDATE SET first_seen = LEAST(baselines.first_seen, excluded.first_seen), baseline = excluded.baseline, has_base = true`,
@@ -52,7 +115,11 @@ func (s *Store) SaveSeen(ctx context.Context, source string, baselines []domain.
 // judges the merged counts, and what it returns is saved with the message
 // keys, all in one transaction. Rows are locked in one order (counts,
 // baselines, incidents, each sorted) so concurrent flushes never deadlock.
-func (s *Store) SaveShared(ctx context.Context, source string, counts []domain.WindowCount, keys []domain.WindowKey, decide detect.Decider, seen []string) error {
+//
+// held, when not nil, is asked after decide what changed in the replica's
+// held templates; they are written in the same transaction, and the
+// share's heartbeat renewed.
+func (s *Store) SaveShared(ctx context.Context, source string, counts []domain.WindowCount, keys []domain.WindowKey, decide detect.Decider, held func() domain.HeldChanges, seen []string) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if len(counts) > 0 {
 			svc, series, bucket, n := make([]string, len(counts)), make([]string, len(counts)), make([]int64, len(counts)), make([]int64, len(counts))
@@ -70,6 +137,18 @@ func (s *Store) SaveShared(ctx context.Context, source string, counts []domain.W
 			return err
 		}
 		bases, incidents := decide(merged)
+		if held != nil {
+			exec := func(ctx context.Context, q string, args ...any) error {
+				_, err := s.exec(ctx, tx, q, args...)
+				return err
+			}
+			if err := row.SaveHeld(ctx, exec, source, held(), time.Now(), pgHeld); err != nil {
+				return err
+			}
+			if err := exec(ctx, renewShare, source, s.LeaseTTL.String()); err != nil {
+				return fmt.Errorf("renew share %s: %w", source, err)
+			}
+		}
 		for _, b := range bases {
 			if _, err := s.exec(ctx, tx, `UPDATE baselines SET baseline = $3, has_base = $4, through_bucket = $5
 				WHERE service = $1 AND template_id = $2 AND through_bucket <= $5`,

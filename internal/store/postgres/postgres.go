@@ -171,6 +171,23 @@ var migrations = []string{
 	CREATE INDEX incidents_service ON incidents (service);
 	CREATE INDEX incidents_by_severity ON incidents (severity DESC, last_seen DESC, fingerprint);
 	CREATE INDEX incidents_by_newest ON incidents (last_seen DESC, fingerprint);`,
+	// 7: the error templates a message source's run holds while no
+	// incident has them, saved with its share; a later run adopts them.
+	`CREATE TABLE held (
+		share TEXT NOT NULL,
+		service TEXT NOT NULL,
+		template_id TEXT NOT NULL,
+		events TEXT NOT NULL,
+		dropped BIGINT NOT NULL DEFAULT 0,
+		at TIMESTAMPTZ NOT NULL,
+		PRIMARY KEY (share, service, template_id)
+	);`,
+	// 8: when each share's replica last said it is alive: the held
+	// templates of a share past its time are adopted by a live replica.
+	`CREATE TABLE shares (
+		share TEXT PRIMARY KEY,
+		alive_until TIMESTAMPTZ NOT NULL
+	);`,
 }
 
 // migrationLock is the advisory lock key replicas take to migrate.

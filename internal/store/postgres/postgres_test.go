@@ -373,7 +373,7 @@ func flush(t *testing.T, st *postgres.Store, sp *ingest.Spine, source string) {
 	f := sp.TakeShared()
 	err := st.SaveShared(context.Background(), source, f.Counts, f.Keys, func(m map[domain.WindowID]detect.Merged) ([]detect.KeyedBaseline, []domain.Incident) {
 		return sp.Decide(m), sp.Incidents()
-	}, nil)
+	}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +487,7 @@ func TestPruneCountsSkipsRowsAFlushHolds(t *testing.T) {
 	counts := []domain.WindowCount{{Service: "pay", Series: "", Bucket: 10, N: 1}, {Service: "pay", Series: "", Bucket: 20, N: 1}}
 	if err := s.SaveShared(ctx, "src", counts, nil, func(map[domain.WindowID]detect.Merged) ([]detect.KeyedBaseline, []domain.Incident) {
 		return nil, nil
-	}, nil); err != nil {
+	}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, dsn)

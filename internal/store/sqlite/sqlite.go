@@ -143,6 +143,18 @@ var migrations = []string{
 	CREATE INDEX incidents_service ON incidents(service);
 	CREATE INDEX incidents_by_severity ON incidents(severity DESC, julianday(last_seen) DESC, fingerprint);
 	CREATE INDEX incidents_by_newest ON incidents(julianday(last_seen) DESC, fingerprint);`,
+	// 12: the error templates a message source's run holds while no
+	// incident has them (domain.HeldTemplate), saved with its share so a
+	// crash after the acknowledgement loses none; a later run adopts them.
+	`CREATE TABLE held (
+		share TEXT NOT NULL,
+		service TEXT NOT NULL,
+		template_id TEXT NOT NULL,
+		events TEXT NOT NULL,
+		dropped INTEGER NOT NULL DEFAULT 0,
+		at TEXT NOT NULL,
+		PRIMARY KEY (share, service, template_id)
+	);`,
 }
 
 // DefaultPath is the store under the user's state directory
@@ -288,12 +300,28 @@ func (s *Store) Save(ctx context.Context, source string, baselines []domain.Base
 // includes, in the same transaction: once it returns, those messages may
 // be acknowledged, and a redelivery of one is recognised by Seen.
 func (s *Store) SaveSeen(ctx context.Context, source string, baselines []domain.Baseline, incidents []domain.Incident, seen []string) error {
+	return s.Commit(ctx, domain.Save{Source: source, Baselines: baselines, Incidents: incidents, Seen: seen})
+}
+
+// Commit writes one flush of a source in one transaction: its share of
+// the incidents, the baselines, its held templates (and deletes those of
+// the earlier shares it adopted) and the message keys. Once it returns,
+// those messages may be acknowledged.
+func (s *Store) Commit(ctx context.Context, sv domain.Save) error {
+	source, baselines, incidents, seen := sv.Source, sv.Baselines, sv.Incidents, sv.Seen
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", source, err)
 	}
 	defer tx.Rollback()
 	now := ts(time.Now())
+	exec := func(ctx context.Context, q string, args ...any) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	}
+	if err := row.SaveHeld(ctx, exec, source, sv.Held, now, sqliteHeld); err != nil {
+		return err
+	}
 	for _, k := range seen {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO seen (key, source, at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING`, k, source, now); err != nil {
 			return fmt.Errorf("save seen keys: %w", err)
@@ -586,6 +614,25 @@ func (s *Store) Seen(ctx context.Context, keys []string) (map[string]bool, error
 		}
 	}
 	return out, nil
+}
+
+var sqliteHeld = row.HeldStatements{
+	Put: `INSERT INTO held (share, service, template_id, events, dropped, at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT(share, service, template_id) DO UPDATE SET events = excluded.events, dropped = excluded.dropped, at = excluded.at`,
+	Gone:  `DELETE FROM held WHERE share = ? AND service = ? AND template_id = ?`,
+	Adopt: `DELETE FROM held WHERE share = ?`,
+}
+
+// Held reads the templates held by the shares whose names start with
+// prefix (the earlier runs of a message source), by share.
+func (s *Store) Held(ctx context.Context, prefix string) (map[string][]domain.HeldTemplate, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT share, service, template_id, events, dropped FROM held
+		WHERE substr(share, 1, length(?)) = ? ORDER BY share, service, template_id`, prefix, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("load held templates: %w", err)
+	}
+	defer rows.Close()
+	return row.ScanHeld(rows)
 }
 
 // PruneSeen forgets keys saved before t (past the transport's retention,

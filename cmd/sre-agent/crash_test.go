@@ -1,0 +1,439 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/pstest"
+
+	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
+	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
+)
+
+// The crash tests: an agent reading a Pub/Sub subscription is SIGKILLed at
+// random points of a stream, some of them right after a save while its link
+// to the server is frozen (so the acknowledgements of saved messages are
+// lost and those messages come back), restarted on the same state each
+// time, and stopped once every message is acknowledged. Acknowledged means
+// counted: the stored counts are exactly those of the stream, every time.
+
+// link is a TCP proxy between the agent and the Pub/Sub server that can be
+// frozen (nothing crosses either way, as a partitioned network) and cut.
+type link struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	frozen bool
+	thaw   *sync.Cond
+	conns  []net.Conn
+}
+
+func newLink(t *testing.T, target string) *link {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &link{ln: ln, target: target}
+	l.thaw = sync.NewCond(&l.mu)
+	t.Cleanup(func() { ln.Close(); l.cut() })
+	go l.serve()
+	return l
+}
+
+func (l *link) Addr() string { return l.ln.Addr().String() }
+
+func (l *link) serve() {
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", l.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		l.mu.Lock()
+		l.conns = append(l.conns, c, s)
+		l.mu.Unlock()
+		go l.pipe(c, s)
+		go l.pipe(s, c)
+	}
+}
+
+// pipe copies src to dst, holding each chunk while the link is frozen.
+func (l *link) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		l.mu.Lock()
+		for l.frozen {
+			l.thaw.Wait()
+		}
+		l.mu.Unlock()
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (l *link) freeze() { l.mu.Lock(); l.frozen = true; l.mu.Unlock() }
+
+// cut closes every connection and thaws the link for the next ones.
+func (l *link) cut() {
+	l.mu.Lock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns, l.frozen = nil, false
+	l.thaw.Broadcast()
+	l.mu.Unlock()
+}
+
+// crashStream is a stream and what an agent that never crashed counts
+// from it.
+type crashStream struct {
+	name      string
+	msgs      [][]byte
+	malformed int
+	// want is each incident's event count by service and leading
+	// template text; total, their sum.
+	total int64
+}
+
+// oneTemplateStream is the operator's crash test: n LogEntries of one
+// error template of one service, a tenth of a second apart, with bad
+// messages among them.
+func oneTemplateStream(n, malformed int, rng *rand.Rand) crashStream {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	s := crashStream{name: "one-template", total: int64(n), malformed: malformed}
+	for i := range n {
+		at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		s.msgs = append(s.msgs, []byte(fmt.Sprintf(`{"insertId":"crash-%06d","logName":"projects/proj/logs/run.googleapis.com%%2Fstderr","severity":"ERROR","textPayload":"failed to price order %d: upstream pricing returned 503","timestamp":%q,"resource":{"type":"cloud_run_revision","labels":{"service_name":"pricing"}}}`,
+			i, 100000+i, at.Format(time.RFC3339Nano))))
+	}
+	bad := []string{"not json", `{"insertId": 3`, "\x00\x01\x02", `[1,2,3]`, `{"jsonPayload": "a string, not a LogEntry"}`, "\x1f\x8b\x08garbage", `{"textPayload": `}
+	for i := range malformed {
+		at := rng.IntN(len(s.msgs) + 1)
+		s.msgs = append(s.msgs[:at], append([][]byte{[]byte(bad[i%len(bad)])}, s.msgs[at:]...)...)
+	}
+	return s
+}
+
+// crashAgent is one run of the agent binary on the crash test's state.
+type crashAgent struct {
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	done   chan error
+}
+
+// lockedBuffer is the agent's stderr, read while the agent writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type crashRig struct {
+	t     *testing.T
+	dir   string
+	cfg   string
+	srv   *pstest.Server
+	link  *link
+	db    *sql.DB
+	kills []string
+	began time.Time
+	total int
+	// last is the agent running now, whose log a failure shows.
+	last *crashAgent
+}
+
+func newCrashRig(t *testing.T, s crashStream) *crashRig {
+	srv := emulator(t)
+	r := &crashRig{t: t, dir: t.TempDir(), srv: srv, began: time.Now(), total: len(s.msgs)}
+	// A live stream: published as the agent keeps up, at most a window
+	// ahead of what is acknowledged (the emulator slows down with many
+	// unacknowledged messages; a sink does not publish a day at once).
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for i := 0; i < len(s.msgs); {
+			if i-r.acked() < 2000 {
+				for end := min(i+500, len(s.msgs)); i < end; i++ {
+					srv.Publish("projects/proj/topics/logs", s.msgs[i], nil)
+				}
+				continue
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	r.link = newLink(t, srv.Addr)
+	t.Setenv("PUBSUB_EMULATOR_HOST", r.link.Addr())
+	r.cfg = filepath.Join(r.dir, "c.yaml")
+	// The emulator hands each streaming pull about one message per 10 ms
+	// tick: ten pulls make the stream a few minutes, not an hour.
+	os.WriteFile(r.cfg, []byte(fmt.Sprintf(`
+http: {addr: ""}
+delivery: {type: local, local: {dir: %s}}
+sources:
+  - type: pubsub
+    pubsub: {project: proj, subscription: agent, max_outstanding_messages: 1000, max_ack_extension: 10s, num_goroutines: 10}
+    decode: {format: logentry}
+`, filepath.Join(r.dir, "out"))), 0o600)
+	return r
+}
+
+func (r *crashRig) start() *crashAgent {
+	cmd := exec.Command(os.Args[0], "--config", r.cfg, "run", "--db", filepath.Join(r.dir, "s.db"))
+	cmd.Env = append(os.Environ(), "SRE_AGENT_BE_MAIN=1")
+	a := &crashAgent{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = a.stderr
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	go func() { a.done <- cmd.Wait() }()
+	r.t.Cleanup(func() { cmd.Process.Kill() })
+	r.last = a
+	return a
+}
+
+// waitFor polls cond every quarter second: reading every message's state
+// from the server is not free.
+func (r *crashRig) waitFor(what string, d time.Duration, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			log := ""
+			if r.last != nil {
+				r.last.cmd.Process.Signal(syscall.SIGQUIT)
+				time.Sleep(time.Second)
+				log = r.last.stderr.String()
+				if len(log) > 20000 {
+					log = log[len(log)-20000:]
+				}
+			}
+			r.t.Fatalf("timed out waiting for %s (kills: %v; %d acknowledged, %d saved)\n%s", what, r.kills, r.acked(), r.saved(), log)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func (r *crashRig) acked() int {
+	n := 0
+	for _, m := range r.srv.Messages() {
+		if m.Acks > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// saved is how many message keys the store holds, -1 before it exists.
+func (r *crashRig) saved() int {
+	if r.db == nil {
+		if _, err := os.Stat(filepath.Join(r.dir, "s.db")); err != nil {
+			return -1
+		}
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(r.dir, "s.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		r.db = db
+		r.t.Cleanup(func() { db.Close() })
+	}
+	var n int
+	if err := r.db.QueryRow(`SELECT count(*) FROM seen`).Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
+
+// killAt SIGKILLs a once the server has seen frac of the messages
+// acknowledged.
+func (r *crashRig) killAt(a *crashAgent, frac float64) {
+	want := int(frac * float64(r.total))
+	r.waitFor(fmt.Sprintf("%.0f%% acknowledged", 100*frac), 120*time.Second, func() bool { return r.acked() >= want })
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	<-a.done
+	r.kills = append(r.kills, fmt.Sprintf("at %d acknowledged (%s)", r.acked(), time.Since(r.began).Round(time.Second)))
+}
+
+// killAfterSave waits for the next save past frac, freezes the link at
+// once, lets the agent acknowledge into the frozen link, and SIGKILLs it:
+// the saved messages whose acknowledgements were lost come back.
+func (r *crashRig) killAfterSave(a *crashAgent, frac float64, hold time.Duration) {
+	want := int(frac * float64(r.total))
+	r.waitFor(fmt.Sprintf("%.0f%% saved", 100*frac), 120*time.Second, func() bool { return r.saved() >= want })
+	before := r.saved()
+	agenttest.WaitFor(r.t, "the next save", 60*time.Second, func() bool { return r.saved() > before })
+	r.link.freeze()
+	time.Sleep(hold)
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	<-a.done
+	r.link.cut()
+	r.kills = append(r.kills, fmt.Sprintf("after a save at %d saved, link frozen %v (%s)", r.saved(), hold, time.Since(r.began).Round(time.Second)))
+}
+
+// finish waits for every message to be acknowledged and stops a with
+// SIGTERM.
+func (r *crashRig) finish(a *crashAgent) {
+	r.waitFor("every message acknowledged", 180*time.Second, func() bool { return r.acked() == r.total })
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-a.done:
+		if err != nil {
+			r.t.Fatalf("exit after SIGTERM: %v\n%s", err, a.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		r.t.Fatalf("no exit after SIGTERM\n%s", a.stderr)
+	}
+}
+
+// check asserts the store counts exactly the stream's events, every bad
+// message is dead-lettered, and the audit chain verifies.
+func (r *crashRig) check(s crashStream) {
+	t := r.t
+	incs := storedIncidents(t, filepath.Join(r.dir, "s.db"))
+	var total int64
+	for _, in := range incs {
+		total += in.Count
+	}
+	redelivered := 0
+	for _, m := range r.srv.Messages() {
+		if m.Deliveries > 1 {
+			redelivered++
+		}
+	}
+	t.Logf("%s (%s): kills %v; %d messages redelivered; %d incidents, %d events", s.name, time.Since(r.began).Round(time.Second), r.kills, redelivered, len(incs), total)
+	if total != s.total {
+		t.Errorf("%s: the store counts %d events, the stream holds %d (kills: %v)", s.name, total, s.total, r.kills)
+		for _, in := range incs {
+			t.Logf("  %s %s %d %v", in.Fingerprint.Short(), in.Service, in.Count, in.Reasons)
+		}
+	}
+	if redelivered == 0 && len(r.kills) > 0 {
+		t.Errorf("no message came back: the kills tested nothing")
+	}
+	q, _ := os.ReadFile(filepath.Join(r.dir, "quarantine.jsonl"))
+	if got := dedupLines(q); got != s.malformed {
+		t.Errorf("%d distinct bad messages in the quarantine, want %d", got, s.malformed)
+	}
+	if v, err := executeErr("", "audit", "verify", "--db", filepath.Join(r.dir, "s.db")); err != nil {
+		t.Errorf("audit verify: %v\n%s", err, v)
+	}
+}
+
+func dedupLines(b []byte) int {
+	seen := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if l == "" {
+			continue
+		}
+		// The quarantine line's time differs per delivery: key on the data.
+		if i := strings.Index(l, `"data"`); i >= 0 {
+			l = l[i:]
+		}
+		seen[l] = true
+	}
+	return len(seen)
+}
+
+func storedIncidents(t *testing.T, db string) []domain.Incident {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	all, err := st.Incidents(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+// crashSeed is the random source of a crash run, logged so that a failure
+// can be replayed (SRE_CRASH_SEED).
+func crashSeed(t *testing.T) uint64 {
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("SRE_CRASH_SEED"); v != "" {
+		fmt.Sscan(v, &seed)
+	}
+	t.Logf("SRE_CRASH_SEED=%d", seed)
+	return seed
+}
+
+// The operator's crash test, one agent on SQLite: several kills per run at
+// random points, one of them right after a save with the link frozen.
+func TestCrashCountsExactlySQLite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts the agent binary")
+	}
+	runs := 1
+	if v := os.Getenv("SRE_CRASH_RUNS"); v != "" {
+		fmt.Sscan(v, &runs)
+	}
+	for i := range runs {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(crashSeed(t), 1))
+			s := oneTemplateStream(20000, 7, rng)
+			r := newCrashRig(t, s)
+			a := r.start()
+			r.killAt(a, 0.05+0.3*rng.Float64())
+			a = r.start()
+			r.killAfterSave(a, 0.4+0.2*rng.Float64(), time.Duration(50+rng.IntN(300))*time.Millisecond)
+			a = r.start()
+			r.killAt(a, 0.65+0.25*rng.Float64())
+			a = r.start()
+			r.finish(a)
+			r.check(s)
+		})
+	}
+}
+
+// How long the stream takes without a kill (a baseline for the runs).
+func TestCrashStreamWithoutAKill(t *testing.T) {
+	if os.Getenv("SRE_CRASH_BASELINE") == "" {
+		t.Skip("set SRE_CRASH_BASELINE=1")
+	}
+	rng := rand.New(rand.NewPCG(crashSeed(t), 1))
+	s := oneTemplateStream(20000, 7, rng)
+	r := newCrashRig(t, s)
+	a := r.start()
+	r.finish(a)
+	r.check(s)
+}

@@ -16,9 +16,12 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/pstest"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cloud-sre-agent/sre-agent/internal/agent/agenttest"
 	"github.com/cloud-sre-agent/sre-agent/internal/domain"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres"
+	"github.com/cloud-sre-agent/sre-agent/internal/store/postgres/pgtest"
 	"github.com/cloud-sre-agent/sre-agent/internal/store/sqlite"
 )
 
@@ -138,11 +141,15 @@ func oneTemplateStream(n, malformed int, rng *rand.Rand) crashStream {
 	return s
 }
 
-// crashAgent is one run of the agent binary on the crash test's state.
+// crashAgent is one run of the agent binary on the crash test's state,
+// reaching the server through its own link.
 type crashAgent struct {
+	name   string
+	dir    string
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
 	done   chan error
+	link   *link
 }
 
 // lockedBuffer is the agent's stderr, read while the agent writes it.
@@ -168,19 +175,20 @@ type crashRig struct {
 	dir   string
 	cfg   string
 	srv   *pstest.Server
-	link  *link
+	pg    string // the PostgreSQL DSN; "" is one agent on SQLite
 	db    *sql.DB
+	pgc   *pgx.Conn
 	kills []string
 	began time.Time
 	total int
-	// last is the agent running now, whose log a failure shows.
+	// last is the agent started last, whose log a failure shows.
 	last *crashAgent
 }
 
-func newCrashRig(t *testing.T, s crashStream) *crashRig {
+func newCrashRig(t *testing.T, s crashStream, pg string) *crashRig {
 	srv := emulator(t)
-	r := &crashRig{t: t, dir: t.TempDir(), srv: srv, began: time.Now(), total: len(s.msgs)}
-	// A live stream: published as the agent keeps up, at most a window
+	r := &crashRig{t: t, dir: t.TempDir(), srv: srv, began: time.Now(), total: len(s.msgs), pg: pg}
+	// A live stream: published as the agents keep up, at most a window
 	// ahead of what is acknowledged (the emulator slows down with many
 	// unacknowledged messages; a sink does not publish a day at once).
 	stop := make(chan struct{})
@@ -200,26 +208,43 @@ func newCrashRig(t *testing.T, s crashStream) *crashRig {
 			}
 		}
 	}()
-	r.link = newLink(t, srv.Addr)
-	t.Setenv("PUBSUB_EMULATOR_HOST", r.link.Addr())
+	store := ""
+	if pg != "" {
+		store = "store: {type: postgres, dsn: env://SRE_TEST_CRASH_PG, lease_ttl: 2s}\nflush_every: 200ms\n"
+		t.Setenv("SRE_TEST_CRASH_PG", pg)
+		conn, err := pgx.Connect(context.Background(), pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		r.pgc = conn
+	}
 	r.cfg = filepath.Join(r.dir, "c.yaml")
 	// The emulator hands each streaming pull about one message per 10 ms
-	// tick: ten pulls make the stream a few minutes, not an hour.
-	os.WriteFile(r.cfg, []byte(fmt.Sprintf(`
+	// tick: ten pulls make the stream a minute, not an hour.
+	os.WriteFile(r.cfg, []byte(fmt.Sprintf(`%s
 http: {addr: ""}
 delivery: {type: local, local: {dir: %s}}
 sources:
   - type: pubsub
     pubsub: {project: proj, subscription: agent, max_outstanding_messages: 1000, max_ack_extension: 10s, num_goroutines: 10}
     decode: {format: logentry}
-`, filepath.Join(r.dir, "out"))), 0o600)
+`, store, filepath.Join(r.dir, "out"))), 0o600)
 	return r
 }
 
-func (r *crashRig) start() *crashAgent {
-	cmd := exec.Command(os.Args[0], "--config", r.cfg, "run", "--db", filepath.Join(r.dir, "s.db"))
-	cmd.Env = append(os.Environ(), "SRE_AGENT_BE_MAIN=1")
-	a := &crashAgent{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+// start runs the agent binary as replica name (one agent on SQLite keeps
+// its state in the rig's directory; each replica its audit log and
+// quarantine in its own).
+func (r *crashRig) start(name string) *crashAgent {
+	dir := r.dir
+	if r.pg != "" {
+		dir = filepath.Join(r.dir, name)
+	}
+	l := newLink(r.t, r.srv.Addr)
+	cmd := exec.Command(os.Args[0], "--config", r.cfg, "run", "--db", filepath.Join(dir, "s.db"))
+	cmd.Env = append(os.Environ(), "SRE_AGENT_BE_MAIN=1", "SRE_AGENT_REPLICA="+name, "PUBSUB_EMULATOR_HOST="+l.Addr(), "SRE_TEST_CRASH_PG="+r.pg)
+	a := &crashAgent{name: name, dir: dir, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1), link: l}
 	cmd.Stderr = a.stderr
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)
@@ -246,7 +271,7 @@ func (r *crashRig) waitFor(what string, d time.Duration, cond func() bool) {
 					log = log[len(log)-20000:]
 				}
 			}
-			r.t.Fatalf("timed out waiting for %s (kills: %v; %d acknowledged, %d saved)\n%s", what, r.kills, r.acked(), r.saved(), log)
+			r.t.Fatalf("timed out waiting for %s (kills: %v; %d acknowledged, %d saved)\n%s", what, r.kills, r.acked(), r.saved(""), log)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -262,8 +287,16 @@ func (r *crashRig) acked() int {
 	return n
 }
 
-// saved is how many message keys the store holds, -1 before it exists.
-func (r *crashRig) saved() int {
+// saved is how many message keys the store holds (of replica, when named),
+// -1 before it can tell.
+func (r *crashRig) saved(replica string) int {
+	var n int
+	if r.pg != "" {
+		if err := r.pgc.QueryRow(context.Background(), `SELECT count(*) FROM seen WHERE $1 = '' OR source LIKE '%@'||$1||'@%'`, replica).Scan(&n); err != nil {
+			return -1
+		}
+		return n
+	}
 	if r.db == nil {
 		if _, err := os.Stat(filepath.Join(r.dir, "s.db")); err != nil {
 			return -1
@@ -275,11 +308,27 @@ func (r *crashRig) saved() int {
 		r.db = db
 		r.t.Cleanup(func() { db.Close() })
 	}
-	var n int
 	if err := r.db.QueryRow(`SELECT count(*) FROM seen`).Scan(&n); err != nil {
 		return -1
 	}
 	return n
+}
+
+// holder is the replica that holds the work: the lease on an incident in
+// the pipeline, else the one that saved the most of the stream.
+func (r *crashRig) holder(live []*crashAgent) *crashAgent {
+	var owner string
+	r.pgc.QueryRow(context.Background(), `SELECT coalesce(max(lease_owner), '') FROM incidents WHERE lease_until > now()`).Scan(&owner)
+	best := live[0]
+	for _, a := range live {
+		if a.name == owner {
+			return a
+		}
+		if r.saved(a.name) > r.saved(best.name) {
+			best = a
+		}
+	}
+	return best
 }
 
 // killAt SIGKILLs a once the server has seen frac of the messages
@@ -287,47 +336,70 @@ func (r *crashRig) saved() int {
 func (r *crashRig) killAt(a *crashAgent, frac float64) {
 	want := int(frac * float64(r.total))
 	r.waitFor(fmt.Sprintf("%.0f%% acknowledged", 100*frac), 120*time.Second, func() bool { return r.acked() >= want })
-	a.cmd.Process.Signal(syscall.SIGKILL)
-	<-a.done
-	r.kills = append(r.kills, fmt.Sprintf("at %d acknowledged (%s)", r.acked(), time.Since(r.began).Round(time.Second)))
+	r.kill(a)
+	r.kills = append(r.kills, fmt.Sprintf("%s at %d acknowledged (%s)", a.name, r.acked(), time.Since(r.began).Round(time.Second)))
 }
 
-// killAfterSave waits for the next save past frac, freezes the link at
-// once, lets the agent acknowledge into the frozen link, and SIGKILLs it:
-// the saved messages whose acknowledgements were lost come back.
+func (r *crashRig) kill(a *crashAgent) {
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	<-a.done
+	a.link.cut()
+}
+
+// killAfterSave waits for a's next save past frac, freezes its link at
+// once, lets it acknowledge into the frozen link, and SIGKILLs it: the
+// saved messages whose acknowledgements were lost come back.
 func (r *crashRig) killAfterSave(a *crashAgent, frac float64, hold time.Duration) {
+	name := a.name
+	if r.pg == "" {
+		name = ""
+	}
 	want := int(frac * float64(r.total))
-	r.waitFor(fmt.Sprintf("%.0f%% saved", 100*frac), 120*time.Second, func() bool { return r.saved() >= want })
-	before := r.saved()
-	agenttest.WaitFor(r.t, "the next save", 60*time.Second, func() bool { return r.saved() > before })
-	r.link.freeze()
+	r.waitFor(fmt.Sprintf("%.0f%% saved", 100*frac), 120*time.Second, func() bool { return r.saved("") >= want })
+	before := r.saved(name)
+	agenttest.WaitFor(r.t, "the next save of "+a.name, 60*time.Second, func() bool { return r.saved(name) > before })
+	a.link.freeze()
 	time.Sleep(hold)
-	a.cmd.Process.Signal(syscall.SIGKILL)
-	<-a.done
-	r.link.cut()
-	r.kills = append(r.kills, fmt.Sprintf("after a save at %d saved, link frozen %v (%s)", r.saved(), hold, time.Since(r.began).Round(time.Second)))
+	r.kill(a)
+	r.kills = append(r.kills, fmt.Sprintf("%s after a save at %d saved, link frozen %v (%s)", a.name, r.saved(""), hold, time.Since(r.began).Round(time.Second)))
 }
 
-// finish waits for every message to be acknowledged and stops a with
-// SIGTERM.
-func (r *crashRig) finish(a *crashAgent) {
-	r.waitFor("every message acknowledged", 180*time.Second, func() bool { return r.acked() == r.total })
-	a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-a.done:
-		if err != nil {
-			r.t.Fatalf("exit after SIGTERM: %v\n%s", err, a.stderr)
+// finish waits for every message to be acknowledged and stops the agents
+// with SIGTERM.
+func (r *crashRig) finish(agents ...*crashAgent) {
+	r.waitFor("every message acknowledged", 240*time.Second, func() bool { return r.acked() == r.total })
+	for _, a := range agents {
+		a.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, a := range agents {
+		select {
+		case err := <-a.done:
+			if err != nil {
+				r.t.Fatalf("%s: exit after SIGTERM: %v\n%s", a.name, err, a.stderr)
+			}
+		case <-time.After(30 * time.Second):
+			r.t.Fatalf("%s: no exit after SIGTERM\n%s", a.name, a.stderr)
 		}
-	case <-time.After(30 * time.Second):
-		r.t.Fatalf("no exit after SIGTERM\n%s", a.stderr)
 	}
 }
 
 // check asserts the store counts exactly the stream's events, every bad
-// message is dead-lettered, and the audit chain verifies.
-func (r *crashRig) check(s crashStream) {
+// message is dead-lettered, and the audit chains verify.
+func (r *crashRig) check(s crashStream, agents ...string) {
 	t := r.t
-	incs := storedIncidents(t, filepath.Join(r.dir, "s.db"))
+	var incs []domain.Incident
+	if r.pg != "" {
+		st, err := postgres.Open(context.Background(), r.pg, "check")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if incs, err = st.Incidents(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		incs = storedIncidents(t, filepath.Join(r.dir, "s.db"))
+	}
 	var total int64
 	for _, in := range incs {
 		total += in.Count
@@ -348,9 +420,27 @@ func (r *crashRig) check(s crashStream) {
 	if redelivered == 0 && len(r.kills) > 0 {
 		t.Errorf("no message came back: the kills tested nothing")
 	}
-	q, _ := os.ReadFile(filepath.Join(r.dir, "quarantine.jsonl"))
+	var q []byte
+	dirs := []string{r.dir}
+	if r.pg != "" {
+		dirs = nil
+		for _, a := range agents {
+			dirs = append(dirs, filepath.Join(r.dir, a))
+		}
+	}
+	for _, d := range dirs {
+		b, _ := os.ReadFile(filepath.Join(d, "quarantine.jsonl"))
+		q = append(q, b...)
+		q = append(q, '\n')
+	}
 	if got := dedupLines(q); got != s.malformed {
 		t.Errorf("%d distinct bad messages in the quarantine, want %d", got, s.malformed)
+	}
+	if r.pg != "" {
+		if v, err := executeErr("", "--config", r.cfg, "audit", "verify"); err != nil {
+			t.Errorf("audit verify: %v\n%s", err, v)
+		}
+		return
 	}
 	if v, err := executeErr("", "audit", "verify", "--db", filepath.Join(r.dir, "s.db")); err != nil {
 		t.Errorf("audit verify: %v\n%s", err, v)
@@ -397,30 +487,74 @@ func crashSeed(t *testing.T) uint64 {
 	return seed
 }
 
+// crashRuns is how many streams each crash test kills its way through
+// (SRE_CRASH_RUNS; CI runs the default).
+func crashRuns() int {
+	runs := 2
+	if v := os.Getenv("SRE_CRASH_RUNS"); v != "" {
+		fmt.Sscan(v, &runs)
+	}
+	return runs
+}
+
 // The operator's crash test, one agent on SQLite: several kills per run at
 // random points, one of them right after a save with the link frozen.
 func TestCrashCountsExactlySQLite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts the agent binary")
 	}
-	runs := 1
-	if v := os.Getenv("SRE_CRASH_RUNS"); v != "" {
-		fmt.Sscan(v, &runs)
-	}
-	for i := range runs {
+	for i := range crashRuns() {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(crashSeed(t), 1))
 			s := oneTemplateStream(20000, 7, rng)
-			r := newCrashRig(t, s)
-			a := r.start()
+			r := newCrashRig(t, s, "")
+			a := r.start("solo")
 			r.killAt(a, 0.05+0.3*rng.Float64())
-			a = r.start()
+			a = r.start("solo")
 			r.killAfterSave(a, 0.4+0.2*rng.Float64(), time.Duration(50+rng.IntN(300))*time.Millisecond)
-			a = r.start()
+			a = r.start("solo")
 			r.killAt(a, 0.65+0.25*rng.Float64())
-			a = r.start()
+			a = r.start("solo")
 			r.finish(a)
 			r.check(s)
+		})
+	}
+}
+
+// The same with three replicas on PostgreSQL: the one that holds the work
+// is killed (once right after a save with its link frozen), and a new
+// replica takes its place each time, as a new pod would.
+func TestCrashCountsExactlyReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts three agent processes")
+	}
+	for i := range crashRuns() {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(crashSeed(t), 1))
+			s := oneTemplateStream(20000, 7, rng)
+			r := newCrashRig(t, s, pgtest.DSN(t))
+			live := []*crashAgent{r.start("r0"), r.start("r1"), r.start("r2")}
+			names := []string{"r0", "r1", "r2"}
+			replace := func(dead *crashAgent) {
+				for i, a := range live {
+					if a == dead {
+						n := fmt.Sprintf("r%d", len(names))
+						names = append(names, n)
+						live[i] = r.start(n)
+					}
+				}
+			}
+			a := r.holder(live)
+			r.killAt(a, 0.1+0.2*rng.Float64())
+			replace(a)
+			a = r.holder(live)
+			r.killAfterSave(a, 0.4+0.2*rng.Float64(), time.Duration(50+rng.IntN(300))*time.Millisecond)
+			replace(a)
+			a = r.holder(live)
+			r.killAt(a, 0.65+0.25*rng.Float64())
+			replace(a)
+			r.finish(live...)
+			r.check(s, names...)
 		})
 	}
 }
@@ -432,8 +566,8 @@ func TestCrashStreamWithoutAKill(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(crashSeed(t), 1))
 	s := oneTemplateStream(20000, 7, rng)
-	r := newCrashRig(t, s)
-	a := r.start()
+	r := newCrashRig(t, s, "")
+	a := r.start("solo")
 	r.finish(a)
 	r.check(s)
 }

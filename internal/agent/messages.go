@@ -40,7 +40,12 @@ type pending struct {
 }
 
 // consume runs a message source: decode, deduplicate, feed the spine, and
-// acknowledge a message only once a save holds its events and its key.
+// acknowledge a message only once a save holds its events and its key
+// (source.Message says exactly when). A save writes everything the spine
+// keeps that can still be counted: incidents, summaries, and the error
+// events it holds for templates no incident has yet, so what a message
+// carried is in the store before the message is acknowledged, whatever
+// detection does with it later.
 // Nothing is acknowledged before it is saved; a message whose save fails
 // is not acknowledged, and the source stops (a restart resumes from the
 // transport, and the saved keys keep redeliveries from counting twice).
@@ -110,6 +115,10 @@ func (a *Agent) consume(ctx context.Context, src Source, learnt ingest.Learnt, w
 				return err
 			}
 			if err := a.renew(saveCtx, s, a.opts.FlushEvery); err != nil {
+				return err
+			}
+			// A quiet replica still takes over what a stopped one held.
+			if err := a.adoptIdle(saveCtx, s, wake); err != nil {
 				return err
 			}
 		case <-done:
@@ -192,6 +201,21 @@ func (a *Agent) adoptOrphans(ctx context.Context, s *sourceState) error {
 		a.log.Info("took over the templates a stopped replica held", "source", s.src.Name, "shares", len(byShare), "templates", len(rows))
 	}
 	return nil
+}
+
+// adoptIdle adopts orphaned shares while no message comes, and saves
+// what it took over.
+func (a *Agent) adoptIdle(ctx context.Context, s *sourceState, wake chan<- struct{}) error {
+	if a.shared == nil || !s.holds {
+		return nil
+	}
+	if err := a.adoptOrphans(ctx, s); err != nil {
+		return err
+	}
+	if len(s.adopted) == 0 {
+		return nil
+	}
+	return a.save(ctx, s, wake)
 }
 
 // renew says, under shared detection, that this replica's share is alive

@@ -33,10 +33,11 @@ type shareStore struct {
 	shares map[string][]domain.Incident
 	held   map[string]map[domain.HeldKey]domain.HeldTemplate
 	tmpls  map[domain.TemplateID]string
+	bases  map[baselineKey]domain.Baseline
 }
 
 func newShareStore() *shareStore {
-	return &shareStore{shares: map[string][]domain.Incident{}, held: map[string]map[domain.HeldKey]domain.HeldTemplate{}, tmpls: map[domain.TemplateID]string{}}
+	return &shareStore{shares: map[string][]domain.Incident{}, held: map[string]map[domain.HeldKey]domain.HeldTemplate{}, tmpls: map[domain.TemplateID]string{}, bases: map[baselineKey]domain.Baseline{}}
 }
 
 // commit is one save of run share.
@@ -47,6 +48,13 @@ func (st *shareStore) commit(share string, s *Spine, adopted []string) {
 		for _, t := range in.Templates {
 			st.tmpls[t.ID] = t.Text
 		}
+	}
+	for _, b := range s.Baselines() { // as the stores merge them
+		k := baselineKey{b.Service, b.Template}
+		if have, ok := st.bases[k]; ok && have.FirstSeen.Before(b.FirstSeen) {
+			b.FirstSeen = have.FirstSeen
+		}
+		st.bases[k] = b
 	}
 	h := s.HeldChanges()
 	for _, a := range adopted {
@@ -84,6 +92,9 @@ func (st *shareStore) learnt() Learnt {
 		l.Templates = append(l.Templates, domain.Template{ID: id, Text: text})
 	}
 	sort.Slice(l.Templates, func(i, j int) bool { return l.Templates[i].ID < l.Templates[j].ID })
+	for _, b := range st.bases {
+		l.Baselines = append(l.Baselines, b)
+	}
 	byFP := map[domain.Fingerprint]*domain.Incident{}
 	for _, share := range sortedKeys(st.shares) {
 		for _, in := range st.shares[share] {

@@ -103,7 +103,9 @@ func (s *Spine) group(key detect.TemplateKey, ev *domain.Event, cluster *templat
 func (s *Spine) settle(b *building, t time.Time) {
 	if b.open && t.Sub(b.lastHot) >= s.detector.Config().Quiet {
 		b.open = false
-		b.episodes[len(b.episodes)-1].End = b.lastHot
+		if n := len(b.episodes); n > 0 { // (a store's incident carried on has none yet)
+			b.episodes[n-1].End = b.lastHot
+		}
 	}
 }
 

@@ -70,11 +70,14 @@ type Spine struct {
 	heldChanged map[detect.TemplateKey]domain.HeldKey
 	saveHeld    bool
 	replaying   bool // Adopt is replaying held events
-	prunedAt    time.Time
-	heldLines   []heldLine
-	bounds      bounds
-	shared      *shared
-	known       map[baselineKey]domain.Baseline
+	// activeServices are the services seen since the last Baselines (for
+	// a spine that saves what it holds).
+	activeServices map[string]bool
+	prunedAt       time.Time
+	heldLines      []heldLine
+	bounds         bounds
+	shared         *shared
+	known          map[baselineKey]domain.Baseline
 	// resumable holds, by redacted service and template id, the store's
 	// incident that last saw each template, and when (resume.go).
 	resumable map[baselineKey]resumeTo
@@ -240,6 +243,19 @@ func (s *Spine) process(ev domain.Event) detect.TemplateKey {
 	cluster := s.miner.Add(ev.Message)
 	isErr := detect.IsError(&ev)
 	key := detect.TemplateKey{Service: ev.Service, Template: cluster.Seq()}
+	if s.saveHeld {
+		if s.activeServices == nil {
+			s.activeServices = map[string]bool{}
+		}
+		s.activeServices[ev.Service] = true
+	}
+	if len(s.known) > 0 && !s.detector.Seen(ev.Service) {
+		// What an earlier run learnt of the service: its warm-up and its
+		// error ratio carry over, so a restart does not learn it afresh.
+		if b, ok := s.known[baselineKey{s.service(ev.Service), ""}]; ok {
+			s.detector.KnownService(ev.Service, b.FirstSeen, b.PerWindow)
+		}
+	}
 	if isErr && len(s.known) > 0 {
 		if _, _, seen := s.detector.Baseline(key); !seen {
 			// Stored baselines name the redacted service, as incidents do.
@@ -249,11 +265,16 @@ func (s *Spine) process(ev domain.Event) detect.TemplateKey {
 		}
 	}
 	reasons := s.detector.Observe(key, ev.Time, &ev, isErr)
-	if s.shared != nil && !s.replaying {
+	if s.shared != nil {
 		// Only a fatal event decides alone; the rest is decided on every
-		// replica's counts at the flush (Decide). (Held events another
-		// run adopted were counted by the run that read them.)
-		s.shared.count(ev.Service, s.detector.Bucket(ev.Time), isErr, key, ev.Time)
+		// replica's counts at the flush (Decide). Held events another run
+		// adopted were counted by the run that read them: decided on, not
+		// counted again.
+		if s.replaying {
+			s.shared.decideOn(s.detector.Bucket(ev.Time), isErr, key, ev.Time)
+		} else {
+			s.shared.count(ev.Service, s.detector.Bucket(ev.Time), isErr, key, ev.Time)
+		}
 	}
 	if !isErr {
 		return key
@@ -566,6 +587,16 @@ func (s *Spine) Baselines() []domain.Baseline {
 			}
 		}
 		out = append(out, domain.Baseline{Service: s.redactor.Redact(k.Service), Template: c.ID(), FirstSeen: first, PerWindow: perWindow})
+	}
+	// What the detector learnt of each service (template ""): its warm-up
+	// and error ratio, for a restart.
+	if s.saveHeld && s.shared == nil {
+		for svc := range s.activeServices {
+			if first, ratio, ok := s.detector.ServiceLearnt(svc); ok {
+				out = append(out, domain.Baseline{Service: s.service(svc), FirstSeen: first, PerWindow: ratio})
+			}
+		}
+		clear(s.activeServices)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {

@@ -59,6 +59,23 @@ func (sh *shared) count(service string, bucket int64, isErr bool, key detect.Tem
 	}
 }
 
+// decideOn puts key in the next decision without counting an event: a
+// held event adopted from a replica that stopped, which counted it.
+func (sh *shared) decideOn(bucket int64, isErr bool, key detect.TemplateKey, t time.Time) {
+	if !isErr {
+		return
+	}
+	kw := sh.keys[key]
+	if kw == nil {
+		kw = &keyWindow{buckets: map[int64]int64{}, earliest: t}
+		sh.keys[key] = kw
+	}
+	kw.buckets[bucket] += 0
+	if t.Before(kw.earliest) {
+		kw.earliest = t
+	}
+}
+
 // sharedEvent adds one error event under shared detection: per template,
 // as every replica must decide alike; only a fatal event decides here, the
 // rest waits for Decide on the merged counts.

@@ -7,7 +7,19 @@ package source
 import "context"
 
 // Message is one delivery from a message transport. Exactly one of Ack and
-// Nack is called for it.
+// Nack is called for it, by the agent alone (internal/agent/messages.go),
+// and Ack only once the store holds what the message carried:
+//
+//   - a log message: after the commit that holds its events (in an
+//     incident, a bound's summary or a held template, all saved with the
+//     source's share) and its key;
+//   - a redelivery of a message whose key is committed: at once; of one
+//     still in the batch being built: with that batch, after its commit;
+//   - a message that is not a log message: after it is kept (dead-letter
+//     topic or quarantine file) and audited;
+//   - a control message (carries no event): at once.
+//
+// Anything else is nacked, or left to the transport's redelivery.
 type Message struct {
 	// ID is the transport's message id.
 	ID         string

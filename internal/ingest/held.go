@@ -49,7 +49,10 @@ func (s *Spine) hold(key detect.TemplateKey, ev *domain.Event, cluster *template
 		s.pending[key] = h
 	}
 	s.changedHeld(key, cluster)
-	if len(h.events) > 0 && ev.Time.Sub(h.events[0].Time) > s.detector.Config().LongWindow {
+	// Under shared detection events come from every replica's share of
+	// the stream, redeliveries minutes late among them: held events are
+	// decided on at the next flush before they may age out (Settle).
+	if s.shared == nil && len(h.events) > 0 && ev.Time.Sub(h.events[0].Time) > s.detector.Config().LongWindow {
 		h.events, h.crit, h.dropped = h.events[:0], h.crit[:0], 0
 	}
 	if len(h.events) >= pendingMax {

@@ -91,6 +91,7 @@ type Spine struct {
 	held        int
 	bySeverity  [domain.Emergency/100 + 1]int
 	lastTime    time.Time
+	newest      time.Time // the latest event time seen
 }
 
 type building struct {
@@ -238,6 +239,9 @@ func (s *Spine) process(ev domain.Event) detect.TemplateKey {
 		ev.Time = s.lastTime
 	} else {
 		s.lastTime = ev.Time
+		if ev.Time.After(s.newest) {
+			s.newest = ev.Time
+		}
 	}
 	ev.Message = s.redactor.Redact(ev.Message)
 	cluster := s.miner.Add(ev.Message)

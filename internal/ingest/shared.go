@@ -296,6 +296,14 @@ func (s *Spine) promote(key detect.TemplateKey, h *held, reasons detect.Reasons)
 func (s *Spine) Settle() {
 	clear(s.shared.keys)
 	s.shared.flushed = nil
+	// Held events the merged counts have decided on and that are older
+	// than the long window before the latest event age out.
+	lw := s.detector.Config().LongWindow
+	for k, h := range s.pending {
+		if n := len(h.events); n == 0 || s.newest.Sub(h.events[n-1].Time) > lw {
+			s.unpend(k, h)
+		}
+	}
 }
 
 // RestoreTemplates adds templates other replicas registered, with their

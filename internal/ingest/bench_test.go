@@ -138,3 +138,31 @@ func BenchmarkTemplate(b *testing.B) {
 	}
 	perLine(b, msgs, func(_ int, msg string) { m.Add(msg) })
 }
+
+// benchSaved is the whole path as a message source runs it: every 500
+// lines a save takes the incidents and baselines, and (held) what the
+// spine holds for templates no incident has yet.
+func benchSaved(b *testing.B, held bool) {
+	s := newSpine(b)
+	if held {
+		s.SaveHeld()
+	}
+	rec := parse.Record{Lines: make([]string, 1)}
+	perLine(b, loghubLines(b), func(n int, line string) {
+		rec.Line, rec.Lines[0] = n+1, line
+		s.Record(rec)
+		if n%500 == 499 {
+			s.Incidents()
+			s.Baselines()
+			if held {
+				s.HeldChanges()
+				s.HeldSaved()
+			}
+		}
+	})
+}
+
+// BenchmarkSavedWithoutHeld is a message source's path as it was before
+// held templates were saved; BenchmarkSavedWithHeld, as it is.
+func BenchmarkSavedWithoutHeld(b *testing.B) { benchSaved(b, false) }
+func BenchmarkSavedWithHeld(b *testing.B)    { benchSaved(b, true) }

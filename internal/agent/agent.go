@@ -42,6 +42,8 @@ type Store interface {
 	Commit(ctx context.Context, sv domain.Save) error
 	// Held reads what earlier runs of a source held, by share.
 	Held(ctx context.Context, prefix string) (map[string][]domain.HeldTemplate, error)
+	// DetectorState reads what a source's detector last saved.
+	DetectorState(ctx context.Context, source string) ([]domain.DetectorState, error)
 	Seen(ctx context.Context, keys []string) (map[string]bool, error)
 	PruneSeen(ctx context.Context, before time.Time) (int64, error)
 	CountByState(ctx context.Context) (map[domain.State]int, error)
@@ -109,6 +111,9 @@ type Options struct {
 	Registerer    prometheus.Registerer
 	// Replica names this process among the replicas sharing a store.
 	Replica string
+	// Known masks the agent's own loaded secrets in what the spines keep
+	// (incidents, held templates), beside the redaction rules.
+	Known redact.Known
 	// Changed, when set, is told the incidents each save wrote (nil when
 	// it cannot say which: look at all), for notifications.
 	Changed func(fps []domain.Fingerprint)
@@ -148,7 +153,11 @@ func New(store Store, pipe Pipeline, aud audit.Appender, sources []Source, opts 
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	shared, _ := store.(SharedStore)
-	a := &Agent{store: store, shared: shared, pipe: pipe, audit: aud, sources: sources, opts: opts, red: redact.New(opts.Redact), log: opts.Log,
+	red := redact.New(opts.Redact)
+	if opts.Known != nil {
+		red = red.WithKnown(opts.Known)
+	}
+	a := &Agent{store: store, shared: shared, pipe: pipe, audit: aud, sources: sources, opts: opts, red: red, log: opts.Log,
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_events_total",
 			Help: "Log events read, by source and severity."}, []string{"source", "severity"}),
 		parseErrs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sre_agent_parse_errors_total",
@@ -470,7 +479,11 @@ func (a *Agent) save(ctx context.Context, s *sourceState, wake chan<- struct{}, 
 		if len(incidents) == 0 && len(seen) == 0 && held.Empty() {
 			return nil
 		}
-		err = a.store.Commit(ctx, domain.Save{Source: s.key, Baselines: s.spine.Baselines(), Incidents: incidents, Held: held, Seen: seen})
+		sv := domain.Save{Source: s.key, Baselines: s.spine.Baselines(), Incidents: incidents, Held: held, Seen: seen}
+		if s.holds {
+			sv.Detector, sv.DetectorSource = s.spine.DetectorChanges(), s.src.Key
+		}
+		err = a.store.Commit(ctx, sv)
 		if err == nil && s.holds {
 			s.spine.HeldSaved()
 			s.adopted = nil
@@ -521,12 +534,13 @@ func (a *Agent) saveShared(ctx context.Context, s *sourceState, seen []string) e
 	if err != nil {
 		return err
 	}
-	s.spine.Settle()
 	if s.holds {
+		// Before Settle: what it lets age out is the next save's change.
 		s.spine.HeldSaved()
 		s.adopted = nil
 		s.renewed = time.Now()
 	}
+	s.spine.Settle()
 	ts, mark, err := a.shared.TemplatesSince(ctx, s.templateMark)
 	if err != nil {
 		return err

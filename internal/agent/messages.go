@@ -156,6 +156,13 @@ func (a *Agent) adopt(ctx context.Context, s *sourceState) error {
 	if a.shared != nil {
 		return nil
 	}
+	states, err := a.store.DetectorState(ctx, s.src.Key)
+	if err != nil {
+		return err
+	}
+	if err := s.spine.RestoreDetector(states); err != nil {
+		a.log.Warn("detector state left out; it is learnt again", "source", s.src.Name, "error", err)
+	}
 	byShare, err := a.store.Held(ctx, s.src.Key+"@")
 	if err != nil {
 		return err

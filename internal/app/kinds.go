@@ -186,6 +186,16 @@ var storeKinds = map[string]storeKind{
 			if err != nil {
 				return nil, fmt.Errorf("store.dsn: %w", err)
 			}
+			// A replica's shares are named source@replica@start, and an
+			// adopted one own|old: the name may not hold '@' or '|'.
+			if r := replicaName(cfg); strings.ContainsAny(r, "|@") {
+				return nil, fmt.Errorf("store.replica (or $SRE_AGENT_REPLICA) %q: may not contain '|' or '@'", r)
+			}
+			// A replica says it is alive every flush; three flushes missed
+			// and its held templates are another's to take.
+			if cfg.Store.LeaseTTL < 3*cfg.FlushEvery {
+				return nil, fmt.Errorf("store.lease_ttl %v: want at least three flush_every (%v)", cfg.Store.LeaseTTL, cfg.FlushEvery)
+			}
 			s, err := postgres.Open(ctx, dsn, replicaName(cfg))
 			if err != nil {
 				return nil, err

@@ -2,12 +2,15 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -201,7 +204,7 @@ func RunAgent(ctx context.Context, cfg config.Config, dbFlag string, args []stri
 	defer closeSources()
 	ag, err := agent.New(store, pipe, aud, sources, agent.Options{Redact: cfg.Redact, Template: cfg.Template, Detect: cfg.Detect, Parse: cfg.Parse,
 		ReopenAfter: cfg.Pipeline.ReopenAfter, FlushEvery: cfg.FlushEvery, Poll: time.Second, ShutdownGrace: 10 * time.Second,
-		Log: log, Registerer: reg, Replica: replica, Changed: changedSave})
+		Log: log, Registerer: reg, Replica: replica, Changed: changedSave, Known: masker})
 	if err != nil {
 		return err
 	}
@@ -447,7 +450,16 @@ func messageSource(ctx context.Context, s config.Source, p Paths, closers *[]fun
 		if err != nil {
 			return src, err
 		}
-		src.Name, src.Key, src.Messages = gocloud.Redact(s.URL), "url:"+gocloud.Redact(s.URL), recv
+		// The key names the subscription in full (two URLs may differ only
+		// in a query the name leaves out: kafka topics, Service Bus
+		// subscriptions): the query hashed, without the user info.
+		full := s.URL
+		if u, err := url.Parse(s.URL); err == nil {
+			u.User = nil
+			full = u.String()
+		}
+		sum := sha256.Sum256([]byte(full))
+		src.Name, src.Key, src.Messages = gocloud.Redact(s.URL), "url:"+gocloud.Redact(s.URL)+"#"+hex.EncodeToString(sum[:6]), recv
 	}
 	if src.Service == "" {
 		src.Service = src.Name

@@ -45,4 +45,18 @@ type Save struct {
 	Incidents []Incident
 	Held      HeldChanges
 	Seen      []string
+	// Detector is what the source's detector changed since the last save,
+	// kept under DetectorSource (the source, not the run: the next run
+	// continues it).
+	Detector       []DetectorState
+	DetectorSource string
+}
+
+// DetectorState is a service's (Template "") or a template's detection
+// state as a source's detector last saved it: its windows in progress,
+// baselines and first sightings, as JSON the detector reads back.
+type DetectorState struct {
+	Service  string     `json:"service"`
+	Template TemplateID `json:"template"`
+	State    []byte     `json:"state"`
 }

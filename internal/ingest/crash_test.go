@@ -34,10 +34,11 @@ type shareStore struct {
 	held   map[string]map[domain.HeldKey]domain.HeldTemplate
 	tmpls  map[domain.TemplateID]string
 	bases  map[baselineKey]domain.Baseline
+	det    map[baselineKey][]byte
 }
 
 func newShareStore() *shareStore {
-	return &shareStore{shares: map[string][]domain.Incident{}, held: map[string]map[domain.HeldKey]domain.HeldTemplate{}, tmpls: map[domain.TemplateID]string{}, bases: map[baselineKey]domain.Baseline{}}
+	return &shareStore{shares: map[string][]domain.Incident{}, held: map[string]map[domain.HeldKey]domain.HeldTemplate{}, tmpls: map[domain.TemplateID]string{}, bases: map[baselineKey]domain.Baseline{}, det: map[baselineKey][]byte{}}
 }
 
 // commit is one save of run share.
@@ -55,6 +56,9 @@ func (st *shareStore) commit(share string, s *Spine, adopted []string) {
 			b.FirstSeen = have.FirstSeen
 		}
 		st.bases[k] = b
+	}
+	for _, d := range s.DetectorChanges() {
+		st.det[baselineKey{d.Service, d.Template}] = d.State
 	}
 	h := s.HeldChanges()
 	for _, a := range adopted {
@@ -133,6 +137,13 @@ func runCrashing(t testing.TB, cfg detect.Config, events []domain.Event, batch i
 		s := spineWith(t, cfg)
 		s.SaveHeld()
 		s.Seed(st.learnt())
+		var det []domain.DetectorState
+		for k, b := range st.det {
+			det = append(det, domain.DetectorState{Service: k.service, Template: k.template, State: b})
+		}
+		if err := s.RestoreDetector(det); err != nil {
+			t.Fatal(err)
+		}
 		var adopted []string
 		var rows []domain.HeldTemplate
 		for _, share := range sortedKeys(st.held) {

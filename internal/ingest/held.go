@@ -16,9 +16,13 @@ const pendingMax = 16
 // when a rule fires for it, they join the incident that opens.
 type held struct {
 	cluster *template.Cluster
-	events  []domain.Event // redacted as they would be stored
-	crit    []int          // each event's held CRITICAL record, notCritical or unlisted
-	dropped int64          // events beyond pendingMax, counted only
+	// written is the row the last save wrote these events to, next the
+	// one HeldChanges is writing them to: a merge in the miner moves a
+	// template's events to another row, and the old one must go.
+	written, next domain.HeldKey
+	events        []domain.Event // redacted as they would be stored
+	crit          []int          // each event's held CRITICAL record, notCritical or unlisted
+	dropped       int64          // events beyond pendingMax, counted only
 }
 
 // hold keeps an error event of a template no incident holds, for the long
@@ -100,12 +104,24 @@ func (s *Spine) changedHeld(key detect.TemplateKey, cluster *template.Cluster) {
 // unpend drops key's held events: they joined an incident, or aged out.
 func (s *Spine) unpend(key detect.TemplateKey, h *held) {
 	s.changedHeld(key, h.cluster)
+	if s.saveHeld && h.written != (domain.HeldKey{}) {
+		// Its row goes (under the key it was written with).
+		s.gone = append(s.gone, h.written)
+	}
 	delete(s.pending, key)
 }
 
 // SaveHeld turns on HeldChanges: a spine whose input is acknowledged (a
 // message source) saves what it holds.
-func (s *Spine) SaveHeld() { s.saveHeld = true }
+func (s *Spine) SaveHeld() {
+	s.saveHeld = true
+	if s.shared == nil {
+		// A single spine decides alone: its detector's state is saved
+		// too (replicas decide on the store's merged counts).
+		s.detector.Track()
+		s.clusters = map[detect.TemplateKey]*template.Cluster{}
+	}
+}
 
 // HeldChanges is what changed in the held templates since the last save,
 // as the store keeps them: one row per service (redacted) and template
@@ -113,18 +129,28 @@ func (s *Spine) SaveHeld() { s.saveHeld = true }
 // calls HeldSaved.
 func (s *Spine) HeldChanges() domain.HeldChanges {
 	var out domain.HeldChanges
-	if len(s.heldChanged) == 0 {
+	if !s.saveHeld {
 		return out
 	}
 	dirty := make(map[domain.HeldKey]bool, len(s.heldChanged))
 	for _, hk := range s.heldChanged {
 		dirty[hk] = true
 	}
+	for k, h := range s.pending {
+		h.next = domain.HeldKey{Service: s.service(k.Service), Template: h.cluster.ID()}
+		if h.written != h.next {
+			// New, or merged into another template since the last save.
+			dirty[h.next] = true
+			if h.written != (domain.HeldKey{}) {
+				dirty[h.written] = true
+			}
+		}
+	}
 	// Keys that share a row (templates merged in the miner, services that
 	// redact alike) are written together.
 	rows := map[domain.HeldKey]*domain.HeldTemplate{}
-	for k, h := range s.pending {
-		hk := domain.HeldKey{Service: s.service(k.Service), Template: h.cluster.ID()}
+	for _, h := range s.pending {
+		hk := h.next
 		if !dirty[hk] {
 			continue
 		}
@@ -138,6 +164,9 @@ func (s *Spine) HeldChanges() domain.HeldChanges {
 			row.Events = append(row.Events, ev)
 		}
 		row.Dropped += h.dropped
+	}
+	for _, hk := range s.gone {
+		dirty[hk] = true
 	}
 	for hk := range dirty {
 		if row := rows[hk]; row != nil {
@@ -164,12 +193,19 @@ func heldLess(s1 string, t1 domain.TemplateID, s2 string, t2 domain.TemplateID) 
 }
 
 // HeldSaved ends a save that committed HeldChanges.
-func (s *Spine) HeldSaved() { clear(s.heldChanged) }
+func (s *Spine) HeldSaved() {
+	clear(s.heldChanged)
+	s.gone = s.gone[:0]
+	for _, h := range s.pending {
+		h.written = h.next
+	}
+}
 
 // Adopt takes over the templates earlier runs held when they stopped (a
-// crash among them): their events run through detection again, in time
-// order, as if they had just come, without being counted again in Stats;
-// they join an incident if a rule fires, as they would have. The agent
+// crash among them): their events are held again, in time order (or join
+// the store's incident they belong to), without being counted again in
+// Stats or by the detector, whose state the earlier run saved; they join
+// an incident when a rule fires, as they would have. The agent
 // deletes the earlier rows in the commit that writes this run's.
 func (s *Spine) Adopt(rows []domain.HeldTemplate) {
 	type replay struct {
@@ -184,9 +220,11 @@ func (s *Spine) Adopt(rows []domain.HeldTemplate) {
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].ev.Time.Before(all[j].ev.Time) })
 	keys := make([]detect.TemplateKey, len(rows))
+	clusters := make([]*template.Cluster, len(rows))
 	s.replaying = true
 	for _, r := range all {
 		keys[r.row] = s.process(r.ev)
+		clusters[r.row] = s.lastCluster
 	}
 	s.replaying = false
 	for i, r := range rows {
@@ -199,6 +237,10 @@ func (s *Spine) Adopt(rows []domain.HeldTemplate) {
 			s.changedHeld(k, s.pending[k].cluster)
 		case s.incidents[k] != nil:
 			s.incidents[k].inc.Count += r.Dropped
+		case s.bounds.summarised[k] && s.bounds.summaries[k.Service] != nil:
+			sm := s.bounds.summaries[k.Service]
+			sm.b.inc.Count += r.Dropped
+			sm.add(clusters[i], r.Dropped)
 		}
 	}
 }

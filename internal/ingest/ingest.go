@@ -68,16 +68,20 @@ type Spine struct {
 	pending map[detect.TemplateKey]*held
 	// heldChanged are the held templates changed since the last save.
 	heldChanged map[detect.TemplateKey]domain.HeldKey
+	// gone are rows of held templates no longer held, to delete.
+	gone        []domain.HeldKey
+	lastCluster *template.Cluster // the template of the last event processed
 	saveHeld    bool
 	replaying   bool // Adopt is replaying held events
-	// activeServices are the services seen since the last Baselines (for
-	// a spine that saves what it holds).
-	activeServices map[string]bool
-	prunedAt       time.Time
-	heldLines      []heldLine
-	bounds         bounds
-	shared         *shared
-	known          map[baselineKey]domain.Baseline
+	// clusters names each error key's template, for the detector's
+	// saved state; restore is what an earlier run saved (detector.go).
+	clusters  map[detect.TemplateKey]*template.Cluster
+	restore   *restoreState
+	prunedAt  time.Time
+	heldLines []heldLine
+	bounds    bounds
+	shared    *shared
+	known     map[baselineKey]domain.Baseline
 	// resumable holds, by redacted service and template id, the store's
 	// incident that last saw each template, and when (resume.go).
 	resumable map[baselineKey]resumeTo
@@ -245,20 +249,16 @@ func (s *Spine) process(ev domain.Event) detect.TemplateKey {
 	}
 	ev.Message = s.redactor.Redact(ev.Message)
 	cluster := s.miner.Add(ev.Message)
+	s.lastCluster = cluster
 	isErr := detect.IsError(&ev)
 	key := detect.TemplateKey{Service: ev.Service, Template: cluster.Seq()}
-	if s.saveHeld {
-		if s.activeServices == nil {
-			s.activeServices = map[string]bool{}
+	if s.clusters != nil && isErr {
+		if _, ok := s.clusters[key]; !ok {
+			s.clusters[key] = cluster
 		}
-		s.activeServices[ev.Service] = true
 	}
-	if len(s.known) > 0 && !s.detector.Seen(ev.Service) {
-		// What an earlier run learnt of the service: its warm-up and its
-		// error ratio carry over, so a restart does not learn it afresh.
-		if b, ok := s.known[baselineKey{s.service(ev.Service), ""}]; ok {
-			s.detector.KnownService(ev.Service, b.FirstSeen, b.PerWindow)
-		}
+	if s.restore != nil {
+		s.restoreDetector(&ev, key, cluster, isErr)
 	}
 	if isErr && len(s.known) > 0 {
 		if _, _, seen := s.detector.Baseline(key); !seen {
@@ -268,7 +268,12 @@ func (s *Spine) process(ev domain.Event) detect.TemplateKey {
 			}
 		}
 	}
-	reasons := s.detector.Observe(key, ev.Time, &ev, isErr)
+	// A held event another run adopted was observed by that run: its
+	// detector state says so already (detector.go).
+	var reasons detect.Reasons
+	if !s.replaying {
+		reasons = s.detector.Observe(key, ev.Time, &ev, isErr)
+	}
 	if s.shared != nil {
 		// Only a fatal event decides alone; the rest is decided on every
 		// replica's counts at the flush (Decide). Held events another run
@@ -591,16 +596,6 @@ func (s *Spine) Baselines() []domain.Baseline {
 			}
 		}
 		out = append(out, domain.Baseline{Service: s.redactor.Redact(k.Service), Template: c.ID(), FirstSeen: first, PerWindow: perWindow})
-	}
-	// What the detector learnt of each service (template ""): its warm-up
-	// and error ratio, for a restart.
-	if s.saveHeld && s.shared == nil {
-		for svc := range s.activeServices {
-			if first, ratio, ok := s.detector.ServiceLearnt(svc); ok {
-				out = append(out, domain.Baseline{Service: s.service(svc), FirstSeen: first, PerWindow: ratio})
-			}
-		}
-		clear(s.activeServices)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {

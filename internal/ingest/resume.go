@@ -87,14 +87,14 @@ func (s *Spine) carryOn(incidents []domain.Incident, restored map[domain.Templat
 
 // resumes reports the store's incident ev's template belongs to when an
 // earlier run left it going: it last saw the template within the quiet
-// period before ev, or after it (a redelivered or late message is older
-// than what the store holds: it belongs to what was going then).
+// period of ev (either side: a redelivered message can be older; an input
+// read again from the start is not resumed into what it found before).
 func (s *Spine) resumes(ev *domain.Event, cluster *template.Cluster) (resumeTo, bool) {
 	if len(s.resumable) == 0 {
 		return resumeTo{}, false
 	}
 	to, ok := s.resumable[baselineKey{s.service(ev.Service), cluster.ID()}]
-	if !ok || ev.Time.Sub(to.last) > s.detector.Config().Quiet {
+	if !ok || ev.Time.Sub(to.last).Abs() > s.detector.Config().Quiet {
 		return resumeTo{}, false
 	}
 	return to, true

@@ -100,6 +100,7 @@ func (s *Spine) sharedEvent(key detect.TemplateKey, ev *domain.Event, cluster *t
 		b = s.newBuilding(ev, cluster)
 		s.incidents[key] = b
 		s.order = append(s.order, b)
+		s.absorb(key, b)
 	}
 	if s.ReopenAfter > 0 && b.inc.Count > 0 && ev.Time.Sub(b.inc.LastSeen) >= s.ReopenAfter {
 		b.inc.ReopenedAt = ev.Time
@@ -241,6 +242,7 @@ func (s *Spine) Decide(merged map[domain.WindowID]detect.Merged) []detect.KeyedB
 		for i, key := range keys {
 			if b := s.incidents[key]; b != nil {
 				b.reasons |= reasons[i]
+				s.absorb(key, b)
 			} else if h := s.pending[key]; h != nil && open && !s.bounds.summarised[key] {
 				// (A key summarised here on an earlier run of this
 				// Decide is folded already.)
@@ -260,6 +262,19 @@ func (s *Spine) Decide(merged map[domain.WindowID]detect.Merged) []detect.KeyedB
 		return out[i].Template < out[j].Template
 	})
 	return out
+}
+
+// absorb takes key's held events, if any, into its incident b.
+func (s *Spine) absorb(key detect.TemplateKey, b *building) {
+	h := s.pending[key]
+	if h == nil {
+		return
+	}
+	s.unpend(key, h)
+	for i := range h.events {
+		s.observe(b, &h.events[i], 0, h.cluster)
+	}
+	b.inc.Count += h.dropped
 }
 
 // promote makes key's held events an incident the merged counts opened,

@@ -29,6 +29,8 @@ type Store interface {
 	// Held reads the held templates of the shares whose names start with
 	// prefix, by share.
 	Held(ctx context.Context, prefix string) (map[string][]domain.HeldTemplate, error)
+	// DetectorState reads what a source's detector last saved.
+	DetectorState(ctx context.Context, source string) ([]domain.DetectorState, error)
 	Seen(ctx context.Context, keys []string) (map[string]bool, error)
 	PruneSeen(ctx context.Context, before time.Time) (int64, error)
 

@@ -214,6 +214,10 @@ type Detector struct {
 	longWidth int64
 	services  map[string]*serviceState
 	templates map[TemplateKey]*templateState
+	// touchedSvc and touchedTmpl, when tracking (snapshot.go), are what
+	// Observe changed since the last Touched.
+	touchedSvc  map[string]bool
+	touchedTmpl map[TemplateKey]bool
 }
 
 // Config is the detector's configuration.
@@ -295,6 +299,12 @@ func (d *Detector) Observe(k TemplateKey, t time.Time, ev *domain.Event, isError
 	if svc == nil {
 		svc = &serviceState{first: t}
 		d.services[k.Service] = svc
+	}
+	if d.touchedSvc != nil {
+		d.touchedSvc[k.Service] = true
+		if isError {
+			d.touchedTmpl[k] = true
+		}
 	}
 	if t.IsZero() {
 		t = svc.last
@@ -433,36 +443,11 @@ func (d *Detector) closeRatioWindow(svc *serviceState, idx int64) {
 	svc.winAll, svc.winErr, svc.winHot = 0, 0, false
 }
 
-// ServiceLearnt is what the detector learnt of a service that a restart
-// keeps: when it first saw it (its warm-up) and its baseline error ratio
-// (-1 when it has none yet). ok is false for a service it has not seen.
-func (d *Detector) ServiceLearnt(service string) (first time.Time, ratio float64, ok bool) {
-	svc := d.services[service]
-	if svc == nil {
-		return time.Time{}, 0, false
-	}
-	if !svc.hasRatio {
-		return svc.first, -1, true
-	}
-	return svc.first, svc.ratio, true
-}
-
-// KnownService carries over what an earlier run learnt of a service
-// (ServiceLearnt), before its first event here; it does nothing for a
-// service already seen.
-func (d *Detector) KnownService(service string, first time.Time, ratio float64) {
-	if d.services[service] != nil {
-		return
-	}
-	svc := &serviceState{first: first}
-	if ratio >= 0 {
-		svc.ratio, svc.hasRatio = ratio, true
-	}
-	d.services[service] = svc
-}
-
 // Seen reports whether the detector has seen service.
 func (d *Detector) Seen(service string) bool { return d.services[service] != nil }
+
+// HasTemplate reports whether the detector has state for k.
+func (d *Detector) HasTemplate(k TemplateKey) bool { return d.templates[k] != nil }
 
 // RateView is what the error-rate rule saw for a service at an event: for
 // explaining why an incident opened.

@@ -27,6 +27,19 @@ func (s *Store) exec(ctx context.Context, tx pgx.Tx, q string, args ...any) (int
 	return tag.RowsAffected(), nil
 }
 
+const pgDetector = `INSERT INTO detector_state (source, service, template_id, state) VALUES ($1, $2, $3, $4)
+	ON CONFLICT (source, service, template_id) DO UPDATE SET state = excluded.state`
+
+// DetectorState reads what source's detector last saved.
+func (s *Store) DetectorState(ctx context.Context, source string) ([]domain.DetectorState, error) {
+	rows, err := s.pool.Query(ctx, `SELECT service, template_id, state FROM detector_state WHERE source = $1 ORDER BY service, template_id`, source)
+	if err != nil {
+		return nil, fmt.Errorf("load detector state: %w", err)
+	}
+	defer rows.Close()
+	return row.ScanDetector(rows)
+}
+
 // Held reads the templates held by the shares whose names start with
 // prefix (the earlier runs of a message source), by share.
 func (s *Store) Held(ctx context.Context, prefix string) (map[string][]domain.HeldTemplate, error) {
@@ -57,15 +70,28 @@ func (s *Store) RenewShare(ctx context.Context, share string) error {
 // and deletes those rows in the commit that writes its own. Replicas
 // adopting at once never take the same row: the update locks it.
 func (s *Store) AdoptHeld(ctx context.Context, prefix, own string) (map[string][]domain.HeldTemplate, error) {
-	rows, err := s.pool.Query(ctx, `UPDATE held h SET share = $2 || '|' || h.share, at = now()
+	var out map[string][]domain.HeldTemplate
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// The adopter says it is alive first, in the same commit: what it
+		// takes is never orphaned again before its own save.
+		if _, err := tx.Exec(ctx, renewShare, own, s.LeaseTTL.String()); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `UPDATE held h SET share = $2 || '|' || h.share, at = now()
 		WHERE starts_with(h.share, $1) AND split_part(h.share, '|', 1) <> $2
 			AND NOT EXISTS (SELECT 1 FROM shares a WHERE a.share = split_part(h.share, '|', 1) AND a.alive_until > now())
 		RETURNING h.share, h.service, h.template_id, h.events, h.dropped`, prefix, own)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out, err = row.ScanHeld(rows)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("adopt held templates: %w", err)
 	}
-	defer rows.Close()
-	return row.ScanHeld(rows)
+	return out, nil
 }
 
 // Save records one source's incidents, their templates and the baselines.
@@ -97,6 +123,9 @@ func (s *Store) Commit(ctx context.Context, sv domain.Save) error {
 			return err
 		}
 		if err := row.SaveHeld(ctx, exec, source, sv.Held, time.Now(), pgHeld); err != nil {
+			return err
+		}
+		if err := row.SaveDetector(ctx, exec, sv.DetectorSource, sv.Detector, pgDetector); err != nil {
 			return err
 		}
 		for _, b := range baselines {

@@ -188,6 +188,14 @@ var migrations = []string{
 		share TEXT PRIMARY KEY,
 		alive_until TIMESTAMPTZ NOT NULL
 	);`,
+	// 9: a message source's detector state, for one agent on this store.
+	`CREATE TABLE detector_state (
+		source TEXT NOT NULL,
+		service TEXT NOT NULL,
+		template_id TEXT NOT NULL,
+		state TEXT NOT NULL,
+		PRIMARY KEY (source, service, template_id)
+	);`,
 }
 
 // migrationLock is the advisory lock key replicas take to migrate.

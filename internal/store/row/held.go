@@ -57,3 +57,26 @@ func ScanHeld(rows Rows) (map[string][]domain.HeldTemplate, error) {
 	}
 	return out, rows.Err()
 }
+
+// SaveDetector writes a save's detector state under source.
+func SaveDetector(ctx context.Context, exec func(ctx context.Context, q string, args ...any) error, source string, states []domain.DetectorState, put string) error {
+	for _, d := range states {
+		if err := exec(ctx, put, source, d.Service, string(d.Template), string(d.State)); err != nil {
+			return fmt.Errorf("save detector state of %s: %w", d.Service, err)
+		}
+	}
+	return nil
+}
+
+// ScanDetector reads rows of (service, template_id, state).
+func ScanDetector(rows Rows) ([]domain.DetectorState, error) {
+	var out []domain.DetectorState
+	for rows.Next() {
+		var svc, id, state string
+		if err := rows.Scan(&svc, &id, &state); err != nil {
+			return nil, fmt.Errorf("load detector state: %w", err)
+		}
+		out = append(out, domain.DetectorState{Service: svc, Template: domain.TemplateID(id), State: []byte(state)})
+	}
+	return out, rows.Err()
+}

@@ -155,6 +155,15 @@ var migrations = []string{
 		at TEXT NOT NULL,
 		PRIMARY KEY (share, service, template_id)
 	);`,
+	// 13: a message source's detector state (domain.DetectorState), so a
+	// restart decides as the run before would have.
+	`CREATE TABLE detector_state (
+		source TEXT NOT NULL,
+		service TEXT NOT NULL,
+		template_id TEXT NOT NULL,
+		state TEXT NOT NULL,
+		PRIMARY KEY (source, service, template_id)
+	);`,
 }
 
 // DefaultPath is the store under the user's state directory
@@ -320,6 +329,9 @@ func (s *Store) Commit(ctx context.Context, sv domain.Save) error {
 		return err
 	}
 	if err := row.SaveHeld(ctx, exec, source, sv.Held, now, sqliteHeld); err != nil {
+		return err
+	}
+	if err := row.SaveDetector(ctx, exec, sv.DetectorSource, sv.Detector, sqliteDetector); err != nil {
 		return err
 	}
 	for _, k := range seen {
@@ -621,6 +633,19 @@ var sqliteHeld = row.HeldStatements{
 		ON CONFLICT(share, service, template_id) DO UPDATE SET events = excluded.events, dropped = excluded.dropped, at = excluded.at`,
 	Gone:  `DELETE FROM held WHERE share = ? AND service = ? AND template_id = ?`,
 	Adopt: `DELETE FROM held WHERE share = ?`,
+}
+
+const sqliteDetector = `INSERT INTO detector_state (source, service, template_id, state) VALUES (?, ?, ?, ?)
+	ON CONFLICT(source, service, template_id) DO UPDATE SET state = excluded.state`
+
+// DetectorState reads what source's detector last saved.
+func (s *Store) DetectorState(ctx context.Context, source string) ([]domain.DetectorState, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT service, template_id, state FROM detector_state WHERE source = ? ORDER BY service, template_id`, source)
+	if err != nil {
+		return nil, fmt.Errorf("load detector state: %w", err)
+	}
+	defer rows.Close()
+	return row.ScanDetector(rows)
 }
 
 // Held reads the templates held by the shares whose names start with

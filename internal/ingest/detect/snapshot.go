@@ -1,0 +1,124 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// What the detector holds of a service or a template (its windows in
+// progress, baselines, first sightings) is state a restart would
+// otherwise learn again, deciding differently meanwhile. A spine whose
+// input is acknowledged saves it with each flush (only what changed) and
+// a later run restores it, so that a crash changes no decision.
+
+// RingSnap is a ring of bucket counts as saved.
+type RingSnap struct {
+	Counts [buckets]int32 `json:"c"`
+	Total  int32          `json:"t"`
+	Head   int64          `json:"h"`
+}
+
+func (r ring) snap() RingSnap  { return RingSnap{r.counts, r.total, r.head} }
+func (s RingSnap) ring() ring  { return ring{counts: s.Counts, total: s.Total, head: s.Head} }
+func (s RingSnap) valid() bool { return s.Total >= 0 }
+
+// ServiceSnap is a service's state as saved.
+type ServiceSnap struct {
+	All, Errors, LongAll, LongErrors RingSnap
+	First, Last                      time.Time
+	Ratio                            float64
+	HasRatio                         bool
+	WinStart, WinAll, WinErr         int64
+	WinHot                           bool
+}
+
+// TemplateSnap is a template's state as saved.
+type TemplateSnap struct {
+	Window, Critical RingSnap
+	Baseline         float64
+	BaseStart        int64
+	Started, HasBase bool
+	FirstSeen        time.Time
+	Learnt           bool
+}
+
+// Touched reports and forgets the services and templates observed since
+// the last call.
+func (d *Detector) Touched() (services []string, templates []TemplateKey) {
+	for s := range d.touchedSvc {
+		services = append(services, s)
+	}
+	for k := range d.touchedTmpl {
+		templates = append(templates, k)
+	}
+	clear(d.touchedSvc)
+	clear(d.touchedTmpl)
+	return services, templates
+}
+
+// Track turns on Touched.
+func (d *Detector) Track() {
+	d.touchedSvc, d.touchedTmpl = map[string]bool{}, map[TemplateKey]bool{}
+}
+
+// SaveService is a service's state as JSON; ok is false for one not seen.
+func (d *Detector) SaveService(service string) (b []byte, ok bool) {
+	s := d.services[service]
+	if s == nil {
+		return nil, false
+	}
+	b, err := json.Marshal(ServiceSnap{All: s.all.snap(), Errors: s.errors.snap(), LongAll: s.longAll.snap(), LongErrors: s.longErrors.snap(),
+		First: s.first, Last: s.last, Ratio: s.ratio, HasRatio: s.hasRatio, WinStart: s.winStart, WinAll: s.winAll, WinErr: s.winErr, WinHot: s.winHot})
+	return b, err == nil
+}
+
+// SaveTemplate is a template's state as JSON; ok is false for one not
+// seen.
+func (d *Detector) SaveTemplate(k TemplateKey) (b []byte, ok bool) {
+	t := d.templates[k]
+	if t == nil || t.fromStore {
+		return nil, false
+	}
+	b, err := json.Marshal(TemplateSnap{Window: t.window.snap(), Critical: t.critical.snap(), Baseline: t.baseline, BaseStart: t.baseStart,
+		Started: t.started, HasBase: t.hasBase, FirstSeen: t.firstSeen, Learnt: t.learnt})
+	return b, err == nil
+}
+
+// RestoreService takes a service's saved state, before its first event
+// here; it does nothing for a service already seen.
+func (d *Detector) RestoreService(service string, b []byte) error {
+	if d.services[service] != nil {
+		return nil
+	}
+	var s ServiceSnap
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("detector state of %s: %w", service, err)
+	}
+	for _, r := range []RingSnap{s.All, s.Errors, s.LongAll, s.LongErrors} {
+		if !r.valid() {
+			return fmt.Errorf("detector state of %s: a negative count", service)
+		}
+	}
+	d.services[service] = &serviceState{all: s.All.ring(), errors: s.Errors.ring(), longAll: s.LongAll.ring(), longErrors: s.LongErrors.ring(),
+		first: s.First, last: s.Last, ratio: s.Ratio, hasRatio: s.HasRatio, winStart: s.WinStart, winAll: s.WinAll, winErr: s.WinErr, winHot: s.WinHot}
+	return nil
+}
+
+// RestoreTemplate takes a template's saved state, before its first event
+// here; it does nothing for a template already seen.
+func (d *Detector) RestoreTemplate(k TemplateKey, b []byte) error {
+	if d.templates[k] != nil {
+		return nil
+	}
+	var t TemplateSnap
+	if err := json.Unmarshal(b, &t); err != nil {
+		return fmt.Errorf("detector state of a template of %s: %w", k.Service, err)
+	}
+	if !t.Window.valid() || !t.Critical.valid() {
+		return fmt.Errorf("detector state of a template of %s: a negative count", k.Service)
+	}
+	d.templates[k] = &templateState{window: t.Window.ring(), critical: t.Critical.ring(), baseline: t.Baseline, baseStart: t.BaseStart,
+		started: t.Started, hasBase: t.HasBase, firstSeen: t.FirstSeen, learnt: t.Learnt}
+	return nil
+}

@@ -69,6 +69,11 @@ func (s *Spine) RestoreDetector(rows []domain.DetectorState) error {
 		}
 		if r.Template == "" {
 			s.restore.services[r.Service] = r.State
+			// An event without a time takes the last one's: the last
+			// run's, until this one reads one.
+			if _, last, ok := probe.Span(r.Service); ok && last.After(s.lastTime) {
+				s.lastTime, s.newest = last, last
+			}
 		} else {
 			s.restore.templates[baselineKey{r.Service, r.Template}] = r.State
 		}

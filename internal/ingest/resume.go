@@ -88,13 +88,27 @@ func (s *Spine) carryOn(incidents []domain.Incident, restored map[domain.Templat
 // resumes reports the store's incident ev's template belongs to when an
 // earlier run left it going: it last saw the template within the quiet
 // period of ev (either side: a redelivered message can be older; an input
-// read again from the start is not resumed into what it found before).
+// read again from the start is not resumed into what it found before), or,
+// for a message source, at any time before.
 func (s *Spine) resumes(ev *domain.Event, cluster *template.Cluster) (resumeTo, bool) {
 	if len(s.resumable) == 0 {
 		return resumeTo{}, false
 	}
 	to, ok := s.resumable[baselineKey{s.service(ev.Service), cluster.ID()}]
-	if !ok || ev.Time.Sub(to.last).Abs() > s.detector.Config().Quiet {
+	if !ok {
+		return resumeTo{}, false
+	}
+	if s.saveHeld {
+		// A message source's run carries on the stream where the last
+		// stopped: as in one run, the incident takes its templates'
+		// later events, between episodes too (redeliveries: a quiet
+		// period older at most).
+		if ev.Time.Before(to.last.Add(-s.detector.Config().Quiet)) {
+			return resumeTo{}, false
+		}
+		return to, true
+	}
+	if ev.Time.Sub(to.last).Abs() > s.detector.Config().Quiet {
 		return resumeTo{}, false
 	}
 	return to, true

@@ -122,3 +122,12 @@ func (d *Detector) RestoreTemplate(k TemplateKey, b []byte) error {
 		started: t.Started, hasBase: t.HasBase, firstSeen: t.FirstSeen, learnt: t.Learnt}
 	return nil
 }
+
+// Span is when the detector first and last saw service.
+func (d *Detector) Span(service string) (first, last time.Time, ok bool) {
+	s := d.services[service]
+	if s == nil {
+		return time.Time{}, time.Time{}, false
+	}
+	return s.first, s.last, true
+}

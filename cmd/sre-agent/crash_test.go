@@ -117,9 +117,10 @@ type crashStream struct {
 	name      string
 	msgs      [][]byte
 	malformed int
-	// want is each incident's event count by service and leading
-	// template text; total, their sum.
-	total int64
+	// total is the events the stream holds; perMinute, by minute (Unix
+	// time / 60), to show where a short count lost them.
+	total     int64
+	perMinute map[int64]int64
 }
 
 // oneTemplateStream is the operator's crash test: n LogEntries of one
@@ -127,9 +128,10 @@ type crashStream struct {
 // messages among them.
 func oneTemplateStream(n, malformed int, rng *rand.Rand) crashStream {
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	s := crashStream{name: "one-template", total: int64(n), malformed: malformed}
+	s := crashStream{name: "one-template", total: int64(n), malformed: malformed, perMinute: map[int64]int64{}}
 	for i := range n {
 		at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		s.perMinute[at.Unix()/60]++
 		s.msgs = append(s.msgs, []byte(fmt.Sprintf(`{"insertId":"crash-%06d","logName":"projects/proj/logs/run.googleapis.com%%2Fstderr","severity":"ERROR","textPayload":"failed to price order %d: upstream pricing returned 503","timestamp":%q,"resource":{"type":"cloud_run_revision","labels":{"service_name":"pricing"}}}`,
 			i, 100000+i, at.Format(time.RFC3339Nano))))
 	}
@@ -422,6 +424,17 @@ func (r *crashRig) check(s crashStream, agents ...string) {
 	}
 	if total != s.total {
 		r.logHeld()
+		got := map[int64]int64{}
+		for _, in := range incs {
+			for m, n := range in.Timeline {
+				got[m] += n
+			}
+		}
+		for m, n := range s.perMinute {
+			if got[m] != n {
+				t.Logf("  minute %s: %d events counted, the stream has %d", time.Unix(m*60, 0).UTC().Format("15:04"), got[m], n)
+			}
+		}
 	}
 	var q []byte
 	dirs := []string{r.dir}

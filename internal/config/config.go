@@ -165,11 +165,11 @@ type Store struct {
 	DSN string `yaml:"dsn"`
 	// Replica names this process among the replicas (audit chains, leases,
 	// source shares); empty means $SRE_AGENT_REPLICA, else the host name
-	// (the pod name on Kubernetes).
+	// (the pod name on Kubernetes). It may not contain '|' or '@'.
 	Replica string `yaml:"replica"`
 	// LeaseTTL is how long a replica's claim on an incident lasts without
 	// a heartbeat: how soon another replica finishes the work of one that
-	// died.
+	// died, and takes over the errors it held. At least three flush_every.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -493,6 +495,16 @@ func (r *crashRig) logHeld() {
 	}
 }
 
+// burn keeps one core busy until the process is killed.
+func burn() {
+	runtime.GOMAXPROCS(1)
+	for n := 0; ; n++ {
+		if n == math.MaxInt {
+			n = 0
+		}
+	}
+}
+
 func dedupLines(b []byte) int {
 	seen := map[string]bool{}
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
@@ -534,9 +546,19 @@ func crashSeed(t *testing.T) uint64 {
 }
 
 // crashRuns is how many streams each crash test kills its way through
-// (SRE_CRASH_RUNS; CI runs the default).
-func crashRuns() int {
-	runs := 2
+// (SRE_CRASH_RUNS; CI runs the default), with one core kept busy by
+// another process meanwhile (in CI, or with SRE_CRASH_LOAD=1): a count
+// that holds only on an idle machine does not hold.
+func crashRuns(t *testing.T) int {
+	if os.Getenv("CI") != "" || os.Getenv("SRE_CRASH_LOAD") != "" {
+		load := exec.Command(os.Args[0])
+		load.Env = append(os.Environ(), "SRE_TEST_BURN=1")
+		if err := load.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { load.Process.Kill(); load.Wait() })
+	}
+	runs := 3
 	if v := os.Getenv("SRE_CRASH_RUNS"); v != "" {
 		fmt.Sscan(v, &runs)
 	}
@@ -549,7 +571,7 @@ func TestCrashCountsExactlySQLite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts the agent binary")
 	}
-	for i := range crashRuns() {
+	for i := range crashRuns(t) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(crashSeed(t), 1))
 			s := oneTemplateStream(20000, 7, rng)
@@ -574,7 +596,7 @@ func TestCrashCountsExactlyReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts three agent processes")
 	}
-	for i := range crashRuns() {
+	for i := range crashRuns(t) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(crashSeed(t), 1))
 			s := oneTemplateStream(20000, 7, rng)

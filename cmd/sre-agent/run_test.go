@@ -120,6 +120,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	if os.Getenv("SRE_TEST_BURN") == "1" {
+		burn() // a busy core for the crash tests (crash_test.go)
+	}
 	os.Exit(m.Run())
 }
 

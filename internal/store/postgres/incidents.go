@@ -77,6 +77,11 @@ func (s *Store) AdoptHeld(ctx context.Context, prefix, own string) (map[string][
 		if _, err := tx.Exec(ctx, renewShare, own, s.LeaseTTL.String()); err != nil {
 			return err
 		}
+		// Shares dead a day that hold nothing are forgotten.
+		if _, err := tx.Exec(ctx, `DELETE FROM shares a WHERE a.alive_until < now() - interval '1 day'
+			AND NOT EXISTS (SELECT 1 FROM held h WHERE split_part(h.share, '|', 1) = a.share)`); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `UPDATE held h SET share = $2 || '|' || h.share, at = now()
 		WHERE starts_with(h.share, $1) AND split_part(h.share, '|', 1) <> $2
 			AND NOT EXISTS (SELECT 1 FROM shares a WHERE a.share = split_part(h.share, '|', 1) AND a.alive_until > now())

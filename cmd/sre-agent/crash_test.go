@@ -391,21 +391,15 @@ func (r *crashRig) finish(agents ...*crashAgent) {
 // message is dead-lettered, and the audit chains verify.
 func (r *crashRig) check(s crashStream, agents ...string) {
 	t := r.t
-	var incs []domain.Incident
-	if r.pg != "" {
-		st, err := postgres.Open(context.Background(), r.pg, "check")
-		if err != nil {
-			t.Fatal(err)
+	incs := pgIncidents
+	if r.pg == "" {
+		incs = func(t *testing.T, _ string) []domain.Incident {
+			return storedIncidents(t, filepath.Join(r.dir, "s.db"))
 		}
-		defer st.Close()
-		if incs, err = st.Incidents(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		incs = storedIncidents(t, filepath.Join(r.dir, "s.db"))
 	}
+	all := incs(t, r.pg)
 	var total int64
-	for _, in := range incs {
+	for _, in := range all {
 		total += in.Count
 	}
 	redelivered := 0
@@ -414,10 +408,10 @@ func (r *crashRig) check(s crashStream, agents ...string) {
 			redelivered++
 		}
 	}
-	t.Logf("%s (%s): kills %v; %d messages redelivered; %d incidents, %d events", s.name, time.Since(r.began).Round(time.Second), r.kills, redelivered, len(incs), total)
+	t.Logf("%s (%s): kills %v; %d messages redelivered; %d incidents, %d events", s.name, time.Since(r.began).Round(time.Second), r.kills, redelivered, len(all), total)
 	if total != s.total {
 		t.Errorf("%s: the store counts %d events, the stream holds %d (kills: %v)", s.name, total, s.total, r.kills)
-		for _, in := range incs {
+		for _, in := range all {
 			t.Logf("  %s %s %d %v", in.Fingerprint.Short(), in.Service, in.Count, in.Reasons)
 		}
 	}
@@ -427,7 +421,7 @@ func (r *crashRig) check(s crashStream, agents ...string) {
 	if total != s.total {
 		r.logHeld()
 		got := map[int64]int64{}
-		for _, in := range incs {
+		for _, in := range all {
 			for m, n := range in.Timeline {
 				got[m] += n
 			}
@@ -565,28 +559,35 @@ func crashRuns(t *testing.T) int {
 	return runs
 }
 
+// eachCrashStream runs kill on crashRuns streams of the operator's test,
+// each on a fresh store (store gives its DSN, "" for SQLite).
+func eachCrashStream(t *testing.T, store func(t testing.TB) string, kill func(r *crashRig, rng *rand.Rand, s crashStream)) {
+	for i := range crashRuns(t) {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(crashSeed(t), 1))
+			s := oneTemplateStream(20000, 7, rng)
+			kill(newCrashRig(t, s, store(t)), rng, s)
+		})
+	}
+}
+
 // The operator's crash test, one agent on SQLite: several kills per run at
 // random points, one of them right after a save with the link frozen.
 func TestCrashCountsExactlySQLite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts the agent binary")
 	}
-	for i := range crashRuns(t) {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(crashSeed(t), 1))
-			s := oneTemplateStream(20000, 7, rng)
-			r := newCrashRig(t, s, "")
-			a := r.start("solo")
-			r.killAt(a, 0.05+0.3*rng.Float64())
-			a = r.start("solo")
-			r.killAfterSave(a, 0.4+0.2*rng.Float64(), time.Duration(50+rng.IntN(300))*time.Millisecond)
-			a = r.start("solo")
-			r.killAt(a, 0.65+0.25*rng.Float64())
-			a = r.start("solo")
-			r.finish(a)
-			r.check(s)
-		})
-	}
+	eachCrashStream(t, func(testing.TB) string { return "" }, func(r *crashRig, rng *rand.Rand, s crashStream) {
+		a := r.start("solo")
+		r.killAt(a, 0.05+0.3*rng.Float64())
+		a = r.start("solo")
+		r.killAfterSave(a, 0.4+0.2*rng.Float64(), time.Duration(50+rng.IntN(300))*time.Millisecond)
+		a = r.start("solo")
+		r.killAt(a, 0.65+0.25*rng.Float64())
+		a = r.start("solo")
+		r.finish(a)
+		r.check(s)
+	})
 }
 
 // The same with three replicas on PostgreSQL: the one that holds the work
@@ -596,35 +597,30 @@ func TestCrashCountsExactlyReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts three agent processes")
 	}
-	for i := range crashRuns(t) {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(crashSeed(t), 1))
-			s := oneTemplateStream(20000, 7, rng)
-			r := newCrashRig(t, s, pgtest.DSN(t))
-			live := []*crashAgent{r.start("r0"), r.start("r1"), r.start("r2")}
-			names := []string{"r0", "r1", "r2"}
-			replace := func(dead *crashAgent) {
-				for i, a := range live {
-					if a == dead {
-						n := fmt.Sprintf("r%d", len(names))
-						names = append(names, n)
-						live[i] = r.start(n)
-					}
+	eachCrashStream(t, pgtest.DSN, func(r *crashRig, rng *rand.Rand, s crashStream) {
+		live := []*crashAgent{r.start("r0"), r.start("r1"), r.start("r2")}
+		names := []string{"r0", "r1", "r2"}
+		replace := func(dead *crashAgent) {
+			for i, a := range live {
+				if a == dead {
+					n := fmt.Sprintf("r%d", len(names))
+					names = append(names, n)
+					live[i] = r.start(n)
 				}
 			}
-			a := r.holder(live)
-			r.killAt(a, 0.1+0.2*rng.Float64())
-			replace(a)
-			a = r.holder(live)
-			r.killAfterSave(a, 0.4+0.2*rng.Float64(), time.Duration(50+rng.IntN(300))*time.Millisecond)
-			replace(a)
-			a = r.holder(live)
-			r.killAt(a, 0.65+0.25*rng.Float64())
-			replace(a)
-			r.finish(live...)
-			r.check(s, names...)
-		})
-	}
+		}
+		a := r.holder(live)
+		r.killAt(a, 0.1+0.2*rng.Float64())
+		replace(a)
+		a = r.holder(live)
+		r.killAfterSave(a, 0.4+0.2*rng.Float64(), time.Duration(50+rng.IntN(300))*time.Millisecond)
+		replace(a)
+		a = r.holder(live)
+		r.killAt(a, 0.65+0.25*rng.Float64())
+		replace(a)
+		r.finish(live...)
+		r.check(s, names...)
+	})
 }
 
 // How long the stream takes without a kill (a baseline for the runs).

@@ -74,6 +74,12 @@ sources:
 	if err := <-r.done; err != nil {
 		t.Fatalf("single agent: %v\n%s", err, r.stderr)
 	}
+	return counts(pgIncidents(t, dsn))
+}
+
+// pgIncidents reads every incident of the PostgreSQL store at dsn.
+func pgIncidents(t *testing.T, dsn string) []domain.Incident {
+	t.Helper()
 	st, err := postgres.Open(context.Background(), dsn, "check")
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +89,7 @@ sources:
 	if err != nil {
 		t.Fatal(err)
 	}
-	return counts(all)
+	return all
 }
 
 // messages are lines as message payloads.

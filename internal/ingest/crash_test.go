@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -347,4 +348,31 @@ func TestCrashesCountExactly(t *testing.T) {
 	if n := checkCrashes(t, tuningCrashCases(), runs); n > 0 {
 		t.Logf("%d of %d streams miscounted after a crash", n, len(tuningCrashCases()))
 	}
+}
+
+// Whatever the store gives back as held templates, a run adopts it without
+// a panic, counting each event once at most.
+func FuzzAdopt(f *testing.F) {
+	f.Add([]byte(`[{"service":"a","template":"t","events":[{"Time":"2026-12-01T09:00:00Z","Service":"a","Severity":500,"Message":"x failed 1"}],"dropped":3}]`))
+	f.Add([]byte(`[{"service":"","events":[{"Severity":-5},{"Time":"0001-01-01T00:00:00Z"}],"dropped":-2}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var rows []domain.HeldTemplate
+		if json.Unmarshal(b, &rows) != nil {
+			return
+		}
+		s := spineWith(t, detect.DefaultConfig())
+		s.SaveHeld()
+		s.Adopt(rows)
+		var n, most int64
+		for _, r := range rows {
+			most += int64(len(r.Events)) + max(r.Dropped, 0)
+		}
+		for _, in := range s.Incidents() {
+			n += in.Count
+		}
+		if n > most {
+			t.Fatalf("%d events counted from %d adopted", n, most)
+		}
+		s.HeldChanges()
+	})
 }

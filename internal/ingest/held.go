@@ -20,6 +20,7 @@ type held struct {
 	// one HeldChanges is writing them to: a merge in the miner moves a
 	// template's events to another row, and the old one must go.
 	written, next domain.HeldKey
+	changed       bool           // since the last save
 	events        []domain.Event // redacted as they would be stored
 	crit          []int          // each event's held CRITICAL record, notCritical or unlisted
 	dropped       int64          // events beyond pendingMax, counted only
@@ -52,7 +53,7 @@ func (s *Spine) hold(key detect.TemplateKey, ev *domain.Event, cluster *template
 		h = &held{cluster: cluster}
 		s.pending[key] = h
 	}
-	s.changedHeld(key, cluster)
+	h.changed = true
 	// Under shared detection events come from every replica's share of
 	// the stream, redeliveries minutes late among them: held events are
 	// decided on at the next flush before they may age out (Settle).
@@ -63,7 +64,11 @@ func (s *Spine) hold(key detect.TemplateKey, ev *domain.Event, cluster *template
 		h.dropped++
 		return
 	}
-	h.events = append(h.events, s.redacted(*ev))
+	if s.saveHeld {
+		h.events = append(h.events, s.redacted(*ev)) // as the store keeps it
+	} else {
+		h.events = append(h.events, *ev)
+	}
 	h.crit = append(h.crit, crit)
 }
 
@@ -88,22 +93,8 @@ func (s *Spine) redacted(ev domain.Event) domain.Event {
 	return ev
 }
 
-// changedHeld notes that key's held events changed since the last save.
-func (s *Spine) changedHeld(key detect.TemplateKey, cluster *template.Cluster) {
-	if !s.saveHeld {
-		return
-	}
-	if s.heldChanged == nil {
-		s.heldChanged = map[detect.TemplateKey]domain.HeldKey{}
-	}
-	if _, ok := s.heldChanged[key]; !ok {
-		s.heldChanged[key] = domain.HeldKey{Service: s.service(key.Service), Template: cluster.ID()}
-	}
-}
-
 // unpend drops key's held events: they joined an incident, or aged out.
 func (s *Spine) unpend(key detect.TemplateKey, h *held) {
-	s.changedHeld(key, h.cluster)
 	if s.saveHeld && h.written != (domain.HeldKey{}) {
 		// Its row goes (under the key it was written with).
 		s.gone = append(s.gone, h.written)
@@ -132,14 +123,12 @@ func (s *Spine) HeldChanges() domain.HeldChanges {
 	if !s.saveHeld {
 		return out
 	}
-	dirty := make(map[domain.HeldKey]bool, len(s.heldChanged))
-	for _, hk := range s.heldChanged {
-		dirty[hk] = true
-	}
+	dirty := map[domain.HeldKey]bool{}
 	for k, h := range s.pending {
 		h.next = domain.HeldKey{Service: s.service(k.Service), Template: h.cluster.ID()}
-		if h.written != h.next {
-			// New, or merged into another template since the last save.
+		if h.changed || h.written != h.next {
+			// Changed, new, or merged into another template in the miner
+			// (its old row goes).
 			dirty[h.next] = true
 			if h.written != (domain.HeldKey{}) {
 				dirty[h.written] = true
@@ -194,10 +183,9 @@ func heldLess(s1 string, t1 domain.TemplateID, s2 string, t2 domain.TemplateID) 
 
 // HeldSaved ends a save that committed HeldChanges.
 func (s *Spine) HeldSaved() {
-	clear(s.heldChanged)
 	s.gone = s.gone[:0]
 	for _, h := range s.pending {
-		h.written = h.next
+		h.written, h.changed = h.next, false
 	}
 }
 
@@ -228,13 +216,13 @@ func (s *Spine) Adopt(rows []domain.HeldTemplate) {
 	}
 	s.replaying = false
 	for i, r := range rows {
-		if r.Dropped == 0 || len(r.Events) == 0 {
+		if r.Dropped <= 0 || len(r.Events) == 0 { // (a negative count from a bad row: none)
 			continue
 		}
 		switch k := keys[i]; {
 		case s.pending[k] != nil:
 			s.pending[k].dropped += r.Dropped
-			s.changedHeld(k, s.pending[k].cluster)
+			s.pending[k].changed = true
 		case s.incidents[k] != nil:
 			s.incidents[k].inc.Count += r.Dropped
 		case s.bounds.summarised[k] && s.bounds.summaries[k.Service] != nil:

@@ -66,8 +66,6 @@ type Spine struct {
 	active  map[string]*building
 	recent  []*building
 	pending map[detect.TemplateKey]*held
-	// heldChanged are the held templates changed since the last save.
-	heldChanged map[detect.TemplateKey]domain.HeldKey
 	// gone are rows of held templates no longer held, to delete.
 	gone        []domain.HeldKey
 	lastCluster *template.Cluster // the template of the last event processed

@@ -180,6 +180,7 @@ type serviceState struct {
 	winStart       int64
 	winAll, winErr int64
 	winHot         bool
+	touched        bool // listed in Detector.touched
 }
 
 // TemplateKey identifies a template within a service.
@@ -204,6 +205,7 @@ type templateState struct {
 	// critical counts CRITICAL lines without a crash signature in the
 	// long window.
 	critical ring
+	touched  bool // listed in Detector.touched
 }
 
 // Detector holds per-service and per-template state. Not safe for
@@ -214,10 +216,10 @@ type Detector struct {
 	longWidth int64
 	services  map[string]*serviceState
 	templates map[TemplateKey]*templateState
-	// touchedSvc and touchedTmpl, when tracking (snapshot.go), are what
-	// Observe changed since the last Touched.
-	touchedSvc  map[string]bool
-	touchedTmpl map[TemplateKey]bool
+	// tracking: Observe lists in touched what it changed since the last
+	// Touched (snapshot.go), each state once, by its flag.
+	tracking bool
+	touched  touched
 }
 
 // Config is the detector's configuration.
@@ -300,12 +302,6 @@ func (d *Detector) Observe(k TemplateKey, t time.Time, ev *domain.Event, isError
 		svc = &serviceState{first: t}
 		d.services[k.Service] = svc
 	}
-	if d.touchedSvc != nil {
-		d.touchedSvc[k.Service] = true
-		if isError {
-			d.touchedTmpl[k] = true
-		}
-	}
 	if t.IsZero() {
 		t = svc.last
 	} else if t.After(svc.last) {
@@ -313,6 +309,10 @@ func (d *Detector) Observe(k TemplateKey, t time.Time, ev *domain.Event, isError
 	}
 	if svc.first.IsZero() || (!t.IsZero() && t.Before(svc.first)) {
 		svc.first = t
+	}
+	if d.tracking && !svc.touched {
+		svc.touched = true
+		d.touched.services = append(d.touched.services, k.Service)
 	}
 	idx := t.UnixNano() / d.width
 	d.closeRatioWindow(svc, idx)
@@ -331,6 +331,10 @@ func (d *Detector) Observe(k TemplateKey, t time.Time, ev *domain.Event, isError
 	if ts == nil {
 		ts = &templateState{firstSeen: t, baseStart: idx, learnt: !warm}
 		d.templates[k] = ts
+	}
+	if d.tracking && !ts.touched {
+		ts.touched = true
+		d.touched.templates = append(d.touched.templates, k)
 	}
 	if ts.fromStore {
 		ts.learnt, ts.fromStore = ts.firstSeen.Sub(svc.first) < d.cfg.WarmUp, false

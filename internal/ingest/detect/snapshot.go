@@ -21,7 +21,18 @@ type RingSnap struct {
 
 func (r ring) snap() RingSnap  { return RingSnap{r.counts, r.total, r.head} }
 func (s RingSnap) ring() ring  { return ring{counts: s.Counts, total: s.Total, head: s.Head} }
-func (s RingSnap) valid() bool { return s.Total >= 0 }
+// valid: counts that are counts, summing to the total, at a bucket an
+// event could have (a stored state is read back, never trusted).
+func (s RingSnap) valid() bool {
+	var sum int64
+	for _, c := range s.Counts {
+		if c < 0 {
+			return false
+		}
+		sum += int64(c)
+	}
+	return s.Head >= 0 && sum == int64(s.Total)
+}
 
 // ServiceSnap is a service's state as saved.
 type ServiceSnap struct {
@@ -43,24 +54,33 @@ type TemplateSnap struct {
 	Learnt           bool
 }
 
+// touched lists the services and templates Observe changed since the
+// last Touched.
+type touched struct {
+	services  []string
+	templates []TemplateKey
+}
+
 // Touched reports and forgets the services and templates observed since
 // the last call.
 func (d *Detector) Touched() (services []string, templates []TemplateKey) {
-	for s := range d.touchedSvc {
-		services = append(services, s)
+	services, templates = d.touched.services, d.touched.templates
+	for _, s := range services {
+		if st := d.services[s]; st != nil {
+			st.touched = false
+		}
 	}
-	for k := range d.touchedTmpl {
-		templates = append(templates, k)
+	for _, k := range templates {
+		if t := d.templates[k]; t != nil {
+			t.touched = false
+		}
 	}
-	clear(d.touchedSvc)
-	clear(d.touchedTmpl)
+	d.touched = touched{}
 	return services, templates
 }
 
 // Track turns on Touched.
-func (d *Detector) Track() {
-	d.touchedSvc, d.touchedTmpl = map[string]bool{}, map[TemplateKey]bool{}
-}
+func (d *Detector) Track() { d.tracking = true }
 
 // SaveService is a service's state as JSON; ok is false for one not seen.
 func (d *Detector) SaveService(service string) (b []byte, ok bool) {
@@ -97,7 +117,7 @@ func (d *Detector) RestoreService(service string, b []byte) error {
 	}
 	for _, r := range []RingSnap{s.All, s.Errors, s.LongAll, s.LongErrors} {
 		if !r.valid() {
-			return fmt.Errorf("detector state of %s: a negative count", service)
+			return fmt.Errorf("detector state of %s: a window's counts do not add up", service)
 		}
 	}
 	d.services[service] = &serviceState{all: s.All.ring(), errors: s.Errors.ring(), longAll: s.LongAll.ring(), longErrors: s.LongErrors.ring(),
@@ -116,7 +136,7 @@ func (d *Detector) RestoreTemplate(k TemplateKey, b []byte) error {
 		return fmt.Errorf("detector state of a template of %s: %w", k.Service, err)
 	}
 	if !t.Window.valid() || !t.Critical.valid() {
-		return fmt.Errorf("detector state of a template of %s: a negative count", k.Service)
+		return fmt.Errorf("detector state of a template of %s: a window's counts do not add up", k.Service)
 	}
 	d.templates[k] = &templateState{window: t.Window.ring(), critical: t.Critical.ring(), baseline: t.Baseline, baseStart: t.BaseStart,
 		started: t.Started, hasBase: t.HasBase, firstSeen: t.FirstSeen, learnt: t.Learnt}

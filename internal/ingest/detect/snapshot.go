@@ -19,8 +19,9 @@ type RingSnap struct {
 	Head   int64          `json:"h"`
 }
 
-func (r ring) snap() RingSnap  { return RingSnap{r.counts, r.total, r.head} }
-func (s RingSnap) ring() ring  { return ring{counts: s.Counts, total: s.Total, head: s.Head} }
+func (r ring) snap() RingSnap { return RingSnap{r.counts, r.total, r.head} }
+func (s RingSnap) ring() ring { return ring{counts: s.Counts, total: s.Total, head: s.Head} }
+
 // valid: counts that are counts, summing to the total, at a bucket an
 // event could have (a stored state is read back, never trusted).
 func (s RingSnap) valid() bool {
